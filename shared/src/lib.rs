@@ -1,0 +1,13 @@
+//! Moim's shared vocabulary: what travels between browser and server
+//! ([`protocol`]), the validated names inside it ([`ids`]), and the client's
+//! negotiation decisions ([`call`]) as a pure state machine.
+
+pub mod call;
+pub mod ids;
+pub mod protocol;
+
+pub use ids::{DisplayName, NameError, PeerId, RoomName};
+pub use protocol::{
+    ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, PeerInfo, ServerMsg,
+    PROTOCOL_VERSION,
+};

@@ -1,0 +1,186 @@
+//! The signaling protocol: JSON objects in WebSocket text frames, tagged by
+//! `type`. The client speaks [`ClientMsg`], the server [`ServerMsg`].
+//!
+//! Messages between members are addressed `to` a peer; the server replaces
+//! that with `from` (the real sender), so a client cannot forge it.
+
+use crate::ids::{DisplayName, PeerId, RoomName};
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a variant changes shape. Additive fields use
+/// `#[serde(default)]` and keep the version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest text frame the server accepts; a bigger one closes the connection.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// WebSocket close codes the server uses (4000–4999 are for applications).
+pub mod close_code {
+    /// The client speaks another protocol version: reload the page.
+    pub const VERSION_MISMATCH: u16 = 4000;
+    /// The client could not keep up with its own messages.
+    pub const TOO_SLOW: u16 = 4001;
+    /// RFC 6455 "message too big".
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on a connection. Names travel as strings so the server
+    /// can answer a bad one with a precise [`ErrorCode`].
+    Join { version: u32, room: String, name: String },
+    Offer { to: PeerId, sdp: String },
+    Answer { to: PeerId, sdp: String },
+    Ice { to: PeerId, candidate: IceCandidate },
+    /// My microphone / camera state, told to everyone in the room.
+    MediaState { muted: bool, camera_off: bool },
+    Leave,
+}
+
+/// Every `type` a [`ClientMsg`] can have; `decode` uses it to tell an unknown
+/// type from a malformed known one.
+pub const CLIENT_MSG_TYPES: &[&str] = &["join", "offer", "answer", "ice", "media_state", "leave"];
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// You are in. `peers` are the members already there: offer to each.
+    Welcome {
+        version: u32,
+        you: PeerId,
+        room: RoomName,
+        capacity: usize,
+        ice_servers: Vec<IceServer>,
+        peers: Vec<PeerInfo>,
+    },
+    PeerJoined { peer: PeerInfo },
+    PeerLeft { peer: PeerId },
+    Offer { from: PeerId, sdp: String },
+    Answer { from: PeerId, sdp: String },
+    Ice { from: PeerId, candidate: IceCandidate },
+    MediaState { from: PeerId, muted: bool, camera_off: bool },
+    Error { code: ErrorCode, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: PeerId,
+    pub name: DisplayName,
+    #[serde(default)]
+    pub muted: bool,
+    #[serde(default)]
+    pub camera_off: bool,
+}
+
+/// The shape of the browser's `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// The shape of the browser's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotJson,
+    UnknownType,
+    InvalidMessage,
+    VersionMismatch,
+    NotJoined,
+    AlreadyJoined,
+    UnknownPeer,
+    InvalidRoomName,
+    InvalidDisplayName,
+    RoomFull,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotJson => "not_json",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidMessage => "invalid_message",
+            Self::VersionMismatch => "version_mismatch",
+            Self::NotJoined => "not_joined",
+            Self::AlreadyJoined => "already_joined",
+            Self::UnknownPeer => "unknown_peer",
+            Self::InvalidRoomName => "invalid_room_name",
+            Self::InvalidDisplayName => "invalid_display_name",
+            Self::RoomFull => "room_full",
+        }
+    }
+}
+
+/// Why a text frame is not a [`ClientMsg`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a JSON object: {0}")]
+    NotJson(String),
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    #[error("malformed {kind:?} message: {reason}")]
+    Invalid { kind: String, reason: String },
+}
+
+impl DecodeError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotJson(_) => ErrorCode::NotJson,
+            Self::UnknownType(_) => ErrorCode::UnknownType,
+            Self::Invalid { .. } => ErrorCode::InvalidMessage,
+        }
+    }
+}
+
+impl ClientMsg {
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        let kind = match value.get("type") {
+            Some(serde_json::Value::String(kind)) => kind.clone(),
+            Some(_) | None if !value.is_object() => {
+                return Err(DecodeError::NotJson("expected an object".into()))
+            }
+            _ => return Err(DecodeError::UnknownType(String::new())),
+        };
+        if !CLIENT_MSG_TYPES.contains(&kind.as_str()) {
+            return Err(DecodeError::UnknownType(kind));
+        }
+        serde_json::from_value(value).map_err(|e| DecodeError::Invalid { kind, reason: e.to_string() })
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a ClientMsg always serializes")
+    }
+}
+
+impl ServerMsg {
+    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a ServerMsg always serializes")
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error { code, message: message.into() }
+    }
+}

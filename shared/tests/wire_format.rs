@@ -1,0 +1,160 @@
+//! Golden JSON for every message: a change to the wire shows up here as a diff.
+
+use serde_json::json;
+use shared::protocol::{CLIENT_MSG_TYPES, MAX_FRAME_BYTES};
+use shared::*;
+
+fn candidate() -> IceCandidate {
+    IceCandidate {
+        candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+    }
+}
+
+fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
+    vec![
+        (
+            ClientMsg::Join { version: 1, room: "standup".into(), name: "Ana".into() },
+            json!({"type": "join", "version": 1, "room": "standup", "name": "Ana"}),
+        ),
+        (
+            ClientMsg::Offer { to: PeerId(2), sdp: "v=0".into() },
+            json!({"type": "offer", "to": 2, "sdp": "v=0"}),
+        ),
+        (
+            ClientMsg::Answer { to: PeerId(1), sdp: "v=0".into() },
+            json!({"type": "answer", "to": 1, "sdp": "v=0"}),
+        ),
+        (
+            ClientMsg::Ice { to: PeerId(3), candidate: candidate() },
+            json!({"type": "ice", "to": 3, "candidate": {
+                "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+                "sdpMid": "0", "sdpMLineIndex": 0}}),
+        ),
+        (
+            ClientMsg::MediaState { muted: true, camera_off: false },
+            json!({"type": "media_state", "muted": true, "camera_off": false}),
+        ),
+        (ClientMsg::Leave, json!({"type": "leave"})),
+    ]
+}
+
+fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
+    let ana = PeerInfo {
+        id: PeerId(1),
+        name: DisplayName::parse("Ana").unwrap(),
+        muted: false,
+        camera_off: true,
+    };
+    vec![
+        (
+            ServerMsg::Welcome {
+                version: PROTOCOL_VERSION,
+                you: PeerId(2),
+                room: RoomName::parse("standup").unwrap(),
+                capacity: 2,
+                ice_servers: vec![
+                    IceServer { urls: vec!["stun:stun.l.google.com:19302".into()], username: None, credential: None },
+                    IceServer {
+                        urls: vec!["turn:turn.example.org:3478".into()],
+                        username: Some("u".into()),
+                        credential: Some("p".into()),
+                    },
+                ],
+                peers: vec![ana.clone()],
+            },
+            json!({"type": "welcome", "version": 1, "you": 2, "room": "standup", "capacity": 2,
+                "ice_servers": [
+                    {"urls": ["stun:stun.l.google.com:19302"]},
+                    {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}],
+                "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true}]}),
+        ),
+        (
+            ServerMsg::PeerJoined { peer: ana },
+            json!({"type": "peer_joined", "peer": {"id": 1, "name": "Ana", "muted": false, "camera_off": true}}),
+        ),
+        (ServerMsg::PeerLeft { peer: PeerId(1) }, json!({"type": "peer_left", "peer": 1})),
+        (
+            ServerMsg::Offer { from: PeerId(1), sdp: "v=0".into() },
+            json!({"type": "offer", "from": 1, "sdp": "v=0"}),
+        ),
+        (
+            ServerMsg::Answer { from: PeerId(2), sdp: "v=0".into() },
+            json!({"type": "answer", "from": 2, "sdp": "v=0"}),
+        ),
+        (
+            ServerMsg::Ice { from: PeerId(2), candidate: candidate() },
+            json!({"type": "ice", "from": 2, "candidate": {
+                "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+                "sdpMid": "0", "sdpMLineIndex": 0}}),
+        ),
+        (
+            ServerMsg::MediaState { from: PeerId(2), muted: false, camera_off: true },
+            json!({"type": "media_state", "from": 2, "muted": false, "camera_off": true}),
+        ),
+        (
+            ServerMsg::error(ErrorCode::RoomFull, "this room is full: 2 of 2"),
+            json!({"type": "error", "code": "room_full", "message": "this room is full: 2 of 2"}),
+        ),
+    ]
+}
+
+#[test]
+fn client_messages_match_golden_json_and_round_trip() {
+    for (msg, golden) in client_cases() {
+        let text = msg.encode();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), golden);
+        assert_eq!(ClientMsg::decode(&text).unwrap(), msg);
+        let kind = golden["type"].as_str().unwrap();
+        assert!(CLIENT_MSG_TYPES.contains(&kind), "{kind} missing from CLIENT_MSG_TYPES");
+    }
+    assert_eq!(client_cases().len(), CLIENT_MSG_TYPES.len(), "a variant has no golden case");
+}
+
+#[test]
+fn server_messages_match_golden_json_and_round_trip() {
+    for (msg, golden) in server_cases() {
+        let text = msg.encode();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), golden);
+        assert_eq!(ServerMsg::decode(&text).unwrap(), msg);
+    }
+}
+
+#[test]
+fn every_error_code_round_trips() {
+    use ErrorCode::*;
+    for code in [
+        NotJson, UnknownType, InvalidMessage, VersionMismatch, NotJoined, AlreadyJoined,
+        UnknownPeer, InvalidRoomName, InvalidDisplayName, RoomFull,
+    ] {
+        let text = serde_json::to_string(&code).unwrap();
+        assert_eq!(text, format!("\"{}\"", code.as_str()));
+        assert_eq!(serde_json::from_str::<ErrorCode>(&text).unwrap(), code);
+    }
+}
+
+#[test]
+fn decode_errors_are_typed() {
+    assert_eq!(ClientMsg::decode("hello").unwrap_err().code(), ErrorCode::NotJson);
+    assert_eq!(ClientMsg::decode("[1,2]").unwrap_err().code(), ErrorCode::NotJson);
+    assert_eq!(ClientMsg::decode("{}").unwrap_err().code(), ErrorCode::UnknownType);
+    assert_eq!(
+        ClientMsg::decode(r#"{"type":"dance"}"#).unwrap_err(),
+        DecodeError::UnknownType("dance".into())
+    );
+    assert_eq!(
+        ClientMsg::decode(r#"{"type":"offer","to":"bob"}"#).unwrap_err().code(),
+        ErrorCode::InvalidMessage
+    );
+    // A client cannot smuggle a sender: `from` is not part of a ClientMsg.
+    let msg = ClientMsg::decode(r#"{"type":"offer","to":2,"sdp":"x","from":9}"#).unwrap();
+    assert_eq!(msg, ClientMsg::Offer { to: PeerId(2), sdp: "x".into() });
+}
+
+#[test]
+fn server_refuses_bad_names_on_the_wire() {
+    let bad = r#"{"type":"peer_joined","peer":{"id":1,"name":""}}"#;
+    assert!(ServerMsg::decode(bad).is_err());
+    assert!(MAX_FRAME_BYTES >= 16 * 1024, "SDP with many candidates must fit");
+}
