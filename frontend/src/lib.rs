@@ -1,1 +1,18 @@
+//! Moim's browser app. Browser APIs sit behind three small modules —
+//! [`media`], [`rtc`], [`signaling`] — and the negotiation decisions live in
+//! `shared::call`; [`meeting`] wires them together and [`components`] draw.
 
+pub mod app;
+pub mod components;
+pub mod media;
+pub mod meeting;
+pub mod route;
+pub mod rtc;
+pub mod session;
+pub mod signaling;
+
+/// Mounts the app on `<body>`.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

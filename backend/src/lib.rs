@@ -1,0 +1,74 @@
+//! Moim's server: WebSocket signaling at `/ws` and the built web app, on one
+//! origin. Media flows browser to browser; the server only introduces peers.
+
+pub mod hub;
+pub mod rooms;
+mod static_files;
+mod ws;
+
+use axum::routing::get;
+use axum::Router;
+use hub::Hub;
+use rooms::Rooms;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Sent to every member in `Welcome`, for their `RTCPeerConnection`.
+    pub ice_servers: Vec<shared::IceServer>,
+    /// Members per room; the app is a mesh, so keep it small.
+    pub room_capacity: usize,
+    /// Where trunk put the built web app.
+    pub dist_dir: std::path::PathBuf,
+}
+
+/// The whole server. Starts the hub task, so call it inside a Tokio runtime.
+pub fn app(config: Config) -> Router {
+    let hub = Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers));
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .with_state(hub)
+        .merge(static_files::router(&config.dist_dir))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves [`app`] until Ctrl-C or SIGTERM, then stops accepting and lets
+/// in-flight HTTP requests finish.
+pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<()> {
+    axum::serve(listener, app(config)).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

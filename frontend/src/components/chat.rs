@@ -1,0 +1,31 @@
+use crate::meeting::{ChatLine, MAX_CHAT_CHARS};
+use crate::session::Session;
+use leptos::prelude::*;
+
+/// Chat with the room. Lines travel peer to peer and are always shown as text.
+#[component]
+pub fn Chat() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let draft = RwSignal::new(String::new());
+    let send = move || {
+        session.send_chat(&draft.get_untracked());
+        draft.set(String::new());
+    };
+    view! {
+        <aside class="chat">
+            <ol id="chat-log" aria-live="polite">
+                {move || session.view.chat.get().into_iter().map(|line| match line {
+                    ChatLine::Said { from, text, mine } => view! {
+                        <li class="chat-line" class:mine=mine><b class="from">{from}</b>": "<span class="text">{text}</span></li>
+                    }.into_any(),
+                    ChatLine::Notice(text) => view! { <li class="chat-notice">{text}</li> }.into_any(),
+                }).collect_view()}
+            </ol>
+            <form on:submit=move |ev| { ev.prevent_default(); send(); }>
+                <input id="chat-input" autocomplete="off" placeholder="Message everyone" maxlength=MAX_CHAT_CHARS
+                    prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev)) />
+                <button id="chat-send" type="submit">"Send"</button>
+            </form>
+        </aside>
+    }
+}

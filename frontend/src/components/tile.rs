@@ -1,0 +1,22 @@
+use super::StreamVideo;
+use crate::meeting::RemoteTile;
+use leptos::prelude::*;
+
+/// One remote member: their video, name, and what they have turned off.
+#[component]
+pub fn Tile(tile: RemoteTile) -> impl IntoView {
+    let RemoteTile { peer, name, muted, camera_off, stream, connection } = tile;
+    view! {
+        <figure class="tile remote" data-peer=peer.to_string() class:camera-off=move || camera_off.get()>
+            <StreamVideo stream=stream class="remote-video" />
+            <figcaption>
+                <span class="name">{move || name.get()}</span>
+                <Show when=move || muted.get()><span class="badge muted" title="Muted">"Muted"</span></Show>
+                <Show when=move || camera_off.get()><span class="badge camera-off">"Camera off"</span></Show>
+                <Show when=move || connection.get() != "connected">
+                    <span class="badge state">{move || connection.get()}</span>
+                </Show>
+            </figcaption>
+        </figure>
+    }
+}

@@ -1,0 +1,64 @@
+use super::{DevicePickers, MediaProblem, MediaToggles, StreamVideo};
+use crate::meeting::Phase;
+use crate::route;
+use crate::session::Session;
+use leptos::prelude::*;
+use shared::{DisplayName, RoomName};
+
+/// Name the room and yourself, check your camera, join.
+#[component]
+pub fn Welcome() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let phase = session.view.phase;
+    let room = RwSignal::new(route::current_room().unwrap_or_default());
+    let name = RwSignal::new(route::remembered_name());
+    // Validated with the same rules the server applies.
+    let room_problem = move || RoomName::parse(&room.get()).err().map(|e| format!("Room: {e}"));
+    let name_problem = move || DisplayName::parse(&name.get()).err().map(|e| format!("Name: {e}"));
+    let media_ready = move || session.preview.with(Option::is_some);
+    let can_join = move || {
+        media_ready() && room_problem().is_none() && name_problem().is_none() && phase.get() != Phase::Connecting
+    };
+    let join = move || {
+        if !can_join() {
+            return;
+        }
+        let (room, name) = (room.get_untracked().trim().to_owned(), name.get_untracked().trim().to_owned());
+        route::remember_name(&name);
+        route::show_room_in_address_bar(&room);
+        session.join(room, name);
+    };
+
+    view! {
+        <main class="welcome">
+            <h1>"Moim " <span class="sub">"모임"</span></h1>
+            <div class="preview">
+                <StreamVideo stream=session.preview muted=true mirror=true class="self" />
+                <Show when=move || session.media_pending.get()>
+                    <p class="hint">"Waiting for camera and microphone…"</p>
+                </Show>
+                <div class="controls"><MediaToggles /></div>
+            </div>
+            <MediaProblem />
+            <form class="join" on:submit=move |ev| { ev.prevent_default(); join(); }>
+                <label>"Room "
+                    <input id="room" autocomplete="off" maxlength="64" placeholder="e.g. team-standup"
+                        prop:value=move || room.get() on:input=move |ev| room.set(event_target_value(&ev)) />
+                </label>
+                <label>"Your name "
+                    <input id="name" autocomplete="nickname" maxlength="40" placeholder="How others see you"
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                </label>
+                <DevicePickers />
+                <p class="hint">{move || room_problem().or_else(name_problem)}</p>
+                <button id="join" type="submit" disabled=move || !can_join()>
+                    {move || if phase.get() == Phase::Connecting { "Joining…" } else { "Join" }}
+                </button>
+            </form>
+            {move || match phase.get() {
+                Phase::Failed(text) => Some(view! { <div class="banner error" id="join-error" role="alert">{text}</div> }),
+                _ => None,
+            }}
+        </main>
+    }
+}

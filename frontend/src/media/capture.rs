@@ -1,0 +1,106 @@
+//! Getting streams from `navigator.mediaDevices`: the only place it is touched.
+
+use super::MediaError;
+use serde_json::{json, Value};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints};
+
+/// Which camera to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Camera {
+    /// The camera facing the user (the front camera on a phone).
+    Front,
+    /// The camera facing away (the back camera on a phone).
+    Back,
+    /// One exact device from `enumerateDevices`.
+    Device(String),
+}
+
+/// What to capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub audio: bool,
+    pub video: Option<Camera>,
+}
+
+impl Request {
+    pub const AUDIO_ONLY: Request = Request { audio: true, video: None };
+
+    pub fn camera_and_mic() -> Self {
+        Self { audio: true, video: Some(Camera::Front) }
+    }
+}
+
+pub(crate) fn media_devices() -> Result<MediaDevices, MediaError> {
+    let window = web_sys::window().ok_or(MediaError::InsecureContext)?;
+    if !window.is_secure_context() {
+        return Err(MediaError::InsecureContext);
+    }
+    // `mediaDevices` is undefined outside secure contexts; web-sys returns Err.
+    window.navigator().media_devices().map_err(|_| MediaError::InsecureContext)
+}
+
+fn video_constraints(camera: &Camera) -> Value {
+    let size = json!({ "width": { "ideal": 1280 }, "height": { "ideal": 720 } });
+    let mut c = match camera {
+        Camera::Front => json!({ "facingMode": "user" }),
+        Camera::Back => json!({ "facingMode": { "exact": "environment" } }),
+        Camera::Device(id) => json!({ "deviceId": { "exact": id } }),
+    };
+    c.as_object_mut().unwrap().extend(size.as_object().unwrap().clone());
+    c
+}
+
+fn audio_constraints() -> Value {
+    json!({ "echoCancellation": true, "noiseSuppression": true, "autoGainControl": true })
+}
+
+pub(crate) fn to_js(value: &Value) -> wasm_bindgen::JsValue {
+    js_sys::JSON::parse(&value.to_string()).expect("serde_json writes valid JSON")
+}
+
+/// Asks the browser for the requested tracks (this is where the permission
+/// prompt appears).
+pub async fn capture(request: &Request) -> Result<MediaStream, MediaError> {
+    if !request.audio && request.video.is_none() {
+        return MediaStream::new().map_err(MediaError::from_js);
+    }
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio(&if request.audio { to_js(&audio_constraints()) } else { false.into() });
+    match &request.video {
+        Some(camera) => constraints.set_video(&to_js(&video_constraints(camera))),
+        None => constraints.set_video(&false.into()),
+    }
+    let promise = media_devices()?
+        .get_user_media_with_constraints(&constraints)
+        .map_err(MediaError::from_js)?;
+    let stream = JsFuture::from(promise).await.map_err(MediaError::from_js)?;
+    Ok(stream.unchecked_into())
+}
+
+/// Opens one camera alone (for switching cameras without touching the mic).
+pub async fn capture_camera(camera: &Camera) -> Result<web_sys::MediaStreamTrack, MediaError> {
+    let stream = capture(&Request { audio: false, video: Some(camera.clone()) }).await?;
+    first_track(&stream.get_video_tracks())
+        .ok_or_else(|| MediaError::Other("the camera gave no video".into()))
+}
+
+/// Opens one microphone alone.
+pub async fn capture_microphone(device_id: &str) -> Result<web_sys::MediaStreamTrack, MediaError> {
+    let constraints = MediaStreamConstraints::new();
+    let mut audio = audio_constraints();
+    audio["deviceId"] = json!({ "exact": device_id });
+    constraints.set_audio(&to_js(&audio));
+    constraints.set_video(&false.into());
+    let promise = media_devices()?
+        .get_user_media_with_constraints(&constraints)
+        .map_err(MediaError::from_js)?;
+    let stream: MediaStream = JsFuture::from(promise).await.map_err(MediaError::from_js)?.unchecked_into();
+    first_track(&stream.get_audio_tracks())
+        .ok_or_else(|| MediaError::Other("the microphone gave no audio".into()))
+}
+
+pub(crate) fn first_track(tracks: &js_sys::Array) -> Option<web_sys::MediaStreamTrack> {
+    tracks.iter().next().map(|t| t.unchecked_into())
+}

@@ -1,0 +1,380 @@
+//! Drives `shared::call::Call` in the browser: feeds it the server's messages
+//! and the peer connections' progress, carries out its effects with
+//! [`Socket`] and [`Peer`], and mirrors the room into signals for the view.
+
+use crate::media::LocalMedia;
+use crate::rtc::{Peer, PeerEvent};
+use crate::signaling::{Socket, SocketEvent};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::call::{Call, Effect, Input};
+use shared::protocol::close_code;
+use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg, PROTOCOL_VERSION};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+use web_sys::{MediaStream, MediaStreamTrack};
+
+/// Longest chat line sent; longer input is cut.
+pub const MAX_CHAT_CHARS: usize = 2000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Idle,
+    Connecting,
+    InRoom,
+    /// Could not join, in words for the person (server unreachable, room full…).
+    Failed(String),
+}
+
+/// One remote member on screen; each field is its own signal so a change
+/// redraws only what it touches (a new stream does not recreate the tile).
+#[derive(Clone, Copy)]
+pub struct RemoteTile {
+    pub peer: PeerId,
+    pub name: RwSignal<String>,
+    pub muted: RwSignal<bool>,
+    pub camera_off: RwSignal<bool>,
+    pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
+    pub connection: RwSignal<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatLine {
+    Said { from: String, text: String, mine: bool },
+    Notice(String),
+}
+
+/// Everything the meeting screen draws.
+#[derive(Clone, Copy)]
+pub struct MeetingView {
+    pub phase: RwSignal<Phase>,
+    pub room: RwSignal<String>,
+    pub tiles: RwSignal<Vec<RemoteTile>, LocalStorage>,
+    pub chat: RwSignal<Vec<ChatLine>>,
+    /// A problem during the meeting that does not end it.
+    pub notice: RwSignal<Option<String>>,
+    owner: StoredValue<Owner, LocalStorage>,
+}
+
+impl MeetingView {
+    /// Call inside a component: tiles made later belong to its owner.
+    pub fn new() -> Self {
+        Self {
+            phase: RwSignal::new(Phase::Idle),
+            room: RwSignal::new(String::new()),
+            tiles: RwSignal::new_local(vec![]),
+            chat: RwSignal::new(vec![]),
+            notice: RwSignal::new(None),
+            owner: StoredValue::new_local(Owner::current().unwrap_or_default()),
+        }
+    }
+
+    fn tile(&self, peer: PeerId) -> Option<RemoteTile> {
+        self.tiles.with_untracked(|t| t.iter().find(|t| t.peer == peer).copied())
+    }
+}
+
+impl Default for MeetingView {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A live meeting. Cloning shares it; dropping the last clone (after
+/// [`Meeting::leave`]) closes the socket and every peer connection.
+#[derive(Clone)]
+pub struct Meeting(Rc<Inner>);
+
+struct Inner {
+    call: RefCell<Call>,
+    socket: RefCell<Option<Socket>>,
+    peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
+    local: Rc<LocalMedia>,
+    view: MeetingView,
+}
+
+impl Meeting {
+    pub fn join(url: &str, room: String, name: String, local: Rc<LocalMedia>, view: MeetingView) -> Self {
+        view.phase.set(Phase::Connecting);
+        view.notice.set(None);
+        view.chat.set(vec![]);
+        view.room.set(room.clone());
+        let inner = Rc::new(Inner {
+            call: RefCell::new(Call::new()),
+            socket: RefCell::new(None),
+            peers: RefCell::new(BTreeMap::new()),
+            local,
+            view,
+        });
+        let weak = Rc::downgrade(&inner);
+        let join = ClientMsg::Join { version: PROTOCOL_VERSION, room, name };
+        match Socket::connect(url, move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_socket(event, &join);
+            }
+        }) {
+            Ok(socket) => *inner.socket.borrow_mut() = Some(socket),
+            Err(err) => view.phase.set(Phase::Failed(unreachable_text(&err.to_string()))),
+        }
+        Self(inner)
+    }
+
+    pub fn leave(&self) {
+        self.0.input(Input::Leave);
+        self.0.socket.borrow_mut().take();
+        self.0.peers.borrow_mut().clear();
+        self.0.view.tiles.set(vec![]);
+        self.0.view.phase.set(Phase::Idle);
+    }
+
+    /// Tells the room our microphone / camera state (the toggles themselves
+    /// act on [`LocalMedia`]).
+    pub fn media_state_changed(&self) {
+        let (muted, camera_off) = (self.0.local.muted(), self.0.local.camera_off());
+        self.0.input(Input::LocalMediaState { muted, camera_off });
+    }
+
+    /// Sends the new track on every connection in place of the old one.
+    pub async fn replace_track(&self, track: &MediaStreamTrack) {
+        let peers: Vec<Rc<Peer>> = self.0.peers.borrow().values().cloned().collect();
+        for peer in peers {
+            if let Err(err) = peer.replace_track(track).await {
+                leptos::logging::warn!("{err}");
+            }
+        }
+    }
+
+    pub fn send_chat(&self, text: &str) {
+        let text: String = text.trim().chars().take(MAX_CHAT_CHARS).collect();
+        if text.is_empty() {
+            return;
+        }
+        let mut delivered = 0;
+        for peer in self.0.peers.borrow().values() {
+            delivered += usize::from(peer.send_chat(&text).is_ok());
+        }
+        self.0.view.chat.update(|c| c.push(ChatLine::Said { from: "You".into(), text, mine: true }));
+        if delivered == 0 {
+            self.0.view.chat.update(|c| c.push(ChatLine::Notice("Nobody else is here yet to read that.".into())));
+        }
+    }
+}
+
+impl Inner {
+    fn on_socket(self: &Rc<Self>, event: SocketEvent, join: &ClientMsg) {
+        match event {
+            SocketEvent::Open => self.send(join),
+            SocketEvent::Message(msg) => {
+                let welcome = matches!(msg, ServerMsg::Welcome { .. });
+                self.input(Input::Server(msg));
+                if welcome {
+                    self.view.phase.set(Phase::InRoom);
+                    if self.local.muted() || self.local.camera_off() {
+                        let (muted, camera_off) = (self.local.muted(), self.local.camera_off());
+                        self.input(Input::LocalMediaState { muted, camera_off });
+                    }
+                }
+            }
+            SocketEvent::Garbled(err) => leptos::logging::warn!("unreadable server message: {err}"),
+            SocketEvent::Closed { code, reason, ever_opened } => self.on_closed(code, reason, ever_opened),
+        }
+    }
+
+    fn on_closed(&self, code: u16, reason: String, ever_opened: bool) {
+        let phase = self.view.phase.get_untracked();
+        let text = if code == close_code::VERSION_MISMATCH {
+            "Moim was updated on the server. Reload the page to join.".to_owned()
+        } else if !ever_opened {
+            unreachable_text(&crate::signaling::default_url())
+        } else if !reason.is_empty() {
+            format!("The server closed the connection: {reason}.")
+        } else {
+            "Lost the connection to the Moim server. Calls already connected go on; leave and join again to reconnect."
+                .to_owned()
+        };
+        match phase {
+            Phase::InRoom => self.view.notice.set(Some(text)),
+            Phase::Connecting => self.view.phase.set(Phase::Failed(text)),
+            Phase::Idle | Phase::Failed(_) => {}
+        }
+    }
+
+    fn send(&self, msg: &ClientMsg) {
+        if let Some(socket) = self.socket.borrow().as_ref() {
+            if let Err(err) = socket.send(msg) {
+                leptos::logging::warn!("{err}");
+            }
+        }
+    }
+
+    fn peer(&self, peer: PeerId) -> Option<Rc<Peer>> {
+        self.peers.borrow().get(&peer).cloned()
+    }
+
+    fn input(self: &Rc<Self>, input: Input) {
+        let effects = self.call.borrow_mut().handle(input);
+        for effect in effects {
+            self.run(effect);
+        }
+    }
+
+    fn run(self: &Rc<Self>, effect: Effect) {
+        match effect {
+            Effect::Send(msg) => self.send(&msg),
+            Effect::CreatePeer { peer, .. } => self.create_peer(peer),
+            Effect::MakeOffer { peer } => self.spawn_on(peer, move |this, pc| async move {
+                match pc.create_offer().await {
+                    Ok(sdp) => {
+                        this.send(&ClientMsg::Offer { to: peer, sdp });
+                        this.input(Input::OfferSent { peer });
+                    }
+                    Err(err) => {
+                        leptos::logging::warn!("{err}");
+                        this.input(Input::OfferFailed { peer });
+                    }
+                }
+            }),
+            Effect::AcceptOffer { peer, sdp } => self.spawn_on(peer, move |this, pc| async move {
+                if let Err(err) = pc.set_remote_offer(&sdp).await {
+                    return leptos::logging::warn!("{err}");
+                }
+                this.input(Input::RemoteDescriptionApplied { peer });
+                match pc.create_answer().await {
+                    Ok(sdp) => this.send(&ClientMsg::Answer { to: peer, sdp }),
+                    Err(err) => leptos::logging::warn!("{err}"),
+                }
+            }),
+            Effect::ApplyAnswer { peer, sdp } => self.spawn_on(peer, move |this, pc| async move {
+                match pc.set_remote_answer(&sdp).await {
+                    Ok(()) => this.input(Input::RemoteDescriptionApplied { peer }),
+                    Err(err) => leptos::logging::warn!("{err}"),
+                }
+            }),
+            Effect::AddIce { peer, candidate } => self.spawn_on(peer, move |_, pc| async move {
+                // A candidate for a rolled-back offer may fail; the call goes on.
+                if let Err(err) = pc.add_ice(&candidate).await {
+                    leptos::logging::debug_warn!("{err}");
+                }
+            }),
+            Effect::ClosePeer { peer } => {
+                self.peers.borrow_mut().remove(&peer);
+            }
+            Effect::MembersChanged => self.sync_tiles(),
+            Effect::Failed { code, message } => self.on_refused(code, message),
+        }
+    }
+
+    /// Runs an async step against one peer connection, if it still exists.
+    fn spawn_on<F, Fut>(self: &Rc<Self>, peer: PeerId, step: F)
+    where
+        F: FnOnce(Rc<Self>, Rc<Peer>) -> Fut,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        if let Some(pc) = self.peer(peer) {
+            spawn_local(step(self.clone(), pc));
+        }
+    }
+
+    fn create_peer(self: &Rc<Self>, peer: PeerId) {
+        let ice = self.call.borrow().joined().map(|j| j.ice_servers.clone()).unwrap_or_default();
+        let weak: Weak<Self> = Rc::downgrade(self);
+        let made = Peer::new(&ice, move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_peer(peer, event);
+            }
+        });
+        match made {
+            Ok(pc) => {
+                pc.send_stream(self.local.stream());
+                self.peers.borrow_mut().insert(peer, Rc::new(pc));
+            }
+            Err(err) => self.view.notice.set(Some(format!("Could not start a connection: {err}"))),
+        }
+    }
+
+    fn on_peer(self: &Rc<Self>, peer: PeerId, event: PeerEvent) {
+        match event {
+            PeerEvent::IceCandidate(candidate) => self.send(&ClientMsg::Ice { to: peer, candidate }),
+            PeerEvent::Stream(stream) => {
+                if let Some(tile) = self.view.tile(peer) {
+                    tile.stream.set(Some(stream));
+                }
+            }
+            PeerEvent::State(state) => {
+                if let Some(tile) = self.view.tile(peer) {
+                    tile.connection.set(state);
+                }
+            }
+            PeerEvent::ChatOpen => {}
+            PeerEvent::Chat(text) => {
+                let from = self.call.borrow().member(peer).map(|m| m.name.to_string()).unwrap_or_default();
+                let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
+                self.view.chat.update(|c| c.push(ChatLine::Said { from, text, mine: false }));
+            }
+        }
+    }
+
+    /// Makes the tiles match the call's member list, noting arrivals and departures.
+    fn sync_tiles(&self) {
+        let call = self.call.borrow();
+        let view = self.view;
+        let mut notices = vec![];
+        let mut tiles = view.tiles.get_untracked();
+        tiles.retain(|tile| {
+            let stays = call.member(tile.peer).is_some();
+            if !stays {
+                notices.push(format!("{} left", tile.name.get_untracked()));
+            }
+            stays
+        });
+        for (peer, member) in call.members() {
+            match tiles.iter().find(|t| t.peer == peer) {
+                Some(tile) => {
+                    tile.muted.set(member.muted);
+                    tile.camera_off.set(member.camera_off);
+                }
+                None => {
+                    notices.push(format!("{} joined", member.name));
+                    let tile = view.owner.get_value().with(|| RemoteTile {
+                        peer,
+                        name: RwSignal::new(member.name.to_string()),
+                        muted: RwSignal::new(member.muted),
+                        camera_off: RwSignal::new(member.camera_off),
+                        stream: RwSignal::new_local(None),
+                        connection: RwSignal::new("connecting".into()),
+                    });
+                    tiles.push(tile);
+                }
+            }
+        }
+        // Joins are noted only once we are in: the welcome's list is not news.
+        if view.phase.get_untracked() == Phase::InRoom {
+            view.chat.update(|c| c.extend(notices.into_iter().map(ChatLine::Notice)));
+        }
+        view.tiles.set(tiles);
+    }
+
+    fn on_refused(&self, code: ErrorCode, message: String) {
+        let joined = self.call.borrow().joined().is_some();
+        let text = match code {
+            ErrorCode::RoomFull => format!("Sorry, {message}. Try another room name, or wait until someone leaves."),
+            ErrorCode::VersionMismatch => "Moim was updated on the server. Reload the page to join.".into(),
+            ErrorCode::InvalidRoomName => format!("That room name won't work: {message}"),
+            ErrorCode::InvalidDisplayName => format!("That name won't work: {message}"),
+            _ => format!("The server said: {message}"),
+        };
+        if joined {
+            self.view.notice.set(Some(text));
+        } else {
+            // We are inside the socket's own listener: drop it after it returns.
+            let socket = self.socket.borrow_mut().take();
+            spawn_local(async move { drop(socket) });
+            self.view.phase.set(Phase::Failed(text));
+        }
+    }
+}
+
+fn unreachable_text(url: &str) -> String {
+    format!("Can't reach the Moim server ({url}). Check that it is running and that you are online, then try again.")
+}

@@ -1,0 +1,44 @@
+//! The address bar and remembered preferences: `/r/<room>` links and the
+//! display name kept in local storage.
+
+const NAME_KEY: &str = "moim.name";
+
+/// The room named by a `/r/<room>` path, if any.
+pub fn room_from_path(path: &str) -> Option<String> {
+    let raw = path.strip_prefix("/r/")?.trim_end_matches('/');
+    let decoded = js_sys::decode_uri_component(raw).ok()?.as_string()?;
+    (!decoded.is_empty()).then_some(decoded)
+}
+
+pub fn current_room() -> Option<String> {
+    room_from_path(&web_sys::window()?.location().pathname().ok()?)
+}
+
+/// The shareable link for `room` on this server.
+pub fn room_link(room: &str) -> String {
+    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    format!("{origin}/r/{}", String::from(js_sys::encode_uri_component(room)))
+}
+
+/// Puts `/r/<room>` in the address bar (without reloading) so it can be copied.
+pub fn show_room_in_address_bar(room: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let path = format!("/r/{}", String::from(js_sys::encode_uri_component(room)));
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+pub fn remembered_name() -> String {
+    storage().and_then(|s| s.get_item(NAME_KEY).ok()?).unwrap_or_default()
+}
+
+pub fn remember_name(name: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(NAME_KEY, name);
+    }
+}

@@ -1,0 +1,219 @@
+//! One `RTCPeerConnection` to one remote member: the only code that touches
+//! `Rtc*`. It closes itself and removes its listeners when dropped.
+
+use gloo_events::EventListener;
+use shared::{IceCandidate, IceServer};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
+    RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{step} failed: {detail}")]
+pub struct RtcError {
+    pub step: &'static str,
+    pub detail: String,
+}
+
+impl RtcError {
+    fn at(step: &'static str) -> impl Fn(JsValue) -> Self {
+        move |err| {
+            let detail = err
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .or_else(|| err.as_string())
+                .unwrap_or_else(|| format!("{err:?}"));
+            Self { step, detail }
+        }
+    }
+}
+
+/// What a connection reports, delivered to the callback given to [`Peer::new`].
+#[derive(Debug, Clone)]
+pub enum PeerEvent {
+    /// A local ICE candidate to send to the other side.
+    IceCandidate(IceCandidate),
+    /// The remote side's media arrived (or a track was added to it).
+    Stream(MediaStream),
+    ChatOpen,
+    Chat(String),
+    /// `connectionState`: "new", "connecting", "connected", "disconnected", "failed", "closed".
+    State(String),
+}
+
+pub struct Peer {
+    pc: RtcPeerConnection,
+    chat: RtcDataChannel,
+    _listeners: Vec<EventListener>,
+}
+
+impl Peer {
+    pub fn new(ice_servers: &[IceServer], on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, RtcError> {
+        let config = RtcConfiguration::new();
+        let servers = js_sys::Array::new();
+        for server in ice_servers {
+            servers.push(&crate::media::to_js(&serde_json::to_value(server).unwrap_or_default()));
+        }
+        config.set_ice_servers(&servers);
+        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(RtcError::at("RTCPeerConnection"))?;
+
+        // A pre-agreed channel (same id on both sides): no `datachannel` event
+        // and no extra round trip; it rides on the first offer.
+        let init = RtcDataChannelInit::new();
+        init.set_negotiated(true);
+        init.set_id(0);
+        let chat = pc.create_data_channel_with_data_channel_dict("chat", &init);
+
+        let on_event = std::rc::Rc::new(on_event);
+        let mut listeners = Vec::new();
+        let emit = on_event.clone();
+        listeners.push(EventListener::new(&pc, "icecandidate", move |e| {
+            let Some(e) = e.dyn_ref::<RtcPeerConnectionIceEvent>() else { return };
+            // A null candidate marks the end of gathering: nothing to send.
+            let Some(c) = e.candidate() else { return };
+            if c.candidate().is_empty() {
+                return;
+            }
+            emit(PeerEvent::IceCandidate(IceCandidate {
+                candidate: c.candidate(),
+                sdp_mid: c.sdp_mid(),
+                sdp_m_line_index: c.sdp_m_line_index(),
+            }));
+        }));
+        let emit = on_event.clone();
+        listeners.push(EventListener::new(&pc, "track", move |e| {
+            let Some(e) = e.dyn_ref::<RtcTrackEvent>() else { return };
+            let stream = match e.streams().iter().next() {
+                Some(s) => s.unchecked_into::<MediaStream>(),
+                None => {
+                    let Ok(s) = MediaStream::new() else { return };
+                    s.add_track(&e.track());
+                    s
+                }
+            };
+            emit(PeerEvent::Stream(stream));
+        }));
+        let emit = on_event.clone();
+        let pc2 = pc.clone();
+        listeners.push(EventListener::new(&pc, "connectionstatechange", move |_| {
+            emit(PeerEvent::State(format!("{:?}", pc2.connection_state()).to_lowercase()));
+        }));
+        let emit = on_event.clone();
+        listeners.push(EventListener::new(&chat, "open", move |_| emit(PeerEvent::ChatOpen)));
+        let emit = on_event;
+        listeners.push(EventListener::new(&chat, "message", move |e| {
+            if let Some(text) = e.dyn_ref::<web_sys::MessageEvent>().and_then(|m| m.data().as_string()) {
+                emit(PeerEvent::Chat(text));
+            }
+        }));
+        Ok(Self { pc, chat, _listeners: listeners })
+    }
+
+    /// Sends every track of `stream`; for a kind it lacks, asks to receive
+    /// anyway so a member without a camera still sees the others.
+    pub fn send_stream(&self, stream: &MediaStream) {
+        for track in stream.get_tracks().iter() {
+            self.pc.add_track_0(&track.unchecked_into(), stream);
+        }
+        for kind in ["audio", "video"] {
+            let has = stream.get_tracks().iter().any(|t| MediaStreamTrack::from(t).kind() == kind);
+            if !has {
+                let init = RtcRtpTransceiverInit::new();
+                init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+                self.pc.add_transceiver_with_str_and_init(kind, &init);
+            }
+        }
+    }
+
+    /// Makes an offer and sets it locally; returns the SDP to send.
+    pub async fn create_offer(&self) -> Result<String, RtcError> {
+        let offer = JsFuture::from(self.pc.create_offer()).await.map_err(RtcError::at("createOffer"))?;
+        self.set_local(offer.unchecked_into()).await
+    }
+
+    /// Applies the remote offer (rolling back our own offer on a collision:
+    /// browsers do that implicitly).
+    pub async fn set_remote_offer(&self, sdp: &str) -> Result<(), RtcError> {
+        self.set_remote(RtcSdpType::Offer, sdp).await
+    }
+
+    /// Makes the answer to the applied offer and sets it locally.
+    pub async fn create_answer(&self) -> Result<String, RtcError> {
+        let answer = JsFuture::from(self.pc.create_answer()).await.map_err(RtcError::at("createAnswer"))?;
+        self.set_local(answer.unchecked_into()).await
+    }
+
+    pub async fn set_remote_answer(&self, sdp: &str) -> Result<(), RtcError> {
+        self.set_remote(RtcSdpType::Answer, sdp).await
+    }
+
+    pub async fn add_ice(&self, candidate: &IceCandidate) -> Result<(), RtcError> {
+        let init = RtcIceCandidateInit::new(&candidate.candidate);
+        init.set_sdp_mid(candidate.sdp_mid.as_deref());
+        init.set_sdp_m_line_index(candidate.sdp_m_line_index);
+        let promise = self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+        JsFuture::from(promise).await.map_err(RtcError::at("addIceCandidate"))?;
+        Ok(())
+    }
+
+    /// Swaps what a sender of `kind` sends, without renegotiation.
+    pub async fn replace_track(&self, track: &MediaStreamTrack) -> Result<(), RtcError> {
+        let Some(sender) = self.sender(&track.kind()) else {
+            return Err(RtcError { step: "replaceTrack", detail: format!("no {} sender", track.kind()) });
+        };
+        JsFuture::from(sender.replace_track(Some(track))).await.map_err(RtcError::at("replaceTrack"))?;
+        Ok(())
+    }
+
+    pub fn sender(&self, kind: &str) -> Option<RtcRtpSender> {
+        self.pc
+            .get_senders()
+            .iter()
+            .map(RtcRtpSender::from)
+            .find(|s| s.track().is_some_and(|t| t.kind() == kind))
+            .or_else(|| {
+                // A sender whose track was stopped still belongs to its transceiver.
+                self.pc.get_transceivers().iter().map(web_sys::RtcRtpTransceiver::from).find_map(|t| {
+                    (t.receiver().track().kind() == kind).then(|| t.sender())
+                })
+            })
+    }
+
+    pub fn send_chat(&self, text: &str) -> Result<(), RtcError> {
+        if self.chat.ready_state() != RtcDataChannelState::Open {
+            return Err(RtcError { step: "chat", detail: "the chat channel is not open yet".into() });
+        }
+        self.chat.send_with_str(text).map_err(RtcError::at("chat"))
+    }
+
+    pub fn connection_state(&self) -> String {
+        format!("{:?}", self.pc.connection_state()).to_lowercase()
+    }
+
+    async fn set_local(&self, desc: RtcSessionDescriptionInit) -> Result<String, RtcError> {
+        JsFuture::from(self.pc.set_local_description(&desc))
+            .await
+            .map_err(RtcError::at("setLocalDescription"))?;
+        Ok(desc.get_sdp().unwrap_or_default())
+    }
+
+    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), RtcError> {
+        let desc = RtcSessionDescriptionInit::new(kind);
+        desc.set_sdp(sdp);
+        JsFuture::from(self.pc.set_remote_description(&desc))
+            .await
+            .map_err(RtcError::at("setRemoteDescription"))?;
+        Ok(())
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.chat.close();
+        self.pc.close();
+    }
+}

@@ -1,0 +1,183 @@
+//! The page's state and the actions the controls take: your media, your
+//! devices, and the meeting if you are in one. Components read its signals
+//! and call its methods; it is shared through Leptos context.
+
+use crate::media::{self, Camera, DeviceList, LocalMedia, MediaError, Request};
+use crate::meeting::{Meeting, MeetingView, Phase};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::rc::Rc;
+use web_sys::MediaStream;
+
+#[derive(Clone, Copy)]
+pub struct Session {
+    local: RwSignal<Option<Rc<LocalMedia>>, LocalStorage>,
+    /// The stream to preview; set again after a device switch so `<video>`s refresh.
+    pub preview: RwSignal<Option<MediaStream>, LocalStorage>,
+    pub media_error: RwSignal<Option<MediaError>>,
+    pub media_pending: RwSignal<bool>,
+    pub muted: RwSignal<bool>,
+    pub camera_off: RwSignal<bool>,
+    pub has_camera: RwSignal<bool>,
+    pub has_microphone: RwSignal<bool>,
+    pub devices: RwSignal<DeviceList>,
+    pub camera_id: RwSignal<Option<String>>,
+    pub microphone_id: RwSignal<Option<String>>,
+    meeting: RwSignal<Option<Meeting>, LocalStorage>,
+    pub view: MeetingView,
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Self {
+            local: RwSignal::new_local(None),
+            preview: RwSignal::new_local(None),
+            media_error: RwSignal::new(None),
+            media_pending: RwSignal::new(false),
+            muted: RwSignal::new(false),
+            camera_off: RwSignal::new(false),
+            has_camera: RwSignal::new(false),
+            has_microphone: RwSignal::new(false),
+            devices: RwSignal::new(DeviceList::default()),
+            camera_id: RwSignal::new(None),
+            microphone_id: RwSignal::new(None),
+            meeting: RwSignal::new_local(None),
+            view: MeetingView::new(),
+        }
+    }
+
+    fn local(&self) -> Option<Rc<LocalMedia>> {
+        self.local.get_untracked()
+    }
+
+    fn meeting(&self) -> Option<Meeting> {
+        self.meeting.get_untracked()
+    }
+
+    /// Opens camera and microphone (or what `request` asks for).
+    pub fn start_media(self, request: Request) {
+        self.media_pending.set(true);
+        spawn_local(async move {
+            match media::capture(&request).await {
+                Ok(stream) => {
+                    self.media_error.set(None);
+                    self.adopt(Rc::new(LocalMedia::new(stream)));
+                }
+                Err(err) => self.media_error.set(Some(err)),
+            }
+            self.media_pending.set(false);
+            self.refresh_devices();
+        });
+    }
+
+    /// Goes on without camera or microphone: you still see and hear others.
+    pub fn receive_only(self) {
+        self.start_media(Request { audio: false, video: None });
+    }
+
+    fn adopt(self, local: Rc<LocalMedia>) {
+        local.set_muted(self.muted.get_untracked());
+        local.set_camera_off(self.camera_off.get_untracked());
+        self.has_camera.set(local.video_track().is_some());
+        self.has_microphone.set(local.audio_track().is_some());
+        self.camera_id.set(local.camera_id());
+        self.microphone_id.set(local.microphone_id());
+        self.preview.set(Some(local.stream().clone()));
+        self.local.set(Some(local));
+    }
+
+    pub fn refresh_devices(self) {
+        spawn_local(async move {
+            if let Ok(list) = media::list_devices().await {
+                self.devices.set(list);
+            }
+        });
+    }
+
+    pub fn toggle_mute(self) {
+        let muted = !self.muted.get_untracked();
+        self.muted.set(muted);
+        if let Some(local) = self.local() {
+            local.set_muted(muted);
+        }
+        if let Some(meeting) = self.meeting() {
+            meeting.media_state_changed();
+        }
+    }
+
+    pub fn toggle_camera(self) {
+        let off = !self.camera_off.get_untracked();
+        self.camera_off.set(off);
+        if let Some(local) = self.local() {
+            local.set_camera_off(off);
+        }
+        if let Some(meeting) = self.meeting() {
+            meeting.media_state_changed();
+        }
+    }
+
+    pub fn switch_camera(self, camera: Camera) {
+        let Some(local) = self.local() else { return };
+        spawn_local(async move {
+            let result = local.switch_camera(camera).await;
+            self.camera_id.set(local.camera_id());
+            self.preview.set(Some(local.stream().clone()));
+            match result {
+                Ok(track) => {
+                    if let Some(meeting) = self.meeting() {
+                        meeting.replace_track(&track).await;
+                    }
+                }
+                Err(err) => self.media_error.set(Some(err)),
+            }
+        });
+    }
+
+    pub fn switch_microphone(self, device_id: String) {
+        let Some(local) = self.local() else { return };
+        spawn_local(async move {
+            match local.switch_microphone(&device_id).await {
+                Ok(track) => {
+                    self.microphone_id.set(local.microphone_id());
+                    if let Some(meeting) = self.meeting() {
+                        meeting.replace_track(&track).await;
+                    }
+                }
+                Err(err) => self.media_error.set(Some(err)),
+            }
+        });
+    }
+
+    pub fn join(self, room: String, name: String) {
+        let Some(local) = self.local() else { return };
+        if let Some(old) = self.meeting() {
+            old.leave();
+        }
+        let url = crate::signaling::default_url();
+        let meeting = Meeting::join(&url, room, name, local, self.view);
+        self.meeting.set(Some(meeting));
+    }
+
+    pub fn leave(self) {
+        if let Some(meeting) = self.meeting.get_untracked() {
+            meeting.leave();
+        }
+        self.meeting.set(None);
+    }
+
+    pub fn send_chat(self, text: &str) {
+        if let Some(meeting) = self.meeting() {
+            meeting.send_chat(text);
+        }
+    }
+
+    pub fn in_room(self) -> bool {
+        self.view.phase.get() == Phase::InRoom
+    }
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}

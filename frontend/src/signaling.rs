@@ -1,0 +1,84 @@
+//! The WebSocket to the Moim server, speaking `shared::protocol`: the only
+//! code that touches `WebSocket`. Closes itself when dropped.
+
+use gloo_events::EventListener;
+use shared::{ClientMsg, ServerMsg};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketEvent {
+    Open,
+    Message(ServerMsg),
+    /// The server sent something this client does not understand.
+    Garbled(String),
+    /// The socket ended. `ever_opened` tells "server unreachable" from
+    /// "connection lost".
+    Closed { code: u16, reason: String, ever_opened: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalingError {
+    #[error("could not open a connection to {url}")]
+    Connect { url: String },
+    #[error("the connection to the server is not open")]
+    NotOpen,
+}
+
+pub struct Socket {
+    ws: WebSocket,
+    _listeners: [EventListener; 3],
+}
+
+/// `ws://host/ws` or `wss://host/ws`, matching how the page was loaded.
+pub fn default_url() -> String {
+    let location = web_sys::window().expect("a browser window").location();
+    let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+    let host = location.host().unwrap_or_else(|_| "localhost:8080".into());
+    format!("{scheme}://{host}/ws")
+}
+
+impl Socket {
+    pub fn connect(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, SignalingError> {
+        let ws = WebSocket::new(url).map_err(|_| SignalingError::Connect { url: url.to_owned() })?;
+        let on_event = Rc::new(on_event);
+        let opened = Rc::new(Cell::new(false));
+
+        let (emit, was_opened) = (on_event.clone(), opened.clone());
+        let open = EventListener::new(&ws, "open", move |_| {
+            was_opened.set(true);
+            emit(SocketEvent::Open);
+        });
+        let emit = on_event.clone();
+        let message = EventListener::new(&ws, "message", move |e| {
+            let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
+            emit(match ServerMsg::decode(&text) {
+                Ok(msg) => SocketEvent::Message(msg),
+                Err(err) => SocketEvent::Garbled(err.to_string()),
+            });
+        });
+        let close = EventListener::new(&ws, "close", move |e| {
+            let (code, reason) = e
+                .dyn_ref::<CloseEvent>()
+                .map(|c| (c.code(), c.reason()))
+                .unwrap_or((1006, String::new()));
+            on_event(SocketEvent::Closed { code, reason, ever_opened: opened.get() });
+        });
+        Ok(Self { ws, _listeners: [open, message, close] })
+    }
+
+    pub fn send(&self, msg: &ClientMsg) -> Result<(), SignalingError> {
+        if self.ws.ready_state() != WebSocket::OPEN {
+            return Err(SignalingError::NotOpen);
+        }
+        self.ws.send_with_str(&msg.encode()).map_err(|_| SignalingError::NotOpen)
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = self.ws.close();
+    }
+}
