@@ -64,7 +64,10 @@ impl Hub {
     pub fn spawn(rooms: Rooms) -> Self {
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
         tokio::spawn(run(rooms, inbox));
-        Self { events, next_peer: Arc::new(AtomicU64::new(1)) }
+        Self {
+            events,
+            next_peer: Arc::new(AtomicU64::new(1)),
+        }
     }
 
     /// Registers a new peer with a fresh id, unique for the hub's lifetime.
@@ -72,9 +75,17 @@ impl Hub {
         let id = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
         let (queue, outbox) = mpsc::channel(PEER_QUEUE);
         let (kick, kicked) = oneshot::channel();
-        let sender = PeerSender { queue: queue.clone(), kick };
+        let sender = PeerSender {
+            queue: queue.clone(),
+            kick,
+        };
         self.send(Event::Connect { peer: id, sender }).await?;
-        Ok(PeerConn { id, outbox, replies: queue, kicked })
+        Ok(PeerConn {
+            id,
+            outbox,
+            replies: queue,
+            kicked,
+        })
     }
 
     pub async fn message(&self, peer: PeerId, msg: ClientMsg) -> Result<(), HubStopped> {
@@ -91,7 +102,10 @@ impl Hub {
 }
 
 async fn run(rooms: Rooms, mut inbox: mpsc::Receiver<Event>) {
-    let mut state = State { rooms, peers: HashMap::new() };
+    let mut state = State {
+        rooms,
+        peers: HashMap::new(),
+    };
     while let Some(event) = inbox.recv().await {
         state.apply(event);
     }
@@ -126,7 +140,9 @@ impl State {
     fn deliver(&mut self, out: Outbox) {
         let mut pending = VecDeque::from(out);
         while let Some((to, msg)) = pending.pop_front() {
-            let Some(peer) = self.peers.get(&to) else { continue };
+            let Some(peer) = self.peers.get(&to) else {
+                continue;
+            };
             match peer.queue.try_send(msg) {
                 Ok(()) => continue,
                 Err(TrySendError::Full(_)) => {
@@ -152,9 +168,16 @@ mod tests {
 
     async fn joined(hub: &Hub, room: &str) -> PeerConn {
         let mut conn = hub.connect().await.unwrap();
-        let join = ClientMsg::Join { version: PROTOCOL_VERSION, room: room.into(), name: "n".into() };
+        let join = ClientMsg::Join {
+            version: PROTOCOL_VERSION,
+            room: room.into(),
+            name: "n".into(),
+        };
         hub.message(conn.id, join).await.unwrap();
-        assert!(matches!(conn.outbox.recv().await, Some(ServerMsg::Welcome { .. })));
+        assert!(matches!(
+            conn.outbox.recv().await,
+            Some(ServerMsg::Welcome { .. })
+        ));
         conn
     }
 
@@ -173,19 +196,48 @@ mod tests {
         let mut slow = joined(&hub, "r").await;
         let mut c = joined(&hub, "r").await;
         for _ in 0..2 {
-            assert!(matches!(a.outbox.recv().await, Some(ServerMsg::PeerJoined { .. })));
+            assert!(matches!(
+                a.outbox.recv().await,
+                Some(ServerMsg::PeerJoined { .. })
+            ));
         }
-        assert!(matches!(slow.outbox.recv().await, Some(ServerMsg::PeerJoined { .. })));
+        assert!(matches!(
+            slow.outbox.recv().await,
+            Some(ServerMsg::PeerJoined { .. })
+        ));
 
         for _ in 0..=PEER_QUEUE {
-            let offer = ClientMsg::Offer { to: slow.id, sdp: "v=0".into() };
+            let offer = ClientMsg::Offer {
+                to: slow.id,
+                sdp: "v=0".into(),
+            };
             hub.message(a.id, offer).await.unwrap();
         }
         assert_eq!(slow.kicked.await, Ok(()));
-        assert_eq!(a.outbox.recv().await, Some(ServerMsg::PeerLeft { peer: slow.id }));
-        assert_eq!(c.outbox.recv().await, Some(ServerMsg::PeerLeft { peer: slow.id }));
+        assert_eq!(
+            a.outbox.recv().await,
+            Some(ServerMsg::PeerLeft { peer: slow.id })
+        );
+        assert_eq!(
+            c.outbox.recv().await,
+            Some(ServerMsg::PeerLeft { peer: slow.id })
+        );
 
-        hub.message(c.id, ClientMsg::Offer { to: a.id, sdp: "x".into() }).await.unwrap();
-        assert_eq!(a.outbox.recv().await, Some(ServerMsg::Offer { from: c.id, sdp: "x".into() }));
+        hub.message(
+            c.id,
+            ClientMsg::Offer {
+                to: a.id,
+                sdp: "x".into(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            a.outbox.recv().await,
+            Some(ServerMsg::Offer {
+                from: c.id,
+                sdp: "x".into()
+            })
+        );
     }
 }

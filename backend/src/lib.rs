@@ -37,7 +37,9 @@ pub fn app(config: Config) -> Router {
 /// Serves [`app`] until Ctrl-C or SIGTERM, then stops accepting and lets
 /// in-flight HTTP requests finish.
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<()> {
-    axum::serve(listener, app(config)).with_graceful_shutdown(shutdown_signal()).await
+    axum::serve(listener, app(config))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn healthz() -> &'static str {

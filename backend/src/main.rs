@@ -51,7 +51,10 @@ struct Args {
 #[derive(Debug, thiserror::Error)]
 enum Error {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -59,7 +62,9 @@ enum Error {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,7 +85,14 @@ async fn run(args: Args) -> Result<(), Error> {
     if !config.dist_dir.join("index.html").is_file() {
         tracing::warn!(dist = %config.dist_dir.display(), "the web app is not built: pages answer 503 until it is");
     }
-    tracing::info!(?config, "starting");
+    // Not `?config`: it holds the TURN credential.
+    let ice_urls: Vec<&str> = config
+        .ice_servers
+        .iter()
+        .flat_map(|s| &s.urls)
+        .map(String::as_str)
+        .collect();
+    tracing::info!(room_capacity = config.room_capacity, ?ice_urls, "starting");
 
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -104,16 +116,23 @@ fn ice_url(raw: &str) -> Result<String, String> {
     if url.is_empty() || known.iter().any(|scheme| has_scheme(url, scheme)) {
         Ok(url.to_owned())
     } else {
-        Err(format!("expected a stun:, stuns:, turn: or turns: URL, got {url:?}"))
+        Err(format!(
+            "expected a stun:, stuns:, turn: or turns: URL, got {url:?}"
+        ))
     }
 }
 
 fn has_scheme(url: &str, scheme: &str) -> bool {
-    url.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    url.get(..scheme.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
 }
 
 /// STUN URLs in one entry, TURN URLs (with their credentials) in another.
-fn ice_servers(urls: &[String], username: Option<String>, credential: Option<String>) -> Vec<IceServer> {
+fn ice_servers(
+    urls: &[String],
+    username: Option<String>,
+    credential: Option<String>,
+) -> Vec<IceServer> {
     let (turn, stun): (Vec<String>, Vec<String>) = urls
         .iter()
         .filter(|url| !url.is_empty())
@@ -127,10 +146,18 @@ fn ice_servers(urls: &[String], username: Option<String>, credential: Option<Str
     }
     let mut servers = Vec::new();
     if !stun.is_empty() {
-        servers.push(IceServer { urls: stun, username: None, credential: None });
+        servers.push(IceServer {
+            urls: stun,
+            username: None,
+            credential: None,
+        });
     }
     if !turn.is_empty() {
-        servers.push(IceServer { urls: turn, username, credential });
+        servers.push(IceServer {
+            urls: turn,
+            username,
+            credential,
+        });
     }
     servers
 }
@@ -151,12 +178,31 @@ mod tests {
 
     #[test]
     fn ice_servers_from_flags() {
-        let args = parse(&["--ice-server", "stun:a:1,turn:b:2", "--ice-server", "turns:c:3"]).unwrap();
+        let args = parse(&[
+            "--ice-server",
+            "stun:a:1,turn:b:2",
+            "--ice-server",
+            "turns:c:3",
+        ])
+        .unwrap();
         let servers = ice_servers(&args.ice_servers, Some("u".into()), Some("p".into()));
         assert_eq!(servers.len(), 2);
-        assert_eq!(servers[0], IceServer { urls: vec!["stun:a:1".into()], username: None, credential: None });
+        assert_eq!(
+            servers[0],
+            IceServer {
+                urls: vec!["stun:a:1".into()],
+                username: None,
+                credential: None
+            }
+        );
         assert_eq!(servers[1].urls, ["turn:b:2", "turns:c:3"]);
-        assert_eq!((servers[1].username.as_deref(), servers[1].credential.as_deref()), (Some("u"), Some("p")));
+        assert_eq!(
+            (
+                servers[1].username.as_deref(),
+                servers[1].credential.as_deref()
+            ),
+            (Some("u"), Some("p"))
+        );
 
         let none = parse(&["--ice-server", ""]).unwrap();
         assert!(ice_servers(&none.ice_servers, None, None).is_empty());

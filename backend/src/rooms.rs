@@ -3,8 +3,8 @@
 //! directly, and whatever delivers the answers stays a thin layer.
 
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceServer, NameError, PeerId, PeerInfo, RoomName,
-    ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceServer, NameError, PeerId, PeerInfo, RoomName, ServerMsg,
+    PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 
@@ -14,7 +14,9 @@ pub type Outbox = Vec<(PeerId, ServerMsg)>;
 /// Why a client message was refused. The `Display` text is what the user sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoomError {
-    #[error("this page speaks protocol version {client}, the server speaks {server}: reload the page")]
+    #[error(
+        "this page speaks protocol version {client}, the server speaks {server}: reload the page"
+    )]
     VersionMismatch { client: u32, server: u32 },
     #[error("join a room first")]
     NotJoined,
@@ -81,21 +83,34 @@ pub struct Rooms {
 
 impl Rooms {
     pub fn new(capacity: usize, ice_servers: Vec<IceServer>) -> Self {
-        Self { capacity, ice_servers, rooms: HashMap::new(), joined: HashMap::new() }
+        Self {
+            capacity,
+            ice_servers,
+            rooms: HashMap::new(),
+            joined: HashMap::new(),
+        }
     }
 
     /// Applies one message from `peer`; a refusal becomes an `Error` to `peer` only.
     pub fn handle(&mut self, peer: PeerId, msg: ClientMsg) -> Outbox {
         let result = match msg {
-            ClientMsg::Join { version, room, name } => self.join(peer, version, &room, &name),
-            ClientMsg::Offer { to, sdp } => self.relay(peer, to, |from| ServerMsg::Offer { from, sdp }),
+            ClientMsg::Join {
+                version,
+                room,
+                name,
+            } => self.join(peer, version, &room, &name),
+            ClientMsg::Offer { to, sdp } => {
+                self.relay(peer, to, |from| ServerMsg::Offer { from, sdp })
+            }
             ClientMsg::Answer { to, sdp } => {
                 self.relay(peer, to, |from| ServerMsg::Answer { from, sdp })
             }
             ClientMsg::Ice { to, candidate } => {
                 self.relay(peer, to, |from| ServerMsg::Ice { from, candidate })
             }
-            ClientMsg::MediaState { muted, camera_off } => self.media_state(peer, muted, camera_off),
+            ClientMsg::MediaState { muted, camera_off } => {
+                self.media_state(peer, muted, camera_off)
+            }
             ClientMsg::Leave if self.joined.contains_key(&peer) => Ok(self.leave(peer)),
             ClientMsg::Leave => Err(RoomError::NotJoined),
         };
@@ -113,18 +128,29 @@ impl Rooms {
             return Err(RoomError::AlreadyJoined(room.clone()));
         }
         if version != PROTOCOL_VERSION {
-            return Err(RoomError::VersionMismatch { client: version, server: PROTOCOL_VERSION });
+            return Err(RoomError::VersionMismatch {
+                client: version,
+                server: PROTOCOL_VERSION,
+            });
         }
         let room = RoomName::parse(room).map_err(RoomError::InvalidRoomName)?;
         let name = DisplayName::parse(name).map_err(RoomError::InvalidDisplayName)?;
         // Checked before `entry` so a refused join never leaves an empty room behind.
         let present = self.rooms.get(&room).map_or(0, Vec::len);
         if present >= self.capacity {
-            return Err(RoomError::RoomFull { members: present, capacity: self.capacity });
+            return Err(RoomError::RoomFull {
+                members: present,
+                capacity: self.capacity,
+            });
         }
 
         let members = self.rooms.entry(room.clone()).or_default();
-        let newcomer = Member { id: peer, name, muted: false, camera_off: false };
+        let newcomer = Member {
+            id: peer,
+            name,
+            muted: false,
+            camera_off: false,
+        };
         let mut out = vec![(
             peer,
             ServerMsg::Welcome {
@@ -136,7 +162,9 @@ impl Rooms {
                 peers: members.iter().map(Member::info).collect(),
             },
         )];
-        let joined = ServerMsg::PeerJoined { peer: newcomer.info() };
+        let joined = ServerMsg::PeerJoined {
+            peer: newcomer.info(),
+        };
         out.extend(members.iter().map(|m| (m.id, joined.clone())));
         members.push(newcomer);
         self.joined.insert(peer, room);
@@ -146,14 +174,21 @@ impl Rooms {
     /// Removes `peer` from its room (if any) and tells the rest. Also what a
     /// disconnect means, so it is infallible.
     pub fn leave(&mut self, peer: PeerId) -> Outbox {
-        let Some(room) = self.joined.remove(&peer) else { return Vec::new() };
-        let Some(members) = self.rooms.get_mut(&room) else { return Vec::new() };
+        let Some(room) = self.joined.remove(&peer) else {
+            return Vec::new();
+        };
+        let Some(members) = self.rooms.get_mut(&room) else {
+            return Vec::new();
+        };
         members.retain(|m| m.id != peer);
         if members.is_empty() {
             self.rooms.remove(&room);
             return Vec::new();
         }
-        members.iter().map(|m| (m.id, ServerMsg::PeerLeft { peer })).collect()
+        members
+            .iter()
+            .map(|m| (m.id, ServerMsg::PeerLeft { peer }))
+            .collect()
     }
 
     /// How many rooms have members.
@@ -181,16 +216,31 @@ impl Rooms {
         Ok(vec![(to, msg(from))])
     }
 
-    fn media_state(&mut self, from: PeerId, muted: bool, camera_off: bool) -> Result<Outbox, RoomError> {
+    fn media_state(
+        &mut self,
+        from: PeerId,
+        muted: bool,
+        camera_off: bool,
+    ) -> Result<Outbox, RoomError> {
         let room = self.joined.get(&from).ok_or(RoomError::NotJoined)?;
-        let members = self.rooms.get_mut(room).map_or(&mut [][..], Vec::as_mut_slice);
+        let members = self
+            .rooms
+            .get_mut(room)
+            .map_or(&mut [][..], Vec::as_mut_slice);
         let mut out = Vec::new();
         for member in members {
             if member.id == from {
                 member.muted = muted;
                 member.camera_off = camera_off;
             } else {
-                out.push((member.id, ServerMsg::MediaState { from, muted, camera_off }));
+                out.push((
+                    member.id,
+                    ServerMsg::MediaState {
+                        from,
+                        muted,
+                        camera_off,
+                    },
+                ));
             }
         }
         Ok(out)
@@ -206,15 +256,29 @@ mod tests {
     const C: PeerId = PeerId(3);
 
     fn rooms() -> Rooms {
-        Rooms::new(2, vec![IceServer { urls: vec!["stun:example.org".into()], username: None, credential: None }])
+        Rooms::new(
+            2,
+            vec![IceServer {
+                urls: vec!["stun:example.org".into()],
+                username: None,
+                credential: None,
+            }],
+        )
     }
 
     fn join(room: &str, name: &str) -> ClientMsg {
-        ClientMsg::Join { version: PROTOCOL_VERSION, room: room.into(), name: name.into() }
+        ClientMsg::Join {
+            version: PROTOCOL_VERSION,
+            room: room.into(),
+            name: name.into(),
+        }
     }
 
     fn offer(to: PeerId) -> ClientMsg {
-        ClientMsg::Offer { to, sdp: "v=0".into() }
+        ClientMsg::Offer {
+            to,
+            sdp: "v=0".into(),
+        }
     }
 
     /// Asserts `out` is exactly one `Error` to `peer`, and returns its message.
@@ -228,49 +292,118 @@ mod tests {
     }
 
     fn info(id: PeerId, name: &str) -> PeerInfo {
-        PeerInfo { id, name: DisplayName::parse(name).unwrap(), muted: false, camera_off: false }
+        PeerInfo {
+            id,
+            name: DisplayName::parse(name).unwrap(),
+            muted: false,
+            camera_off: false,
+        }
     }
 
     #[test]
     fn join_welcomes_the_newcomer_and_tells_the_others() {
         let mut rooms = rooms();
         let out = rooms.handle(A, join(" standup ", "Ana"));
-        let [(to, ServerMsg::Welcome { version, you, room, capacity, ice_servers, peers })] = out.as_slice()
+        let [(
+            to,
+            ServerMsg::Welcome {
+                version,
+                you,
+                room,
+                capacity,
+                ice_servers,
+                peers,
+            },
+        )] = out.as_slice()
         else {
             panic!("expected a welcome, got {out:?}")
         };
-        assert_eq!((*to, *version, *you, room.as_str(), *capacity), (A, PROTOCOL_VERSION, A, "standup", 2));
+        assert_eq!(
+            (*to, *version, *you, room.as_str(), *capacity),
+            (A, PROTOCOL_VERSION, A, "standup", 2)
+        );
         assert_eq!(ice_servers.len(), 1);
         assert!(peers.is_empty());
 
         let out = rooms.handle(B, join("standup", "Ben"));
         assert_eq!(out.len(), 2);
-        assert!(matches!(&out[0], (B, ServerMsg::Welcome { peers, .. }) if *peers == [info(A, "Ana")]));
-        assert_eq!(out[1], (A, ServerMsg::PeerJoined { peer: info(B, "Ben") }));
+        assert!(
+            matches!(&out[0], (B, ServerMsg::Welcome { peers, .. }) if *peers == [info(A, "Ana")])
+        );
+        assert_eq!(
+            out[1],
+            (
+                A,
+                ServerMsg::PeerJoined {
+                    peer: info(B, "Ben")
+                }
+            )
+        );
     }
 
     #[test]
     fn join_is_validated() {
         let mut rooms = rooms();
-        let wrong = ClientMsg::Join { version: PROTOCOL_VERSION + 1, room: "r".into(), name: "Ana".into() };
+        let wrong = ClientMsg::Join {
+            version: PROTOCOL_VERSION + 1,
+            room: "r".into(),
+            name: "Ana".into(),
+        };
         let message = error_to(A, ErrorCode::VersionMismatch, rooms.handle(A, wrong));
         assert!(message.contains("reload"), "{message}");
-        error_to(A, ErrorCode::InvalidRoomName, rooms.handle(A, join("", "Ana")));
-        error_to(A, ErrorCode::InvalidRoomName, rooms.handle(A, join(&"a".repeat(100), "Ana")));
-        error_to(A, ErrorCode::InvalidRoomName, rooms.handle(A, join("a/b", "Ana")));
-        error_to(A, ErrorCode::InvalidDisplayName, rooms.handle(A, join("r", " ")));
-        error_to(A, ErrorCode::InvalidDisplayName, rooms.handle(A, join("r", "a\nb")));
+        error_to(
+            A,
+            ErrorCode::InvalidRoomName,
+            rooms.handle(A, join("", "Ana")),
+        );
+        error_to(
+            A,
+            ErrorCode::InvalidRoomName,
+            rooms.handle(A, join(&"a".repeat(100), "Ana")),
+        );
+        error_to(
+            A,
+            ErrorCode::InvalidRoomName,
+            rooms.handle(A, join("a/b", "Ana")),
+        );
+        error_to(
+            A,
+            ErrorCode::InvalidDisplayName,
+            rooms.handle(A, join("r", " ")),
+        );
+        error_to(
+            A,
+            ErrorCode::InvalidDisplayName,
+            rooms.handle(A, join("r", "a\nb")),
+        );
         assert_eq!(rooms.room_count(), 0, "refused joins leave nothing behind");
 
-        assert!(matches!(rooms.handle(A, join("r", "Ana"))[0].1, ServerMsg::Welcome { .. }));
-        error_to(A, ErrorCode::AlreadyJoined, rooms.handle(A, join("other", "Ana")));
+        assert!(matches!(
+            rooms.handle(A, join("r", "Ana"))[0].1,
+            ServerMsg::Welcome { .. }
+        ));
+        error_to(
+            A,
+            ErrorCode::AlreadyJoined,
+            rooms.handle(A, join("other", "Ana")),
+        );
     }
 
     #[test]
     fn nothing_but_join_before_joining() {
         let mut rooms = rooms();
         error_to(A, ErrorCode::NotJoined, rooms.handle(A, offer(B)));
-        error_to(A, ErrorCode::NotJoined, rooms.handle(A, ClientMsg::MediaState { muted: true, camera_off: false }));
+        error_to(
+            A,
+            ErrorCode::NotJoined,
+            rooms.handle(
+                A,
+                ClientMsg::MediaState {
+                    muted: true,
+                    camera_off: false,
+                },
+            ),
+        );
         error_to(A, ErrorCode::NotJoined, rooms.handle(A, ClientMsg::Leave));
     }
 
@@ -281,8 +414,20 @@ mod tests {
         rooms.handle(B, join("r", "Ben"));
         let message = error_to(C, ErrorCode::RoomFull, rooms.handle(C, join("r", "Cy")));
         assert_eq!(message, "this room is full: 2 of 2");
-        assert!(matches!(rooms.handle(C, join("elsewhere", "Cy"))[0].1, ServerMsg::Welcome { .. }));
-        assert_eq!(rooms.handle(A, offer(B)), [(B, ServerMsg::Offer { from: A, sdp: "v=0".into() })]);
+        assert!(matches!(
+            rooms.handle(C, join("elsewhere", "Cy"))[0].1,
+            ServerMsg::Welcome { .. }
+        ));
+        assert_eq!(
+            rooms.handle(A, offer(B)),
+            [(
+                B,
+                ServerMsg::Offer {
+                    from: A,
+                    sdp: "v=0".into()
+                }
+            )]
+        );
     }
 
     #[test]
@@ -292,31 +437,97 @@ mod tests {
         rooms.handle(B, join("r", "Ben"));
         rooms.handle(C, join("other", "Cy"));
 
-        assert_eq!(rooms.handle(A, offer(B)), [(B, ServerMsg::Offer { from: A, sdp: "v=0".into() })]);
-        let answer = ClientMsg::Answer { to: A, sdp: "v=1".into() };
-        assert_eq!(rooms.handle(B, answer), [(A, ServerMsg::Answer { from: B, sdp: "v=1".into() })]);
-        let candidate = shared::IceCandidate { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(0) };
-        let ice = ClientMsg::Ice { to: B, candidate: candidate.clone() };
-        assert_eq!(rooms.handle(A, ice), [(B, ServerMsg::Ice { from: A, candidate })]);
+        assert_eq!(
+            rooms.handle(A, offer(B)),
+            [(
+                B,
+                ServerMsg::Offer {
+                    from: A,
+                    sdp: "v=0".into()
+                }
+            )]
+        );
+        let answer = ClientMsg::Answer {
+            to: A,
+            sdp: "v=1".into(),
+        };
+        assert_eq!(
+            rooms.handle(B, answer),
+            [(
+                A,
+                ServerMsg::Answer {
+                    from: B,
+                    sdp: "v=1".into()
+                }
+            )]
+        );
+        let candidate = shared::IceCandidate {
+            candidate: "c".into(),
+            sdp_mid: None,
+            sdp_m_line_index: Some(0),
+        };
+        let ice = ClientMsg::Ice {
+            to: B,
+            candidate: candidate.clone(),
+        };
+        assert_eq!(
+            rooms.handle(A, ice),
+            [(B, ServerMsg::Ice { from: A, candidate })]
+        );
 
         error_to(A, ErrorCode::UnknownPeer, rooms.handle(A, offer(C)));
         error_to(A, ErrorCode::UnknownPeer, rooms.handle(A, offer(A)));
-        error_to(A, ErrorCode::UnknownPeer, rooms.handle(A, offer(PeerId(99))));
+        error_to(
+            A,
+            ErrorCode::UnknownPeer,
+            rooms.handle(A, offer(PeerId(99))),
+        );
     }
 
     #[test]
     fn media_state_is_stored_and_told_to_the_others() {
         let mut rooms = rooms();
         rooms.handle(A, join("r", "Ana"));
-        let out = rooms.handle(A, ClientMsg::MediaState { muted: true, camera_off: true });
+        let out = rooms.handle(
+            A,
+            ClientMsg::MediaState {
+                muted: true,
+                camera_off: true,
+            },
+        );
         assert!(out.is_empty(), "nobody else to tell, and never the sender");
 
         let out = rooms.handle(B, join("r", "Ben"));
-        let ServerMsg::Welcome { peers, .. } = &out[0].1 else { panic!("{out:?}") };
-        assert_eq!(peers[0], PeerInfo { muted: true, camera_off: true, ..info(A, "Ana") });
+        let ServerMsg::Welcome { peers, .. } = &out[0].1 else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            peers[0],
+            PeerInfo {
+                muted: true,
+                camera_off: true,
+                ..info(A, "Ana")
+            }
+        );
 
-        let out = rooms.handle(B, ClientMsg::MediaState { muted: true, camera_off: false });
-        assert_eq!(out, [(A, ServerMsg::MediaState { from: B, muted: true, camera_off: false })]);
+        let out = rooms.handle(
+            B,
+            ClientMsg::MediaState {
+                muted: true,
+                camera_off: false,
+            },
+        );
+        assert_eq!(
+            out,
+            [(
+                A,
+                ServerMsg::MediaState {
+                    from: B,
+                    muted: true,
+                    camera_off: false
+                }
+            )]
+        );
     }
 
     #[test]
@@ -325,9 +536,18 @@ mod tests {
         rooms.handle(A, join("r", "Ana"));
         rooms.handle(B, join("r", "Ben"));
 
-        assert_eq!(rooms.handle(B, ClientMsg::Leave), [(A, ServerMsg::PeerLeft { peer: B })]);
+        assert_eq!(
+            rooms.handle(B, ClientMsg::Leave),
+            [(A, ServerMsg::PeerLeft { peer: B })]
+        );
         error_to(B, ErrorCode::NotJoined, rooms.handle(B, offer(A)));
-        assert!(matches!(rooms.handle(B, join("r", "Ben"))[0].1, ServerMsg::Welcome { .. }), "may rejoin");
+        assert!(
+            matches!(
+                rooms.handle(B, join("r", "Ben"))[0].1,
+                ServerMsg::Welcome { .. }
+            ),
+            "may rejoin"
+        );
 
         assert_eq!(rooms.leave(A), [(B, ServerMsg::PeerLeft { peer: A })]);
         assert!(rooms.leave(A).is_empty(), "leaving twice is harmless");

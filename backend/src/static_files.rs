@@ -22,7 +22,9 @@ pub fn router(dist: &Path) -> Router {
         .precompressed_gzip()
         .precompressed_br()
         .fallback(app_shell.with_state(index));
-    Router::new().fallback_service(files).layer(map_response(revalidate_html))
+    Router::new()
+        .fallback_service(files)
+        .layer(map_response(revalidate_html))
 }
 
 async fn app_shell(State(index): State<Arc<PathBuf>>, req: Request) -> Response {
@@ -32,7 +34,9 @@ async fn app_shell(State(index): State<Arc<PathBuf>>, req: Request) -> Response 
     if is_file_name {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let mut file = ServeFile::new(index.as_path()).precompressed_gzip().precompressed_br();
+    let mut file = ServeFile::new(index.as_path())
+        .precompressed_gzip()
+        .precompressed_br();
     match file.try_call(req).await {
         Ok(res) if res.status() == StatusCode::NOT_FOUND => {
             (StatusCode::SERVICE_UNAVAILABLE, NOT_BUILT).into_response()
@@ -54,7 +58,8 @@ async fn revalidate_html(mut res: Response) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     res
 }

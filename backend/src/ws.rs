@@ -46,12 +46,21 @@ enum End {
 
 impl End {
     fn close(code: u16, reason: impl Into<String>) -> Self {
-        Self::Close { code, reason: reason.into() }
+        Self::Close {
+            code,
+            reason: reason.into(),
+        }
     }
 }
 
 async fn connection(socket: WebSocket, hub: Hub) {
-    let Ok(PeerConn { id: peer, mut outbox, replies, mut kicked }) = hub.connect().await else {
+    let Ok(PeerConn {
+        id: peer,
+        mut outbox,
+        replies,
+        mut kicked,
+    }) = hub.connect().await
+    else {
         return;
     };
     tracing::info!(%peer, "connected");
@@ -97,7 +106,9 @@ async fn read_loop(
                 },
                 Err(err) => ServerMsg::error(err.code(), err.to_string()),
             },
-            Message::Binary(_) => ServerMsg::error(ErrorCode::InvalidMessage, "send JSON text frames"),
+            Message::Binary(_) => {
+                ServerMsg::error(ErrorCode::InvalidMessage, "send JSON text frames")
+            }
             // tungstenite answers pings itself; any frame proves the peer is there.
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(_) => return End::Gone,
@@ -115,7 +126,10 @@ fn too_big() -> End {
     )
 }
 
-async fn write_loop(sink: &mut SplitSink<WebSocket, Message>, outbox: &mut mpsc::Receiver<ServerMsg>) -> End {
+async fn write_loop(
+    sink: &mut SplitSink<WebSocket, Message>,
+    outbox: &mut mpsc::Receiver<ServerMsg>,
+) -> End {
     let mut ping = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -132,19 +146,29 @@ async fn write_loop(sink: &mut SplitSink<WebSocket, Message>, outbox: &mut mpsc:
             return End::Gone;
         }
         if then_close {
-            return End::close(close_code::VERSION_MISMATCH, "protocol version mismatch: reload the page");
+            return End::close(
+                close_code::VERSION_MISMATCH,
+                "protocol version mismatch: reload the page",
+            );
         }
     }
 }
 
 /// Sends our Close (or answers theirs), then waits briefly for the peer's
 /// Close so the socket shuts down cleanly instead of racing our frame.
-async fn finish(mut sink: SplitSink<WebSocket, Message>, mut stream: SplitStream<WebSocket>, end: End) {
+async fn finish(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    end: End,
+) {
     let handshake = async {
         match end {
             End::Gone => sink.close().await?,
             End::Close { code, reason } => {
-                let frame = CloseFrame { code, reason: reason.into() };
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
                 sink.send(Message::Close(Some(frame))).await?;
             }
         }

@@ -1,1 +1,178 @@
+//! A harness for driving the real app: the backend in this process on an
+//! ephemeral port, serving `dist/`, and headless Chromium through
+//! chromedriver (WebDriver, via `fantoccini`), one browser per person.
 
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+
+/// How long any single "wait until" may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(45);
+
+pub struct Harness {
+    pub base: String,
+    webdriver: String,
+    _chromedriver: Child,
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e sits in the workspace").to_owned()
+}
+
+impl Harness {
+    /// Starts the backend (rooms of `capacity`) and chromedriver.
+    pub async fn start(capacity: usize) -> Result<Self> {
+        let dist_dir = std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
+        if !dist_dir.join("index.html").exists() {
+            return Err(format!("{} has no index.html: run `cargo xtask test` (it builds the app first)", dist_dir.display()).into());
+        }
+        let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        tokio::spawn(async move { backend::serve(listener, config).await });
+
+        let port = free_port().await?;
+        let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromedriver = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {binary}: {e} (run `cargo xtask setup`)"))?;
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if Instant::now() > deadline {
+                return Err("chromedriver did not start listening".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self { base: format!("http://localhost:{}", addr.port()), webdriver, _chromedriver: chromedriver })
+    }
+
+    /// A new, separate browser (its own profile), with a fake camera and
+    /// microphone. `extra_args` are added to Chromium's command line.
+    pub async fn browser(&self, extra_args: &[&str]) -> Result<Browser> {
+        let mut args = vec![
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+            "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--disable-quic", "--window-size=1280,800",
+        ];
+        if !extra_args.iter().any(|a| a.starts_with("--use-fake-device-for-media-stream")) {
+            args.push("--use-fake-device-for-media-stream");
+        }
+        args.extend_from_slice(extra_args);
+        let caps = json!({ "goog:chromeOptions": { "binary": chromium_binary(), "args": args } });
+        let Value::Object(caps) = caps else { unreachable!() };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.webdriver)
+            .await?;
+        Ok(Browser { client, base: self.base.clone() })
+    }
+}
+
+fn chromium_binary() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+async fn free_port() -> Result<u16> {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    Ok(l.local_addr()?.port())
+}
+
+pub struct Browser {
+    pub client: Client,
+    base: String,
+}
+
+impl Browser {
+    /// Opens the room's link, types a name and clicks Join.
+    pub async fn join(&self, room: &str, name: &str) -> Result<()> {
+        self.client.goto(&format!("{}/r/{room}", self.base)).await?;
+        self.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+        let input = self.client.find(Locator::Css("#name")).await?;
+        input.clear().await?;
+        input.send_keys(name).await?;
+        self.wait_for("Join to be enabled", "return !document.querySelector('#join').disabled").await?;
+        self.client.find(Locator::Css("#join")).await?.click().await?;
+        Ok(())
+    }
+
+    /// Runs `script` (a function body returning a value) and returns the value.
+    pub async fn eval(&self, script: &str) -> Result<Value> {
+        Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Polls `script` (a function body returning a boolean) until true.
+    pub async fn wait_for(&self, what: &str, script: &str) -> Result<()> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if self.eval(script).await? == Value::Bool(true) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let page = self.eval("return document.body.innerText").await.unwrap_or_default();
+                return Err(format!("timed out waiting for {what}; the page says:\n{page}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until `count` remote tiles each show video whose frames advance.
+    pub async fn wait_for_live_remote_videos(&self, count: usize) -> Result<()> {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             const vids = [...document.querySelectorAll('.tile.remote video')];
+             if (vids.length !== {count} || vids.some(v => v.videoWidth === 0)) return done(false);
+             const before = vids.map(v => v.currentTime);
+             setTimeout(() => done(vids.every((v, i) => v.currentTime > before[i])), 600);"
+        );
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if self.client.execute_async(&script, vec![]).await? == Value::Bool(true) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let page = self.eval("return document.body.innerText").await.unwrap_or_default();
+                return Err(format!("timed out waiting for {count} live remote video(s); the page says:\n{page}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Types `text` into the chat and sends it.
+    pub async fn say(&self, text: &str) -> Result<()> {
+        self.client.find(Locator::Css("#chat-input")).await?.send_keys(text).await?;
+        self.client.find(Locator::Css("#chat-send")).await?.click().await?;
+        Ok(())
+    }
+
+    pub async fn screenshot(&self, path: &std::path::Path) -> Result<()> {
+        let png = self.client.screenshot().await?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, png)?;
+        Ok(())
+    }
+
+    pub async fn close(self) -> Result<()> {
+        self.client.close().await?;
+        Ok(())
+    }
+}
+
+/// A JS string literal for `s`.
+pub fn js_str(s: &str) -> String {
+    Value::String(s.to_owned()).to_string()
+}

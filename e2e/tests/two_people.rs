@@ -1,0 +1,94 @@
+//! Two people meet, in the real app, in real headless Chromium: each sees the
+//! other's live video, chat crosses, a camera switch keeps the call alive,
+//! mute shows up on the other side, a third person is told the room is full,
+//! and closing a browser removes its tile.
+
+use e2e::{js_str, Harness, Result};
+
+const REMOTE_TILES: &str = "return document.querySelectorAll('.tile.remote').length";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    // Bo's machine has two cameras, so Bo can switch.
+    let bo = harness.browser(&["--use-fake-device-for-media-stream=device-count=2"]).await?;
+
+    ana.join("standup", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    bo.join("standup", "Bo").await?;
+
+    ana.wait_for_live_remote_videos(1).await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    ana.wait_for("Bo's name on his tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'").await?;
+    bo.wait_for("Ana's name on her tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Ana'").await?;
+    assert_eq!(ana.eval("return location.pathname").await?, "/r/standup");
+
+    // Chat crosses peer to peer, with the sender's name, as text.
+    let line = "<b>hello</b> from Ana";
+    ana.say(line).await?;
+    bo.wait_for(
+        "Ana's chat line at Bo",
+        &format!(
+            "return [...document.querySelectorAll('.chat-line')].some(l =>
+                l.querySelector('.from').textContent === 'Ana' && l.querySelector('.text').textContent === {})",
+            js_str(line)
+        ),
+    )
+    .await?;
+    assert_eq!(bo.eval("return document.querySelectorAll('.chat-line .text *').length").await?, 0, "chat is never HTML");
+
+    // Bo mutes: his button flips, his audio track is disabled, Ana sees the badge.
+    bo.client.find(fantoccini::Locator::Css("#mute")).await?.click().await?;
+    bo.wait_for("Bo's button to say Unmute", "return document.querySelector('#mute').textContent === 'Unmute'").await?;
+    ana.wait_for("the muted badge on Bo's tile", "return !!document.querySelector('.tile.remote .badge.muted')").await?;
+
+    // Bo switches camera: the other camera is used and Ana's view of him stays live.
+    let cameras = bo.eval("return document.querySelectorAll('#camera-select option').length").await?;
+    assert_eq!(cameras, 2, "the fake device gives Bo two cameras");
+    let before = bo.eval("return document.querySelector('#camera-select').value").await?;
+    let target = bo
+        .eval(
+            "const s = document.querySelector('#camera-select');
+             const other = [...s.options].find(o => o.value !== s.value).value;
+             s.value = other; s.dispatchEvent(new Event('change', { bubbles: true }));
+             return other;",
+        )
+        .await?;
+    assert_ne!(before, target);
+    bo.wait_for(
+        "Bo's preview to use the other camera",
+        &format!(
+            "const t = document.querySelector('video.self').srcObject.getVideoTracks()[0];
+             return !!t && t.readyState === 'live' && t.getSettings().deviceId === {target}"
+        ),
+    )
+    .await?;
+    assert_eq!(
+        bo.eval("return document.querySelector('video.self').srcObject.getAudioTracks()[0].enabled").await?,
+        false,
+        "still muted after the switch"
+    );
+    ana.wait_for_live_remote_videos(1).await?;
+
+    // A third person is told, in words, that the room is full; the call goes on.
+    let cy = harness.browser(&[]).await?;
+    cy.join("standup", "Cy").await?;
+    cy.wait_for("the room-full message", "return /room is full: 2 of 2/.test(document.querySelector('#join-error')?.textContent ?? '')").await?;
+    assert_eq!(ana.eval(REMOTE_TILES).await?, 1);
+    cy.close().await?;
+    ana.wait_for_live_remote_videos(1).await?;
+
+    // Bo closes his browser: his tile leaves Ana's page.
+    bo.close().await?;
+    ana.wait_for("Bo's tile to go", &format!("{REMOTE_TILES} === 0")).await?;
+    ana.wait_for("a notice that Bo left", "return [...document.querySelectorAll('.chat-notice')].some(n => n.textContent === 'Bo left')").await?;
+
+    // Ana can leave and come back.
+    ana.client.find(fantoccini::Locator::Css("#leave")).await?.click().await?;
+    ana.wait_for("the welcome screen", "return !!document.querySelector('main.welcome')").await?;
+    ana.client.find(fantoccini::Locator::Css("#join")).await?.click().await?;
+    ana.wait_for("Ana back in the room", "return !!document.querySelector('main.room')").await?;
+    ana.close().await?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The browser-facing modules in real headless Chromium with a fake camera and
+//! microphone (see webdriver.json). Run by `cargo xtask test`.
+
+use frontend::media::{self, Camera, LocalMedia, Request};
+use frontend::rtc::{Peer, PeerEvent};
+use futures::channel::mpsc::{unbounded, UnboundedReceiver};
+use futures::{FutureExt, StreamExt};
+use gloo_timers::future::TimeoutFuture;
+use std::rc::Rc;
+use wasm_bindgen_test::*;
+use web_sys::MediaStreamTrackState;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn media_gets_a_stream_and_lists_cameras() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.expect("fake devices"));
+    assert!(local.video_track().is_some());
+    assert!(local.audio_track().is_some());
+    assert!(local.camera_id().is_some());
+    let devices = media::list_devices().await.unwrap();
+    assert!(!devices.cameras.is_empty(), "the fake camera is listed");
+    assert!(!devices.microphones.is_empty());
+    assert!(devices.cameras.iter().any(|c| Some(&c.id) == local.camera_id().as_ref()), "the current camera is in the list");
+}
+
+#[wasm_bindgen_test]
+async fn toggles_flip_the_right_tracks_and_survive_a_camera_switch() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+    let (audio, video) = (local.audio_track().unwrap(), local.video_track().unwrap());
+
+    local.set_muted(true);
+    assert!(!audio.enabled() && video.enabled(), "mute touches only the microphone");
+    local.set_camera_off(true);
+    assert!(!audio.enabled() && !video.enabled());
+    local.set_muted(false);
+    assert!(audio.enabled() && !video.enabled(), "unmute leaves the camera off");
+
+    let camera = local.camera_id().unwrap();
+    let new = local.switch_camera(Camera::Device(camera)).await.unwrap();
+    assert_eq!(video.ready_state(), MediaStreamTrackState::Ended, "the old camera is released first");
+    assert!(!new.enabled(), "camera-off survives the switch");
+    assert_eq!(local.stream().get_video_tracks().length(), 1);
+    assert_eq!(local.video_track().unwrap().id(), new.id());
+    local.set_camera_off(false);
+    assert!(new.enabled(), "the toggle acts on the track now being sent");
+}
+
+#[wasm_bindgen_test]
+async fn a_missing_camera_is_a_typed_error() {
+    let err = media::capture(&Request { audio: false, video: Some(Camera::Device("no-such-camera".into())) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, media::MediaError::Unsupported | media::MediaError::NoDevice),
+        "got {err:?}"
+    );
+}
+
+/// Forwards one peer's ICE candidates to the other as they appear.
+fn connect_ice(mut from: UnboundedReceiver<PeerEvent>, to: Rc<Peer>) -> UnboundedReceiver<PeerEvent> {
+    let (rest_tx, rest_rx) = unbounded();
+    wasm_bindgen_futures::spawn_local(async move {
+        while let Some(event) = from.next().await {
+            match event {
+                PeerEvent::IceCandidate(c) => to.add_ice(&c).await.expect("candidate applies"),
+                other => {
+                    let _ = rest_tx.unbounded_send(other);
+                }
+            }
+        }
+    });
+    rest_rx
+}
+
+async fn next_event(rx: &mut UnboundedReceiver<PeerEvent>, want: impl Fn(&PeerEvent) -> bool) -> PeerEvent {
+    let mut timeout = TimeoutFuture::new(30_000).fuse();
+    loop {
+        futures::select! {
+            event = rx.next() => match event {
+                Some(e) if want(&e) => return e,
+                Some(_) => continue,
+                None => panic!("events ended"),
+            },
+            _ = timeout => panic!("timed out waiting for a peer event"),
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn two_peer_connections_connect_and_deliver_media_and_chat() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+    let (a_tx, a_rx) = unbounded();
+    let (b_tx, b_rx) = unbounded();
+    let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
+    let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
+    a.send_stream(local.stream());
+    let mut a_events = connect_ice(a_rx, b.clone());
+    let mut b_events = connect_ice(b_rx, a.clone());
+
+    let offer = a.create_offer().await.unwrap();
+    b.set_remote_offer(&offer).await.unwrap();
+    let answer = b.create_answer().await.unwrap();
+    a.set_remote_answer(&answer).await.unwrap();
+
+    let PeerEvent::Stream(remote) = next_event(&mut b_events, |e| matches!(e, PeerEvent::Stream(_))).await else {
+        unreachable!()
+    };
+    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    assert_eq!(remote.get_video_tracks().length(), 1, "the camera arrives");
+    assert_eq!(remote.get_audio_tracks().length(), 1, "the microphone arrives");
+
+    // The pre-agreed chat channel opens with the connection.
+    next_event(&mut a_events, |e| matches!(e, PeerEvent::ChatOpen)).await;
+    a.send_chat("안녕하세요").unwrap();
+    let chat = next_event(&mut b_events, |e| matches!(e, PeerEvent::Chat(_))).await;
+    assert!(matches!(chat, PeerEvent::Chat(t) if t == "안녕하세요"));
+
+    // replaceTrack swaps the camera without renegotiation.
+    let new = local.switch_camera(Camera::Front).await.unwrap();
+    a.replace_track(&new).await.unwrap();
+    assert_eq!(a.sender("video").unwrap().track().unwrap().id(), new.id());
+    assert_eq!(a.connection_state(), "connected");
+}
