@@ -1,0 +1,138 @@
+//! Installs what the build and the tests need, skipping what is already there
+//! at the right version: everything comes from crates.io, rustup or Debian.
+
+use crate::{root, run_cmd};
+use std::path::PathBuf;
+use std::process::Command;
+
+const TRUNK_VERSION: &str = "0.21.14";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const WASM_OPT: &str = "/usr/bin/wasm-opt";
+
+pub fn setup(browsers: bool) -> Result<(), String> {
+    wasm_target()?;
+    cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
+    // Must equal the wasm-bindgen in Cargo.lock, or trunk and the test runner
+    // refuse the build. Not --locked: its lock names a version crates.io lacks.
+    cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &pinned_wasm_bindgen()?, false)?;
+    let mut debian = vec![("binaryen", WASM_OPT)];
+    if browsers {
+        debian.extend([("chromium", CHROMIUM), ("chromium-driver", CHROMEDRIVER)]);
+    }
+    debian_packages(&debian)
+}
+
+/// `~/.cargo/bin/<name>` when cargo installed it there, else `<name>` on PATH.
+pub fn bin(name: &str) -> PathBuf {
+    let installed = cargo_home().join("bin").join(name);
+    if installed.exists() { installed } else { PathBuf::from(name) }
+}
+
+/// PATH with cargo's bin folder first, so the runner finds `wasm-bindgen-test-runner`.
+pub fn path_with_cargo_bin() -> std::ffi::OsString {
+    let mut dirs = vec![cargo_home().join("bin")];
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(dirs).expect("PATH entries are valid")
+}
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
+}
+
+fn wasm_target() -> Result<(), String> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))
+        .map_err(|e| format!("rustup is needed to add the wasm32 target: {e}"))?;
+    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        return Ok(());
+    }
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", "wasm32-unknown-unknown"]);
+    run_cmd(add)
+}
+
+/// Installs `krate` at `version` unless `binary --version` already says so.
+fn cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> Result<(), String> {
+    let have = output(Command::new(bin(binary)).arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(version) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {krate} {version} (found {:?}); this compiles for several minutes", have.trim());
+    let mut install = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    install.args(["install", krate, "--version", version, "--force"]);
+    if locked {
+        install.arg("--locked");
+    }
+    run_cmd(install)
+}
+
+fn pinned_wasm_bindgen() -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("reading Cargo.lock: {e}"))?;
+    lock_version(&lock, "wasm-bindgen").ok_or_else(|| "Cargo.lock names no wasm-bindgen".into())
+}
+
+/// The version of package `name` in a Cargo.lock.
+fn lock_version(lock: &str, name: &str) -> Option<String> {
+    let wanted = format!("name = \"{name}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == wanted {
+            let version = lines.next()?.strip_prefix("version = \"")?.strip_suffix('"')?;
+            return Some(version.to_owned());
+        }
+    }
+    None
+}
+
+/// Installs the Debian packages whose marker file is missing.
+fn debian_packages(packages: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, marker)| !std::path::Path::new(marker).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let as_root = output(Command::new("id").arg("-u")).map(|id| id.trim() == "0").unwrap_or(false);
+    let apt = |args: &[&str]| {
+        let mut cmd = if as_root { Command::new("apt-get") } else { Command::new("sudo") };
+        if !as_root {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run_cmd(apt(&["update"]))?;
+    let mut install = apt(&["install", "-y", "--no-install-recommends"]);
+    install.args(&missing);
+    run_cmd(install).map_err(|e| format!("{e}\n(install them by hand: apt-get install {})", missing.join(" ")))
+}
+
+fn output(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_version;
+
+    #[test]
+    fn finds_the_exact_package_not_a_prefix() {
+        let lock = "[[package]]\nname = \"wasm-bindgen-futures\"\nversion = \"0.4.1\"\n\n\
+                    [[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
+        assert_eq!(lock_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(lock_version(lock, "trunk"), None);
+    }
+
+    #[test]
+    fn the_workspace_lock_pins_wasm_bindgen() {
+        assert!(super::pinned_wasm_bindgen().is_ok());
+    }
+}
