@@ -17,6 +17,8 @@ pub const PATIENCE: Duration = Duration::from_secs(45);
 
 pub struct Harness {
     pub base: String,
+    pub port: u16,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
     webdriver: String,
     _chromedriver: Child,
 }
@@ -35,7 +37,7 @@ impl Harness {
         let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
-        tokio::spawn(async move { backend::serve(listener, config).await });
+        let server = tokio::spawn(async move { backend::serve(listener, config).await });
 
         let port = free_port().await?;
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
@@ -54,15 +56,32 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(Self { base: format!("http://localhost:{}", addr.port()), webdriver, _chromedriver: chromedriver })
+        let base = format!("http://localhost:{}", addr.port());
+        Ok(Self { base, port: addr.port(), server, webdriver, _chromedriver: chromedriver })
+    }
+
+    /// Stops accepting connections: pages already loaded now find no server.
+    pub fn stop_server(&self) {
+        self.server.abort();
     }
 
     /// A new, separate browser (its own profile), with a fake camera and
-    /// microphone. `extra_args` are added to Chromium's command line.
+    /// microphone it may use. `extra_args` are added to Chromium's command line.
     pub async fn browser(&self, extra_args: &[&str]) -> Result<Browser> {
+        let mut args = vec!["--use-fake-ui-for-media-stream"];
+        args.extend_from_slice(extra_args);
+        self.launch(args).await
+    }
+
+    /// A browser whose user says "Block" to the camera and microphone prompt.
+    pub async fn browser_denying_media(&self) -> Result<Browser> {
+        self.launch(vec!["--deny-permission-prompts"]).await
+    }
+
+    async fn launch(&self, extra_args: Vec<&str>) -> Result<Browser> {
         let mut args = vec![
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+            "--autoplay-policy=no-user-gesture-required",
             "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--no-first-run", "--disable-quic", "--window-size=1280,800",
@@ -70,7 +89,7 @@ impl Harness {
         if !extra_args.iter().any(|a| a.starts_with("--use-fake-device-for-media-stream")) {
             args.push("--use-fake-device-for-media-stream");
         }
-        args.extend_from_slice(extra_args);
+        args.extend(extra_args);
         let caps = json!({ "goog:chromeOptions": { "binary": chromium_binary(), "args": args } });
         let Value::Object(caps) = caps else { unreachable!() };
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -98,8 +117,19 @@ pub struct Browser {
 impl Browser {
     /// Opens the room's link, types a name and clicks Join.
     pub async fn join(&self, room: &str, name: &str) -> Result<()> {
-        self.client.goto(&format!("{}/r/{room}", self.base)).await?;
+        self.open_room(room).await?;
         self.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+        self.join_as(name).await
+    }
+
+    /// Opens the room's link (the welcome screen).
+    pub async fn open_room(&self, room: &str) -> Result<()> {
+        self.client.goto(&format!("{}/r/{room}", self.base)).await?;
+        Ok(())
+    }
+
+    /// On the welcome screen: types a name and clicks Join.
+    pub async fn join_as(&self, name: &str) -> Result<()> {
         let input = self.client.find(Locator::Css("#name")).await?;
         input.clear().await?;
         input.send_keys(name).await?;
@@ -170,6 +200,11 @@ impl Browser {
         self.client.close().await?;
         Ok(())
     }
+}
+
+/// Where tests leave screenshots for a person to look at: `e2e/artifacts/`.
+pub fn artifact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(name)
 }
 
 /// A JS string literal for `s`.

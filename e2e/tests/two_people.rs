@@ -23,6 +23,7 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     ana.wait_for("Bo's name on his tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'").await?;
     bo.wait_for("Ana's name on her tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Ana'").await?;
     assert_eq!(ana.eval("return location.pathname").await?, "/r/standup");
+    ana.screenshot(&e2e::artifact("two-people-ana.png")).await?;
 
     // Chat crosses peer to peer, with the sender's name, as text.
     let line = "<b>hello</b> from Ana";
@@ -76,6 +77,7 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     cy.join("standup", "Cy").await?;
     cy.wait_for("the room-full message", "return /room is full: 2 of 2/.test(document.querySelector('#join-error')?.textContent ?? '')").await?;
     assert_eq!(ana.eval(REMOTE_TILES).await?, 1);
+    cy.screenshot(&e2e::artifact("room-full.png")).await?;
     cy.close().await?;
     ana.wait_for_live_remote_videos(1).await?;
 

@@ -51,14 +51,14 @@ pub fn Welcome() -> impl IntoView {
                 </label>
                 <DevicePickers />
                 <p class="hint">{move || room_problem().or_else(name_problem)}</p>
+                {move || match phase.get() {
+                    Phase::Failed(text) => Some(view! { <div class="banner error" id="join-error" role="alert">{text}</div> }),
+                    _ => None,
+                }}
                 <button id="join" type="submit" disabled=move || !can_join()>
                     {move || if phase.get() == Phase::Connecting { "Joining…" } else { "Join" }}
                 </button>
             </form>
-            {move || match phase.get() {
-                Phase::Failed(text) => Some(view! { <div class="banner error" id="join-error" role="alert">{text}</div> }),
-                _ => None,
-            }}
         </main>
     }
 }

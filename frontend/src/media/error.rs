@@ -34,8 +34,9 @@ impl MediaError {
         }
     }
 
-    /// Whether joining without a camera is a sensible next step.
-    pub fn offers_fallback(&self) -> bool {
+    /// Whether asking again (perhaps for the microphone alone) could succeed;
+    /// on an insecure page it cannot.
+    pub fn may_work_on_retry(&self) -> bool {
         matches!(self, Self::NoDevice | Self::DeviceBusy | Self::PermissionDenied | Self::Unsupported)
     }
 }

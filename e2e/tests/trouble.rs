@@ -1,0 +1,56 @@
+//! When something stands in the way, the page says what happened and what to
+//! do, and offers the way that still works.
+
+use e2e::{Harness, Result};
+
+const MEDIA_ERROR: &str = "document.querySelector('#media-error')?.textContent ?? ''";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_camera_can_still_join_to_watch_and_listen() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    ana.join("lecture", "Ana").await?;
+
+    let bo = harness.browser_denying_media().await?;
+    bo.open_room("lecture").await?;
+    bo.wait_for("the blocked-permission message", &format!("return /access was blocked/.test({MEDIA_ERROR})")).await?;
+    bo.screenshot(&e2e::artifact("permission-denied.png")).await?;
+    bo.client.find(fantoccini::Locator::Css("#receive-only")).await?.click().await?;
+    bo.wait_for("the message to go", "return !document.querySelector('#media-error')").await?;
+    bo.join_as("Bo").await?;
+
+    bo.wait_for_live_remote_videos(1).await?;
+    ana.wait_for("Bo's tile, without video", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'").await?;
+    ana.close().await?;
+    bo.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insecure_page_explains_https() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    // A name other than localhost makes plain http an insecure context, as a
+    // LAN address would; the resolver keeps the traffic on loopback.
+    let cy = harness.browser(&["--host-resolver-rules=MAP moim.test 127.0.0.1"]).await?;
+    cy.client.goto(&format!("http://moim.test:{}/r/lecture", harness.port)).await?;
+    cy.wait_for("the secure-page message", &format!("return /secure page.*https:\\/\\//.test({MEDIA_ERROR})")).await?;
+    assert_eq!(cy.eval("return !!document.querySelector('#audio-only')").await?, false, "asking again cannot help here");
+    assert_eq!(cy.eval("return !!document.querySelector('#receive-only')").await?, true);
+    cy.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_gone_is_explained() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    ana.open_room("lecture").await?;
+    ana.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    harness.stop_server();
+    ana.join_as("Ana").await?;
+    ana.wait_for(
+        "the server-unreachable message",
+        "return /Can't reach the Moim server/.test(document.querySelector('#join-error')?.textContent ?? '')",
+    )
+    .await?;
+    assert_eq!(ana.eval("return !document.querySelector('#join').disabled").await?, true, "Join can be tried again");
+    ana.close().await
+}
