@@ -9,8 +9,8 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <command> [-- backend flags]
 
 commands:
-  setup   install what is missing: wasm32 target, trunk, wasm-bindgen-cli,
-          wasm-opt; with --browsers also Chromium and chromedriver
+  setup   install what is missing: wasm32 target, trunk, wasm-bindgen-cli;
+          with --browsers also Chromium and chromedriver
   build   setup, then build the release client into dist/
   run     build, then start Moim on http://localhost:8080
           (flags after `--` go to the backend, e.g. `cargo xtask run -- --port 9000`)

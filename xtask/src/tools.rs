@@ -8,7 +8,6 @@ use std::process::Command;
 const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const WASM_OPT: &str = "/usr/bin/wasm-opt";
 
 pub fn setup(browsers: bool) -> Result<(), String> {
     wasm_target()?;
@@ -16,11 +15,10 @@ pub fn setup(browsers: bool) -> Result<(), String> {
     // Must equal the wasm-bindgen in Cargo.lock, or trunk and the test runner
     // refuse the build. Not --locked: its lock names a version crates.io lacks.
     cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &pinned_wasm_bindgen()?, false)?;
-    let mut debian = vec![("binaryen", WASM_OPT)];
     if browsers {
-        debian.extend([("chromium", CHROMIUM), ("chromium-driver", CHROMEDRIVER)]);
+        debian_packages(&[("chromium", CHROMIUM), ("chromium-driver", CHROMEDRIVER)])?;
     }
-    debian_packages(&debian)
+    Ok(())
 }
 
 /// `~/.cargo/bin/<name>` when cargo installed it there, else `<name>` on PATH.
@@ -31,8 +29,9 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// PATH with cargo's bin folder first, so the runner finds `wasm-bindgen-test-runner`.
 pub fn path_with_cargo_bin() -> std::ffi::OsString {
-    let mut dirs = vec![cargo_home().join("bin")];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let bin = cargo_home().join("bin");
+    let mut dirs = vec![bin.clone()];
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).filter(|d| *d != bin));
     std::env::join_paths(dirs).expect("PATH entries are valid")
 }
 
