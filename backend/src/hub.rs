@@ -3,7 +3,7 @@
 //! later span nodes by feeding the same events from a pub/sub bus.
 
 use crate::rooms::{Outbox, Rooms};
-use shared::{ClientMsg, PeerId, ServerMsg};
+use shared::{ClientMsg, PeerId, RoomName, RoomStatus, ServerMsg};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,9 +20,23 @@ const EVENT_QUEUE: usize = 1024;
 
 #[derive(Debug)]
 pub enum Event {
-    Connect { peer: PeerId, sender: PeerSender },
-    Message { peer: PeerId, msg: ClientMsg },
-    Disconnect { peer: PeerId },
+    Connect {
+        peer: PeerId,
+        sender: PeerSender,
+    },
+    Message {
+        peer: PeerId,
+        msg: ClientMsg,
+    },
+    Disconnect {
+        peer: PeerId,
+    },
+    /// Asks how full `room` is. Answered from the hub's own [`Rooms`], in
+    /// turn with joins and leaves, so the count never drifts from the truth.
+    Status {
+        room: RoomName,
+        reply: oneshot::Sender<RoomStatus>,
+    },
 }
 
 /// The hub's end of one connection.
@@ -96,6 +110,12 @@ impl Hub {
         self.send(Event::Disconnect { peer }).await
     }
 
+    pub async fn status(&self, room: RoomName) -> Result<RoomStatus, HubStopped> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Status { room, reply }).await?;
+        answer.await.map_err(|_| HubStopped)
+    }
+
     pub async fn send(&self, event: Event) -> Result<(), HubStopped> {
         self.events.send(event).await.map_err(|_| HubStopped)
     }
@@ -130,6 +150,11 @@ impl State {
             Event::Disconnect { peer } => {
                 self.peers.remove(&peer);
                 self.rooms.leave(peer)
+            }
+            Event::Status { room, reply } => {
+                // The asker may have given up (e.g. its HTTP request was cancelled).
+                let _ = reply.send(self.rooms.status(room));
+                return;
             }
         };
         self.deliver(out);
@@ -187,6 +212,19 @@ mod tests {
         let a = hub.connect().await.unwrap();
         let b = hub.connect().await.unwrap();
         assert_ne!(a.id, b.id);
+    }
+
+    #[tokio::test]
+    async fn status_follows_joins_and_leaves() {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let r = RoomName::parse("r").unwrap();
+        assert_eq!(hub.status(r.clone()).await.unwrap().members, 0);
+        let a = joined(&hub, "r").await;
+        let _b = joined(&hub, "r").await;
+        let status = hub.status(r.clone()).await.unwrap();
+        assert_eq!((status.members, status.capacity), (2, 3));
+        hub.disconnect(a.id).await.unwrap();
+        assert_eq!(hub.status(r).await.unwrap().members, 1);
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
-//! Moim's server: WebSocket signaling at `/ws` and the built web app, on one
-//! origin. Media flows browser to browser; the server only introduces peers.
+//! Moim's server: WebSocket signaling at `/ws`, room occupancy at
+//! `/api/rooms/{room}` and the built web app, on one origin. Media flows
+//! browser to browser; the server only introduces peers.
 
+mod api;
 pub mod hub;
 pub mod rooms;
 mod static_files;
@@ -29,6 +31,7 @@ pub fn app(config: Config) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .merge(api::router())
         .with_state(hub)
         .merge(static_files::router(&config.dist_dir))
         .layer(TraceLayer::new_for_http())

@@ -44,7 +44,7 @@ struct Args {
     turn_credential: Option<String>,
 
     /// Members per room. Every member sends to every other, so keep it small.
-    #[arg(long, env = "MOIM_ROOM_CAPACITY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..))]
+    #[arg(long, env = "MOIM_ROOM_CAPACITY", default_value_t = 6, value_parser = clap::value_parser!(u16).range(2..))]
     room_capacity: u16,
 }
 
@@ -207,6 +207,21 @@ mod tests {
         let none = parse(&["--ice-server", ""]).unwrap();
         assert!(ice_servers(&none.ice_servers, None, None).is_empty());
         assert!(parse(&["--ice-server", "http://x"]).is_err());
+    }
+
+    #[test]
+    fn room_capacity_defaults_to_six() {
+        // Read from the definition, not a parse: MOIM_ROOM_CAPACITY may be set here.
+        let command = Args::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "room_capacity")
+            .unwrap();
+        assert_eq!(arg.get_default_values(), ["6"]);
+        assert_eq!(
+            arg.get_env().and_then(|v| v.to_str()),
+            Some("MOIM_ROOM_CAPACITY")
+        );
     }
 
     #[test]

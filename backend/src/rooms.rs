@@ -3,8 +3,8 @@
 //! directly, and whatever delivers the answers stays a thin layer.
 
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceServer, NameError, PeerId, PeerInfo, RoomName, ServerMsg,
-    PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceServer, NameError, PeerId, PeerInfo, RoomName,
+    RoomStatus, ServerMsg, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 
@@ -194,6 +194,15 @@ impl Rooms {
     /// How many rooms have members.
     pub fn room_count(&self) -> usize {
         self.rooms.len()
+    }
+
+    /// Who is in `room` right now, against the same capacity `join` enforces.
+    pub fn status(&self, room: RoomName) -> RoomStatus {
+        RoomStatus {
+            members: self.rooms.get(&room).map_or(0, Vec::len),
+            capacity: self.capacity,
+            room,
+        }
     }
 
     fn members_of(&self, peer: PeerId) -> Result<&[Member], RoomError> {
@@ -528,6 +537,31 @@ mod tests {
                 }
             )]
         );
+    }
+
+    #[test]
+    fn status_counts_the_members_of_one_room() {
+        let mut rooms = rooms();
+        let r = RoomName::parse("r").unwrap();
+        let empty = RoomStatus {
+            room: r.clone(),
+            members: 0,
+            capacity: 2,
+        };
+        assert_eq!(rooms.status(r.clone()), empty);
+        rooms.handle(A, join("r", "Ana"));
+        rooms.handle(B, join("r", "Ben"));
+        rooms.handle(C, join("r", "Cy"));
+        rooms.handle(C, join("other", "Cy"));
+        assert_eq!(
+            rooms.status(r.clone()).members,
+            2,
+            "the refused is not counted"
+        );
+        rooms.handle(A, ClientMsg::Leave);
+        assert_eq!(rooms.status(r.clone()).members, 1);
+        rooms.leave(B);
+        assert_eq!(rooms.status(r), empty, "and the room is gone");
     }
 
     #[test]

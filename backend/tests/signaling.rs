@@ -1,129 +1,15 @@
 //! The real server on 127.0.0.1:0 with real WebSocket and HTTP clients. Each
 //! test starts its own server, with no ICE servers (no network needed).
 
-use backend::Config;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+mod common;
+
+use common::*;
+use futures_util::SinkExt;
+use serde_json::json;
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
-use shared::{ErrorCode, PeerId, PeerInfo, ServerMsg, PROTOCOL_VERSION};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use shared::{ErrorCode, PeerId, ServerMsg, PROTOCOL_VERSION};
+use std::path::PathBuf;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Generous: only reached when something is broken.
-const WAIT: Duration = Duration::from_secs(5);
-/// How long "nothing arrives" is watched for.
-const SILENCE: Duration = Duration::from_millis(300);
-
-async fn start(room_capacity: usize, dist_dir: &Path) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        ice_servers: vec![],
-        room_capacity,
-        dist_dir: dist_dir.to_owned(),
-    };
-    let app = backend::app(config);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
-/// A server for signaling tests; its web app is not built.
-async fn signaling(room_capacity: usize) -> SocketAddr {
-    start(room_capacity, Path::new("/nonexistent/moim-dist")).await
-}
-
-async fn connect(addr: SocketAddr) -> Ws {
-    connect_async(format!("ws://{addr}/ws")).await.unwrap().0
-}
-
-async fn send(ws: &mut Ws, msg: Value) {
-    ws.send(Message::text(msg.to_string())).await.unwrap();
-}
-
-fn join_msg(room: &str, name: &str) -> Value {
-    json!({ "type": "join", "version": PROTOCOL_VERSION, "room": room, "name": name })
-}
-
-fn offer_msg(to: PeerId, sdp: &str) -> Value {
-    json!({ "type": "offer", "to": to, "sdp": sdp })
-}
-
-/// The next data or close frame (pings are answered by tungstenite).
-async fn next_frame(ws: &mut Ws) -> Message {
-    loop {
-        match timeout(WAIT, ws.next()).await {
-            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-            Ok(Some(Ok(frame))) => return frame,
-            other => panic!("expected a frame, got {other:?}"),
-        }
-    }
-}
-
-async fn recv(ws: &mut Ws) -> ServerMsg {
-    match next_frame(ws).await {
-        Message::Text(text) => ServerMsg::decode(&text).unwrap(),
-        other => panic!("expected a text frame, got {other:?}"),
-    }
-}
-
-async fn assert_silent(ws: &mut Ws) {
-    if let Ok(frame) = timeout(SILENCE, ws.next()).await {
-        panic!("expected nothing, got {frame:?}");
-    }
-}
-
-/// Expects an `Error` with `code`; returns its message.
-async fn expect_error(ws: &mut Ws, code: ErrorCode) -> String {
-    match recv(ws).await {
-        ServerMsg::Error { code: got, message } if got == code => message,
-        other => panic!("expected a {code:?} error, got {other:?}"),
-    }
-}
-
-async fn expect_close(ws: &mut Ws) -> CloseFrame {
-    match next_frame(ws).await {
-        Message::Close(Some(frame)) => frame,
-        other => panic!("expected a close frame, got {other:?}"),
-    }
-}
-
-/// Joins and returns my id and the members already there.
-async fn join(ws: &mut Ws, room: &str, name: &str) -> (PeerId, Vec<PeerInfo>) {
-    send(ws, join_msg(room, name)).await;
-    match recv(ws).await {
-        ServerMsg::Welcome { you, peers, .. } => (you, peers),
-        other => panic!("expected a welcome, got {other:?}"),
-    }
-}
-
-/// Two members of `room`, the first already told about the second.
-async fn pair(addr: SocketAddr, room: &str) -> ((Ws, PeerId), (Ws, PeerId)) {
-    let (mut a, mut b) = (connect(addr).await, connect(addr).await);
-    let (a_id, _) = join(&mut a, room, "Ana").await;
-    let (b_id, _) = join(&mut b, room, "Ben").await;
-    assert!(matches!(recv(&mut a).await, ServerMsg::PeerJoined { peer } if peer.id == b_id));
-    ((a, a_id), (b, b_id))
-}
-
-/// Proves both ends are alive: an offer from one reaches the other.
-async fn assert_relays(from: (&mut Ws, PeerId), to: (&mut Ws, PeerId)) {
-    send(from.0, offer_msg(to.1, "v=0")).await;
-    assert_eq!(
-        recv(to.0).await,
-        ServerMsg::Offer {
-            from: from.1,
-            sdp: "v=0".into()
-        }
-    );
-}
 
 /// A scratch folder removed on drop (no tempfile crate offline).
 struct TempDir(PathBuf);
@@ -391,10 +277,6 @@ async fn a_full_room_refuses_the_third_and_the_two_carry_on() {
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
     assert_relays((&mut b, b_id), (&mut a, a_id)).await;
     join(&mut c, "elsewhere", "Cy").await;
-}
-
-async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
-    reqwest::get(format!("http://{addr}{path}")).await.unwrap()
 }
 
 #[tokio::test]

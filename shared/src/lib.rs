@@ -8,6 +8,6 @@ pub mod protocol;
 
 pub use ids::{DisplayName, NameError, PeerId, RoomName};
 pub use protocol::{
-    ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, PeerInfo, ServerMsg,
-    PROTOCOL_VERSION,
+    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, PeerInfo, RoomStatus,
+    ServerMsg, PROTOCOL_VERSION,
 };

@@ -96,6 +96,23 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// `GET /api/rooms/{room}`: how full a room is, so the welcome screen can
+/// say so before the camera is asked for. `members` is 0 for an empty room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomStatus {
+    pub room: RoomName,
+    pub members: usize,
+    pub capacity: usize,
+}
+
+/// The JSON body of an HTTP API refusal: the same codes as [`ServerMsg::Error`],
+/// so the client explains both the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

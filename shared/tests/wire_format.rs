@@ -122,6 +122,32 @@ fn server_messages_match_golden_json_and_round_trip() {
 }
 
 #[test]
+fn http_bodies_match_golden_json_and_round_trip() {
+    let status = RoomStatus { room: RoomName::parse("standup").unwrap(), members: 2, capacity: 6 };
+    let text = serde_json::to_string(&status).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        json!({"room": "standup", "members": 2, "capacity": 6})
+    );
+    assert_eq!(serde_json::from_str::<RoomStatus>(&text).unwrap(), status);
+    assert!(
+        serde_json::from_str::<RoomStatus>(r#"{"room":"a/b","members":0,"capacity":6}"#).is_err(),
+        "a status names a valid room"
+    );
+
+    let error = ApiError {
+        code: ErrorCode::InvalidRoomName,
+        message: "invalid room name: the name is empty".into(),
+    };
+    let text = serde_json::to_string(&error).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        json!({"code": "invalid_room_name", "message": "invalid room name: the name is empty"})
+    );
+    assert_eq!(serde_json::from_str::<ApiError>(&text).unwrap(), error);
+}
+
+#[test]
 fn every_error_code_round_trips() {
     use ErrorCode::*;
     for code in [
@@ -156,5 +182,5 @@ fn decode_errors_are_typed() {
 fn server_refuses_bad_names_on_the_wire() {
     let bad = r#"{"type":"peer_joined","peer":{"id":1,"name":""}}"#;
     assert!(ServerMsg::decode(bad).is_err());
-    assert!(MAX_FRAME_BYTES >= 16 * 1024, "SDP with many candidates must fit");
+    const { assert!(MAX_FRAME_BYTES >= 16 * 1024, "SDP with many candidates must fit") };
 }
