@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
 /// How long any single "wait until" may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(45);
+pub const PATIENCE: Duration = Duration::from_secs(90);
 
 pub struct Harness {
     pub base: String,

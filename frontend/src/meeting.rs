@@ -18,6 +18,9 @@ use web_sys::{MediaStream, MediaStreamTrack};
 /// Longest chat line sent; longer input is cut.
 pub const MAX_CHAT_CHARS: usize = 2000;
 
+/// How often remote voice levels are read for the speaking highlight.
+const SPEAKING_POLL_MS: u32 = 250;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
     Idle,
@@ -37,6 +40,8 @@ pub struct RemoteTile {
     pub camera_off: RwSignal<bool>,
     pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
     pub connection: RwSignal<String>,
+    /// Their voice is above the speaking threshold right now.
+    pub speaking: RwSignal<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +97,8 @@ struct Inner {
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
+    /// Polls who is speaking; dropped (stopped) with the meeting.
+    speaking_poll: RefCell<Option<gloo_timers::callback::Interval>>,
 }
 
 impl Meeting {
@@ -106,7 +113,14 @@ impl Meeting {
             peers: RefCell::new(BTreeMap::new()),
             local,
             view,
+            speaking_poll: RefCell::new(None),
         });
+        let weak = Rc::downgrade(&inner);
+        *inner.speaking_poll.borrow_mut() = Some(gloo_timers::callback::Interval::new(SPEAKING_POLL_MS, move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.poll_speaking();
+            }
+        }));
         let weak = Rc::downgrade(&inner);
         let join = ClientMsg::Join { version: PROTOCOL_VERSION, room, name };
         match Socket::connect(url, move |event| {
@@ -260,7 +274,10 @@ impl Inner {
             Effect::ClosePeer { peer } => {
                 self.peers.borrow_mut().remove(&peer);
             }
-            Effect::MembersChanged => self.sync_tiles(),
+            Effect::MembersChanged => {
+                self.sync_tiles();
+                self.apply_video_budget();
+            }
             Effect::Failed { code, message } => self.on_refused(code, message),
         }
     }
@@ -287,7 +304,17 @@ impl Inner {
         match made {
             Ok(pc) => {
                 pc.send_stream(self.local.stream());
-                self.peers.borrow_mut().insert(peer, Rc::new(pc));
+                let pc = Rc::new(pc);
+                // A newcomer sees the screen being shared, not the camera.
+                if let Some(screen) = self.local.screen() {
+                    let pc = pc.clone();
+                    spawn_local(async move {
+                        if let Err(err) = pc.replace_track(&screen).await {
+                            leptos::logging::warn!("{err}");
+                        }
+                    });
+                }
+                self.peers.borrow_mut().insert(peer, pc);
             }
             Err(err) => self.view.notice.set(Some(format!("Could not start a connection: {err}"))),
         }
@@ -302,6 +329,9 @@ impl Inner {
                 }
             }
             PeerEvent::State(state) => {
+                if state == "connected" {
+                    self.apply_video_budget();
+                }
                 if let Some(tile) = self.view.tile(peer) {
                     tile.connection.set(state);
                 }
@@ -343,6 +373,7 @@ impl Inner {
                         camera_off: RwSignal::new(member.camera_off),
                         stream: RwSignal::new_local(None),
                         connection: RwSignal::new("connecting".into()),
+                        speaking: RwSignal::new(false),
                     });
                     tiles.push(tile);
                 }
@@ -353,6 +384,30 @@ impl Inner {
             view.chat.update(|c| c.extend(notices.into_iter().map(ChatLine::Notice)));
         }
         view.tiles.set(tiles);
+    }
+
+    /// Gives each outgoing video its share of the upload for this room size.
+    fn apply_video_budget(&self) {
+        let peers: Vec<Rc<Peer>> = self.peers.borrow().values().cloned().collect();
+        let budget = shared::budget::video_budget(peers.len());
+        for pc in peers {
+            spawn_local(async move {
+                if let Err(err) = pc.set_video_budget(budget).await {
+                    leptos::logging::debug_warn!("{err}");
+                }
+            });
+        }
+    }
+
+    fn poll_speaking(&self) {
+        for (peer, pc) in self.peers.borrow().iter() {
+            if let Some(tile) = self.view.tile(*peer) {
+                let speaking = pc.audio_level() > crate::media::SPEAKING;
+                if tile.speaking.get_untracked() != speaking {
+                    tile.speaking.set(speaking);
+                }
+            }
+        }
     }
 
     fn on_refused(&self, code: ErrorCode, message: String) {

@@ -2,6 +2,7 @@
 //! `Rtc*`. It closes itself and removes its listeners when dropped.
 
 use gloo_events::EventListener;
+use shared::budget::VideoBudget;
 use shared::{IceCandidate, IceServer};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -183,6 +184,38 @@ impl Peer {
             })
     }
 
+    /// Caps the video this connection sends (see `shared::budget`). Before
+    /// the first negotiation there is nothing to cap yet: the caller applies
+    /// it again once connected.
+    pub async fn set_video_budget(&self, budget: VideoBudget) -> Result<(), RtcError> {
+        let Some(sender) = self.sender("video") else { return Ok(()) };
+        // Through Reflect: web-sys' typings of these dictionaries lag the spec.
+        let params = call(&sender, "getParameters", &[]).map_err(RtcError::at("getParameters"))?;
+        let encodings = js_sys::Reflect::get(&params, &"encodings".into()).unwrap_or_default();
+        let Some(first) = encodings.dyn_ref::<js_sys::Array>().map(|e| e.get(0)).filter(|e| e.is_object()) else {
+            return Ok(());
+        };
+        let set = |key: &str, value: f64| js_sys::Reflect::set(&first, &key.into(), &value.into());
+        let _ = set("maxBitrate", f64::from(budget.max_bitrate_bps));
+        let _ = set("scaleResolutionDownBy", budget.scale_resolution_down_by);
+        let promise = call(&sender, "setParameters", &[params]).map_err(RtcError::at("setParameters"))?;
+        JsFuture::from(js_sys::Promise::from(promise)).await.map_err(RtcError::at("setParameters"))?;
+        Ok(())
+    }
+
+    /// How loud the other side is right now, 0..1, from the audio receiver's
+    /// RTP header extension (no Web Audio graph per member needed).
+    pub fn audio_level(&self) -> f64 {
+        self.pc
+            .get_receivers()
+            .iter()
+            .map(web_sys::RtcRtpReceiver::from)
+            .filter(|r| r.track().kind() == "audio")
+            .flat_map(|r| r.get_synchronization_sources().iter().collect::<Vec<_>>())
+            .filter_map(|source| js_sys::Reflect::get(&source, &"audioLevel".into()).ok()?.as_f64())
+            .fold(0.0, f64::max)
+    }
+
     pub fn send_chat(&self, text: &str) -> Result<(), RtcError> {
         if self.chat.ready_state() != RtcDataChannelState::Open {
             return Err(RtcError { step: "chat", detail: "the chat channel is not open yet".into() });
@@ -209,6 +242,12 @@ impl Peer {
             .map_err(RtcError::at("setRemoteDescription"))?;
         Ok(())
     }
+}
+
+/// Calls `target.name(...args)`.
+fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function: js_sys::Function = js_sys::Reflect::get(target, &name.into())?.dyn_into()?;
+    function.apply(target, &args.iter().collect())
 }
 
 impl Drop for Peer {

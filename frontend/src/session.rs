@@ -2,12 +2,17 @@
 //! devices, and the meeting if you are in one. Components read its signals
 //! and call its methods; it is shared through Leptos context.
 
-use crate::media::{self, Camera, DeviceList, LocalMedia, MediaError, Request};
+use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError, Request};
 use crate::meeting::{Meeting, MeetingView, Phase};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use gloo_events::EventListener;
+use gloo_timers::callback::Interval;
 use std::rc::Rc;
-use web_sys::MediaStream;
+use web_sys::{MediaStream, MediaStreamTrack};
+
+/// How often the microphone level meter redraws.
+const METER_MS: u32 = 100;
 
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -23,6 +28,17 @@ pub struct Session {
     pub devices: RwSignal<DeviceList>,
     pub camera_id: RwSignal<Option<String>>,
     pub microphone_id: RwSignal<Option<String>>,
+    /// The chosen speaker (`None`: the system's default).
+    pub speaker_id: RwSignal<Option<String>>,
+    /// Your microphone's loudness, 0..1, for the meter and your tile.
+    pub mic_level: RwSignal<f64>,
+    meter: StoredValue<Option<(Rc<AudioMeter>, Interval)>, LocalStorage>,
+    /// Which way the camera faces, for the front/back button on phones.
+    pub facing_back: RwSignal<bool>,
+    pub sharing: RwSignal<bool>,
+    /// The shared screen, shown on your own tile while sharing.
+    pub screen_preview: RwSignal<Option<MediaStream>, LocalStorage>,
+    screen_ended: StoredValue<Option<EventListener>, LocalStorage>,
     meeting: RwSignal<Option<Meeting>, LocalStorage>,
     pub view: MeetingView,
 }
@@ -41,6 +57,13 @@ impl Session {
             devices: RwSignal::new(DeviceList::default()),
             camera_id: RwSignal::new(None),
             microphone_id: RwSignal::new(None),
+            speaker_id: RwSignal::new(None),
+            mic_level: RwSignal::new(0.0),
+            meter: StoredValue::new_local(None),
+            facing_back: RwSignal::new(false),
+            sharing: RwSignal::new(false),
+            screen_preview: RwSignal::new_local(None),
+            screen_ended: StoredValue::new_local(None),
             meeting: RwSignal::new_local(None),
             view: MeetingView::new(),
         }
@@ -83,7 +106,27 @@ impl Session {
         self.camera_id.set(local.camera_id());
         self.microphone_id.set(local.microphone_id());
         self.preview.set(Some(local.stream().clone()));
+        self.start_meter(&local);
         self.local.set(Some(local));
+    }
+
+    /// (Re)starts the level meter on the current microphone track.
+    fn start_meter(self, local: &LocalMedia) {
+        let level = self.mic_level;
+        level.set(0.0);
+        let meter = AudioMeter::new(local.stream()).map(|meter| {
+            let meter = Rc::new(meter);
+            let reader = meter.clone();
+            let poll = Interval::new(METER_MS, move || {
+                let now = reader.level();
+                // Redraw only for a visible change.
+                if (now - level.get_untracked()).abs() > 0.004 {
+                    level.set(now);
+                }
+            });
+            (meter, poll)
+        });
+        self.meter.set_value(meter);
     }
 
     pub fn refresh_devices(self) {
@@ -119,12 +162,15 @@ impl Session {
     pub fn switch_camera(self, camera: Camera) {
         let Some(local) = self.local() else { return };
         spawn_local(async move {
+            let back = camera == Camera::Back;
             let result = local.switch_camera(camera).await;
             self.camera_id.set(local.camera_id());
             self.preview.set(Some(local.stream().clone()));
             match result {
                 Ok(track) => {
-                    if let Some(meeting) = self.meeting() {
+                    self.facing_back.set(back);
+                    // While sharing, the others keep seeing the screen.
+                    if let (Some(meeting), false) = (self.meeting(), local.sharing()) {
                         meeting.replace_track(&track).await;
                     }
                 }
@@ -139,6 +185,7 @@ impl Session {
             match local.switch_microphone(&device_id).await {
                 Ok(track) => {
                     self.microphone_id.set(local.microphone_id());
+                    self.start_meter(&local);
                     if let Some(meeting) = self.meeting() {
                         meeting.replace_track(&track).await;
                     }
@@ -146,6 +193,56 @@ impl Session {
                 Err(err) => self.media_error.set(Some(err)),
             }
         });
+    }
+
+    /// Between the front and back camera (phones).
+    pub fn flip_camera(self) {
+        let next = if self.facing_back.get_untracked() { Camera::Front } else { Camera::Back };
+        self.switch_camera(next);
+    }
+
+    pub fn choose_speaker(self, device_id: String) {
+        self.speaker_id.set(Some(device_id));
+    }
+
+    pub fn toggle_share(self) {
+        if self.sharing.get_untracked() {
+            return self.stop_share();
+        }
+        let Some(local) = self.local() else { return };
+        spawn_local(async move {
+            let track = match media::capture_screen().await {
+                Ok(Some(track)) => track,
+                Ok(None) => return, // the person cancelled the picker
+                Err(err) => return self.view.notice.set(Some(format!("Could not share your screen. {err}"))),
+            };
+            // The browser's own "Stop sharing" button ends the track.
+            let ended = EventListener::once(&track, "ended", move |_| self.stop_share());
+            self.screen_ended.set_value(Some(ended));
+            local.set_screen(Some(track.clone()));
+            self.screen_preview.set(MediaStream::new_with_tracks(&js_sys::Array::of1(&track)).ok());
+            self.sharing.set(true);
+            self.send_video(track).await;
+        });
+    }
+
+    /// Back to the camera (or to nothing, for someone without one).
+    pub fn stop_share(self) {
+        let Some(local) = self.local() else { return };
+        local.set_screen(None);
+        self.screen_ended.set_value(None);
+        self.screen_preview.set(None);
+        self.sharing.set(false);
+        if let Some(camera) = local.video_track() {
+            spawn_local(self.send_video(camera));
+        }
+    }
+
+    async fn send_video(self, track: MediaStreamTrack) {
+        if let Some(meeting) = self.meeting() {
+            meeting.replace_track(&track).await;
+            meeting.media_state_changed();
+        }
     }
 
     pub fn join(self, room: String, name: String) {
@@ -159,6 +256,9 @@ impl Session {
     }
 
     pub fn leave(self) {
+        if self.sharing.get_untracked() {
+            self.stop_share();
+        }
         if let Some(meeting) = self.meeting.get_untracked() {
             meeting.leave();
         }

@@ -2,6 +2,7 @@
 //! ([`protocol`]), the validated names inside it ([`ids`]), and the client's
 //! negotiation decisions ([`call`]) as a pure state machine.
 
+pub mod budget;
 pub mod call;
 pub mod ids;
 pub mod protocol;

@@ -1,4 +1,4 @@
-use crate::media::Camera;
+use crate::media::{self, Camera};
 use crate::session::Session;
 use leptos::prelude::*;
 
@@ -9,43 +9,81 @@ pub fn MediaToggles() -> impl IntoView {
     let Session { muted, camera_off, has_camera, has_microphone, .. } = session;
     view! {
         <button id="mute" class="toggle" class:off=move || muted.get()
-            aria-pressed=move || muted.get().to_string()
+            aria-pressed=move || muted.get().to_string() title="Mute or unmute (M)"
             disabled=move || !has_microphone.get()
             on:click=move |_| session.toggle_mute()>
             {move || if muted.get() { "Unmute" } else { "Mute" }}
         </button>
         <button id="camera" class="toggle" class:off=move || camera_off.get()
-            aria-pressed=move || camera_off.get().to_string()
+            aria-pressed=move || camera_off.get().to_string() title="Camera off or on (V)"
             disabled=move || !has_camera.get()
             on:click=move |_| session.toggle_camera()>
             {move || if camera_off.get() { "Camera On" } else { "Camera Off" }}
         </button>
+        <Show when=move || session.devices.with(|d| d.cameras.len() >= 2) && has_camera.get()>
+            // Shown on touch screens only (style.css): phones have a front and a back camera.
+            <button id="flip" class="toggle" on:click=move |_| session.flip_camera()>
+                {move || if session.facing_back.get() { "Front camera" } else { "Back camera" }}
+            </button>
+        </Show>
     }
 }
 
-/// Camera and microphone pickers, refreshed when devices come and go.
+/// Share a screen in place of the camera. Phones cannot, so it is not shown there.
+#[component]
+pub fn ShareButton() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let sharing = session.sharing;
+    media::can_share_screen().then(|| view! {
+        <button id="share" class="toggle" class:on=move || sharing.get()
+            aria-pressed=move || sharing.get().to_string() title="Share your screen (S)"
+            disabled=move || !session.has_camera.get()
+            on:click=move |_| session.toggle_share()>
+            {move || if sharing.get() { "Stop sharing" } else { "Share screen" }}
+        </button>
+    })
+}
+
+/// Camera, microphone and speaker pickers, refreshed when devices come and go.
 #[component]
 pub fn DevicePickers() -> impl IntoView {
     let session = expect_context::<Session>();
-    let Session { devices, camera_id, microphone_id, .. } = session;
+    let Session { devices, camera_id, microphone_id, speaker_id, .. } = session;
     // Keep the listener alive as long as the pickers are on screen.
     let listener = crate::media::on_devices_change(move || session.refresh_devices()).ok();
     let _listener = StoredValue::new_local(listener);
+    let can_choose_speaker = media::can_choose_speaker();
     view! {
-        <label class="picker">"Camera "
-            <select id="camera-select" disabled=move || devices.with(|d| d.cameras.is_empty())
-                on:change=move |ev| session.switch_camera(Camera::Device(event_target_value(&ev)))>
-                {move || devices.get().cameras.into_iter().map(|d| {
-                    let selected = camera_id.get().as_deref() == Some(d.id.as_str());
-                    view! { <option value=d.id prop:selected=selected>{d.label}</option> }
-                }).collect_view()}
-            </select>
-        </label>
-        <label class="picker">"Microphone "
-            <select id="microphone-select" disabled=move || devices.with(|d| d.microphones.is_empty())
-                on:change=move |ev| session.switch_microphone(event_target_value(&ev))>
-                {move || devices.get().microphones.into_iter().map(|d| {
-                    let selected = microphone_id.get().as_deref() == Some(d.id.as_str());
+        <Picker id="camera-select" label="Camera" options=Signal::derive(move || devices.get().cameras)
+            current=camera_id.into() choose=move |id| session.switch_camera(Camera::Device(id)) />
+        <Picker id="microphone-select" label="Microphone" options=Signal::derive(move || devices.get().microphones)
+            current=microphone_id.into() choose=move |id| session.switch_microphone(id) />
+        {if can_choose_speaker {
+            view! {
+                <Picker id="speaker-select" label="Speaker" options=Signal::derive(move || devices.get().speakers)
+                    current=speaker_id.into() choose=move |id| session.choose_speaker(id) />
+            }.into_any()
+        } else {
+            view! { <p class="hint" id="speaker-note">"This browser plays sound on the system's speaker."</p> }.into_any()
+        }}
+    }
+}
+
+/// One device `<select>`, the current device preselected.
+#[component]
+fn Picker(
+    id: &'static str,
+    label: &'static str,
+    options: Signal<Vec<media::Device>>,
+    current: Signal<Option<String>>,
+    choose: impl Fn(String) + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="picker"><span class="label">{label}</span>
+            <select id=id disabled=move || options.with(Vec::is_empty)
+                on:change=move |ev| choose(event_target_value(&ev))>
+                {move || options.get().into_iter().map(|d| {
+                    let selected = current.get().as_deref() == Some(d.id.as_str());
                     view! { <option value=d.id prop:selected=selected>{d.label}</option> }
                 }).collect_view()}
             </select>

@@ -4,15 +4,21 @@
 mod chat;
 mod controls;
 mod media_problem;
+mod people;
 mod room;
+mod self_tile;
+mod shortcuts;
 mod tile;
 mod video;
 mod welcome;
 
 pub use chat::Chat;
-pub use controls::{DevicePickers, MediaToggles};
+pub use controls::{DevicePickers, MediaToggles, ShareButton};
 pub use media_problem::MediaProblem;
+pub use people::People;
 pub use room::Room;
+pub use self_tile::SelfTile;
+pub use shortcuts::HelpOverlay;
 pub use tile::Tile;
 pub use video::StreamVideo;
 pub use welcome::Welcome;

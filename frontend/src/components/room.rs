@@ -1,13 +1,15 @@
-use super::{Chat, DevicePickers, MediaProblem, MediaToggles, StreamVideo, Tile};
+use super::{Chat, DevicePickers, HelpOverlay, MediaProblem, MediaToggles, People, SelfTile, ShareButton, Tile};
 use crate::session::Session;
 use leptos::prelude::*;
 
-/// The meeting: everyone's video, your controls, the chat.
+/// The meeting: everyone's video, your controls, the people and the chat.
 #[component]
 pub fn Room() -> impl IntoView {
     let session = expect_context::<Session>();
     let view_state = session.view;
     let count = move || view_state.tiles.with(Vec::len) + 1;
+    // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
+    let columns = move || (count() as f64).sqrt().ceil() as usize;
     view! {
         <main class="room">
             <header>
@@ -17,21 +19,21 @@ pub fn Room() -> impl IntoView {
             </header>
             {move || view_state.notice.get().map(|text| view! { <div class="banner warn" id="notice" role="status">{text}</div> })}
             <MediaProblem />
-            <section class="grid" data-count=count>
-                <figure class="tile self" class:camera-off=move || session.camera_off.get()>
-                    <StreamVideo stream=session.preview muted=true mirror=true class="self" />
-                    <figcaption><span class="name">"You"</span>
-                        <Show when=move || session.muted.get()><span class="badge muted">"Muted"</span></Show>
-                    </figcaption>
-                </figure>
+            <section class="grid" data-count=count style:--columns=move || columns().to_string()>
+                <SelfTile />
                 <For each=move || view_state.tiles.get() key=|tile| tile.peer children=|tile| view! { <Tile tile /> } />
             </section>
             <nav class="controls">
                 <MediaToggles />
+                <ShareButton />
                 <DevicePickers />
+                <HelpOverlay />
                 <button id="leave" class="leave" on:click=move |_| session.leave()>"Leave"</button>
             </nav>
-            <Chat />
+            <aside class="side">
+                <People />
+                <Chat />
+            </aside>
         </main>
     }
 }

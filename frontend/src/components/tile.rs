@@ -1,14 +1,17 @@
 use super::StreamVideo;
 use crate::meeting::RemoteTile;
+use crate::session::Session;
 use leptos::prelude::*;
 
 /// One remote member: their video, name, and what they have turned off.
 #[component]
 pub fn Tile(tile: RemoteTile) -> impl IntoView {
-    let RemoteTile { peer, name, muted, camera_off, stream, connection } = tile;
+    let session = expect_context::<Session>();
+    let RemoteTile { peer, name, muted, camera_off, stream, connection, speaking } = tile;
     view! {
-        <figure class="tile remote" data-peer=peer.to_string() class:camera-off=move || camera_off.get()>
-            <StreamVideo stream=stream class="remote-video" />
+        <figure class="tile remote" data-peer=peer.to_string()
+            class:camera-off=move || camera_off.get() class:speaking=move || speaking.get() && !muted.get()>
+            <StreamVideo stream=stream class="remote-video" speaker=session.speaker_id />
             <figcaption>
                 <span class="name">{move || name.get()}</span>
                 <Show when=move || muted.get()><span class="badge muted" title="Muted">"Muted"</span></Show>

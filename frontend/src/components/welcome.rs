@@ -39,6 +39,11 @@ pub fn Welcome() -> impl IntoView {
                 </Show>
                 <div class="controls"><MediaToggles /></div>
             </div>
+            <Show when=move || session.has_microphone.get()>
+                <label class="level">"Microphone"
+                    <meter id="mic-level" min="0" max="0.25" low="0.02" value=move || session.mic_level.get()></meter>
+                </label>
+            </Show>
             <MediaProblem />
             <form class="join" on:submit=move |ev| { ev.prevent_default(); join(); }>
                 <label>"Room "

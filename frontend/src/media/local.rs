@@ -1,21 +1,22 @@
 //! Your own camera and microphone: one stream that the preview shows and every
 //! peer connection sends, plus the mute / camera-off state that must survive
-//! a device switch.
+//! a device switch, and the screen you share in place of the camera.
 
 use super::capture::{capture_camera, capture_microphone, first_track, Camera};
 use super::MediaError;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use web_sys::{MediaStream, MediaStreamTrack};
 
 pub struct LocalMedia {
     stream: MediaStream,
     muted: Cell<bool>,
     camera_off: Cell<bool>,
+    screen: RefCell<Option<MediaStreamTrack>>,
 }
 
 impl LocalMedia {
     pub fn new(stream: MediaStream) -> Self {
-        Self { stream, muted: Cell::new(false), camera_off: Cell::new(false) }
+        Self { stream, muted: Cell::new(false), camera_off: Cell::new(false), screen: RefCell::new(None) }
     }
 
     pub fn stream(&self) -> &MediaStream {
@@ -28,6 +29,28 @@ impl LocalMedia {
 
     pub fn video_track(&self) -> Option<MediaStreamTrack> {
         first_track(&self.stream.get_video_tracks())
+    }
+
+    /// The shared screen, while sharing.
+    pub fn screen(&self) -> Option<MediaStreamTrack> {
+        self.screen.borrow().clone()
+    }
+
+    pub fn sharing(&self) -> bool {
+        self.screen.borrow().is_some()
+    }
+
+    /// What the others should see: the shared screen, else the camera.
+    pub fn outgoing_video(&self) -> Option<MediaStreamTrack> {
+        self.screen().or_else(|| self.video_track())
+    }
+
+    /// Starts or ends sharing; a screen no longer shared is stopped, which
+    /// also ends the browser's "sharing" indicator.
+    pub fn set_screen(&self, track: Option<MediaStreamTrack>) {
+        if let Some(old) = self.screen.replace(track) {
+            old.stop();
+        }
     }
 
     pub fn muted(&self) -> bool {
@@ -112,5 +135,6 @@ impl Drop for LocalMedia {
         for track in self.stream.get_tracks().iter() {
             web_sys::MediaStreamTrack::from(track).stop();
         }
+        self.set_screen(None);
     }
 }

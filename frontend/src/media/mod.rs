@@ -4,13 +4,17 @@
 mod capture;
 mod devices;
 mod error;
+mod level;
 mod local;
+mod screen;
 
 pub(crate) use capture::to_js;
 pub use capture::{capture, capture_camera, capture_microphone, Camera, Request};
 pub use devices::{list as list_devices, on_change as on_devices_change, Device, DeviceList};
 pub use error::MediaError;
+pub use level::{can_choose_speaker, set_speaker, AudioMeter, SPEAKING};
 pub use local::LocalMedia;
+pub use screen::{can_share_screen, capture_screen};
 
 /// Shows `stream` in a `<video>` (or clears it).
 pub fn attach(video: &web_sys::HtmlVideoElement, stream: Option<&web_sys::MediaStream>) {

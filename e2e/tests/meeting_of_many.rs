@@ -1,0 +1,84 @@
+//! Four people in one room, in the real app: everyone sees everyone, two can
+//! arrive at the same moment, a mute shows on every other screen, a screen
+//! share reaches everyone, and someone leaving drops their tile everywhere.
+
+use e2e::{Browser, Harness, Result};
+use fantoccini::Locator;
+
+fn tile_named(name: &str) -> String {
+    format!("[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})", e2e::js_str(name))
+}
+
+async fn everyone_sees(people: &[&Browser], remote: usize) -> Result<()> {
+    for person in people {
+        person.wait_for_live_remote_videos(remote).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_people_meet_mute_share_and_part() -> Result<()> {
+    let started = std::time::Instant::now();
+    let harness = Harness::start(6).await?;
+    // Four browsers encode and decode twelve videos on this machine's cores:
+    // a slower fake camera keeps them responsive.
+    let fake = ["--use-fake-device-for-media-stream=fps=10"];
+    let ana = harness.browser(&fake).await?;
+    let bo = harness.browser(&fake).await?;
+    let cy = harness.browser(&fake).await?;
+    let di = harness.browser(&fake).await?;
+
+    ana.join("weekly", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    bo.join("weekly", "Bo").await?;
+    bo.wait_for("Bo in the room", "return !!document.querySelector('main.room')").await?;
+    // Cy and Di click Join at the same moment.
+    for person in [&cy, &di] {
+        person.open_room("weekly").await?;
+        person.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    }
+    let (c, d) = tokio::join!(cy.join_as("Cy"), di.join_as("Di"));
+    c?;
+    d?;
+    everyone_sees(&[&ana, &bo, &cy, &di], 3).await?;
+    eprintln!("{:?} four connected", started.elapsed());
+    ana.screenshot(&e2e::artifact("four-people-ana.png")).await?;
+
+    // Ana mutes: the three others show it on her tile.
+    ana.client.find(Locator::Css("#mute")).await?.click().await?;
+    for person in [&bo, &cy, &di] {
+        person.wait_for("Ana's muted badge", &format!("return !!{}?.querySelector('.badge.muted')", tile_named("Ana"))).await?;
+    }
+
+    eprintln!("{:?} mute seen", started.elapsed());
+
+    // Bo shares a screen: the others get it in place of his camera.
+    let size = |name: &str| format!("const v = {}?.querySelector('video'); return v ? [v.videoWidth, v.videoHeight] : null", tile_named(name));
+    let camera_size = cy.eval(&size("Bo")).await?;
+    bo.client.find(Locator::Css("#share")).await?.click().await?;
+    bo.wait_for("Bo's button to say Stop sharing", "return document.querySelector('#share').textContent === 'Stop sharing'").await?;
+    cy.wait_for(
+        "Bo's screen at Cy",
+        &format!("const v = {}?.querySelector('video'); return !!v && v.videoWidth > 0 && JSON.stringify([v.videoWidth, v.videoHeight]) !== {}", tile_named("Bo"), e2e::js_str(&camera_size.to_string())),
+    )
+    .await?;
+    eprintln!("Bo's video at Cy: camera {camera_size}, screen {}", cy.eval(&size("Bo")).await?);
+    everyone_sees(&[&ana, &cy, &di], 3).await?;
+    eprintln!("{:?} share seen", started.elapsed());
+    cy.screenshot(&e2e::artifact("four-people-share-cy.png")).await?;
+    bo.client.find(Locator::Css("#share")).await?.click().await?;
+    bo.wait_for("Bo's own camera back on his tile", "return !document.querySelector('video.screen') && !!document.querySelector('.tile.self video.mirror')").await?;
+    everyone_sees(&[&ana, &cy, &di], 3).await?;
+    eprintln!("{:?} share and back", started.elapsed());
+
+    // Di leaves: the others drop Di's tile and carry on.
+    di.client.find(Locator::Css("#leave")).await?.click().await?;
+    for person in [&ana, &bo, &cy] {
+        person.wait_for("Di's tile to go", &format!("return !{}", tile_named("Di"))).await?;
+    }
+    everyone_sees(&[&ana, &bo, &cy], 2).await?;
+    for person in [ana, bo, cy, di] {
+        person.close().await?;
+    }
+    Ok(())
+}
