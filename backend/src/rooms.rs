@@ -3,7 +3,7 @@
 //! directly, and whatever delivers the answers stays a thin layer.
 
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceServer, NameError, PeerId, PeerInfo, RoomName,
+    ClientMsg, DisplayName, ErrorCode, IceServer, MediaState, NameError, PeerId, PeerInfo, RoomName,
     RoomStatus, ServerMsg, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
@@ -54,8 +54,7 @@ impl RoomError {
 struct Member {
     id: PeerId,
     name: DisplayName,
-    muted: bool,
-    camera_off: bool,
+    state: MediaState,
 }
 
 impl Member {
@@ -63,8 +62,7 @@ impl Member {
         PeerInfo {
             id: self.id,
             name: self.name.clone(),
-            muted: self.muted,
-            camera_off: self.camera_off,
+            state: self.state,
         }
     }
 }
@@ -108,9 +106,7 @@ impl Rooms {
             ClientMsg::Ice { to, candidate } => {
                 self.relay(peer, to, |from| ServerMsg::Ice { from, candidate })
             }
-            ClientMsg::MediaState { muted, camera_off } => {
-                self.media_state(peer, muted, camera_off)
-            }
+            ClientMsg::MediaState(state) => self.media_state(peer, state),
             ClientMsg::Leave if self.joined.contains_key(&peer) => Ok(self.leave(peer)),
             ClientMsg::Leave => Err(RoomError::NotJoined),
         };
@@ -148,8 +144,7 @@ impl Rooms {
         let newcomer = Member {
             id: peer,
             name,
-            muted: false,
-            camera_off: false,
+            state: MediaState::default(),
         };
         let mut out = vec![(
             peer,
@@ -228,8 +223,7 @@ impl Rooms {
     fn media_state(
         &mut self,
         from: PeerId,
-        muted: bool,
-        camera_off: bool,
+        state: MediaState,
     ) -> Result<Outbox, RoomError> {
         let room = self.joined.get(&from).ok_or(RoomError::NotJoined)?;
         let members = self
@@ -239,16 +233,11 @@ impl Rooms {
         let mut out = Vec::new();
         for member in members {
             if member.id == from {
-                member.muted = muted;
-                member.camera_off = camera_off;
+                member.state = state;
             } else {
                 out.push((
                     member.id,
-                    ServerMsg::MediaState {
-                        from,
-                        muted,
-                        camera_off,
-                    },
+                    ServerMsg::MediaState { from, state },
                 ));
             }
         }
@@ -263,6 +252,8 @@ mod tests {
     const A: PeerId = PeerId(1);
     const B: PeerId = PeerId(2);
     const C: PeerId = PeerId(3);
+    const MUTED: MediaState = MediaState { muted: true, camera_off: false, sharing: false };
+    const MUTED_NO_CAMERA: MediaState = MediaState { muted: true, camera_off: true, sharing: false };
 
     fn rooms() -> Rooms {
         Rooms::new(
@@ -304,8 +295,7 @@ mod tests {
         PeerInfo {
             id,
             name: DisplayName::parse(name).unwrap(),
-            muted: false,
-            camera_off: false,
+            state: MediaState::default(),
         }
     }
 
@@ -407,10 +397,7 @@ mod tests {
             ErrorCode::NotJoined,
             rooms.handle(
                 A,
-                ClientMsg::MediaState {
-                    muted: true,
-                    camera_off: false,
-                },
+                ClientMsg::MediaState(MUTED),
             ),
         );
         error_to(A, ErrorCode::NotJoined, rooms.handle(A, ClientMsg::Leave));
@@ -499,10 +486,7 @@ mod tests {
         rooms.handle(A, join("r", "Ana"));
         let out = rooms.handle(
             A,
-            ClientMsg::MediaState {
-                muted: true,
-                camera_off: true,
-            },
+            ClientMsg::MediaState(MUTED_NO_CAMERA),
         );
         assert!(out.is_empty(), "nobody else to tell, and never the sender");
 
@@ -513,18 +497,14 @@ mod tests {
         assert_eq!(
             peers[0],
             PeerInfo {
-                muted: true,
-                camera_off: true,
+                state: MUTED_NO_CAMERA,
                 ..info(A, "Ana")
             }
         );
 
         let out = rooms.handle(
             B,
-            ClientMsg::MediaState {
-                muted: true,
-                camera_off: false,
-            },
+            ClientMsg::MediaState(MUTED),
         );
         assert_eq!(
             out,
@@ -532,8 +512,7 @@ mod tests {
                 A,
                 ServerMsg::MediaState {
                     from: B,
-                    muted: true,
-                    camera_off: false
+                    state: MUTED
                 }
             )]
         );

@@ -63,7 +63,7 @@ async fn join_lists_the_members_already_there() {
     assert_eq!(peers.len(), 1);
     assert_eq!((peers[0].id, peers[0].name.as_str()), (a_id, "Ana"));
     assert!(
-        peers[0].muted && !peers[0].camera_off,
+        peers[0].state.muted && !peers[0].state.camera_off,
         "media state is kept"
     );
 

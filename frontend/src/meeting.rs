@@ -38,6 +38,7 @@ pub struct RemoteTile {
     pub name: RwSignal<String>,
     pub muted: RwSignal<bool>,
     pub camera_off: RwSignal<bool>,
+    pub sharing: RwSignal<bool>,
     pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
     pub connection: RwSignal<String>,
     /// Their voice is above the speaking threshold right now.
@@ -145,8 +146,7 @@ impl Meeting {
     /// Tells the room our microphone / camera state (the toggles themselves
     /// act on [`LocalMedia`]).
     pub fn media_state_changed(&self) {
-        let (muted, camera_off) = (self.0.local.muted(), self.0.local.camera_off());
-        self.0.input(Input::LocalMediaState { muted, camera_off });
+        self.0.input(Input::LocalMediaState(self.0.local.state()));
     }
 
     /// Sends the new track on every connection in place of the old one.
@@ -184,9 +184,9 @@ impl Inner {
                 self.input(Input::Server(msg));
                 if welcome {
                     self.view.phase.set(Phase::InRoom);
-                    if self.local.muted() || self.local.camera_off() {
-                        let (muted, camera_off) = (self.local.muted(), self.local.camera_off());
-                        self.input(Input::LocalMediaState { muted, camera_off });
+                    let state = self.local.state();
+                    if state != shared::MediaState::default() {
+                        self.input(Input::LocalMediaState(state));
                     }
                 }
             }
@@ -361,16 +361,18 @@ impl Inner {
         for (peer, member) in call.members() {
             match tiles.iter().find(|t| t.peer == peer) {
                 Some(tile) => {
-                    tile.muted.set(member.muted);
-                    tile.camera_off.set(member.camera_off);
+                    tile.muted.set(member.state.muted);
+                    tile.camera_off.set(member.state.camera_off);
+                    tile.sharing.set(member.state.sharing);
                 }
                 None => {
                     notices.push(format!("{} joined", member.name));
                     let tile = view.owner.get_value().with(|| RemoteTile {
                         peer,
                         name: RwSignal::new(member.name.to_string()),
-                        muted: RwSignal::new(member.muted),
-                        camera_off: RwSignal::new(member.camera_off),
+                        muted: RwSignal::new(member.state.muted),
+                        camera_off: RwSignal::new(member.state.camera_off),
+                        sharing: RwSignal::new(member.state.sharing),
                         stream: RwSignal::new_local(None),
                         connection: RwSignal::new("connecting".into()),
                         speaking: RwSignal::new(false),

@@ -10,7 +10,7 @@
 //! first connection needs no extra round trip.
 
 use crate::ids::{DisplayName, PeerId, RoomName};
-use crate::protocol::{ClientMsg, ErrorCode, IceCandidate, IceServer, PeerInfo, ServerMsg};
+use crate::protocol::{ClientMsg, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, ServerMsg};
 use std::collections::BTreeMap;
 
 /// What the driver tells the machine.
@@ -26,7 +26,7 @@ pub enum Input {
     /// The browser wants to renegotiate (`negotiationneeded`).
     NegotiationNeeded { peer: PeerId },
     /// This client set its own microphone / camera state.
-    LocalMediaState { muted: bool, camera_off: bool },
+    LocalMediaState(MediaState),
     /// The user leaves the room.
     Leave,
 }
@@ -56,8 +56,7 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
     pub name: DisplayName,
-    pub muted: bool,
-    pub camera_off: bool,
+    pub state: MediaState,
 }
 
 /// One remote member's negotiation state.
@@ -149,8 +148,8 @@ impl Call {
                 }
                 _ => vec![],
             },
-            Input::LocalMediaState { muted, camera_off } => match self.joined {
-                Some(_) => vec![Effect::Send(ClientMsg::MediaState { muted, camera_off })],
+            Input::LocalMediaState(state) => match self.joined {
+                Some(_) => vec![Effect::Send(ClientMsg::MediaState(state))],
                 None => vec![],
             },
             Input::Leave => {
@@ -232,10 +231,9 @@ impl Call {
                     vec![]
                 }
             }
-            ServerMsg::MediaState { from, muted, camera_off } => match self.members.get_mut(&from) {
+            ServerMsg::MediaState { from, state } => match self.members.get_mut(&from) {
                 Some(m) => {
-                    m.muted = muted;
-                    m.camera_off = camera_off;
+                    m.state = state;
                     vec![Effect::MembersChanged]
                 }
                 None => vec![],
@@ -252,7 +250,7 @@ impl Call {
         let peer = info.id;
         self.members.insert(
             peer,
-            Member { name: info.name, muted: info.muted, camera_off: info.camera_off },
+            Member { name: info.name, state: info.state },
         );
         let polite = me < peer;
         self.negotiations.insert(peer, Negotiation { polite, ..Default::default() });

@@ -9,6 +9,6 @@ pub mod protocol;
 
 pub use ids::{DisplayName, NameError, PeerId, RoomName};
 pub use protocol::{
-    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, PeerInfo, RoomStatus,
+    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus,
     ServerMsg, PROTOCOL_VERSION,
 };

@@ -34,8 +34,8 @@ pub enum ClientMsg {
     Offer { to: PeerId, sdp: String },
     Answer { to: PeerId, sdp: String },
     Ice { to: PeerId, candidate: IceCandidate },
-    /// My microphone / camera state, told to everyone in the room.
-    MediaState { muted: bool, camera_off: bool },
+    /// My microphone / camera / screen state, told to everyone in the room.
+    MediaState(MediaState),
     Leave,
 }
 
@@ -61,7 +61,11 @@ pub enum ServerMsg {
     Offer { from: PeerId, sdp: String },
     Answer { from: PeerId, sdp: String },
     Ice { from: PeerId, candidate: IceCandidate },
-    MediaState { from: PeerId, muted: bool, camera_off: bool },
+    MediaState {
+        from: PeerId,
+        #[serde(flatten)]
+        state: MediaState,
+    },
     Error { code: ErrorCode, message: String },
 }
 
@@ -69,10 +73,21 @@ pub enum ServerMsg {
 pub struct PeerInfo {
     pub id: PeerId,
     pub name: DisplayName,
+    #[serde(flatten)]
+    pub state: MediaState,
+}
+
+/// What a member has turned off or is showing; badges on their tile.
+/// Each field defaults to `false`, so new ones keep the protocol version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaState {
     #[serde(default)]
     pub muted: bool,
     #[serde(default)]
     pub camera_off: bool,
+    /// Sending a shared screen in place of the camera.
+    #[serde(default)]
+    pub sharing: bool,
 }
 
 /// The shape of the browser's `RTCIceCandidateInit`.

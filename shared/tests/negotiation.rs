@@ -21,7 +21,7 @@ impl Client {
     }
 
     fn info(&self) -> PeerInfo {
-        PeerInfo { id: self.id, name: DisplayName::parse(&format!("p{}", self.id)).unwrap(), muted: false, camera_off: false }
+        PeerInfo { id: self.id, name: DisplayName::parse(&format!("p{}", self.id)).unwrap(), state: MediaState::default() }
     }
 
     fn welcome(&mut self, others: &[&Client]) {
@@ -201,10 +201,12 @@ fn three_members_form_a_mesh() {
 #[test]
 fn media_state_updates_the_member_and_leave_closes_everything() {
     let (mut a, mut b) = joined_pair();
-    a.input(Input::Server(ServerMsg::MediaState { from: b.id, muted: true, camera_off: false }));
-    assert!(a.call.member(b.id).unwrap().muted);
-    a.input(Input::LocalMediaState { muted: true, camera_off: true });
-    assert_eq!(a.outbox.back(), Some(&ClientMsg::MediaState { muted: true, camera_off: true }));
+    let muted = MediaState { muted: true, ..MediaState::default() };
+    a.input(Input::Server(ServerMsg::MediaState { from: b.id, state: muted }));
+    assert!(a.call.member(b.id).unwrap().state.muted);
+    let sharing = MediaState { muted: true, camera_off: true, sharing: true };
+    a.input(Input::LocalMediaState(sharing));
+    assert_eq!(a.outbox.back(), Some(&ClientMsg::MediaState(sharing)));
     b.input(Input::Leave);
     assert!(b.open_peers.is_empty());
     assert_eq!(b.outbox.back(), Some(&ClientMsg::Leave));

@@ -33,8 +33,8 @@ fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
                 "sdpMid": "0", "sdpMLineIndex": 0}}),
         ),
         (
-            ClientMsg::MediaState { muted: true, camera_off: false },
-            json!({"type": "media_state", "muted": true, "camera_off": false}),
+            ClientMsg::MediaState(MediaState { muted: true, camera_off: false, sharing: true }),
+            json!({"type": "media_state", "muted": true, "camera_off": false, "sharing": true}),
         ),
         (ClientMsg::Leave, json!({"type": "leave"})),
     ]
@@ -44,8 +44,7 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
     let ana = PeerInfo {
         id: PeerId(1),
         name: DisplayName::parse("Ana").unwrap(),
-        muted: false,
-        camera_off: true,
+        state: MediaState { muted: false, camera_off: true, sharing: false },
     };
     vec![
         (
@@ -68,11 +67,11 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 "ice_servers": [
                     {"urls": ["stun:stun.l.google.com:19302"]},
                     {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}],
-                "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true}]}),
+                "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}]}),
         ),
         (
             ServerMsg::PeerJoined { peer: ana },
-            json!({"type": "peer_joined", "peer": {"id": 1, "name": "Ana", "muted": false, "camera_off": true}}),
+            json!({"type": "peer_joined", "peer": {"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}}),
         ),
         (ServerMsg::PeerLeft { peer: PeerId(1) }, json!({"type": "peer_left", "peer": 1})),
         (
@@ -90,8 +89,8 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 "sdpMid": "0", "sdpMLineIndex": 0}}),
         ),
         (
-            ServerMsg::MediaState { from: PeerId(2), muted: false, camera_off: true },
-            json!({"type": "media_state", "from": 2, "muted": false, "camera_off": true}),
+            ServerMsg::MediaState { from: PeerId(2), state: MediaState { muted: false, camera_off: true, sharing: false } },
+            json!({"type": "media_state", "from": 2, "muted": false, "camera_off": true, "sharing": false}),
         ),
         (
             ServerMsg::error(ErrorCode::RoomFull, "this room is full: 2 of 2"),
@@ -183,4 +182,11 @@ fn server_refuses_bad_names_on_the_wire() {
     let bad = r#"{"type":"peer_joined","peer":{"id":1,"name":""}}"#;
     assert!(ServerMsg::decode(bad).is_err());
     const { assert!(MAX_FRAME_BYTES >= 16 * 1024, "SDP with many candidates must fit") };
+}
+
+#[test]
+fn media_state_from_before_sharing_existed_still_decodes() {
+    let old = r#"{"type":"media_state","muted":true,"camera_off":false}"#;
+    let want = ClientMsg::MediaState(MediaState { muted: true, camera_off: false, sharing: false });
+    assert_eq!(ClientMsg::decode(old).unwrap(), want);
 }

@@ -7,15 +7,16 @@ use leptos::prelude::*;
 #[component]
 pub fn Tile(tile: RemoteTile) -> impl IntoView {
     let session = expect_context::<Session>();
-    let RemoteTile { peer, name, muted, camera_off, stream, connection, speaking } = tile;
+    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking } = tile;
     view! {
         <figure class="tile remote" data-peer=peer.to_string()
-            class:camera-off=move || camera_off.get() class:speaking=move || speaking.get() && !muted.get()>
+            class:camera-off=move || camera_off.get() && !sharing.get() class:sharing=move || sharing.get() class:speaking=move || speaking.get() && !muted.get()>
             <StreamVideo stream=stream class="remote-video" speaker=session.speaker_id />
             <figcaption>
                 <span class="name">{move || name.get()}</span>
                 <Show when=move || muted.get()><span class="badge muted" title="Muted">"Muted"</span></Show>
                 <Show when=move || camera_off.get()><span class="badge camera-off">"Camera off"</span></Show>
+                <Show when=move || sharing.get()><span class="badge presenting">"Presenting"</span></Show>
                 <Show when=move || connection.get() != "connected">
                     <span class="badge state">{move || connection.get()}</span>
                 </Show>

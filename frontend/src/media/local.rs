@@ -53,6 +53,11 @@ impl LocalMedia {
         }
     }
 
+    /// What the others are told: muted, camera off, sharing.
+    pub fn state(&self) -> shared::MediaState {
+        shared::MediaState { muted: self.muted(), camera_off: self.camera_off(), sharing: self.sharing() }
+    }
+
     pub fn muted(&self) -> bool {
         self.muted.get()
     }
