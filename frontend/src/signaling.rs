@@ -82,3 +82,16 @@ impl Drop for Socket {
         let _ = self.ws.close();
     }
 }
+
+/// How many are in `room` now (`GET /api/rooms/<room>`), for the welcome
+/// screen. `None` when the server cannot say (unreachable, bad name).
+pub async fn room_status(room: &shared::RoomName) -> Option<shared::RoomStatus> {
+    let window = web_sys::window()?;
+    let url = format!("/api/rooms/{}", js_sys::encode_uri_component(room.as_str()));
+    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url)).await.ok()?.dyn_into().ok()?;
+    if !response.ok() {
+        return None;
+    }
+    let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
+}

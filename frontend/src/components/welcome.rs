@@ -29,6 +29,24 @@ pub fn Welcome() -> impl IntoView {
         session.join(room, name);
     };
 
+    // Who is already there, asked again as the name changes and every few seconds.
+    let tick = RwSignal::new(0u32);
+    let ticker = gloo_timers::callback::Interval::new(5_000, move || tick.update(|t| *t += 1));
+    let _ticker = StoredValue::new_local(ticker);
+    let occupancy = LocalResource::new(move || {
+        tick.track();
+        let room = RoomName::parse(&room.get()).ok();
+        async move { crate::signaling::room_status(&room?).await }
+    });
+    let occupancy_text = move || {
+        let status = occupancy.get().flatten()?;
+        Some(match status.members {
+            0 => "Nobody is here yet.".to_owned(),
+            n if n >= status.capacity => format!("This room is full: {n} of {}.", status.capacity),
+            n => format!("{n} of {} here now.", status.capacity),
+        })
+    };
+
     view! {
         <main class="welcome">
             <h1>"Moim " <span class="sub">"모임"</span></h1>
@@ -54,6 +72,7 @@ pub fn Welcome() -> impl IntoView {
                     <input id="name" autocomplete="nickname" maxlength="40" placeholder="How others see you"
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                 </label>
+                <p class="hint" id="occupancy">{occupancy_text}</p>
                 <DevicePickers />
                 <p class="hint">{move || room_problem().or_else(name_problem)}</p>
                 {move || match phase.get() {
