@@ -3,6 +3,8 @@
 //! chromedriver (WebDriver, via `fantoccini`), one browser per person.
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,12 +75,44 @@ impl Harness {
         self.launch(args).await
     }
 
+    /// A phone-sized browser (390×844 portrait, touch, two cameras).
+    pub async fn phone(&self) -> Result<Browser> {
+        self.launch_with(
+            vec!["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=2"],
+            json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true, "mobile": true } }),
+        )
+        .await
+    }
+
+    /// Takes `count` seats in `room` with bare signaling clients (no media),
+    /// so a room can be filled without a browser per seat.
+    pub async fn hold_seats(&self, room: &str, count: usize) -> Result<Vec<Seat>> {
+        let mut seats = Vec::with_capacity(count);
+        for i in 0..count {
+            let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", self.port)).await?;
+            let join = shared::ClientMsg::Join { version: shared::PROTOCOL_VERSION, room: room.into(), name: format!("Seat {i}") };
+            ws.send(Message::text(serde_json::to_string(&join)?)).await?;
+            match ws.next().await {
+                // Keep reading, so pings are answered and the seat stays taken.
+                Some(Ok(Message::Text(text))) if text.contains("\"welcome\"") => {
+                    seats.push(Seat(tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} })))
+                }
+                other => return Err(format!("seat {i} was not welcomed: {other:?}").into()),
+            }
+        }
+        Ok(seats)
+    }
+
     /// A browser whose user says "Block" to the camera and microphone prompt.
     pub async fn browser_denying_media(&self) -> Result<Browser> {
         self.launch(vec!["--deny-permission-prompts"]).await
     }
 
     async fn launch(&self, extra_args: Vec<&str>) -> Result<Browser> {
+        self.launch_with(extra_args, Value::Null).await
+    }
+
+    async fn launch_with(&self, extra_args: Vec<&str>, mobile_emulation: Value) -> Result<Browser> {
         let mut args = vec![
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--autoplay-policy=no-user-gesture-required",
@@ -90,7 +124,11 @@ impl Harness {
             args.push("--use-fake-device-for-media-stream");
         }
         args.extend(extra_args);
-        let caps = json!({ "goog:chromeOptions": { "binary": chromium_binary(), "args": args } });
+        let mut options = json!({ "binary": chromium_binary(), "args": args });
+        if !mobile_emulation.is_null() {
+            options["mobileEmulation"] = mobile_emulation;
+        }
+        let caps = json!({ "goog:chromeOptions": options });
         let Value::Object(caps) = caps else { unreachable!() };
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -107,6 +145,16 @@ fn chromium_binary() -> String {
 async fn free_port() -> Result<u16> {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(l.local_addr()?.port())
+}
+
+/// A room member without a browser: a signaling connection holding a seat.
+/// Dropping it drops the connection, which frees the seat.
+pub struct Seat(tokio::task::JoinHandle<()>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub struct Browser {

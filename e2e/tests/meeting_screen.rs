@@ -1,0 +1,112 @@
+//! The meeting screen around the call: the welcome screen counts who is in
+//! the room and a full room says so; the speaking highlight, keyboard
+//! shortcuts, help, people list and device pickers; a phone-sized screen.
+
+use e2e::{Harness, Result};
+use fantoccini::{key::Key, Locator};
+
+const OCCUPANCY: &str = "return (document.querySelector('#occupancy')?.textContent ?? '')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seventh_is_refused_and_the_welcome_screen_counts() -> Result<()> {
+    let harness = Harness::start(6).await?;
+    let mut seats = harness.hold_seats("busy", 6).await?;
+    let eve = harness.browser(&[]).await?;
+    eve.open_room("busy").await?;
+    eve.wait_for("the full count", &format!("{OCCUPANCY} === 'This room is full: 6 of 6.'")).await?;
+    eve.join_as("Eve").await?;
+    eve.wait_for(
+        "the room-full message",
+        "return document.querySelector('#join-error')?.textContent === 'Sorry, this room is full: 6 of 6. Try another room name, or wait until someone leaves.'",
+    )
+    .await?;
+    eve.screenshot(&e2e::artifact("seventh-refused.png")).await?;
+
+    // A seat frees up: the count follows, and Eve gets in.
+    seats.pop();
+    eve.wait_for("the count to drop", &format!("{OCCUPANCY} === '5 of 6 here now.'")).await?;
+    eve.client.find(Locator::Css("#join")).await?.click().await?;
+    eve.wait_for("Eve in the room", "return !!document.querySelector('main.room')").await?;
+    eve.wait_for("six here", "return document.querySelector('.count')?.textContent === '6 here'").await?;
+    eve.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
+    let harness = Harness::start(6).await?;
+    let ana = harness.browser(&[]).await?;
+    let bo = harness.browser(&[]).await?;
+    ana.open_room("desk").await?;
+    ana.wait_for("the welcome meter to move", "return Number(document.querySelector('#mic-level')?.value) > 0").await?;
+    ana.wait_for("Nobody here yet", &format!("{OCCUPANCY} === 'Nobody is here yet.'")).await?;
+    ana.join_as("Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    bo.open_room("desk").await?;
+    bo.wait_for("one here", &format!("{OCCUPANCY} === '1 of 6 here now.'")).await?;
+    bo.join_as("Bo").await?;
+    ana.wait_for_live_remote_videos(1).await?;
+
+    // The fake microphone beeps: Bo's tile lights up at Ana's while it does.
+    ana.wait_for("Bo's tile to show him speaking", "return !!document.querySelector('.tile.remote.speaking')").await?;
+
+    // Everyone in the people list, with their state.
+    ana.wait_for("both in the people list", "return [...document.querySelectorAll('#people .person')].map(p => p.firstChild.textContent).join() === 'You,Bo'").await?;
+
+    // Shortcuts: M mutes (and the others see it), typing in the chat does not.
+    let body = ana.client.find(Locator::Css("body")).await?;
+    body.send_keys("m").await?;
+    ana.wait_for("M to mute", "return document.querySelector('#mute').textContent === 'Unmute'").await?;
+    bo.wait_for("Ana muted in Bo's people list", "return !!document.querySelector('#people .person[data-peer] .badge.muted')").await?;
+    ana.client.find(Locator::Css("#chat-input")).await?.send_keys("mmm").await?;
+    assert_eq!(ana.eval("return document.querySelector('#mute').textContent").await?, "Unmute", "typing is not a shortcut");
+    body.send_keys("v").await?;
+    ana.wait_for("V to turn the camera off", "return document.querySelector('#camera').textContent === 'Camera On'").await?;
+    bo.wait_for("Ana's camera-off badge", "return !!document.querySelector('.tile.remote .badge.camera-off')").await?;
+    body.send_keys("?").await?;
+    ana.wait_for("the help list", "return /Mute or unmute/.test(document.querySelector('#help')?.textContent ?? '')").await?;
+    ana.screenshot(&e2e::artifact("help.png")).await?;
+    body.send_keys(&Key::Escape.to_string()).await?;
+    ana.wait_for("the help list to close", "return !document.querySelector('#help')").await?;
+
+    // Every device can be picked: camera, microphone, and speaker where the browser allows.
+    for picker in ["#camera-select", "#microphone-select", "#speaker-select"] {
+        let options = ana.eval(&format!("return document.querySelectorAll('{picker} option').length")).await?;
+        assert!(options.as_u64() >= Some(1), "{picker} lists devices");
+    }
+    ana.close().await?;
+    bo.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
+    let harness = Harness::start(6).await?;
+    let phone = harness.phone().await?;
+    let desk = harness.browser(&[]).await?;
+    desk.join("walk", "Desk").await?;
+    phone.join("walk", "Phone").await?;
+    phone.wait_for_live_remote_videos(1).await?;
+    desk.wait_for_live_remote_videos(1).await?;
+    phone.screenshot(&e2e::artifact("phone.png")).await?;
+
+    assert_eq!(phone.eval("return innerWidth").await?, 390);
+    assert_eq!(
+        phone.eval("return document.documentElement.scrollWidth <= innerWidth").await?,
+        true,
+        "nothing sticks out sideways"
+    );
+    for control in ["#mute", "#camera", "#leave", "#flip"] {
+        let visible = phone
+            .eval(&format!(
+                "const r = document.querySelector('{control}')?.getBoundingClientRect();
+                 return !!r && r.width > 0 && r.left >= 0 && r.right <= innerWidth"
+            ))
+            .await?;
+        assert_eq!(visible, true, "{control} is on screen");
+    }
+    // The back camera: the phone switches and the desk keeps seeing live video.
+    phone.client.find(Locator::Css("#flip")).await?.click().await?;
+    phone.wait_for("the flip to finish", "return document.querySelector('#flip').textContent === 'Front camera'").await?;
+    desk.wait_for_live_remote_videos(1).await?;
+    phone.close().await?;
+    desk.close().await
+}
