@@ -4,7 +4,7 @@
 use crate::hub::{Hub, HubStopped};
 use crate::rooms::RoomError;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use shared::{ApiError, ErrorCode, RoomName, RoomStatus};
 
-pub fn router() -> Router<Hub> {
+pub fn router<S>() -> Router<S>
+where
+    Hub: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         // A catch-all never matches an empty name, which must be refused too
         // rather than fall through to the web app.

@@ -8,10 +8,13 @@ pub mod rooms;
 mod static_files;
 mod ws;
 
+use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
 use hub::Hub;
 use rooms::Rooms;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -25,14 +28,52 @@ pub struct Config {
     pub dist_dir: std::path::PathBuf,
 }
 
-/// The whole server. Starts the hub task, so call it inside a Tokio runtime.
+/// How connections are policed. Kept apart from [`Config`], with defaults,
+/// so a new limit never breaks code that builds a `Config` field by field.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// A member silent this long (not even answering the server's pings) is
+    /// presumed gone and leaves its room, so no ghost tile stays behind.
+    pub heartbeat_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What the handlers share; cheap to clone.
+#[derive(Clone, Debug)]
+struct AppState {
+    hub: Hub,
+    limits: Arc<Limits>,
+}
+
+impl FromRef<AppState> for Hub {
+    fn from_ref(state: &AppState) -> Hub {
+        state.hub.clone()
+    }
+}
+
+/// The whole server with the default [`Limits`].
 pub fn app(config: Config) -> Router {
-    let hub = Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers));
+    app_with(config, Limits::default())
+}
+
+/// The whole server. Starts the hub task, so call it inside a Tokio runtime.
+pub fn app_with(config: Config, limits: Limits) -> Router {
+    let state = AppState {
+        hub: Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers)),
+        limits: Arc::new(limits),
+    };
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .merge(api::router())
-        .with_state(hub)
+        .with_state(state)
         .merge(static_files::router(&config.dist_dir))
         .layer(TraceLayer::new_for_http())
 }
@@ -40,7 +81,16 @@ pub fn app(config: Config) -> Router {
 /// Serves [`app`] until Ctrl-C or SIGTERM, then stops accepting and lets
 /// in-flight HTTP requests finish.
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<()> {
-    axum::serve(listener, app(config))
+    serve_with(listener, config, Limits::default()).await
+}
+
+/// [`serve`] with chosen [`Limits`].
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    limits: Limits,
+) -> std::io::Result<()> {
+    axum::serve(listener, app_with(config, limits))
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

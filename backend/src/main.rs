@@ -6,6 +6,7 @@ use shared::IceServer;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -46,6 +47,11 @@ struct Args {
     /// Members per room. Every member sends to every other, so keep it small.
     #[arg(long, env = "MOIM_ROOM_CAPACITY", default_value_t = 6, value_parser = clap::value_parser!(u16).range(2..))]
     room_capacity: u16,
+
+    /// Seconds a member may stay silent (not even answering the server's
+    /// pings) before it is dropped from its room. Pings go every third of it.
+    #[arg(long, env = "MOIM_HEARTBEAT_TIMEOUT", value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    heartbeat_timeout: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +88,9 @@ async fn run(args: Args) -> Result<(), Error> {
         room_capacity: args.room_capacity.into(),
         dist_dir: args.dist,
     };
+    let limits = backend::Limits {
+        heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
+    };
     if !config.dist_dir.join("index.html").is_file() {
         tracing::warn!(dist = %config.dist_dir.display(), "the web app is not built: pages answer 503 until it is");
     }
@@ -92,7 +101,12 @@ async fn run(args: Args) -> Result<(), Error> {
         .flat_map(|s| &s.urls)
         .map(String::as_str)
         .collect();
-    tracing::info!(room_capacity = config.room_capacity, ?ice_urls, "starting");
+    tracing::info!(
+        room_capacity = config.room_capacity,
+        ?ice_urls,
+        ?limits,
+        "starting"
+    );
 
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -106,7 +120,9 @@ async fn run(args: Args) -> Result<(), Error> {
         SocketAddr::new(args.bind, port).ip().to_string()
     };
     println!("Moim is running at http://{host}:{port}");
-    backend::serve(listener, config).await.map_err(Error::Serve)
+    backend::serve_with(listener, config, limits)
+        .await
+        .map_err(Error::Serve)
 }
 
 /// Accepts what browsers accept in `RTCIceServer.urls`, or empty for none.
@@ -221,6 +237,27 @@ mod tests {
         assert_eq!(
             arg.get_env().and_then(|v| v.to_str()),
             Some("MOIM_ROOM_CAPACITY")
+        );
+    }
+
+    #[test]
+    fn heartbeat_timeout_is_in_seconds_and_not_zero() {
+        let command = Args::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "heartbeat_timeout")
+            .unwrap();
+        assert_eq!(arg.get_default_values(), ["15"]);
+        assert_eq!(
+            arg.get_env().and_then(|v| v.to_str()),
+            Some("MOIM_HEARTBEAT_TIMEOUT")
+        );
+        assert!(parse(&["--heartbeat-timeout", "0"]).is_err());
+        assert_eq!(
+            parse(&["--heartbeat-timeout", "5"])
+                .unwrap()
+                .heartbeat_timeout,
+            5
         );
     }
 

@@ -2,6 +2,7 @@
 //! a write loop sends the peer's queue. When either ends, the connection ends.
 
 use crate::hub::{Hub, PeerConn};
+use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -18,42 +19,71 @@ use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 /// first and can close with a reason; it still bounds what one frame costs.
 const MAX_WS_MESSAGE: usize = 1024 * 1024;
 
-/// Pings make browsers answer even when idle, so a vanished peer (sleeping
-/// laptop, dropped network) is noticed and does not hold a seat in its room.
-const PING_EVERY: Duration = Duration::from_secs(20);
-const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// Pings per heartbeat timeout: a peer must miss this many in a row (or
+/// their pongs must all be late) before it is presumed gone.
+const PINGS_PER_TIMEOUT: u32 = 3;
 
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Response {
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Signaling messages are small: small buffers keep idle connections cheap.
     ws.read_buffer_size(4096)
         .write_buffer_size(0)
         .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, hub))
+        .on_upgrade(move |socket| connection(socket, state))
 }
 
 /// How a connection ends.
-#[derive(Debug)]
-enum End {
-    /// The peer left or the socket failed: nothing more to say.
-    Gone,
-    /// We end it, with a close code and a reason for the user.
-    Close { code: u16, reason: String },
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The client sent a close frame.
+    ClientClosed,
+    /// The socket failed or ended without a close frame (e.g. TCP dropped).
+    Dropped,
+    /// Nothing arrived for the heartbeat timeout, not even a pong.
+    Silent,
+    /// The hub dropped the peer for not reading its messages.
+    TooSlow,
+    TooBig,
+    VersionMismatch,
+    /// The hub is gone, which only happens while the server stops.
+    ServerGone,
 }
 
 impl End {
-    fn close(code: u16, reason: impl Into<String>) -> Self {
-        Self::Close {
+    /// The close frame we send, if this end is ours to explain.
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            Self::ClientClosed | Self::Dropped | Self::Silent => return None,
+            Self::TooSlow => (
+                close_code::TOO_SLOW,
+                "too slow to receive messages".to_owned(),
+            ),
+            Self::TooBig => (
+                close_code::TOO_BIG,
+                format!("message larger than {} KiB", MAX_FRAME_BYTES / 1024),
+            ),
+            Self::VersionMismatch => (
+                close_code::VERSION_MISMATCH,
+                "protocol version mismatch: reload the page".to_owned(),
+            ),
+            Self::ServerGone => (
+                close_code::GOING_AWAY,
+                "the server is restarting".to_owned(),
+            ),
+        };
+        Some(CloseFrame {
             code,
             reason: reason.into(),
-        }
+        })
     }
 }
 
-async fn connection(socket: WebSocket, hub: Hub) {
+async fn connection(socket: WebSocket, state: AppState) {
+    let hub = &state.hub;
+    let heartbeat = state.limits.heartbeat_timeout;
     let Ok(PeerConn {
         id: peer,
         mut outbox,
@@ -67,9 +97,9 @@ async fn connection(socket: WebSocket, hub: Hub) {
     let (mut sink, mut stream) = socket.split();
 
     let end = tokio::select! {
-        end = read_loop(&mut stream, &hub, peer, &replies) => end,
-        end = write_loop(&mut sink, &mut outbox) => end,
-        Ok(()) = &mut kicked => End::close(close_code::TOO_SLOW, "too slow to receive messages"),
+        end = read_loop(&mut stream, hub, peer, &replies, heartbeat) => end,
+        end = write_loop(&mut sink, &mut outbox, heartbeat) => end,
+        Ok(()) = &mut kicked => End::TooSlow,
     };
     // The others hear PeerLeft now, whatever the closing handshake below costs.
     let _ = hub.disconnect(peer).await;
@@ -82,27 +112,30 @@ async fn read_loop(
     hub: &Hub,
     peer: PeerId,
     replies: &mpsc::Sender<ServerMsg>,
+    heartbeat: Duration,
 ) -> End {
     loop {
-        let frame = match timeout(IDLE_LIMIT, stream.next()).await {
+        // Any frame resets the clock; the write loop's pings make live
+        // clients send pongs even when they have nothing to say.
+        let frame = match timeout(heartbeat, stream.next()).await {
             Ok(Some(Ok(frame))) => frame,
             Ok(Some(Err(err))) => {
                 tracing::debug!(%peer, %err, "read failed");
-                return End::Gone;
+                return End::Dropped;
             }
-            Ok(None) => return End::Gone,
+            Ok(None) => return End::Dropped,
             Err(_) => {
-                tracing::debug!(%peer, "nothing received, not even a pong: presumed gone");
-                return End::Gone;
+                tracing::info!(%peer, ?heartbeat, "nothing received, not even a pong: presumed gone");
+                return End::Silent;
             }
         };
         let reply = match frame {
-            Message::Text(text) if text.len() > MAX_FRAME_BYTES => return too_big(),
-            Message::Binary(data) if data.len() > MAX_FRAME_BYTES => return too_big(),
+            Message::Text(text) if text.len() > MAX_FRAME_BYTES => return End::TooBig,
+            Message::Binary(data) if data.len() > MAX_FRAME_BYTES => return End::TooBig,
             Message::Text(text) => match ClientMsg::decode(&text) {
                 Ok(msg) => match hub.message(peer, msg).await {
                     Ok(()) => continue,
-                    Err(_) => return End::Gone,
+                    Err(_) => return End::ServerGone,
                 },
                 Err(err) => ServerMsg::error(err.code(), err.to_string()),
             },
@@ -111,31 +144,29 @@ async fn read_loop(
             }
             // tungstenite answers pings itself; any frame proves the peer is there.
             Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => return End::Gone,
+            Message::Close(_) => return End::ClientClosed,
         };
+        // Our own queue: closed only if the connection is already ending.
         if replies.send(reply).await.is_err() {
-            return End::Gone;
+            return End::Dropped;
         }
     }
-}
-
-fn too_big() -> End {
-    End::close(
-        close_code::TOO_BIG,
-        format!("message larger than {} KiB", MAX_FRAME_BYTES / 1024),
-    )
 }
 
 async fn write_loop(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &mut mpsc::Receiver<ServerMsg>,
+    heartbeat: Duration,
 ) -> End {
-    let mut ping = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    // Never zero: `interval_at` panics on a zero period.
+    let every = (heartbeat / PINGS_PER_TIMEOUT).max(Duration::from_millis(10));
+    let mut ping = interval_at(Instant::now() + every, every);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let (frame, then_close) = tokio::select! {
             msg = outbox.recv() => {
-                let Some(msg) = msg else { return End::Gone };
+                // The hub dropped its end: it has stopped.
+                let Some(msg) = msg else { return End::ServerGone };
                 // A client on another protocol version cannot go on: tell it why, then close.
                 let then_close = matches!(&msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
                 (Message::Text(msg.encode().into()), then_close)
@@ -143,13 +174,10 @@ async fn write_loop(
             _ = ping.tick() => (Message::Ping(Bytes::new()), false),
         };
         if sink.send(frame).await.is_err() {
-            return End::Gone;
+            return End::Dropped;
         }
         if then_close {
-            return End::close(
-                close_code::VERSION_MISMATCH,
-                "protocol version mismatch: reload the page",
-            );
+            return End::VersionMismatch;
         }
     }
 }
@@ -162,15 +190,9 @@ async fn finish(
     end: End,
 ) {
     let handshake = async {
-        match end {
-            End::Gone => sink.close().await?,
-            End::Close { code, reason } => {
-                let frame = CloseFrame {
-                    code,
-                    reason: reason.into(),
-                };
-                sink.send(Message::Close(Some(frame))).await?;
-            }
+        match end.close_frame() {
+            None => sink.close().await?,
+            Some(frame) => sink.send(Message::Close(Some(frame))).await?,
         }
         while let Some(Ok(_)) = stream.next().await {}
         Ok::<_, axum::Error>(())

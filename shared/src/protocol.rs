@@ -22,6 +22,8 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4001;
     /// RFC 6455 "message too big".
     pub const TOO_BIG: u16 = 1009;
+    /// RFC 6455 "going away": the server is stopping; reconnect later.
+    pub const GOING_AWAY: u16 = 1001;
 }
 
 /// Client → server.

@@ -5,7 +5,7 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
-use backend::Config;
+use backend::{Config, Limits};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use shared::{ErrorCode, PeerId, PeerInfo, ServerMsg, PROTOCOL_VERSION};
@@ -26,21 +26,34 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub const SILENCE: Duration = Duration::from_millis(300);
 
 pub async fn start(room_capacity: usize, dist_dir: &Path) -> SocketAddr {
+    let config = Config {
+        dist_dir: dist_dir.to_owned(),
+        ..config(room_capacity)
+    };
+    start_with(config, Limits::default()).await
+}
+
+/// A server with chosen limits.
+pub async fn start_with(config: Config, limits: Limits) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = Config {
-        ice_servers: vec![],
-        room_capacity,
-        dist_dir: dist_dir.to_owned(),
-    };
-    let app = backend::app(config);
+    let app = backend::app_with(config, limits);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
 
+/// Rooms of `room_capacity`, no ICE servers, no web app.
+pub fn config(room_capacity: usize) -> Config {
+    Config {
+        ice_servers: vec![],
+        room_capacity,
+        dist_dir: "/nonexistent/moim-dist".into(),
+    }
+}
+
 /// A server for signaling tests; its web app is not built.
 pub async fn signaling(room_capacity: usize) -> SocketAddr {
-    start(room_capacity, Path::new("/nonexistent/moim-dist")).await
+    start_with(config(room_capacity), Limits::default()).await
 }
 
 pub async fn connect(addr: SocketAddr) -> Ws {

@@ -1,0 +1,62 @@
+//! How connections end without anyone saying goodbye: members who go silent,
+//! against the real server with real clients.
+
+mod common;
+
+use backend::Limits;
+use common::*;
+use futures_util::StreamExt;
+use shared::ServerMsg;
+use std::time::Duration;
+use tokio::time::{timeout_at, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Reads for `how_long`, failing on anything but pings; returns how many came.
+async fn only_pings_for(ws: &mut Ws, how_long: Duration) -> usize {
+    let deadline = Instant::now() + how_long;
+    let mut pings = 0;
+    while let Ok(frame) = timeout_at(deadline, ws.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("expected only pings, got {other:?}"),
+        }
+    }
+    pings
+}
+
+#[tokio::test]
+async fn a_member_that_stops_answering_is_dropped_and_the_room_told() {
+    let heartbeat = Duration::from_secs(1);
+    let limits = Limits {
+        heartbeat_timeout: heartbeat,
+    };
+    let addr = start_with(config(3), limits).await;
+    let ((mut a, a_id), (mut b, b_id)) = pair(addr, "r").await;
+    let mut silent = connect(addr).await;
+    let (silent_id, _) = join(&mut silent, "r", "Sil").await;
+    for ws in [&mut a, &mut b] {
+        assert!(matches!(recv(ws).await, ServerMsg::PeerJoined { peer } if peer.id == silent_id));
+    }
+
+    // From here `silent` is never polled: its socket stays open, but it
+    // neither reads nor answers pings, like a laptop that went to sleep.
+    let started = Instant::now();
+    let (to_a, to_b) = tokio::join!(recv(&mut a), recv(&mut b));
+    let waited = started.elapsed();
+    assert_eq!(to_a, ServerMsg::PeerLeft { peer: silent_id });
+    assert_eq!(to_b, ServerMsg::PeerLeft { peer: silent_id });
+    assert!(waited >= heartbeat / 2, "dropped after only {waited:?}");
+    assert!(
+        waited < heartbeat + Duration::from_secs(2),
+        "took {waited:?}"
+    );
+
+    // Members that say nothing but answer pings stay, however long.
+    let (pings_a, pings_b) = tokio::join!(
+        only_pings_for(&mut a, 2 * heartbeat),
+        only_pings_for(&mut b, 2 * heartbeat)
+    );
+    assert!(pings_a >= 3 && pings_b >= 3, "pings: {pings_a}, {pings_b}");
+    assert_relays((&mut a, a_id), (&mut b, b_id)).await;
+    drop(silent);
+}
