@@ -13,9 +13,11 @@ use axum::routing::get;
 use axum::Router;
 use hub::Hub;
 use rooms::Rooms;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone, Debug)]
@@ -45,11 +47,18 @@ impl Default for Limits {
     }
 }
 
+/// How long open WebSockets get to close once the server stops; a closing
+/// handshake is bounded well below this (see `ws::CLOSE_TIMEOUT`).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What the handlers share; cheap to clone.
 #[derive(Clone, Debug)]
 struct AppState {
     hub: Hub,
     limits: Arc<Limits>,
+    /// Turns `true` when the server starts stopping. Every WebSocket holds a
+    /// clone until it has closed, which is how [`serve_with`] knows they have.
+    stopping: watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for Hub {
@@ -58,16 +67,12 @@ impl FromRef<AppState> for Hub {
     }
 }
 
-/// The whole server with the default [`Limits`].
-pub fn app(config: Config) -> Router {
-    app_with(config, Limits::default())
-}
-
 /// The whole server. Starts the hub task, so call it inside a Tokio runtime.
-pub fn app_with(config: Config, limits: Limits) -> Router {
+fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Router {
     let state = AppState {
         hub: Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers)),
         limits: Arc::new(limits),
+        stopping,
     };
     Router::new()
         .route("/ws", get(ws::upgrade))
@@ -78,28 +83,53 @@ pub fn app_with(config: Config, limits: Limits) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// Serves [`app`] until Ctrl-C or SIGTERM, then stops accepting and lets
-/// in-flight HTTP requests finish.
+/// Serves Moim with the default [`Limits`] until Ctrl-C or SIGTERM; see
+/// [`serve_with`].
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<()> {
-    serve_with(listener, config, Limits::default()).await
+    serve_with(listener, config, Limits::default(), shutdown_signal()).await
 }
 
-/// [`serve`] with chosen [`Limits`].
+/// Serves Moim until `shutdown` resolves, then stops accepting, lets
+/// in-flight HTTP requests finish, closes every WebSocket with 1001 "going
+/// away" (clients reconnect later) and returns once they have closed.
 pub async fn serve_with(
     listener: TcpListener,
     config: Config,
     limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app_with(config, limits))
-        .with_graceful_shutdown(shutdown_signal())
+    let (stop, stopping) = watch::channel(false);
+    let signal = {
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing every connection");
+            stop.send_replace(true);
+        }
+    };
+    axum::serve(listener, app(config, limits, stopping))
+        .with_graceful_shutdown(signal)
+        .await?;
+    // axum waited for HTTP requests only: an upgraded WebSocket is not one.
+    if tokio::time::timeout(DRAIN_TIMEOUT, stop.closed())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = stop.receiver_count(),
+            "connections still closing: stopping anyway"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
 
 async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM: the `shutdown` for [`serve_with`] in `main`.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(%err, "cannot listen for Ctrl-C");
@@ -125,5 +155,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
 }

@@ -120,7 +120,7 @@ async fn run(args: Args) -> Result<(), Error> {
         SocketAddr::new(args.bind, port).ip().to_string()
     };
     println!("Moim is running at http://{host}:{port}");
-    backend::serve_with(listener, config, limits)
+    backend::serve_with(listener, config, limits, backend::shutdown_signal())
         .await
         .map_err(Error::Serve)
 }

@@ -6,13 +6,14 @@ use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
 use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 
 /// tungstenite's own limit, well above [`MAX_FRAME_BYTES`] so our check runs
@@ -27,12 +28,31 @@ const PINGS_PER_TIMEOUT: u32 = 3;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    if *state.stopping.borrow() {
+        return Refused::Stopping.into_response();
+    }
     // Signaling messages are small: small buffers keep idle connections cheap.
     ws.read_buffer_size(4096)
         .write_buffer_size(0)
         .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
         .on_upgrade(move |socket| connection(socket, state))
+}
+
+/// Why an upgrade was refused. The `Display` text is the response body.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("The server is restarting. Try again in a moment.")]
+    Stopping,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Self::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (status, self.to_string()).into_response()
+    }
 }
 
 /// How a connection ends.
@@ -48,8 +68,8 @@ pub enum End {
     TooSlow,
     TooBig,
     VersionMismatch,
-    /// The hub is gone, which only happens while the server stops.
-    ServerGone,
+    /// The server is stopping (the hub being gone means the same).
+    Stopping,
 }
 
 impl End {
@@ -69,7 +89,7 @@ impl End {
                 close_code::VERSION_MISMATCH,
                 "protocol version mismatch: reload the page".to_owned(),
             ),
-            Self::ServerGone => (
+            Self::Stopping => (
                 close_code::GOING_AWAY,
                 "the server is restarting".to_owned(),
             ),
@@ -96,15 +116,24 @@ async fn connection(socket: WebSocket, state: AppState) {
     tracing::info!(%peer, "connected");
     let (mut sink, mut stream) = socket.split();
 
+    // Biased: once the server stops, nothing more is read or sent, so members
+    // hear the close, not the others leaving one by one before it.
     let end = tokio::select! {
+        biased;
+        () = stopped(state.stopping.clone()) => End::Stopping,
+        Ok(()) = &mut kicked => End::TooSlow,
         end = read_loop(&mut stream, hub, peer, &replies, heartbeat) => end,
         end = write_loop(&mut sink, &mut outbox, heartbeat) => end,
-        Ok(()) = &mut kicked => End::TooSlow,
     };
     // The others hear PeerLeft now, whatever the closing handshake below costs.
     let _ = hub.disconnect(peer).await;
     tracing::info!(%peer, ?end, "disconnected");
     finish(sink, stream, end).await;
+}
+
+/// Resolves once the server is stopping (or its stop signal is gone).
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 async fn read_loop(
@@ -135,7 +164,7 @@ async fn read_loop(
             Message::Text(text) => match ClientMsg::decode(&text) {
                 Ok(msg) => match hub.message(peer, msg).await {
                     Ok(()) => continue,
-                    Err(_) => return End::ServerGone,
+                    Err(_) => return End::Stopping,
                 },
                 Err(err) => ServerMsg::error(err.code(), err.to_string()),
             },
@@ -166,7 +195,7 @@ async fn write_loop(
         let (frame, then_close) = tokio::select! {
             msg = outbox.recv() => {
                 // The hub dropped its end: it has stopped.
-                let Some(msg) = msg else { return End::ServerGone };
+                let Some(msg) = msg else { return End::Stopping };
                 // A client on another protocol version cannot go on: tell it why, then close.
                 let then_close = matches!(&msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
                 (Message::Text(msg.encode().into()), then_close)

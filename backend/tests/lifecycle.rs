@@ -6,6 +6,7 @@ mod common;
 use backend::Limits;
 use common::*;
 use futures_util::StreamExt;
+use shared::protocol::close_code;
 use shared::ServerMsg;
 use std::time::Duration;
 use tokio::time::{timeout_at, Instant};
@@ -59,4 +60,48 @@ async fn a_member_that_stops_answering_is_dropped_and_the_room_told() {
     assert!(pings_a >= 3 && pings_b >= 3, "pings: {pings_a}, {pings_b}");
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
     drop(silent);
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_connection_with_going_away_and_serve_returns() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    let server = tokio::spawn(backend::serve_with(
+        listener,
+        config(3),
+        Limits::default(),
+        shutdown,
+    ));
+
+    let ((mut a, _), (mut b, _)) = pair(addr, "r").await;
+    let mut c = connect(addr).await;
+    join(&mut c, "elsewhere", "Cy").await;
+    // Connected but never joined: answered, so its connection is running.
+    let mut lobby = connect(addr).await;
+    send(&mut lobby, serde_json::json!({ "type": "leave" })).await;
+    expect_error(&mut lobby, shared::ErrorCode::NotJoined).await;
+
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    for ws in [&mut a, &mut b, &mut c, &mut lobby] {
+        // Straight to the close: nobody is told of the others leaving first.
+        let frame = expect_close(ws).await;
+        assert_eq!(u16::from(frame.code), close_code::GOING_AWAY);
+        assert_eq!(frame.reason.as_str(), "the server is restarting");
+        // Reading on sends tungstenite's answering close; then the stream ends.
+        let end = tokio::time::timeout(WAIT, ws.next()).await.unwrap();
+        assert!(end.is_none(), "expected the end, got {end:?}");
+    }
+    let served = tokio::time::timeout(WAIT, server).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
+    // Every closing handshake completed: none waited out its 2 s timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

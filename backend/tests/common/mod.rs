@@ -37,8 +37,8 @@ pub async fn start(room_capacity: usize, dist_dir: &Path) -> SocketAddr {
 pub async fn start_with(config: Config, limits: Limits) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = backend::app_with(config, limits);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let forever = std::future::pending();
+    tokio::spawn(async move { backend::serve_with(listener, config, limits, forever).await });
     addr
 }
 
