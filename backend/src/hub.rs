@@ -37,6 +37,17 @@ pub enum Event {
         room: RoomName,
         reply: oneshot::Sender<RoomStatus>,
     },
+    /// Asks how many rooms and members there are, answered the same way.
+    Counts {
+        reply: oneshot::Sender<Counts>,
+    },
+}
+
+/// Rooms with members, and members in all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub rooms: usize,
+    pub members: usize,
 }
 
 /// The hub's end of one connection.
@@ -116,6 +127,12 @@ impl Hub {
         answer.await.map_err(|_| HubStopped)
     }
 
+    pub async fn counts(&self) -> Result<Counts, HubStopped> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Counts { reply }).await?;
+        answer.await.map_err(|_| HubStopped)
+    }
+
     pub async fn send(&self, event: Event) -> Result<(), HubStopped> {
         self.events.send(event).await.map_err(|_| HubStopped)
     }
@@ -154,6 +171,13 @@ impl State {
             Event::Status { room, reply } => {
                 // The asker may have given up (e.g. its HTTP request was cancelled).
                 let _ = reply.send(self.rooms.status(room));
+                return;
+            }
+            Event::Counts { reply } => {
+                let _ = reply.send(Counts {
+                    rooms: self.rooms.room_count(),
+                    members: self.rooms.member_count(),
+                });
                 return;
             }
         };
@@ -225,6 +249,38 @@ mod tests {
         assert_eq!((status.members, status.capacity), (2, 3));
         hub.disconnect(a.id).await.unwrap();
         assert_eq!(hub.status(r).await.unwrap().members, 1);
+    }
+
+    #[tokio::test]
+    async fn counts_follow_joins_and_leaves() {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let none = Counts {
+            rooms: 0,
+            members: 0,
+        };
+        assert_eq!(hub.counts().await.unwrap(), none);
+        let a = joined(&hub, "r").await;
+        let _b = joined(&hub, "r").await;
+        let c = joined(&hub, "s").await;
+        let _lobby = hub.connect().await.unwrap();
+        let counts = hub.counts().await.unwrap();
+        assert_eq!(
+            counts,
+            Counts {
+                rooms: 2,
+                members: 3
+            },
+            "the lobby is not a member"
+        );
+        hub.disconnect(c.id).await.unwrap();
+        hub.message(a.id, ClientMsg::Leave).await.unwrap();
+        assert_eq!(
+            hub.counts().await.unwrap(),
+            Counts {
+                rooms: 1,
+                members: 1
+            }
+        );
     }
 
     #[tokio::test]

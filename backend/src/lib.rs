@@ -1,9 +1,10 @@
 //! Moim's server: WebSocket signaling at `/ws`, room occupancy at
-//! `/api/rooms/{room}` and the built web app, on one origin. Media flows
-//! browser to browser; the server only introduces peers.
+//! `/api/rooms/{room}`, counters at `/metrics` and the built web app, on one
+//! origin. Media flows browser to browser; the server only introduces peers.
 
 mod api;
 pub mod hub;
+mod metrics;
 pub mod rooms;
 mod static_files;
 mod ws;
@@ -56,6 +57,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 struct AppState {
     hub: Hub,
     limits: Arc<Limits>,
+    metrics: Arc<metrics::Metrics>,
     /// Turns `true` when the server starts stopping. Every WebSocket holds a
     /// clone until it has closed, which is how [`serve_with`] knows they have.
     stopping: watch::Receiver<bool>,
@@ -72,11 +74,13 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
     let state = AppState {
         hub: Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers)),
         limits: Arc::new(limits),
+        metrics: Arc::default(),
         stopping,
     };
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::scrape))
         .merge(api::router())
         .with_state(state)
         .merge(static_files::router(&config.dist_dir))

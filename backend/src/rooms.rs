@@ -191,6 +191,11 @@ impl Rooms {
         self.rooms.len()
     }
 
+    /// How many peers are in a room, all rooms together.
+    pub fn member_count(&self) -> usize {
+        self.joined.len()
+    }
+
     /// Who is in `room` right now, against the same capacity `join` enforces.
     pub fn status(&self, room: RoomName) -> RoomStatus {
         RoomStatus {

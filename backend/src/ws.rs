@@ -2,6 +2,7 @@
 //! a write loop sends the peer's queue. When either ends, the connection ends.
 
 use crate::hub::{Hub, PeerConn};
+use crate::metrics::Metrics;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -29,7 +30,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     if *state.stopping.borrow() {
-        return Refused::Stopping.into_response();
+        return refuse(&state, Refused::Stopping);
     }
     // Signaling messages are small: small buffers keep idle connections cheap.
     ws.read_buffer_size(4096)
@@ -40,10 +41,22 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
 }
 
 /// Why an upgrade was refused. The `Display` text is the response body.
-#[derive(Debug, thiserror::Error)]
-enum Refused {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
     #[error("The server is restarting. Try again in a moment.")]
     Stopping,
+}
+
+impl Refused {
+    /// Every variant, in declaration order (the metrics index by it).
+    pub const ALL: [Self; 1] = [Self::Stopping];
+
+    /// The `reason` label in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Stopping => "server_stopping",
+        }
+    }
 }
 
 impl IntoResponse for Refused {
@@ -53,6 +66,12 @@ impl IntoResponse for Refused {
         };
         (status, self.to_string()).into_response()
     }
+}
+
+fn refuse(state: &AppState, why: Refused) -> Response {
+    state.metrics.refused(why);
+    tracing::debug!(?why, "upgrade refused");
+    why.into_response()
 }
 
 /// How a connection ends.
@@ -73,6 +92,30 @@ pub enum End {
 }
 
 impl End {
+    /// Every variant, in declaration order (the metrics index by it).
+    pub const ALL: [Self; 7] = [
+        Self::ClientClosed,
+        Self::Dropped,
+        Self::Silent,
+        Self::TooSlow,
+        Self::TooBig,
+        Self::VersionMismatch,
+        Self::Stopping,
+    ];
+
+    /// The `reason` label in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ClientClosed => "client_closed",
+            Self::Dropped => "dropped",
+            Self::Silent => "heartbeat_timeout",
+            Self::TooSlow => "too_slow",
+            Self::TooBig => "too_big",
+            Self::VersionMismatch => "version_mismatch",
+            Self::Stopping => "server_stopping",
+        }
+    }
+
     /// The close frame we send, if this end is ours to explain.
     fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
@@ -102,6 +145,7 @@ impl End {
 }
 
 async fn connection(socket: WebSocket, state: AppState) {
+    let _open = state.metrics.connection_opened();
     let hub = &state.hub;
     let heartbeat = state.limits.heartbeat_timeout;
     let Ok(PeerConn {
@@ -123,10 +167,11 @@ async fn connection(socket: WebSocket, state: AppState) {
         () = stopped(state.stopping.clone()) => End::Stopping,
         Ok(()) = &mut kicked => End::TooSlow,
         end = read_loop(&mut stream, hub, peer, &replies, heartbeat) => end,
-        end = write_loop(&mut sink, &mut outbox, heartbeat) => end,
+        end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics) => end,
     };
     // The others hear PeerLeft now, whatever the closing handshake below costs.
     let _ = hub.disconnect(peer).await;
+    state.metrics.connection_closed(end);
     tracing::info!(%peer, ?end, "disconnected");
     finish(sink, stream, end).await;
 }
@@ -186,6 +231,7 @@ async fn write_loop(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &mut mpsc::Receiver<ServerMsg>,
     heartbeat: Duration,
+    metrics: &Metrics,
 ) -> End {
     // Never zero: `interval_at` panics on a zero period.
     let every = (heartbeat / PINGS_PER_TIMEOUT).max(Duration::from_millis(10));
@@ -198,6 +244,7 @@ async fn write_loop(
                 let Some(msg) = msg else { return End::Stopping };
                 // A client on another protocol version cannot go on: tell it why, then close.
                 let then_close = matches!(&msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
+                metrics.sent(&msg);
                 (Message::Text(msg.encode().into()), then_close)
             }
             _ = ping.tick() => (Message::Ping(Bytes::new()), false),
