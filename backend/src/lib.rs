@@ -5,6 +5,7 @@
 mod api;
 pub mod hub;
 mod metrics;
+mod origin;
 pub mod rooms;
 mod static_files;
 mod ws;
@@ -20,6 +21,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
+
+pub use origin::{AllowedOrigin, OriginError};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -38,12 +41,16 @@ pub struct Limits {
     /// A member silent this long (not even answering the server's pings) is
     /// presumed gone and leaves its room, so no ghost tile stays behind.
     pub heartbeat_timeout: Duration,
+    /// Pages that may open the WebSocket besides the server's own origin
+    /// (requests without an `Origin`, i.e. not from a browser, always may).
+    pub allowed_origins: Vec<AllowedOrigin>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             heartbeat_timeout: Duration::from_secs(15),
+            allowed_origins: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `backend`: runs Moim's server. Every flag also reads an environment
 //! variable, so containers and `.env` files need no wrapper script.
 
+use backend::{AllowedOrigin, OriginError};
 use clap::Parser;
 use shared::IceServer;
 use std::net::{IpAddr, SocketAddr};
@@ -52,6 +53,18 @@ struct Args {
     /// pings) before it is dropped from its room. Pings go every third of it.
     #[arg(long, env = "MOIM_HEARTBEAT_TIMEOUT", value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     heartbeat_timeout: u64,
+
+    /// A page origin (scheme://host[:port]) allowed to open the WebSocket
+    /// besides the server's own; repeat or comma-separate. Needed when a
+    /// proxy changes the Host header, or the page is served elsewhere.
+    #[arg(
+        long = "allowed-origin",
+        env = "MOIM_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        value_parser = origin_arg
+    )]
+    allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +76,8 @@ enum Error {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Origin(#[from] OriginError),
 }
 
 #[tokio::main]
@@ -90,6 +105,7 @@ async fn run(args: Args) -> Result<(), Error> {
     };
     let limits = backend::Limits {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
+        allowed_origins: allowed_origins(&args.allowed_origins)?,
     };
     if !config.dist_dir.join("index.html").is_file() {
         tracing::warn!(dist = %config.dist_dir.display(), "the web app is not built: pages answer 503 until it is");
@@ -123,6 +139,21 @@ async fn run(args: Args) -> Result<(), Error> {
     backend::serve_with(listener, config, limits, backend::shutdown_signal())
         .await
         .map_err(Error::Serve)
+}
+
+/// An origin, or empty for none (e.g. an empty `MOIM_ALLOWED_ORIGINS`).
+fn origin_arg(raw: &str) -> Result<String, OriginError> {
+    if raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    AllowedOrigin::parse(raw).map(|o| o.as_str().to_owned())
+}
+
+fn allowed_origins(raw: &[String]) -> Result<Vec<AllowedOrigin>, OriginError> {
+    raw.iter()
+        .filter(|o| !o.is_empty())
+        .map(|o| AllowedOrigin::parse(o))
+        .collect()
 }
 
 /// Accepts what browsers accept in `RTCIceServer.urls`, or empty for none.
@@ -259,6 +290,31 @@ mod tests {
                 .heartbeat_timeout,
             5
         );
+    }
+
+    #[test]
+    fn allowed_origins_from_flags() {
+        let args = parse(&[
+            "--allowed-origin",
+            "https://Meet.Example.org/,http://10.0.0.5:8080",
+            "--allowed-origin",
+            "https://other.example:443",
+        ])
+        .unwrap();
+        let origins = allowed_origins(&args.allowed_origins).unwrap();
+        let origins: Vec<&str> = origins.iter().map(AllowedOrigin::as_str).collect();
+        assert_eq!(
+            origins,
+            [
+                "https://meet.example.org",
+                "http://10.0.0.5:8080",
+                "https://other.example"
+            ]
+        );
+        let empty = parse(&["--allowed-origin", ""]).unwrap();
+        assert!(allowed_origins(&empty.allowed_origins).unwrap().is_empty());
+        assert!(parse(&["--allowed-origin", "meet.example.org"]).is_err());
+        assert!(parse(&["--allowed-origin", "https://meet.example.org/room"]).is_err());
     }
 
     #[test]

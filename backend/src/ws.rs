@@ -3,11 +3,12 @@
 
 use crate::hub::{Hub, PeerConn};
 use crate::metrics::Metrics;
+use crate::origin;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -28,9 +29,33 @@ const PINGS_PER_TIMEOUT: u32 = 3;
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if *state.stopping.borrow() {
         return refuse(&state, Refused::Stopping);
+    }
+    // Unreadable (non-ASCII) values count as present but wrong.
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""));
+    // HTTP/2 has no Host header: the authority is in the URI.
+    let host = match headers.get(header::HOST) {
+        Some(host) => host.to_str().ok(),
+        None => uri.authority().map(|a| a.as_str()),
+    };
+    // The first proxy's, if several appended theirs.
+    let forwarded = headers
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next());
+    let hosts: Vec<&str> = host.into_iter().chain(forwarded).collect();
+    if !origin::allows(&state.limits.allowed_origins, origin, &hosts) {
+        tracing::info!(?origin, ?hosts, "WebSocket from another origin refused");
+        return refuse(&state, Refused::Origin);
     }
     // Signaling messages are small: small buffers keep idle connections cheap.
     ws.read_buffer_size(4096)
@@ -45,16 +70,22 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
 pub enum Refused {
     #[error("The server is restarting. Try again in a moment.")]
     Stopping,
+    #[error(
+        "This Moim server does not accept pages from other sites. \
+         Its operator can allow one with --allowed-origin."
+    )]
+    Origin,
 }
 
 impl Refused {
     /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 1] = [Self::Stopping];
+    pub const ALL: [Self; 2] = [Self::Stopping, Self::Origin];
 
     /// The `reason` label in `/metrics`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Stopping => "server_stopping",
+            Self::Origin => "origin",
         }
     }
 }
@@ -63,6 +94,7 @@ impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         let status = match self {
             Self::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Origin => StatusCode::FORBIDDEN,
         };
         (status, self.to_string()).into_response()
     }

@@ -30,6 +30,7 @@ async fn a_member_that_stops_answering_is_dropped_and_the_room_told() {
     let heartbeat = Duration::from_secs(1);
     let limits = Limits {
         heartbeat_timeout: heartbeat,
+        ..Limits::default()
     };
     let addr = start_with(config(3), limits).await;
     let ((mut a, a_id), (mut b, b_id)) = pair(addr, "r").await;
