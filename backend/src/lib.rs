@@ -6,6 +6,7 @@ mod api;
 pub mod hub;
 mod metrics;
 mod origin;
+mod rate;
 pub mod rooms;
 mod static_files;
 mod ws;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
 pub use origin::{AllowedOrigin, OriginError};
+pub use rate::MessageRate;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -44,6 +46,9 @@ pub struct Limits {
     /// Pages that may open the WebSocket besides the server's own origin
     /// (requests without an `Origin`, i.e. not from a browser, always may).
     pub allowed_origins: Vec<AllowedOrigin>,
+    /// Messages per connection; beyond it they are refused, then the
+    /// connection is closed.
+    pub message_rate: MessageRate,
 }
 
 impl Default for Limits {
@@ -51,6 +56,7 @@ impl Default for Limits {
         Self {
             heartbeat_timeout: Duration::from_secs(15),
             allowed_origins: Vec::new(),
+            message_rate: MessageRate::default(),
         }
     }
 }

@@ -106,6 +106,7 @@ async fn run(args: Args) -> Result<(), Error> {
     let limits = backend::Limits {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         allowed_origins: allowed_origins(&args.allowed_origins)?,
+        ..backend::Limits::default()
     };
     if !config.dist_dir.join("index.html").is_file() {
         tracing::warn!(dist = %config.dist_dir.display(), "the web app is not built: pages answer 503 until it is");

@@ -19,7 +19,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Every error code, in [`error_slot`] order; each gets a line even at 0, so
 /// a rate over it works from the first error.
-const ERROR_CODES: [ErrorCode; 10] = [
+const ERROR_CODES: [ErrorCode; 11] = [
     ErrorCode::NotJson,
     ErrorCode::UnknownType,
     ErrorCode::InvalidMessage,
@@ -30,6 +30,7 @@ const ERROR_CODES: [ErrorCode; 10] = [
     ErrorCode::InvalidRoomName,
     ErrorCode::InvalidDisplayName,
     ErrorCode::RoomFull,
+    ErrorCode::TooManyMessages,
 ];
 
 /// Exhaustive, so a new code does not compile until it has a counter.
@@ -45,6 +46,7 @@ fn error_slot(code: ErrorCode) -> usize {
         ErrorCode::InvalidRoomName => 7,
         ErrorCode::InvalidDisplayName => 8,
         ErrorCode::RoomFull => 9,
+        ErrorCode::TooManyMessages => 10,
     }
 }
 

@@ -4,7 +4,8 @@
 use crate::hub::{Hub, PeerConn};
 use crate::metrics::Metrics;
 use crate::origin;
-use crate::AppState;
+use crate::rate::{Bucket, MessageRate, Verdict};
+use crate::{AppState, Limits};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -119,19 +120,21 @@ pub enum End {
     TooSlow,
     TooBig,
     VersionMismatch,
+    TooManyMessages,
     /// The server is stopping (the hub being gone means the same).
     Stopping,
 }
 
 impl End {
     /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::ClientClosed,
         Self::Dropped,
         Self::Silent,
         Self::TooSlow,
         Self::TooBig,
         Self::VersionMismatch,
+        Self::TooManyMessages,
         Self::Stopping,
     ];
 
@@ -144,6 +147,7 @@ impl End {
             Self::TooSlow => "too_slow",
             Self::TooBig => "too_big",
             Self::VersionMismatch => "version_mismatch",
+            Self::TooManyMessages => "too_many_messages",
             Self::Stopping => "server_stopping",
         }
     }
@@ -163,6 +167,10 @@ impl End {
             Self::VersionMismatch => (
                 close_code::VERSION_MISMATCH,
                 "protocol version mismatch: reload the page".to_owned(),
+            ),
+            Self::TooManyMessages => (
+                close_code::TOO_MANY_MESSAGES,
+                "too many messages".to_owned(),
             ),
             Self::Stopping => (
                 close_code::GOING_AWAY,
@@ -198,7 +206,7 @@ async fn connection(socket: WebSocket, state: AppState) {
         biased;
         () = stopped(state.stopping.clone()) => End::Stopping,
         Ok(()) = &mut kicked => End::TooSlow,
-        end = read_loop(&mut stream, hub, peer, &replies, heartbeat) => end,
+        end = read_loop(&mut stream, hub, peer, &replies, &state.limits) => end,
         end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics) => end,
     };
     // The others hear PeerLeft now, whatever the closing handshake below costs.
@@ -218,8 +226,10 @@ async fn read_loop(
     hub: &Hub,
     peer: PeerId,
     replies: &mpsc::Sender<ServerMsg>,
-    heartbeat: Duration,
+    limits: &Limits,
 ) -> End {
+    let heartbeat = limits.heartbeat_timeout;
+    let mut bucket = Bucket::new(limits.message_rate, std::time::Instant::now());
     loop {
         // Any frame resets the clock; the write loop's pings make live
         // clients send pongs even when they have nothing to say.
@@ -235,6 +245,24 @@ async fn read_loop(
                 return End::Silent;
             }
         };
+        // Pongs answer our pings and a close ends it all: neither is the
+        // client's to ration. Anything else, pings included, costs a token.
+        if !matches!(frame, Message::Pong(_) | Message::Close(_)) {
+            match bucket.take(std::time::Instant::now()) {
+                Verdict::Pass => {}
+                Verdict::Refuse => {
+                    tracing::debug!(%peer, "over the message rate: dropped one");
+                    if replies.send(too_many(limits.message_rate)).await.is_err() {
+                        return End::Dropped;
+                    }
+                    continue;
+                }
+                Verdict::Close => {
+                    tracing::info!(%peer, "still over the message rate after refusals: closing");
+                    return End::TooManyMessages;
+                }
+            }
+        }
         let reply = match frame {
             Message::Text(text) if text.len() > MAX_FRAME_BYTES => return End::TooBig,
             Message::Binary(data) if data.len() > MAX_FRAME_BYTES => return End::TooBig,
@@ -257,6 +285,14 @@ async fn read_loop(
             return End::Dropped;
         }
     }
+}
+
+fn too_many(rate: MessageRate) -> ServerMsg {
+    let message = format!(
+        "too many messages: at most {} a second ({} at once); this one was dropped",
+        rate.per_second, rate.burst
+    );
+    ServerMsg::error(ErrorCode::TooManyMessages, message)
 }
 
 async fn write_loop(

@@ -20,6 +20,8 @@ pub mod close_code {
     pub const VERSION_MISMATCH: u16 = 4000;
     /// The client could not keep up with its own messages.
     pub const TOO_SLOW: u16 = 4001;
+    /// The client kept sending after being told it sends too many messages.
+    pub const TOO_MANY_MESSAGES: u16 = 4002;
     /// RFC 6455 "message too big".
     pub const TOO_BIG: u16 = 1009;
     /// RFC 6455 "going away": the server is stopping; reconnect later.
@@ -143,6 +145,8 @@ pub enum ErrorCode {
     InvalidRoomName,
     InvalidDisplayName,
     RoomFull,
+    /// Over the per-connection message rate: that message was dropped.
+    TooManyMessages,
 }
 
 impl ErrorCode {
@@ -158,6 +162,7 @@ impl ErrorCode {
             Self::InvalidRoomName => "invalid_room_name",
             Self::InvalidDisplayName => "invalid_display_name",
             Self::RoomFull => "room_full",
+            Self::TooManyMessages => "too_many_messages",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Golden JSON for every message: a change to the wire shows up here as a diff.
 
 use serde_json::json;
-use shared::protocol::{CLIENT_MSG_TYPES, MAX_FRAME_BYTES};
+use shared::protocol::{close_code, CLIENT_MSG_TYPES, MAX_FRAME_BYTES};
 use shared::*;
 
 fn candidate() -> IceCandidate {
@@ -96,6 +96,11 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
             ServerMsg::error(ErrorCode::RoomFull, "this room is full: 2 of 2"),
             json!({"type": "error", "code": "room_full", "message": "this room is full: 2 of 2"}),
         ),
+        (
+            ServerMsg::error(ErrorCode::TooManyMessages, "too many messages: this one was dropped"),
+            json!({"type": "error", "code": "too_many_messages",
+                "message": "too many messages: this one was dropped"}),
+        ),
     ]
 }
 
@@ -151,7 +156,7 @@ fn every_error_code_round_trips() {
     use ErrorCode::*;
     for code in [
         NotJson, UnknownType, InvalidMessage, VersionMismatch, NotJoined, AlreadyJoined,
-        UnknownPeer, InvalidRoomName, InvalidDisplayName, RoomFull,
+        UnknownPeer, InvalidRoomName, InvalidDisplayName, RoomFull, TooManyMessages,
     ] {
         let text = serde_json::to_string(&code).unwrap();
         assert_eq!(text, format!("\"{}\"", code.as_str()));
@@ -189,4 +194,12 @@ fn media_state_from_before_sharing_existed_still_decodes() {
     let old = r#"{"type":"media_state","muted":true,"camera_off":false}"#;
     let want = ClientMsg::MediaState(MediaState { muted: true, camera_off: false, sharing: false });
     assert_eq!(ClientMsg::decode(old).unwrap(), want);
+}
+
+#[test]
+fn close_codes_are_distinct_and_in_their_ranges() {
+    use close_code::*;
+    let app = [VERSION_MISMATCH, TOO_SLOW, TOO_MANY_MESSAGES];
+    assert_eq!(app, [4000, 4001, 4002], "application codes never change meaning");
+    assert_eq!([GOING_AWAY, TOO_BIG], [1001, 1009], "RFC 6455's own");
 }
