@@ -6,6 +6,7 @@ mod api;
 pub mod hub;
 mod metrics;
 mod origin;
+mod per_ip;
 mod rate;
 pub mod rooms;
 mod static_files;
@@ -17,6 +18,7 @@ use axum::Router;
 use hub::Hub;
 use rooms::Rooms;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -49,6 +51,9 @@ pub struct Limits {
     /// Messages per connection; beyond it they are refused, then the
     /// connection is closed.
     pub message_rate: MessageRate,
+    /// Open WebSockets per client IP address; 0 means no limit. Behind a
+    /// reverse proxy every client has the proxy's address.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +62,7 @@ impl Default for Limits {
             heartbeat_timeout: Duration::from_secs(15),
             allowed_origins: Vec::new(),
             message_rate: MessageRate::default(),
+            max_connections_per_ip: 50,
         }
     }
 }
@@ -71,6 +77,7 @@ struct AppState {
     hub: Hub,
     limits: Arc<Limits>,
     metrics: Arc<metrics::Metrics>,
+    per_ip: Arc<per_ip::PerIp>,
     /// Turns `true` when the server starts stopping. Every WebSocket holds a
     /// clone until it has closed, which is how [`serve_with`] knows they have.
     stopping: watch::Receiver<bool>,
@@ -86,6 +93,7 @@ impl FromRef<AppState> for Hub {
 fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Router {
     let state = AppState {
         hub: Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers)),
+        per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),
         limits: Arc::new(limits),
         metrics: Arc::default(),
         stopping,
@@ -124,7 +132,9 @@ pub async fn serve_with(
             stop.send_replace(true);
         }
     };
-    axum::serve(listener, app(config, limits, stopping))
+    // With each connection's address, for the per-IP limit.
+    let app = app(config, limits, stopping).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await?;
     // axum waited for HTTP requests only: an upgraded WebSocket is not one.

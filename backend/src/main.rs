@@ -65,6 +65,16 @@ struct Args {
         value_parser = origin_arg
     )]
     allowed_origins: Vec<String>,
+
+    /// Open WebSockets allowed from one IP address; 0 for no limit. Behind
+    /// a reverse proxy every client has the proxy's address: raise it or use 0.
+    #[arg(
+        long,
+        env = "MOIM_MAX_CONNECTIONS_PER_IP",
+        value_name = "N",
+        default_value_t = 50
+    )]
+    max_connections_per_ip: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +116,7 @@ async fn run(args: Args) -> Result<(), Error> {
     let limits = backend::Limits {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         allowed_origins: allowed_origins(&args.allowed_origins)?,
+        max_connections_per_ip: args.max_connections_per_ip,
         ..backend::Limits::default()
     };
     if !config.dist_dir.join("index.html").is_file() {
@@ -316,6 +327,23 @@ mod tests {
         assert!(allowed_origins(&empty.allowed_origins).unwrap().is_empty());
         assert!(parse(&["--allowed-origin", "meet.example.org"]).is_err());
         assert!(parse(&["--allowed-origin", "https://meet.example.org/room"]).is_err());
+    }
+
+    #[test]
+    fn connections_per_ip_default_to_fifty_and_zero_lifts_the_limit() {
+        let command = Args::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "max_connections_per_ip")
+            .unwrap();
+        assert_eq!(arg.get_default_values(), ["50"]);
+        assert_eq!(
+            arg.get_env().and_then(|v| v.to_str()),
+            Some("MOIM_MAX_CONNECTIONS_PER_IP")
+        );
+        let args = parse(&["--max-connections-per-ip", "0"]).unwrap();
+        assert_eq!(args.max_connections_per_ip, 0);
+        assert!(parse(&["--max-connections-per-ip", "-1"]).is_err());
     }
 
     #[test]

@@ -4,17 +4,20 @@
 use crate::hub::{Hub, PeerConn};
 use crate::metrics::Metrics;
 use crate::origin;
+use crate::per_ip::IpSlot;
 use crate::rate::{Bucket, MessageRate, Verdict};
 use crate::{AppState, Limits};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
 use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
@@ -33,6 +36,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    // Absent only if the app is served without connect info: then no limit.
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
@@ -58,12 +63,22 @@ pub async fn upgrade(
         tracing::info!(?origin, ?hosts, "WebSocket from another origin refused");
         return refuse(&state, Refused::Origin);
     }
+    let slot = match client {
+        Some(Extension(ConnectInfo(addr))) => match state.per_ip.acquire(addr.ip()) {
+            Some(slot) => Some(slot),
+            None => {
+                tracing::info!(ip = %addr.ip(), "too many connections from one address");
+                return refuse(&state, Refused::TooManyFromAddress);
+            }
+        },
+        None => None,
+    };
     // Signaling messages are small: small buffers keep idle connections cheap.
     ws.read_buffer_size(4096)
         .write_buffer_size(0)
         .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, slot))
 }
 
 /// Why an upgrade was refused. The `Display` text is the response body.
@@ -76,17 +91,23 @@ pub enum Refused {
          Its operator can allow one with --allowed-origin."
     )]
     Origin,
+    #[error(
+        "Too many connections from your address. \
+         Close Moim in another tab or window, then try again."
+    )]
+    TooManyFromAddress,
 }
 
 impl Refused {
     /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 2] = [Self::Stopping, Self::Origin];
+    pub const ALL: [Self; 3] = [Self::Stopping, Self::Origin, Self::TooManyFromAddress];
 
     /// The `reason` label in `/metrics`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Stopping => "server_stopping",
             Self::Origin => "origin",
+            Self::TooManyFromAddress => "too_many_from_address",
         }
     }
 }
@@ -96,6 +117,7 @@ impl IntoResponse for Refused {
         let status = match self {
             Self::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             Self::Origin => StatusCode::FORBIDDEN,
+            Self::TooManyFromAddress => StatusCode::TOO_MANY_REQUESTS,
         };
         (status, self.to_string()).into_response()
     }
@@ -184,7 +206,8 @@ impl End {
     }
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
+/// `_slot` counts this connection against its address until it ends.
+async fn connection(socket: WebSocket, state: AppState, _slot: Option<IpSlot>) {
     let _open = state.metrics.connection_opened();
     let hub = &state.hub;
     let heartbeat = state.limits.heartbeat_timeout;

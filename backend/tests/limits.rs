@@ -1,15 +1,19 @@
-//! What one client may do: how many messages a second, against the real
-//! server with the default limits.
+//! What one client may do: how many messages a second, how many connections
+//! from one address, against the real server.
 
 mod common;
 
+use backend::Limits;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use shared::protocol::close_code;
 use shared::{ErrorCode, PeerId, ServerMsg};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::{client_async, WebSocketStream};
 
 fn ice_msg(to: PeerId, i: usize) -> Value {
     let candidate = format!(
@@ -152,4 +156,91 @@ async fn a_flood_past_twice_the_budget_is_closed_with_4002() {
         }
     }
     assert!((199..230).contains(&passed), "{passed} passed");
+}
+
+const TOO_MANY_FROM_ADDRESS: &str = "Too many connections from your address. \
+                                     Close Moim in another tab or window, then try again.";
+
+/// A WebSocket from `ip` (any 127.x.y.z is this machine); on refusal, the
+/// status and body.
+async fn connect_from_ip(
+    addr: SocketAddr,
+    ip: Ipv4Addr,
+) -> Result<WebSocketStream<TcpStream>, (u16, String)> {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(IpAddr::V4(ip), 0)).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    match client_async(format!("ws://{addr}/ws"), stream).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(Error::Http(res)) => {
+            let body = res.body().as_deref().unwrap_or_default();
+            Err((
+                res.status().as_u16(),
+                String::from_utf8_lossy(body).into_owned(),
+            ))
+        }
+        Err(other) => panic!("{ip}: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_fourth_connection_from_one_address_gets_429() {
+    let limits = Limits {
+        max_connections_per_ip: 3,
+        ..Limits::default()
+    };
+    let addr = start_with(config(6), limits).await;
+    let home = Ipv4Addr::LOCALHOST;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(connect_from_ip(addr, home).await.unwrap());
+    }
+    let refused = connect_from_ip(addr, home).await.err();
+    assert_eq!(refused, Some((429, TOO_MANY_FROM_ADDRESS.to_owned())));
+    // Pages and the API are not connections that stay open: not limited.
+    assert_eq!(get(addr, "/healthz").await.status(), 200);
+    // Another address has its own three.
+    let neighbour = Ipv4Addr::new(127, 0, 0, 2);
+    for _ in 0..3 {
+        open.push(connect_from_ip(addr, neighbour).await.unwrap());
+    }
+    assert!(connect_from_ip(addr, neighbour).await.is_err());
+
+    // One closes: once the server has seen it go, its slot is free again.
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    while first.next().await.is_some() {}
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut again = loop {
+        match connect_from_ip(addr, home).await {
+            Ok(ws) => break ws,
+            Err((429, _)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("the freed slot was never given back: {other:?}"),
+        }
+    };
+    again
+        .send(Message::text(join_msg("r", "Ana").to_string()))
+        .await
+        .unwrap();
+    let welcome = loop {
+        match again.next().await {
+            Some(Ok(Message::Text(text))) => break ServerMsg::decode(&text).unwrap(),
+            Some(Ok(Message::Ping(_))) => {}
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+    };
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
+    assert!(connect_from_ip(addr, home).await.is_err(), "full again");
+
+    // Three refusals at least: one per address, and the last one.
+    let metrics = get(addr, "/metrics").await.text().await.unwrap();
+    let key = "moim_connections_refused_total{reason=\"too_many_from_address\"}";
+    let refusals: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(refusals >= 3, "{refusals}");
 }
