@@ -196,6 +196,19 @@ impl Rooms {
         self.joined.len()
     }
 
+    /// The room `peer` is in, if any.
+    pub fn room_of(&self, peer: PeerId) -> Option<&RoomName> {
+        self.joined.get(&peer)
+    }
+
+    /// Every room with members, each with its members in join order.
+    pub fn snapshot(&self) -> Vec<(RoomName, Vec<PeerId>)> {
+        self.rooms
+            .iter()
+            .map(|(room, members)| (room.clone(), members.iter().map(|m| m.id).collect()))
+            .collect()
+    }
+
     /// Who is in `room` right now, against the same capacity `join` enforces.
     pub fn status(&self, room: RoomName) -> RoomStatus {
         RoomStatus {

@@ -1,0 +1,333 @@
+//! Properties over generated input: `ClientMsg::decode` never panics and
+//! always types its refusals; the room registry keeps its invariants after
+//! every step of any sequence of messages and disconnects.
+
+use backend::rooms::Rooms;
+use proptest::collection::{btree_map, vec};
+use proptest::prelude::*;
+use serde_json::Value;
+use shared::protocol::CLIENT_MSG_TYPES;
+use shared::{
+    ClientMsg, ErrorCode, IceCandidate, MediaState, PeerId, RoomName, ServerMsg, PROTOCOL_VERSION,
+};
+use std::collections::{HashMap, HashSet};
+
+// ---- Generators ------------------------------------------------------------
+
+/// Peers that may join: few, so they meet in rooms and collide.
+fn peer() -> impl Strategy<Value = PeerId> {
+    (1u64..=6).prop_map(PeerId)
+}
+
+/// Addressees: the peers, plus ids nobody has.
+fn addressee() -> impl Strategy<Value = PeerId> {
+    prop_oneof![4 => peer(), 1 => Just(PeerId(0)), 1 => any::<u64>().prop_map(PeerId)]
+}
+
+/// Mostly a few valid names (so rooms fill up), some odd but valid, some invalid.
+fn room() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => prop_oneof![Just("a"), Just("b"), Just("c")].prop_map(String::from),
+        1 => Just(" a ".to_owned()),
+        1 => Just("모임".to_owned()),
+        1 => Just(String::new()),
+        1 => Just("a/b".to_owned()),
+        1 => Just("a".repeat(65)),
+        1 => "\\PC{0,70}",
+    ]
+}
+
+fn display_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => Just("Ana".to_owned()),
+        1 => Just(" ".to_owned()),
+        1 => Just("a\nb".to_owned()),
+        1 => "\\PC{0,45}",
+        1 => ".{0,45}",
+    ]
+}
+
+fn version() -> impl Strategy<Value = u32> {
+    prop_oneof![9 => Just(PROTOCOL_VERSION), 1 => any::<u32>()]
+}
+
+fn candidate() -> impl Strategy<Value = IceCandidate> {
+    (
+        ".{0,20}",
+        proptest::option::of(".{0,4}"),
+        proptest::option::of(any::<u16>()),
+    )
+        .prop_map(|(candidate, sdp_mid, sdp_m_line_index)| IceCandidate {
+            candidate,
+            sdp_mid,
+            sdp_m_line_index,
+        })
+}
+
+fn media_state() -> impl Strategy<Value = MediaState> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(muted, camera_off, sharing)| {
+        MediaState {
+            muted,
+            camera_off,
+            sharing,
+        }
+    })
+}
+
+fn client_msg() -> impl Strategy<Value = ClientMsg> {
+    prop_oneof![
+        3 => (version(), room(), display_name())
+            .prop_map(|(version, room, name)| ClientMsg::Join { version, room, name }),
+        2 => (addressee(), ".{0,10}").prop_map(|(to, sdp)| ClientMsg::Offer { to, sdp }),
+        2 => (addressee(), ".{0,10}").prop_map(|(to, sdp)| ClientMsg::Answer { to, sdp }),
+        2 => (addressee(), candidate()).prop_map(|(to, candidate)| ClientMsg::Ice { to, candidate }),
+        1 => media_state().prop_map(ClientMsg::MediaState),
+        1 => Just(ClientMsg::Leave),
+    ]
+}
+
+/// Any JSON, with object keys drawn mostly from the protocol's own, so
+/// decoding goes past the first check into every variant's fields.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(CLIENT_MSG_TYPES).prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    let key = prop_oneof![
+        prop::sample::select(vec![
+            "type",
+            "to",
+            "from",
+            "sdp",
+            "candidate",
+            "sdpMid",
+            "sdpMLineIndex",
+            "version",
+            "room",
+            "name",
+            "muted",
+            "camera_off",
+            "sharing",
+        ])
+        .prop_map(String::from),
+        ".{0,6}",
+    ];
+    leaf.prop_recursive(4, 48, 8, move |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..6).prop_map(Value::Array),
+            btree_map(key.clone(), inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A JSON object that names a known type, the rest random.
+fn typed_object() -> impl Strategy<Value = Value> {
+    (prop::sample::select(CLIENT_MSG_TYPES), json()).prop_map(|(kind, value)| {
+        let mut object = match value {
+            Value::Object(object) => object,
+            other => [("to".to_owned(), other)].into_iter().collect(),
+        };
+        object.insert("type".into(), kind.into());
+        Value::Object(object)
+    })
+}
+
+// ---- Decoding ---------------------------------------------------------------
+
+/// A decode either succeeds with a message that survives a round trip, or
+/// fails with one of the three decode codes and something to tell the user.
+fn decodes_sanely(text: &str) -> Result<(), TestCaseError> {
+    match ClientMsg::decode(text) {
+        Ok(msg) => prop_assert_eq!(ClientMsg::decode(&msg.encode()), Ok(msg)),
+        Err(err) => {
+            prop_assert!(
+                matches!(
+                    err.code(),
+                    ErrorCode::NotJson | ErrorCode::UnknownType | ErrorCode::InvalidMessage
+                ),
+                "{err:?}"
+            );
+            prop_assert!(!err.to_string().is_empty());
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn decode_takes_any_bytes(bytes in vec(any::<u8>(), 0..300)) {
+        decodes_sanely(&String::from_utf8_lossy(&bytes))?;
+    }
+
+    #[test]
+    fn decode_takes_any_text(text in "\\PC{0,300}") {
+        decodes_sanely(&text)?;
+    }
+
+    #[test]
+    fn decode_takes_any_json(value in json()) {
+        decodes_sanely(&value.to_string())?;
+    }
+
+    #[test]
+    fn decode_takes_any_object_of_a_known_type(value in typed_object()) {
+        decodes_sanely(&value.to_string())?;
+    }
+
+    #[test]
+    fn decode_types_deep_nesting_as_an_error(depth in 100usize..2000) {
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        decodes_sanely(&text)?;
+        let text = format!("{{\"type\":\"join\",\"room\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+        decodes_sanely(&text)?;
+    }
+
+    #[test]
+    fn every_client_message_round_trips(msg in client_msg()) {
+        prop_assert_eq!(ClientMsg::decode(&msg.encode()), Ok(msg));
+    }
+}
+
+// ---- The room registry ------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Step {
+    Send(PeerId, ClientMsg),
+    /// The socket closed: what the hub does on `Disconnect`.
+    Drop(PeerId),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => (peer(), client_msg()).prop_map(|(peer, msg)| Step::Send(peer, msg)),
+        1 => peer().prop_map(Step::Drop),
+    ]
+}
+
+/// Who is in which room, as the registry says through every accessor; fails
+/// if the accessors disagree or a room breaks the rules.
+fn check_rooms(rooms: &Rooms, capacity: usize) -> Result<HashMap<PeerId, RoomName>, TestCaseError> {
+    let mut seen: HashMap<PeerId, RoomName> = HashMap::new();
+    let snapshot = rooms.snapshot();
+    for (room, members) in &snapshot {
+        prop_assert!(!members.is_empty(), "{room}: an empty room lingers");
+        prop_assert!(
+            members.len() <= capacity,
+            "{room}: {} over {capacity}",
+            members.len()
+        );
+        prop_assert_eq!(rooms.status(room.clone()).members, members.len());
+        prop_assert_eq!(rooms.status(room.clone()).capacity, capacity);
+        for member in members {
+            if let Some(other) = seen.insert(*member, room.clone()) {
+                return Err(TestCaseError::fail(format!(
+                    "{member} is in {other} and {room}"
+                )));
+            }
+            prop_assert_eq!(rooms.room_of(*member), Some(room), "{} disagrees", member);
+        }
+    }
+    prop_assert_eq!(rooms.room_count(), snapshot.len());
+    prop_assert_eq!(rooms.member_count(), seen.len());
+    for id in 0..=7 {
+        let peer = PeerId(id);
+        prop_assert_eq!(rooms.room_of(peer), seen.get(&peer), "{} disagrees", peer);
+    }
+    Ok(seen)
+}
+
+/// Every message goes to the sender itself or to a member of the sender's
+/// room (before or after the step: `Leave` tells the room it left), and
+/// says truthfully who it is from.
+fn check_outbox(
+    sender: PeerId,
+    before: &HashMap<PeerId, RoomName>,
+    after: &HashMap<PeerId, RoomName>,
+    out: &[(PeerId, ServerMsg)],
+) -> Result<(), TestCaseError> {
+    let rooms: Vec<&RoomName> = before
+        .get(&sender)
+        .into_iter()
+        .chain(after.get(&sender))
+        .collect();
+    let roommates: HashSet<PeerId> = before
+        .iter()
+        .chain(after)
+        .filter(|(peer, room)| **peer != sender && rooms.contains(room))
+        .map(|(peer, _)| *peer)
+        .collect();
+    for (to, msg) in out {
+        if *to == sender {
+            match msg {
+                ServerMsg::Error { .. } => {}
+                ServerMsg::Welcome {
+                    you, room, peers, ..
+                } => {
+                    prop_assert_eq!(*you, sender);
+                    prop_assert_eq!(after.get(&sender), Some(room));
+                    for peer in peers {
+                        prop_assert_eq!(
+                            after.get(&peer.id),
+                            Some(room),
+                            "a stranger in the welcome"
+                        );
+                    }
+                }
+                other => {
+                    return Err(TestCaseError::fail(format!(
+                        "{sender} sent itself {other:?}"
+                    )))
+                }
+            }
+            continue;
+        }
+        prop_assert!(
+            roommates.contains(to),
+            "{} got {:?} from {}, not a roommate",
+            to,
+            msg,
+            sender
+        );
+        let from = match msg {
+            ServerMsg::Offer { from, .. }
+            | ServerMsg::Answer { from, .. }
+            | ServerMsg::Ice { from, .. }
+            | ServerMsg::MediaState { from, .. }
+            | ServerMsg::PeerLeft { peer: from } => *from,
+            ServerMsg::PeerJoined { peer } => peer.id,
+            other => return Err(TestCaseError::fail(format!("{to} got {other:?}"))),
+        };
+        prop_assert_eq!(from, sender, "a message to {} claims another sender", to);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn rooms_keep_their_invariants_after_every_step(
+        capacity in 1usize..=4,
+        steps in vec(step(), 1..80),
+    ) {
+        let mut rooms = Rooms::new(capacity, vec![]);
+        let mut before = check_rooms(&rooms, capacity)?;
+        for step in steps {
+            let (sender, out) = match step {
+                Step::Send(peer, msg) => (peer, rooms.handle(peer, msg)),
+                Step::Drop(peer) => (peer, rooms.leave(peer)),
+            };
+            let after = check_rooms(&rooms, capacity)?;
+            check_outbox(sender, &before, &after, &out)?;
+            before = after;
+        }
+    }
+}
