@@ -1,9 +1,11 @@
 //! Moim's browser app. Browser APIs sit behind three small modules —
 //! [`media`], [`rtc`], [`signaling`] — and the negotiation decisions live in
-//! `shared::call`; [`meeting`] wires them together and [`components`] draw.
+//! `shared::call`; [`meeting`] wires them together and [`components`] draw,
+//! in English or Korean: every word on screen is in [`i18n`].
 
 pub mod app;
 pub mod components;
+pub mod i18n;
 pub mod media;
 pub mod meeting;
 pub mod route;

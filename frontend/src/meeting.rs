@@ -2,7 +2,8 @@
 //! and the peer connections' progress, carries out its effects with
 //! [`Socket`] and [`Peer`], and mirrors the room into signals for the view.
 
-use crate::media::LocalMedia;
+use crate::i18n::Lang;
+use crate::media::{LocalMedia, MediaError};
 use crate::rtc::{Peer, PeerEvent};
 use crate::signaling::{Socket, SocketEvent};
 use leptos::prelude::*;
@@ -26,8 +27,47 @@ pub enum Phase {
     Idle,
     Connecting,
     InRoom,
-    /// Could not join, in words for the person (server unreachable, room full…).
-    Failed(String),
+    /// Could not join (server unreachable, room full…).
+    Failed(Problem),
+}
+
+/// Why joining failed, or a problem during the meeting; put in words for the
+/// person by [`Problem::text`], in their language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The server could not be reached: its address, or what went wrong.
+    Unreachable(String),
+    /// The server speaks a newer protocol.
+    ServerUpdated,
+    /// The server closed the connection, saying why.
+    ServerClosed(String),
+    ConnectionLost,
+    /// Refusals, with the server's (English) detail.
+    RoomFull(String),
+    BadRoomName(String),
+    BadDisplayName(String),
+    ServerSaid(String),
+    /// A peer connection could not be made.
+    NoConnection(String),
+    ShareFailed(MediaError),
+}
+
+impl Problem {
+    pub fn text(&self, lang: Lang) -> String {
+        let t = lang.texts();
+        match self {
+            Self::Unreachable(url) => (t.unreachable)(url),
+            Self::ServerUpdated => t.server_updated.to_owned(),
+            Self::ServerClosed(reason) => (t.server_closed)(reason),
+            Self::ConnectionLost => t.connection_lost.to_owned(),
+            Self::RoomFull(detail) => (t.room_full)(detail),
+            Self::BadRoomName(detail) => (t.bad_room_name)(detail),
+            Self::BadDisplayName(detail) => (t.bad_display_name)(detail),
+            Self::ServerSaid(detail) => (t.server_said)(detail),
+            Self::NoConnection(detail) => (t.no_connection)(detail),
+            Self::ShareFailed(err) => format!("{} {}", t.share_failed, err.text(lang)),
+        }
+    }
 }
 
 /// One remote member on screen; each field is its own signal so a change
@@ -45,10 +85,29 @@ pub struct RemoteTile {
     pub speaking: RwSignal<bool>,
 }
 
+/// A line in the chat log; notices are put in words when drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatLine {
-    Said { from: String, text: String, mine: bool },
-    Notice(String),
+    Said { from: String, text: String },
+    /// What you said.
+    Mine { text: String },
+    Joined(String),
+    Left(String),
+    /// You said something with nobody connected to read it.
+    NobodyToRead,
+}
+
+impl ChatLine {
+    /// A notice's words; `None` for what someone said.
+    pub fn notice(&self, lang: Lang) -> Option<String> {
+        let t = lang.texts();
+        match self {
+            Self::Said { .. } | Self::Mine { .. } => None,
+            Self::Joined(name) => Some((t.joined)(name)),
+            Self::Left(name) => Some((t.left)(name)),
+            Self::NobodyToRead => Some(t.nobody_to_read.to_owned()),
+        }
+    }
 }
 
 /// Everything the meeting screen draws.
@@ -59,7 +118,7 @@ pub struct MeetingView {
     pub tiles: RwSignal<Vec<RemoteTile>, LocalStorage>,
     pub chat: RwSignal<Vec<ChatLine>>,
     /// A problem during the meeting that does not end it.
-    pub notice: RwSignal<Option<String>>,
+    pub notice: RwSignal<Option<Problem>>,
     owner: StoredValue<Owner, LocalStorage>,
 }
 
@@ -130,7 +189,7 @@ impl Meeting {
             }
         }) {
             Ok(socket) => *inner.socket.borrow_mut() = Some(socket),
-            Err(err) => view.phase.set(Phase::Failed(unreachable_text(&err.to_string()))),
+            Err(err) => view.phase.set(Phase::Failed(Problem::Unreachable(err.to_string()))),
         }
         Self(inner)
     }
@@ -168,9 +227,9 @@ impl Meeting {
         for peer in self.0.peers.borrow().values() {
             delivered += usize::from(peer.send_chat(&text).is_ok());
         }
-        self.0.view.chat.update(|c| c.push(ChatLine::Said { from: "You".into(), text, mine: true }));
+        self.0.view.chat.update(|c| c.push(ChatLine::Mine { text }));
         if delivered == 0 {
-            self.0.view.chat.update(|c| c.push(ChatLine::Notice("Nobody else is here yet to read that.".into())));
+            self.0.view.chat.update(|c| c.push(ChatLine::NobodyToRead));
         }
     }
 }
@@ -197,19 +256,18 @@ impl Inner {
 
     fn on_closed(&self, code: u16, reason: String, ever_opened: bool) {
         let phase = self.view.phase.get_untracked();
-        let text = if code == close_code::VERSION_MISMATCH {
-            "Moim was updated on the server. Reload the page to join.".to_owned()
+        let problem = if code == close_code::VERSION_MISMATCH {
+            Problem::ServerUpdated
         } else if !ever_opened {
-            unreachable_text(&crate::signaling::default_url())
+            Problem::Unreachable(crate::signaling::default_url())
         } else if !reason.is_empty() {
-            format!("The server closed the connection: {reason}.")
+            Problem::ServerClosed(reason)
         } else {
-            "Lost the connection to the Moim server. Calls already connected go on; leave and join again to reconnect."
-                .to_owned()
+            Problem::ConnectionLost
         };
         match phase {
-            Phase::InRoom => self.view.notice.set(Some(text)),
-            Phase::Connecting => self.view.phase.set(Phase::Failed(text)),
+            Phase::InRoom => self.view.notice.set(Some(problem)),
+            Phase::Connecting => self.view.phase.set(Phase::Failed(problem)),
             Phase::Idle | Phase::Failed(_) => {}
         }
     }
@@ -316,7 +374,7 @@ impl Inner {
                 }
                 self.peers.borrow_mut().insert(peer, pc);
             }
-            Err(err) => self.view.notice.set(Some(format!("Could not start a connection: {err}"))),
+            Err(err) => self.view.notice.set(Some(Problem::NoConnection(err.to_string()))),
         }
     }
 
@@ -340,7 +398,7 @@ impl Inner {
             PeerEvent::Chat(text) => {
                 let from = self.call.borrow().member(peer).map(|m| m.name.to_string()).unwrap_or_default();
                 let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
-                self.view.chat.update(|c| c.push(ChatLine::Said { from, text, mine: false }));
+                self.view.chat.update(|c| c.push(ChatLine::Said { from, text }));
             }
         }
     }
@@ -354,7 +412,7 @@ impl Inner {
         tiles.retain(|tile| {
             let stays = call.member(tile.peer).is_some();
             if !stays {
-                notices.push(format!("{} left", tile.name.get_untracked()));
+                notices.push(ChatLine::Left(tile.name.get_untracked()));
             }
             stays
         });
@@ -366,7 +424,7 @@ impl Inner {
                     tile.sharing.set(member.state.sharing);
                 }
                 None => {
-                    notices.push(format!("{} joined", member.name));
+                    notices.push(ChatLine::Joined(member.name.to_string()));
                     let tile = view.owner.get_value().with(|| RemoteTile {
                         peer,
                         name: RwSignal::new(member.name.to_string()),
@@ -383,7 +441,7 @@ impl Inner {
         }
         // Joins are noted only once we are in: the welcome's list is not news.
         if view.phase.get_untracked() == Phase::InRoom {
-            view.chat.update(|c| c.extend(notices.into_iter().map(ChatLine::Notice)));
+            view.chat.update(|c| c.extend(notices));
         }
         view.tiles.set(tiles);
     }
@@ -414,24 +472,20 @@ impl Inner {
 
     fn on_refused(&self, code: ErrorCode, message: String) {
         let joined = self.call.borrow().joined().is_some();
-        let text = match code {
-            ErrorCode::RoomFull => format!("Sorry, {message}. Try another room name, or wait until someone leaves."),
-            ErrorCode::VersionMismatch => "Moim was updated on the server. Reload the page to join.".into(),
-            ErrorCode::InvalidRoomName => format!("That room name won't work: {message}"),
-            ErrorCode::InvalidDisplayName => format!("That name won't work: {message}"),
-            _ => format!("The server said: {message}"),
+        let problem = match code {
+            ErrorCode::RoomFull => Problem::RoomFull(message),
+            ErrorCode::VersionMismatch => Problem::ServerUpdated,
+            ErrorCode::InvalidRoomName => Problem::BadRoomName(message),
+            ErrorCode::InvalidDisplayName => Problem::BadDisplayName(message),
+            _ => Problem::ServerSaid(message),
         };
         if joined {
-            self.view.notice.set(Some(text));
+            self.view.notice.set(Some(problem));
         } else {
             // We are inside the socket's own listener: drop it after it returns.
             let socket = self.socket.borrow_mut().take();
             spawn_local(async move { drop(socket) });
-            self.view.phase.set(Phase::Failed(text));
+            self.view.phase.set(Phase::Failed(problem));
         }
     }
-}
-
-fn unreachable_text(url: &str) -> String {
-    format!("Can't reach the Moim server ({url}). Check that it is running and that you are online, then try again.")
 }

@@ -1,5 +1,6 @@
 //! The address bar and remembered preferences: `/r/<room>` links and the
-//! display name kept in local storage.
+//! display name kept in local storage (the language is kept there too, by
+//! [`crate::i18n`]).
 
 const NAME_KEY: &str = "moim.name";
 
@@ -29,7 +30,7 @@ pub fn show_room_in_address_bar(room: &str) {
     }
 }
 
-fn storage() -> Option<web_sys::Storage> {
+pub(crate) fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 

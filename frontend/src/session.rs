@@ -3,7 +3,7 @@
 //! and call its methods; it is shared through Leptos context.
 
 use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError, Request};
-use crate::meeting::{Meeting, MeetingView, Phase};
+use crate::meeting::{Meeting, MeetingView, Phase, Problem};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use gloo_events::EventListener;
@@ -214,7 +214,7 @@ impl Session {
             let track = match media::capture_screen().await {
                 Ok(Some(track)) => track,
                 Ok(None) => return, // the person cancelled the picker
-                Err(err) => return self.view.notice.set(Some(format!("Could not share your screen. {err}"))),
+                Err(err) => return self.view.notice.set(Some(Problem::ShareFailed(err))),
             };
             // The browser's own "Stop sharing" button ends the track.
             let ended = EventListener::once(&track, "ended", move |_| self.stop_share());

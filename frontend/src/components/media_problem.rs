@@ -1,3 +1,4 @@
+use crate::i18n::use_lang;
 use crate::media::Request;
 use crate::session::Session;
 use leptos::prelude::*;
@@ -6,23 +7,23 @@ use leptos::prelude::*;
 #[component]
 pub fn MediaProblem() -> impl IntoView {
     let session = expect_context::<Session>();
+    let lang = use_lang();
+    // Drawn again whole when the error or the language changes.
     move || {
         let err = session.media_error.get()?;
-        let retry = err.may_work_on_retry();
+        let lang = lang.get();
+        let t = lang.texts();
+        let retry = err.may_work_on_retry().then(|| view! {
+            <button on:click=move |_| session.start_media(Request::camera_and_mic())>{t.try_again}</button>
+            <button id="audio-only" on:click=move |_| session.start_media(Request::AUDIO_ONLY)>{t.use_only_microphone}</button>
+        });
         Some(view! {
             <div class="banner error" id="media-error" role="alert">
-                <p>{err.to_string()}</p>
+                <p>{err.text(lang)}</p>
                 <div class="actions">
-                    <Show when=move || retry>
-                        <button on:click=move |_| session.start_media(Request::camera_and_mic())>"Try again"</button>
-                        <button id="audio-only" on:click=move |_| session.start_media(Request::AUDIO_ONLY)>
-                            "Use only my microphone"
-                        </button>
-                    </Show>
+                    {retry}
                     // Watching and listening needs no permission and no secure page.
-                    <button id="receive-only" on:click=move |_| session.receive_only()>
-                        "Join without camera or microphone"
-                    </button>
+                    <button id="receive-only" on:click=move |_| session.receive_only()>{t.join_without_media}</button>
                 </div>
             </div>
         })

@@ -3,6 +3,7 @@
 
 mod chat;
 mod controls;
+mod language;
 mod media_problem;
 mod people;
 mod room;
@@ -14,6 +15,7 @@ mod welcome;
 
 pub use chat::Chat;
 pub use controls::{DevicePickers, MediaToggles, ShareButton};
+pub use language::LanguagePicker;
 pub use media_problem::MediaProblem;
 pub use people::People;
 pub use room::Room;

@@ -1,3 +1,4 @@
+use crate::i18n::{tr, use_texts};
 use crate::session::Session;
 use leptos::prelude::*;
 
@@ -6,11 +7,12 @@ use leptos::prelude::*;
 pub fn People() -> impl IntoView {
     let session = expect_context::<Session>();
     let tiles = session.view.tiles;
+    let t = use_texts();
     view! {
         <section class="people">
-            <h3>{move || format!("People ({})", tiles.with(Vec::len) + 1)}</h3>
+            <h3>{move || (t().people)(tiles.with(Vec::len) + 1)}</h3>
             <ul id="people">
-                <li class="person me">"You"
+                <li class="person me">{tr(|t| t.you)}
                     <State muted=session.muted.into() camera_off=session.camera_off.into() />
                 </li>
                 <For each=move || tiles.get() key=|tile| tile.peer children=|tile| view! {
@@ -27,7 +29,7 @@ pub fn People() -> impl IntoView {
 #[component]
 fn State(muted: Signal<bool>, camera_off: Signal<bool>) -> impl IntoView {
     view! {
-        <Show when=move || muted.get()><span class="badge muted">"Muted"</span></Show>
-        <Show when=move || camera_off.get()><span class="badge camera-off">"Camera off"</span></Show>
+        <Show when=move || muted.get()><span class="badge muted">{tr(|t| t.muted)}</span></Show>
+        <Show when=move || camera_off.get()><span class="badge camera-off">{tr(|t| t.camera_off_badge)}</span></Show>
     }
 }

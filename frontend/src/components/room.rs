@@ -1,4 +1,5 @@
-use super::{Chat, DevicePickers, HelpOverlay, MediaProblem, MediaToggles, People, SelfTile, ShareButton, Tile};
+use super::{Chat, DevicePickers, HelpOverlay, LanguagePicker, MediaProblem, MediaToggles, People, SelfTile, ShareButton, Tile};
+use crate::i18n::{tr, use_lang, use_texts};
 use crate::session::Session;
 use leptos::prelude::*;
 
@@ -7,6 +8,7 @@ use leptos::prelude::*;
 pub fn Room() -> impl IntoView {
     let session = expect_context::<Session>();
     let view_state = session.view;
+    let (lang, t) = (use_lang(), use_texts());
     let count = move || view_state.tiles.with(Vec::len) + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
     let columns = move || (count() as f64).sqrt().ceil() as usize;
@@ -14,10 +16,13 @@ pub fn Room() -> impl IntoView {
         <main class="room">
             <header>
                 <h2>{move || view_state.room.get()}</h2>
-                <span class="count">{move || format!("{} here", count())}</span>
-                <button id="copy-link" on:click=move |_| copy_link(&view_state.room.get_untracked())>"Copy link"</button>
+                <span class="count">{move || (t().here)(count())}</span>
+                <button id="copy-link" on:click=move |_| copy_link(&view_state.room.get_untracked())>{tr(|t| t.copy_link)}</button>
+                <LanguagePicker />
             </header>
-            {move || view_state.notice.get().map(|text| view! { <div class="banner warn" id="notice" role="status">{text}</div> })}
+            {move || view_state.notice.get().map(|problem| view! {
+                <div class="banner warn" id="notice" role="status">{problem.text(lang.get())}</div>
+            })}
             <MediaProblem />
             <section class="grid" data-count=count style:--columns=move || columns().to_string()>
                 <SelfTile />
@@ -28,7 +33,7 @@ pub fn Room() -> impl IntoView {
                 <ShareButton />
                 <DevicePickers />
                 <HelpOverlay />
-                <button id="leave" class="leave" on:click=move |_| session.leave()>"Leave"</button>
+                <button id="leave" class="leave" on:click=move |_| session.leave()>{tr(|t| t.leave)}</button>
             </nav>
             <aside class="side">
                 <People />

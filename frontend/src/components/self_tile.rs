@@ -1,4 +1,5 @@
 use super::StreamVideo;
+use crate::i18n::tr;
 use crate::media::SPEAKING;
 use crate::session::Session;
 use leptos::prelude::*;
@@ -16,9 +17,9 @@ pub fn SelfTile() -> impl IntoView {
                 fallback=move || view! { <StreamVideo stream=session.preview muted=true mirror=true class="self" /> }>
                 <StreamVideo stream=session.screen_preview muted=true class="self screen" />
             </Show>
-            <figcaption><span class="name">"You"</span>
-                <Show when=move || muted.get()><span class="badge muted">"Muted"</span></Show>
-                <Show when=move || sharing.get()><span class="badge presenting">"Presenting"</span></Show>
+            <figcaption><span class="name">{tr(|t| t.you)}</span>
+                <Show when=move || muted.get()><span class="badge muted">{tr(|t| t.muted)}</span></Show>
+                <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>
             </figcaption>
         </figure>
     }

@@ -1,22 +1,16 @@
+use crate::i18n::{tr, use_texts};
 use crate::session::Session;
 use gloo_events::EventListener;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Keys that work anywhere in the meeting except while typing.
-const SHORTCUTS: [(&str, &str); 5] = [
-    ("M", "Mute or unmute your microphone"),
-    ("V", "Turn your camera off or on"),
-    ("S", "Share your screen, or stop"),
-    ("?", "Show or hide this list"),
-    ("Esc", "Close this list"),
-];
-
-/// The keyboard shortcuts, and the "Shortcuts" button with their list.
+/// The keyboard shortcuts, and the "Shortcuts" button with their list
+/// (`Texts::shortcut_list`). They work anywhere in the meeting except while typing.
 #[component]
 pub fn HelpOverlay() -> impl IntoView {
     let session = expect_context::<Session>();
     let open = RwSignal::new(false);
+    let t = use_texts();
     let listener = web_sys::window().map(|window| {
         EventListener::new(&window, "keydown", move |event| {
             let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else { return };
@@ -37,13 +31,13 @@ pub fn HelpOverlay() -> impl IntoView {
     let _listener = StoredValue::new_local(listener);
     view! {
         <button id="help-button" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
-            "Shortcuts"
+            {tr(|t| t.shortcuts)}
         </button>
         <Show when=move || open.get()>
             <div class="overlay" on:click=move |_| open.set(false)>
-                <div id="help" class="dialog" role="dialog" aria-label="Keyboard shortcuts">
-                    <h3>"Keyboard shortcuts"</h3>
-                    <dl>{SHORTCUTS.iter().map(|(key, what)| view! { <dt><kbd>{*key}</kbd></dt><dd>{*what}</dd> }).collect_view()}</dl>
+                <div id="help" class="dialog" role="dialog" aria-label=tr(|t| t.keyboard_shortcuts)>
+                    <h3>{tr(|t| t.keyboard_shortcuts)}</h3>
+                    <dl>{move || t().shortcut_list.map(|(key, what)| view! { <dt><kbd>{key}</kbd></dt><dd>{what}</dd> })}</dl>
                 </div>
             </div>
         </Show>

@@ -1,4 +1,5 @@
 use super::StreamVideo;
+use crate::i18n::{tr, use_texts};
 use crate::meeting::RemoteTile;
 use crate::session::Session;
 use leptos::prelude::*;
@@ -8,18 +9,18 @@ use leptos::prelude::*;
 pub fn Tile(tile: RemoteTile) -> impl IntoView {
     let session = expect_context::<Session>();
     let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking } = tile;
+    let t = use_texts();
     view! {
         <figure class="tile remote" data-peer=peer.to_string()
             class:camera-off=move || camera_off.get() && !sharing.get() class:sharing=move || sharing.get() class:speaking=move || speaking.get() && !muted.get()>
             <StreamVideo stream=stream class="remote-video" speaker=session.speaker_id />
             <figcaption>
                 <span class="name">{move || name.get()}</span>
-                <Show when=move || muted.get()><span class="badge muted" title="Muted">"Muted"</span></Show>
-                <Show when=move || camera_off.get()><span class="badge camera-off">"Camera off"</span></Show>
-                <Show when=move || sharing.get()><span class="badge presenting">"Presenting"</span></Show>
-                <Show when=move || connection.get() != "connected">
-                    <span class="badge state">{move || connection.get()}</span>
-                </Show>
+                <Show when=move || muted.get()><span class="badge muted" title=tr(|t| t.muted)>{tr(|t| t.muted)}</span></Show>
+                <Show when=move || camera_off.get()><span class="badge camera-off">{tr(|t| t.camera_off_badge)}</span></Show>
+                <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>
+                {move || connection.with(|state| t().connection(state))
+                    .map(|state| view! { <span class="badge state">{state}</span> })}
             </figcaption>
         </figure>
     }

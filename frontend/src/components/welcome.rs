@@ -1,4 +1,5 @@
-use super::{DevicePickers, MediaProblem, MediaToggles, StreamVideo};
+use super::{DevicePickers, LanguagePicker, MediaProblem, MediaToggles, StreamVideo};
+use crate::i18n::{tr, use_lang, use_texts};
 use crate::meeting::Phase;
 use crate::route;
 use crate::session::Session;
@@ -10,11 +11,16 @@ use shared::{DisplayName, RoomName};
 pub fn Welcome() -> impl IntoView {
     let session = expect_context::<Session>();
     let phase = session.view.phase;
+    let (lang, t) = (use_lang(), use_texts());
     let room = RwSignal::new(route::current_room().unwrap_or_default());
     let name = RwSignal::new(route::remembered_name());
     // Validated with the same rules the server applies.
-    let room_problem = move || RoomName::parse(&room.get()).err().map(|e| format!("Room: {e}"));
-    let name_problem = move || DisplayName::parse(&name.get()).err().map(|e| format!("Name: {e}"));
+    let room_problem = move || RoomName::parse(&room.get()).err();
+    let name_problem = move || DisplayName::parse(&name.get()).err();
+    let problem_text = move || {
+        let t = t();
+        room_problem().map(|e| (t.room_problem)(&e)).or_else(|| name_problem().map(|e| (t.name_problem)(&e)))
+    };
     let media_ready = move || session.preview.with(Option::is_some);
     let can_join = move || {
         media_ready() && room_problem().is_none() && name_problem().is_none() && phase.get() != Phase::Connecting
@@ -41,46 +47,51 @@ pub fn Welcome() -> impl IntoView {
     let occupancy_text = move || {
         let status = occupancy.get().flatten()?;
         Some(match status.members {
-            0 => "Nobody is here yet.".to_owned(),
-            n if n >= status.capacity => format!("This room is full: {n} of {}.", status.capacity),
-            n => format!("{n} of {} here now.", status.capacity),
+            0 => t().nobody_here_yet.to_owned(),
+            n if n >= status.capacity => (t().room_full_now)(n, status.capacity),
+            n => (t().here_now)(n, status.capacity),
         })
     };
 
     view! {
         <main class="welcome">
-            <h1>"Moim " <span class="sub">"모임"</span></h1>
+            <header>
+                <h1>"Moim " <span class="sub">"모임"</span></h1>
+                <LanguagePicker />
+            </header>
             <div class="preview">
                 <StreamVideo stream=session.preview muted=true mirror=true class="self" />
                 <Show when=move || session.media_pending.get()>
-                    <p class="hint">"Waiting for camera and microphone…"</p>
+                    <p class="hint">{tr(|t| t.waiting_for_media)}</p>
                 </Show>
                 <div class="controls"><MediaToggles /></div>
             </div>
             <Show when=move || session.has_microphone.get()>
-                <label class="level">"Microphone"
+                <label class="level">{tr(|t| t.mic_level)}
                     <meter id="mic-level" min="0" max="0.25" low="0.02" value=move || session.mic_level.get()></meter>
                 </label>
             </Show>
             <MediaProblem />
             <form class="join" on:submit=move |ev| { ev.prevent_default(); join(); }>
-                <label>"Room "
-                    <input id="room" autocomplete="off" maxlength="64" placeholder="e.g. team-standup"
+                <label>{tr(|t| t.room)}" "
+                    <input id="room" autocomplete="off" maxlength="64" placeholder=tr(|t| t.room_placeholder)
                         prop:value=move || room.get() on:input=move |ev| room.set(event_target_value(&ev)) />
                 </label>
-                <label>"Your name "
-                    <input id="name" autocomplete="nickname" maxlength="40" placeholder="How others see you"
+                <label>{tr(|t| t.your_name)}" "
+                    <input id="name" autocomplete="nickname" maxlength="40" placeholder=tr(|t| t.name_placeholder)
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                 </label>
                 <p class="hint" id="occupancy">{occupancy_text}</p>
                 <DevicePickers />
-                <p class="hint">{move || room_problem().or_else(name_problem)}</p>
+                <p class="hint">{problem_text}</p>
                 {move || match phase.get() {
-                    Phase::Failed(text) => Some(view! { <div class="banner error" id="join-error" role="alert">{text}</div> }),
+                    Phase::Failed(problem) => Some(view! {
+                        <div class="banner error" id="join-error" role="alert">{problem.text(lang.get())}</div>
+                    }),
                     _ => None,
                 }}
                 <button id="join" type="submit" disabled=move || !can_join()>
-                    {move || if phase.get() == Phase::Connecting { "Joining…" } else { "Join" }}
+                    {move || if phase.get() == Phase::Connecting { t().joining } else { t().join }}
                 </button>
             </form>
         </main>

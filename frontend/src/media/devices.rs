@@ -10,7 +10,11 @@ use web_sys::{MediaDeviceInfo, MediaDeviceKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub id: String,
+    /// The browser's name for it; empty until the person has granted access
+    /// once, and then shown as "Camera 2" and the like (in their language).
     pub label: String,
+    /// Its place among devices of its kind, from 1.
+    pub number: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,27 +24,22 @@ pub struct DeviceList {
     pub speakers: Vec<Device>,
 }
 
-/// `enumerateDevices()`, sorted by kind. Labels are empty until the user has
-/// granted access once, so unnamed devices get a numbered name.
+/// `enumerateDevices()`, sorted by kind.
 pub async fn list() -> Result<DeviceList, MediaError> {
     let promise = media_devices()?.enumerate_devices().map_err(MediaError::from_js)?;
     let infos: js_sys::Array = JsFuture::from(promise).await.map_err(MediaError::from_js)?.unchecked_into();
     let mut list = DeviceList::default();
     for info in infos.iter().map(|i| i.unchecked_into::<MediaDeviceInfo>()) {
-        let (bucket, noun) = match info.kind() {
-            MediaDeviceKind::Videoinput => (&mut list.cameras, "Camera"),
-            MediaDeviceKind::Audioinput => (&mut list.microphones, "Microphone"),
-            MediaDeviceKind::Audiooutput => (&mut list.speakers, "Speaker"),
+        let bucket = match info.kind() {
+            MediaDeviceKind::Videoinput => &mut list.cameras,
+            MediaDeviceKind::Audioinput => &mut list.microphones,
+            MediaDeviceKind::Audiooutput => &mut list.speakers,
             _ => continue,
         };
         if info.device_id().is_empty() {
             continue;
         }
-        let label = match info.label() {
-            l if l.is_empty() => format!("{noun} {}", bucket.len() + 1),
-            l => l,
-        };
-        bucket.push(Device { id: info.device_id(), label });
+        bucket.push(Device { id: info.device_id(), label: info.label(), number: bucket.len() + 1 });
     }
     Ok(list)
 }

@@ -1,8 +1,10 @@
 //! Why the browser would not give us a camera or microphone, in words a
 //! person can act on. Maps `DOMException` names to cases.
 
+use crate::i18n::Lang;
 use wasm_bindgen::{JsCast, JsValue};
 
+/// `Display` is English, for logs; the screen shows [`MediaError::text`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediaError {
     #[error("Camera and microphone access was blocked. Allow it in the browser's address bar (the camera icon), then reload the page.")]
@@ -31,6 +33,19 @@ impl MediaError {
             "NotReadableError" | "TrackStartError" | "AbortError" => Self::DeviceBusy,
             "OverconstrainedError" | "ConstraintNotSatisfiedError" => Self::Unsupported,
             _ => Self::Other(ex.message()),
+        }
+    }
+
+    /// The message for the person, in `lang`.
+    pub fn text(&self, lang: Lang) -> String {
+        let t = lang.texts();
+        match self {
+            Self::PermissionDenied => t.media_blocked.to_owned(),
+            Self::NoDevice => t.media_not_found.to_owned(),
+            Self::DeviceBusy => t.media_busy.to_owned(),
+            Self::InsecureContext => t.media_insecure.to_owned(),
+            Self::Unsupported => t.media_unsupported.to_owned(),
+            Self::Other(detail) => (t.media_other)(detail),
         }
     }
 

@@ -1,0 +1,102 @@
+//! English. End-to-end tests match some of these exactly: change with care.
+
+use super::Texts;
+use shared::NameError;
+
+pub static EN: Texts = Texts {
+    mute: "Mute",
+    unmute: "Unmute",
+    mute_title: "Mute or unmute (M)",
+    camera_off: "Camera Off",
+    camera_on: "Camera On",
+    camera_title: "Camera off or on (V)",
+    front_camera: "Front camera",
+    back_camera: "Back camera",
+    share_screen: "Share screen",
+    stop_sharing: "Stop sharing",
+    share_title: "Share your screen (S)",
+
+    camera: "Camera",
+    microphone: "Microphone",
+    speaker: "Speaker",
+    system_speaker_only: "This browser plays sound on the system's speaker.",
+
+    try_again: "Try again",
+    use_only_microphone: "Use only my microphone",
+    join_without_media: "Join without camera or microphone",
+
+    you: "You",
+    muted: "Muted",
+    camera_off_badge: "Camera off",
+    presenting: "Presenting",
+    people: |n| format!("People ({n})"),
+    conn_new: "new",
+    conn_connecting: "connecting",
+    conn_disconnected: "disconnected",
+    conn_failed: "failed",
+    conn_closed: "closed",
+
+    here: |n| format!("{n} here"),
+    copy_link: "Copy link",
+    leave: "Leave",
+    language: "Language",
+
+    shortcuts: "Shortcuts",
+    keyboard_shortcuts: "Keyboard shortcuts",
+    shortcut_list: [
+        ("M", "Mute or unmute your microphone"),
+        ("V", "Turn your camera off or on"),
+        ("S", "Share your screen, or stop"),
+        ("?", "Show or hide this list"),
+        ("Esc", "Close this list"),
+    ],
+
+    message_everyone: "Message everyone",
+    send: "Send",
+    nobody_to_read: "Nobody else is here yet to read that.",
+    joined: |name| format!("{name} joined"),
+    left: |name| format!("{name} left"),
+
+    waiting_for_media: "Waiting for camera and microphone…",
+    mic_level: "Microphone",
+    room: "Room",
+    room_placeholder: "e.g. team-standup",
+    your_name: "Your name",
+    name_placeholder: "How others see you",
+    join: "Join",
+    joining: "Joining…",
+    nobody_here_yet: "Nobody is here yet.",
+    room_full_now: |n, capacity| format!("This room is full: {n} of {capacity}."),
+    here_now: |n, capacity| format!("{n} of {capacity} here now."),
+    room_problem: |err| format!("Room: {}", name_error(err)),
+    name_problem: |err| format!("Name: {}", name_error(err)),
+
+    room_full: |detail| format!("Sorry, {detail}. Try another room name, or wait until someone leaves."),
+    server_updated: "Moim was updated on the server. Reload the page to join.",
+    bad_room_name: |detail| format!("That room name won't work: {detail}"),
+    bad_display_name: |detail| format!("That name won't work: {detail}"),
+    server_said: |detail| format!("The server said: {detail}"),
+    unreachable: |url| {
+        format!("Can't reach the Moim server ({url}). Check that it is running and that you are online, then try again.")
+    },
+    server_closed: |reason| format!("The server closed the connection: {reason}."),
+    connection_lost: "Lost the connection to the Moim server. Calls already connected go on; leave and join again to reconnect.",
+    no_connection: |detail| format!("Could not start a connection: {detail}"),
+    share_failed: "Could not share your screen.",
+
+    media_blocked: "Camera and microphone access was blocked. Allow it in the browser's address bar (the camera icon), then reload the page.",
+    media_not_found: "No camera or microphone was found. You can join with only your microphone, or without sending anything.",
+    media_busy: "Your camera or microphone is in use by another app or tab. Close it there, then try again.",
+    media_insecure: "Camera and microphone only work on a secure page. Open Moim over https://, or on http://localhost on this computer.",
+    media_unsupported: "The selected device does not support what was asked for. Pick another device.",
+    media_other: |detail| format!("The browser could not start the camera or microphone: {detail}"),
+};
+
+/// The same words as `NameError`'s `Display` (the server's).
+fn name_error(err: &NameError) -> String {
+    match err {
+        NameError::Empty => "the name is empty".to_owned(),
+        NameError::TooLong { max } => format!("the name is longer than {max} characters"),
+        NameError::BadChar(c) => format!("the name contains {c:?}, which is not allowed"),
+    }
+}

@@ -1,0 +1,104 @@
+//! 한국어. Sentences are polite 해요체; buttons are short verb nouns.
+
+use super::Texts;
+use shared::NameError;
+
+pub static KO: Texts = Texts {
+    mute: "음소거",
+    unmute: "음소거 해제",
+    mute_title: "음소거 또는 해제 (M)",
+    camera_off: "카메라 끄기",
+    camera_on: "카메라 켜기",
+    camera_title: "카메라 끄기 또는 켜기 (V)",
+    front_camera: "전면 카메라",
+    back_camera: "후면 카메라",
+    share_screen: "화면 공유",
+    stop_sharing: "공유 중지",
+    share_title: "화면 공유 (S)",
+
+    camera: "카메라",
+    microphone: "마이크",
+    speaker: "스피커",
+    system_speaker_only: "이 브라우저에서는 시스템 스피커로 소리가 나와요.",
+
+    try_again: "다시 시도",
+    use_only_microphone: "마이크만 사용하기",
+    join_without_media: "카메라와 마이크 없이 참여하기",
+
+    you: "나",
+    muted: "음소거됨",
+    camera_off_badge: "카메라 꺼짐",
+    presenting: "발표 중",
+    people: |n| format!("참여자 ({n})"),
+    conn_new: "연결 준비 중",
+    conn_connecting: "연결 중",
+    conn_disconnected: "연결 끊김",
+    conn_failed: "연결 실패",
+    conn_closed: "연결 종료",
+
+    here: |n| format!("{n}명 참여 중"),
+    copy_link: "링크 복사",
+    leave: "나가기",
+    language: "언어",
+
+    shortcuts: "단축키",
+    keyboard_shortcuts: "키보드 단축키",
+    shortcut_list: [
+        ("M", "마이크 음소거 또는 해제"),
+        ("V", "카메라 끄기 또는 켜기"),
+        ("S", "화면 공유 시작 또는 중지"),
+        ("?", "이 목록 보이기 또는 숨기기"),
+        ("Esc", "이 목록 닫기"),
+    ],
+
+    message_everyone: "모두에게 메시지 보내기",
+    send: "보내기",
+    nobody_to_read: "아직 메시지를 읽을 사람이 없어요.",
+    joined: |name| format!("{name} 님이 들어왔어요"),
+    left: |name| format!("{name} 님이 나갔어요"),
+
+    waiting_for_media: "카메라와 마이크를 기다리는 중…",
+    mic_level: "마이크",
+    room: "방",
+    room_placeholder: "예: 주간회의",
+    your_name: "이름",
+    name_placeholder: "다른 사람에게 보일 이름",
+    join: "참여하기",
+    joining: "참여하는 중…",
+    nobody_here_yet: "아직 아무도 없어요.",
+    room_full_now: |n, capacity| format!("방이 가득 찼어요 ({n}/{capacity}명)."),
+    here_now: |n, capacity| format!("지금 {n}명이 있어요 (최대 {capacity}명)."),
+    room_problem: |err| name_error("방 이름", err),
+    name_problem: |err| name_error("이름", err),
+
+    // The server's detail is English; the welcome screen's occupancy line
+    // already shows how full the room is.
+    room_full: |_detail| "죄송해요, 방이 가득 찼어요. 다른 방 이름을 쓰거나 누군가 나갈 때까지 기다려 주세요.".to_owned(),
+    server_updated: "서버의 Moim이 업데이트되었어요. 페이지를 새로 고친 뒤 참여해 주세요.",
+    bad_room_name: |detail| format!("이 방 이름은 쓸 수 없어요: {detail}"),
+    bad_display_name: |detail| format!("이 이름은 쓸 수 없어요: {detail}"),
+    server_said: |detail| format!("서버 응답: {detail}"),
+    unreachable: |url| {
+        format!("Moim 서버에 연결할 수 없어요 ({url}). 서버가 실행 중인지, 인터넷에 연결되어 있는지 확인한 뒤 다시 시도해 주세요.")
+    },
+    server_closed: |reason| format!("서버가 연결을 끊었어요: {reason}."),
+    connection_lost: "Moim 서버와 연결이 끊겼어요. 이미 연결된 통화는 계속돼요. 다시 연결하려면 나갔다가 다시 참여해 주세요.",
+    no_connection: |detail| format!("연결을 시작하지 못했어요: {detail}"),
+    share_failed: "화면을 공유하지 못했어요.",
+
+    media_blocked: "카메라와 마이크 사용이 차단되었어요. 브라우저 주소창의 카메라 아이콘에서 허용한 뒤 페이지를 새로 고쳐 주세요.",
+    media_not_found: "카메라나 마이크를 찾을 수 없어요. 마이크만 사용하거나, 아무것도 보내지 않고 참여할 수 있어요.",
+    media_busy: "다른 앱이나 탭에서 카메라나 마이크를 쓰고 있어요. 그쪽을 닫은 뒤 다시 시도해 주세요.",
+    media_insecure: "카메라와 마이크는 보안 페이지에서만 쓸 수 있어요. Moim을 https://로 열거나, 이 컴퓨터에서 http://localhost로 열어 주세요.",
+    media_unsupported: "선택한 장치가 요청한 설정을 지원하지 않아요. 다른 장치를 골라 주세요.",
+    media_other: |detail| format!("브라우저가 카메라나 마이크를 시작하지 못했어요: {detail}"),
+};
+
+/// `what` is "방 이름" (room name) or "이름" (display name).
+fn name_error(what: &str, err: &NameError) -> String {
+    match err {
+        NameError::Empty => format!("{what}을 입력해 주세요."),
+        NameError::TooLong { max } => format!("{what}은 {max}자까지 쓸 수 있어요."),
+        NameError::BadChar(c) => format!("{what}에는 {c:?} 문자를 쓸 수 없어요."),
+    }
+}

@@ -1,0 +1,257 @@
+//! The words on screen, in English and Korean. Every user-visible string is a
+//! field of [`Texts`]; [`en`] and [`ko`] each fill in one, so a string missing
+//! from either language does not compile. Strings with values in them are
+//! plain functions.
+//!
+//! The language comes from the browser (`navigator.languages`) until the
+//! person picks one, which is then remembered in local storage. Components read
+//! it from context: `{tr(|t| t.leave)}` for a plain label, or
+//! `let t = use_texts();` then `{move || (t().here)(count())}`.
+
+mod en;
+mod ko;
+
+use leptos::prelude::*;
+use shared::NameError;
+
+/// Where the chosen language is remembered (next to `moim.name`).
+pub const LANG_KEY: &str = "moim.lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Ko,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ko];
+
+    /// The BCP 47 code, for `<html lang>` and storage.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ko => "ko",
+        }
+    }
+
+    /// The language's name in itself, for the picker.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Ko => "한국어",
+        }
+    }
+
+    /// The language of a tag such as `ko-KR`, `en_US` or `ko`, if we speak it.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?;
+        Lang::ALL.into_iter().find(|l| primary.eq_ignore_ascii_case(l.code()))
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::En => &en::EN,
+            Lang::Ko => &ko::KO,
+        }
+    }
+}
+
+/// The first language we speak in the browser's list, best first
+/// (`navigator.languages`); English if none.
+pub fn detect<I, S>(languages: I) -> Lang
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    languages.into_iter().find_map(|tag| Lang::from_tag(tag.as_ref())).unwrap_or_default()
+}
+
+/// `navigator.languages`, or `navigator.language` where there is no list.
+pub fn browser_languages() -> Vec<String> {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else { return vec![] };
+    let mut tags: Vec<String> = navigator.languages().iter().filter_map(|tag| tag.as_string()).collect();
+    if tags.is_empty() {
+        tags.extend(navigator.language());
+    }
+    tags
+}
+
+pub fn remembered_lang() -> Option<Lang> {
+    Lang::from_tag(&crate::route::storage()?.get_item(LANG_KEY).ok()??)
+}
+
+pub fn remember_lang(lang: Lang) {
+    if let Some(s) = crate::route::storage() {
+        let _ = s.set_item(LANG_KEY, lang.code());
+    }
+}
+
+/// The language picked before, else the browser's.
+pub fn initial_lang() -> Lang {
+    remembered_lang().unwrap_or_else(|| detect(browser_languages()))
+}
+
+/// Puts the language in context (call once, at the top) and on `<html lang>`.
+pub fn provide_lang() -> RwSignal<Lang> {
+    let lang = initial_lang();
+    set_page_lang(lang);
+    let lang = RwSignal::new(lang);
+    provide_context(lang);
+    lang
+}
+
+/// The person picks a language: every label follows (`current` is the
+/// signal from [`use_lang`]), and it is remembered.
+pub fn choose_lang(current: RwSignal<Lang>, lang: Lang) {
+    current.set(lang);
+    remember_lang(lang);
+    set_page_lang(lang);
+}
+
+/// `<html lang>`, for screen readers, fonts and hyphenation.
+fn set_page_lang(lang: Lang) {
+    if let Some(html) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = html.set_attribute("lang", lang.code());
+    }
+}
+
+/// The current language (from [`provide_lang`]).
+pub fn use_lang() -> RwSignal<Lang> {
+    expect_context::<RwSignal<Lang>>()
+}
+
+/// One text, redrawn when the language changes: `{tr(|t| t.leave)}`.
+///
+/// Every call returns the same closure type, so the view code for "a text
+/// that follows the language" is compiled once, not once per label.
+pub fn tr(pick: fn(&'static Texts) -> &'static str) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    let lang = use_lang();
+    move || pick(lang.get().texts())
+}
+
+/// The current language's texts, for choices and values:
+/// `{move || if muted.get() { t().unmute } else { t().mute }}`.
+pub fn use_texts() -> impl Fn() -> &'static Texts + Copy + Send + Sync + 'static {
+    let lang = use_lang();
+    move || lang.get().texts()
+}
+
+/// Every string on screen, in one language.
+pub struct Texts {
+    // Media toggles: each label says what a click will do.
+    pub mute: &'static str,
+    pub unmute: &'static str,
+    pub mute_title: &'static str,
+    pub camera_off: &'static str,
+    pub camera_on: &'static str,
+    pub camera_title: &'static str,
+    pub front_camera: &'static str,
+    pub back_camera: &'static str,
+    pub share_screen: &'static str,
+    pub stop_sharing: &'static str,
+    pub share_title: &'static str,
+
+    // Device pickers.
+    pub camera: &'static str,
+    pub microphone: &'static str,
+    pub speaker: &'static str,
+    pub system_speaker_only: &'static str,
+
+    // When camera or microphone cannot be had.
+    pub try_again: &'static str,
+    pub use_only_microphone: &'static str,
+    pub join_without_media: &'static str,
+
+    // Tiles and the people list.
+    pub you: &'static str,
+    pub muted: &'static str,
+    pub camera_off_badge: &'static str,
+    pub presenting: &'static str,
+    /// "People (3)".
+    pub people: fn(usize) -> String,
+    /// `RTCPeerConnectionState`s other than "connected", shown on a tile.
+    pub conn_new: &'static str,
+    pub conn_connecting: &'static str,
+    pub conn_disconnected: &'static str,
+    pub conn_failed: &'static str,
+    pub conn_closed: &'static str,
+
+    // The meeting's header and bar.
+    /// "3 here".
+    pub here: fn(usize) -> String,
+    pub copy_link: &'static str,
+    pub leave: &'static str,
+    pub language: &'static str,
+
+    // Shortcuts.
+    pub shortcuts: &'static str,
+    pub keyboard_shortcuts: &'static str,
+    /// (key, what it does), in the order they are listed.
+    pub shortcut_list: [(&'static str, &'static str); 5],
+
+    // Chat.
+    pub message_everyone: &'static str,
+    pub send: &'static str,
+    pub nobody_to_read: &'static str,
+    pub joined: fn(&str) -> String,
+    pub left: fn(&str) -> String,
+
+    // The welcome screen.
+    pub waiting_for_media: &'static str,
+    pub mic_level: &'static str,
+    pub room: &'static str,
+    pub room_placeholder: &'static str,
+    pub your_name: &'static str,
+    pub name_placeholder: &'static str,
+    pub join: &'static str,
+    pub joining: &'static str,
+    pub nobody_here_yet: &'static str,
+    /// (members, capacity) when the room is full.
+    pub room_full_now: fn(usize, usize) -> String,
+    /// (members, capacity).
+    pub here_now: fn(usize, usize) -> String,
+    /// Why the typed room name is not valid.
+    pub room_problem: fn(&NameError) -> String,
+    /// Why the typed display name is not valid.
+    pub name_problem: fn(&NameError) -> String,
+
+    // Why joining failed, or what went wrong in the meeting.
+    /// The server's own (English) words follow, e.g. "this room is full: 2 of 2".
+    pub room_full: fn(&str) -> String,
+    pub server_updated: &'static str,
+    pub bad_room_name: fn(&str) -> String,
+    pub bad_display_name: fn(&str) -> String,
+    pub server_said: fn(&str) -> String,
+    /// The server's address (or what went wrong opening it).
+    pub unreachable: fn(&str) -> String,
+    pub server_closed: fn(&str) -> String,
+    pub connection_lost: &'static str,
+    pub no_connection: fn(&str) -> String,
+    /// Followed by why, a media error.
+    pub share_failed: &'static str,
+
+    // Camera and microphone errors (see `MediaError`).
+    pub media_blocked: &'static str,
+    pub media_not_found: &'static str,
+    pub media_busy: &'static str,
+    pub media_insecure: &'static str,
+    pub media_unsupported: &'static str,
+    pub media_other: fn(&str) -> String,
+}
+
+impl Texts {
+    /// A connection state in words; `None` for "connected" (nothing to say).
+    pub fn connection(&self, state: &str) -> Option<&'static str> {
+        Some(match state {
+            "connected" => return None,
+            "new" => self.conn_new,
+            "connecting" => self.conn_connecting,
+            "disconnected" => self.conn_disconnected,
+            "failed" => self.conn_failed,
+            "closed" => self.conn_closed,
+            // Not a state the spec knows: show nothing rather than raw text.
+            _ => return None,
+        })
+    }
+}
