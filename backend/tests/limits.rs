@@ -12,7 +12,7 @@ use shared::{ErrorCode, PeerId, ServerMsg};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{client_async, WebSocketStream};
 
 fn ice_msg(to: PeerId, i: usize) -> Value {
@@ -170,17 +170,7 @@ async fn connect_from_ip(
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(IpAddr::V4(ip), 0)).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    match client_async(format!("ws://{addr}/ws"), stream).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(Error::Http(res)) => {
-            let body = res.body().as_deref().unwrap_or_default();
-            Err((
-                res.status().as_u16(),
-                String::from_utf8_lossy(body).into_owned(),
-            ))
-        }
-        Err(other) => panic!("{ip}: {other}"),
-    }
+    upgraded(client_async(format!("ws://{addr}/ws"), stream).await, ip)
 }
 
 #[tokio::test]

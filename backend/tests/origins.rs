@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Error;
 
 const REFUSED: &str = "This Moim server does not accept pages from other sites. \
                        Its operator can allow one with --allowed-origin.";
@@ -31,17 +30,7 @@ async fn connect_with(
             .insert(*name, HeaderValue::from_str(value).unwrap());
     }
     let origin = headers.first().map_or("", |h| h.1);
-    match connect_async(request).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(Error::Http(res)) => {
-            let body = res.body().as_deref().unwrap_or_default();
-            Err((
-                res.status().as_u16(),
-                String::from_utf8_lossy(body).into_owned(),
-            ))
-        }
-        Err(other) => panic!("{origin}: {other}"),
-    }
+    upgraded(connect_async(request).await, origin)
 }
 
 /// Joins a fresh room, proving the connection works.

@@ -144,3 +144,19 @@ pub async fn assert_relays(from: (&mut Ws, PeerId), to: (&mut Ws, PeerId)) {
 pub async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
     reqwest::get(format!("http://{addr}{path}")).await.unwrap()
 }
+
+/// The socket from a WebSocket upgrade, or the refusal's status and body;
+/// any other failure is a broken test (`who` names the client).
+pub fn upgraded<S>(
+    result: Result<(WebSocketStream<S>, tokio_tungstenite::tungstenite::handshake::client::Response), tokio_tungstenite::tungstenite::Error>,
+    who: impl std::fmt::Display,
+) -> Result<WebSocketStream<S>, (u16, String)> {
+    match result {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            let body = res.body().as_deref().unwrap_or_default();
+            Err((res.status().as_u16(), String::from_utf8_lossy(body).into_owned()))
+        }
+        Err(other) => panic!("{who}: {other}"),
+    }
+}
