@@ -115,7 +115,7 @@ impl Harness {
     async fn launch_with(&self, extra_args: Vec<&str>, mobile_emulation: Value) -> Result<Browser> {
         let mut args = vec![
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--autoplay-policy=no-user-gesture-required",
+            "--autoplay-policy=no-user-gesture-required", "--lang=en-US",
             "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--no-first-run", "--disable-quic", "--window-size=1280,800",

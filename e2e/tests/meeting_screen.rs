@@ -39,6 +39,8 @@ async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
     ana.open_room("desk").await?;
     ana.wait_for("the welcome meter to move", "return Number(document.querySelector('#mic-level')?.value) > 0").await?;
     ana.wait_for("Nobody here yet", &format!("{OCCUPANCY} === 'Nobody is here yet.'")).await?;
+    let link = ana.eval("return document.querySelector('#room-link')?.textContent").await?;
+    assert_eq!(link, format!("{}/r/desk", harness.base), "the link to share, before joining");
     ana.join_as("Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
     bo.open_room("desk").await?;

@@ -21,6 +21,13 @@ pub fn room_link(room: &str) -> String {
     format!("{origin}/r/{}", String::from(js_sys::encode_uri_component(room)))
 }
 
+/// Puts the room's link on the clipboard, to paste to the others.
+pub fn copy_room_link(room: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().clipboard().write_text(&room_link(room));
+    }
+}
+
 /// Puts `/r/<room>` in the address bar (without reloading) so it can be copied.
 pub fn show_room_in_address_bar(room: &str) {
     let Some(window) = web_sys::window() else { return };

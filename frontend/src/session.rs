@@ -160,10 +160,18 @@ impl Session {
     }
 
     pub fn switch_camera(self, camera: Camera) {
+        self.switch_camera_or(camera, None);
+    }
+
+    /// Switches to `camera`, or to `fallback` if the browser cannot match it.
+    fn switch_camera_or(self, camera: Camera, fallback: Option<Camera>) {
         let Some(local) = self.local() else { return };
         spawn_local(async move {
             let back = camera == Camera::Back;
-            let result = local.switch_camera(camera).await;
+            let mut result = local.switch_camera(camera).await;
+            if let (Err(MediaError::Unsupported), Some(other)) = (&result, fallback) {
+                result = local.switch_camera(other).await;
+            }
             self.camera_id.set(local.camera_id());
             self.preview.set(Some(local.stream().clone()));
             match result {
@@ -198,7 +206,12 @@ impl Session {
     /// Between the front and back camera (phones).
     pub fn flip_camera(self) {
         let next = if self.facing_back.get_untracked() { Camera::Front } else { Camera::Back };
-        self.switch_camera(next);
+        // Cameras that report no facing (desktops, the test fakes) are taken in turn.
+        let current = self.camera_id.get_untracked();
+        let other = self.devices.with_untracked(|d| {
+            d.cameras.iter().find(|c| Some(&c.id) != current.as_ref()).map(|c| Camera::Device(c.id.clone()))
+        });
+        self.switch_camera_or(next, other);
     }
 
     pub fn choose_speaker(self, device_id: String) {

@@ -94,7 +94,7 @@ fn test() -> Result<(), String> {
     // 2. The client's browser-facing modules in headless Chromium.
     let mut browser = cargo();
     browser
-        .args(["test", "--package", "frontend", "--target", "wasm32-unknown-unknown", "--test", "browser"])
+        .args(["test", "--package", "frontend", "--target", "wasm32-unknown-unknown", "--tests"])
         .env("CHROMEDRIVER", tools::CHROMEDRIVER)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
         .env("PATH", tools::path_with_cargo_bin());

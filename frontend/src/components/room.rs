@@ -17,7 +17,7 @@ pub fn Room() -> impl IntoView {
             <header>
                 <h2>{move || view_state.room.get()}</h2>
                 <span class="count">{move || (t().here)(count())}</span>
-                <button id="copy-link" on:click=move |_| copy_link(&view_state.room.get_untracked())>{tr(|t| t.copy_link)}</button>
+                <button id="copy-link" on:click=move |_| crate::route::copy_room_link(&view_state.room.get_untracked())>{tr(|t| t.copy_link)}</button>
                 <LanguagePicker />
             </header>
             {move || view_state.notice.get().map(|problem| view! {
@@ -40,12 +40,5 @@ pub fn Room() -> impl IntoView {
                 <Chat />
             </aside>
         </main>
-    }
-}
-
-fn copy_link(room: &str) {
-    let link = crate::route::room_link(room);
-    if let Some(window) = web_sys::window() {
-        let _ = window.navigator().clipboard().write_text(&link);
     }
 }
