@@ -7,6 +7,7 @@ use shared::{ClientMsg, PeerId, RoomName, RoomStatus, ServerMsg};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +19,10 @@ pub const PEER_QUEUE: usize = 256;
 /// the chattiest clients first.
 const EVENT_QUEUE: usize = 1024;
 
+/// How long a member whose connection dropped keeps its seat by default,
+/// waiting for a [`ClientMsg::Resume`].
+pub const RESUME_WINDOW: Duration = Duration::from_secs(15);
+
 #[derive(Debug)]
 pub enum Event {
     Connect {
@@ -28,8 +33,17 @@ pub enum Event {
         peer: PeerId,
         msg: ClientMsg,
     },
+    /// A connection ended. With `keep_seat` (it dropped, or the client
+    /// said it is reconnecting) its member stays in the room for the resume
+    /// window, and what the room sends it meanwhile is kept.
     Disconnect {
         peer: PeerId,
+        keep_seat: bool,
+    },
+    /// The resume window of `member`, away since connection `conn` ended, is over.
+    Expire {
+        member: PeerId,
+        conn: PeerId,
     },
     /// Asks how full `room` is. Answered from the hub's own [`Rooms`], in
     /// turn with joins and leaves, so the count never drifts from the truth.
@@ -50,13 +64,22 @@ pub struct Counts {
     pub members: usize,
 }
 
+/// Why the hub ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kick {
+    /// It did not read what it was sent.
+    TooSlow,
+    /// A newer connection resumed its member.
+    Replaced,
+}
+
 /// The hub's end of one connection.
 #[derive(Debug)]
 pub struct PeerSender {
     queue: mpsc::Sender<ServerMsg>,
     /// Fired when the hub drops the peer, so its connection ends even while
     /// stuck writing to a socket nobody reads.
-    kick: oneshot::Sender<()>,
+    kick: oneshot::Sender<Kick>,
 }
 
 /// The connection's end, from [`Hub::connect`].
@@ -68,8 +91,8 @@ pub struct PeerConn {
     /// The same queue, for the connection's own replies (e.g. decode errors),
     /// so they stay in order with the hub's messages.
     pub replies: mpsc::Sender<ServerMsg>,
-    /// Resolves `Ok` when the hub dropped this peer for falling behind.
-    pub kicked: oneshot::Receiver<()>,
+    /// Resolves `Ok` when the hub ended this connection, saying why.
+    pub kicked: oneshot::Receiver<Kick>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,10 +108,22 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts the hub task; needs a Tokio runtime.
+    /// Starts the hub task with the default [`RESUME_WINDOW`]; needs a Tokio runtime.
     pub fn spawn(rooms: Rooms) -> Self {
+        Self::spawn_with(rooms, RESUME_WINDOW)
+    }
+
+    pub fn spawn_with(rooms: Rooms, resume_window: Duration) -> Self {
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
-        tokio::spawn(run(rooms, inbox));
+        let state = State {
+            rooms,
+            conns: HashMap::new(),
+            seats: HashMap::new(),
+            away: HashMap::new(),
+            resume_window,
+            events: events.downgrade(),
+        };
+        tokio::spawn(run(state, inbox));
         Self {
             events,
             next_peer: Arc::new(AtomicU64::new(1)),
@@ -117,8 +152,9 @@ impl Hub {
         self.send(Event::Message { peer, msg }).await
     }
 
-    pub async fn disconnect(&self, peer: PeerId) -> Result<(), HubStopped> {
-        self.send(Event::Disconnect { peer }).await
+    /// The connection `peer` ended; see [`Event::Disconnect`].
+    pub async fn disconnect(&self, peer: PeerId, keep_seat: bool) -> Result<(), HubStopped> {
+        self.send(Event::Disconnect { peer, keep_seat }).await
     }
 
     pub async fn status(&self, room: RoomName) -> Result<RoomStatus, HubStopped> {
@@ -138,36 +174,67 @@ impl Hub {
     }
 }
 
-async fn run(rooms: Rooms, mut inbox: mpsc::Receiver<Event>) {
-    let mut state = State {
-        rooms,
-        peers: HashMap::new(),
-    };
+async fn run(mut state: State, mut inbox: mpsc::Receiver<Event>) {
     while let Some(event) = inbox.recv().await {
         state.apply(event);
     }
     tracing::debug!("hub stopped");
 }
 
+/// One open connection. Its `member` is its own id, unless it resumed
+/// another member's seat.
+struct Conn {
+    sender: PeerSender,
+    member: PeerId,
+}
+
+/// A member whose connection dropped, holding its seat for a while.
+struct Away {
+    /// The connection that dropped; a later one's expiry is not ours.
+    conn: PeerId,
+    /// What the room sent meanwhile, delivered on resume.
+    missed: VecDeque<ServerMsg>,
+}
+
 struct State {
     rooms: Rooms,
-    peers: HashMap<PeerId, PeerSender>,
+    /// Open connections by their own id.
+    conns: HashMap<PeerId, Conn>,
+    /// Member (or not-yet-joined connection) → the connection serving it.
+    seats: HashMap<PeerId, PeerId>,
+    away: HashMap<PeerId, Away>,
+    resume_window: Duration,
+    /// For the hub's own timers; weak, so they don't keep the hub alive.
+    events: mpsc::WeakSender<Event>,
 }
 
 impl State {
     fn apply(&mut self, event: Event) {
         let out = match event {
             Event::Connect { peer, sender } => {
-                self.peers.insert(peer, sender);
+                self.conns.insert(peer, Conn { sender, member: peer });
+                self.seats.insert(peer, peer);
                 return;
             }
-            // A peer dropped for falling behind may still have messages in flight.
-            Event::Message { peer, .. } if !self.peers.contains_key(&peer) => return,
-            Event::Message { peer, msg } => self.rooms.handle(peer, msg),
-            Event::Disconnect { peer } => {
-                self.peers.remove(&peer);
-                self.rooms.leave(peer)
+            Event::Message { peer, msg } => {
+                // A connection dropped by the hub may still have messages in flight.
+                let Some(member) = self.conns.get(&peer).map(|c| c.member) else {
+                    return;
+                };
+                match msg {
+                    ClientMsg::Resume { version, token } => self.resume(peer, version, &token),
+                    msg => self.rooms.handle(member, msg),
+                }
             }
+            Event::Disconnect { peer, keep_seat } => self.disconnect(peer, keep_seat),
+            Event::Expire { member, conn } => match self.away.get(&member) {
+                Some(away) if away.conn == conn => {
+                    tracing::info!(%member, "did not come back in time: leaves the room");
+                    self.away.remove(&member);
+                    self.rooms.leave(member)
+                }
+                _ => return,
+            },
             Event::Status { room, reply } => {
                 // The asker may have given up (e.g. its HTTP request was cancelled).
                 let _ = reply.send(self.rooms.status(room));
@@ -184,27 +251,98 @@ impl State {
         self.deliver(out);
     }
 
+    fn disconnect(&mut self, conn: PeerId, keep_seat: bool) -> Outbox {
+        // Already gone if the hub dropped it, or a resume replaced it.
+        let Some(Conn { member, .. }) = self.conns.remove(&conn) else {
+            return Vec::new();
+        };
+        self.seats.remove(&member);
+        if keep_seat && self.rooms.room_of(member).is_some() {
+            tracing::debug!(%member, window = ?self.resume_window, "connection dropped: keeping the seat");
+            let missed = VecDeque::new();
+            self.away.insert(member, Away { conn, missed });
+            self.expire_later(member, conn);
+            return Vec::new();
+        }
+        self.rooms.leave(member)
+    }
+
+    fn expire_later(&self, member: PeerId, conn: PeerId) {
+        let (events, window) = (self.events.clone(), self.resume_window);
+        tokio::spawn(async move {
+            tokio::time::sleep(window).await;
+            if let Some(events) = events.upgrade() {
+                let _ = events.send(Event::Expire { member, conn }).await;
+            }
+        });
+    }
+
+    /// Connection `conn` takes over the seat `token` proves: the member
+    /// keeps its id, so the room's peer connections to it carry on.
+    fn resume(&mut self, conn: PeerId, version: u32, token: &str) -> Outbox {
+        let refuse = |err: crate::rooms::RoomError| vec![(conn, ServerMsg::error(err.code(), err.to_string()))];
+        if let Some(room) = self.rooms.room_of(conn) {
+            return refuse(crate::rooms::RoomError::AlreadyJoined(room.clone()));
+        }
+        let (member, resumed) = match self.rooms.resume(version, token) {
+            Ok(found) => found,
+            Err(err) => return refuse(err),
+        };
+        if member == conn {
+            return vec![(conn, resumed)];
+        }
+        // Still connected (a network change the server has not noticed yet)?
+        if let Some(old) = self.seats.get(&member).copied() {
+            if let Some(old) = self.conns.remove(&old) {
+                let _ = old.sender.kick.send(Kick::Replaced);
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.member = member;
+        }
+        self.seats.remove(&conn);
+        self.seats.insert(member, conn);
+        let missed = self.away.remove(&member).map(|a| a.missed).unwrap_or_default();
+        tracing::info!(%member, %conn, missed = missed.len(), "resumed");
+        std::iter::once((member, resumed))
+            .chain(missed.into_iter().map(|msg| (member, msg)))
+            .collect()
+    }
+
     /// Never waits on a peer: a full queue is that peer's failure alone, and
     /// dropping it produces more messages (`PeerLeft`), hence the work list.
     fn deliver(&mut self, out: Outbox) {
         let mut pending = VecDeque::from(out);
         while let Some((to, msg)) = pending.pop_front() {
-            let Some(peer) = self.peers.get(&to) else {
+            let Some(conn) = self.seats.get(&to).copied() else {
+                if let Some(away) = self.away.get_mut(&to) {
+                    if away.missed.len() < PEER_QUEUE {
+                        away.missed.push_back(msg);
+                        continue;
+                    }
+                    tracing::warn!(member = %to, "missed too much while away: leaves the room");
+                    self.away.remove(&to);
+                    pending.extend(self.rooms.leave(to));
+                }
                 continue;
             };
-            match peer.queue.try_send(msg) {
+            let Some(peer) = self.conns.get(&conn) else {
+                continue;
+            };
+            match peer.sender.queue.try_send(msg) {
                 Ok(()) => continue,
                 Err(TrySendError::Full(_)) => {
                     tracing::warn!(peer = %to, "outgoing queue full: dropping the peer");
-                    if let Some(peer) = self.peers.remove(&to) {
-                        let _ = peer.kick.send(());
+                    if let Some(peer) = self.conns.remove(&conn) {
+                        let _ = peer.sender.kick.send(Kick::TooSlow);
                     }
                 }
                 // The connection is gone and its Disconnect is on the way; leave now anyway.
                 Err(TrySendError::Closed(_)) => {
-                    self.peers.remove(&to);
+                    self.conns.remove(&conn);
                 }
             }
+            self.seats.remove(&to);
             pending.extend(self.rooms.leave(to));
         }
     }
@@ -213,15 +351,10 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::PROTOCOL_VERSION;
 
     async fn joined(hub: &Hub, room: &str) -> PeerConn {
         let mut conn = hub.connect().await.unwrap();
-        let join = ClientMsg::Join {
-            version: PROTOCOL_VERSION,
-            room: room.into(),
-            name: "n".into(),
-        };
+        let join = ClientMsg::join(room, "n");
         hub.message(conn.id, join).await.unwrap();
         assert!(matches!(
             conn.outbox.recv().await,
@@ -247,7 +380,7 @@ mod tests {
         let _b = joined(&hub, "r").await;
         let status = hub.status(r.clone()).await.unwrap();
         assert_eq!((status.members, status.capacity), (2, 3));
-        hub.disconnect(a.id).await.unwrap();
+        hub.disconnect(a.id, false).await.unwrap();
         assert_eq!(hub.status(r).await.unwrap().members, 1);
     }
 
@@ -272,7 +405,7 @@ mod tests {
             },
             "the lobby is not a member"
         );
-        hub.disconnect(c.id).await.unwrap();
+        hub.disconnect(c.id, false).await.unwrap();
         hub.message(a.id, ClientMsg::Leave).await.unwrap();
         assert_eq!(
             hub.counts().await.unwrap(),
@@ -307,7 +440,7 @@ mod tests {
             };
             hub.message(a.id, offer).await.unwrap();
         }
-        assert_eq!(slow.kicked.await, Ok(()));
+        assert_eq!(slow.kicked.await, Ok(Kick::TooSlow));
         assert_eq!(
             a.outbox.recv().await,
             Some(ServerMsg::PeerLeft { peer: slow.id })
@@ -333,5 +466,101 @@ mod tests {
                 sdp: "x".into()
             })
         );
+    }
+
+    fn token(welcome: &ServerMsg) -> String {
+        match welcome {
+            ServerMsg::Welcome { resume: Some(token), .. } => token.clone(),
+            other => panic!("expected a welcome with a token, got {other:?}"),
+        }
+    }
+
+    /// Joins `room` and returns the connection with its resume token.
+    async fn joined_with_token(hub: &Hub, room: &str) -> (PeerConn, String) {
+        let mut conn = hub.connect().await.unwrap();
+        hub.message(conn.id, ClientMsg::join(room, "n")).await.unwrap();
+        let welcome = conn.outbox.recv().await.unwrap();
+        (conn, token(&welcome))
+    }
+
+    fn resume(token: &str) -> ClientMsg {
+        ClientMsg::Resume { version: shared::PROTOCOL_VERSION, token: token.into() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_member_resumes_its_seat_and_gets_what_it_missed() {
+        let hub = Hub::spawn_with(Rooms::new(3, vec![]), Duration::from_secs(10));
+        let (a, token) = joined_with_token(&hub, "r").await;
+        let mut b = joined(&hub, "r").await;
+        hub.disconnect(a.id, true).await.unwrap();
+        let offer = ClientMsg::Offer { to: a.id, sdp: "while away".into() };
+        hub.message(b.id, offer).await.unwrap();
+
+        let mut again = hub.connect().await.unwrap();
+        hub.message(again.id, resume(&token)).await.unwrap();
+        assert!(matches!(
+            again.outbox.recv().await,
+            Some(ServerMsg::Resumed { you, ref peers, .. }) if you == a.id && peers.len() == 1
+        ));
+        assert_eq!(
+            again.outbox.recv().await,
+            Some(ServerMsg::Offer { from: b.id, sdp: "while away".into() })
+        );
+        // Messages from the new connection come from the old member id.
+        hub.message(again.id, ClientMsg::Answer { to: b.id, sdp: "back".into() }).await.unwrap();
+        assert_eq!(b.outbox.recv().await, Some(ServerMsg::Answer { from: a.id, sdp: "back".into() }));
+        // Long after the window, still in: the resume cancelled the expiry.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(hub.counts().await.unwrap().members, 2);
+        assert!(b.outbox.try_recv().is_err(), "b never heard a departure");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_member_that_does_not_come_back_leaves_after_the_window() {
+        let hub = Hub::spawn_with(Rooms::new(3, vec![]), Duration::from_secs(10));
+        let (a, token) = joined_with_token(&hub, "r").await;
+        let mut b = joined(&hub, "r").await;
+        hub.disconnect(a.id, true).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert!(b.outbox.try_recv().is_err(), "not yet");
+        assert_eq!(b.outbox.recv().await, Some(ServerMsg::PeerLeft { peer: a.id }));
+        let mut late = hub.connect().await.unwrap();
+        hub.message(late.id, resume(&token)).await.unwrap();
+        assert!(matches!(
+            late.outbox.recv().await,
+            Some(ServerMsg::Error { code: shared::ErrorCode::ResumeFailed, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_resume_replaces_a_connection_the_server_still_thinks_alive() {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let (old, token) = joined_with_token(&hub, "r").await;
+        let mut b = joined(&hub, "r").await;
+        let mut new = hub.connect().await.unwrap();
+        hub.message(new.id, resume(&token)).await.unwrap();
+        assert!(matches!(new.outbox.recv().await, Some(ServerMsg::Resumed { .. })));
+        assert_eq!(old.kicked.await, Ok(Kick::Replaced));
+        // The old connection's own end changes nothing.
+        hub.disconnect(old.id, false).await.unwrap();
+        hub.message(b.id, ClientMsg::Offer { to: old.id, sdp: "x".into() }).await.unwrap();
+        assert_eq!(new.outbox.recv().await, Some(ServerMsg::Offer { from: b.id, sdp: "x".into() }));
+        assert_eq!(hub.counts().await.unwrap().members, 2);
+        assert!(b.outbox.try_recv().is_err(), "b never heard a departure");
+    }
+
+    #[tokio::test]
+    async fn a_clean_close_leaves_at_once_and_a_member_cannot_resume_twice_over() {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let (a, token) = joined_with_token(&hub, "r").await;
+        let (mut b, _) = joined_with_token(&hub, "r").await;
+        // b, already a member, may not take a's seat as well.
+        hub.message(b.id, resume(&token)).await.unwrap();
+        assert!(matches!(
+            b.outbox.recv().await,
+            Some(ServerMsg::Error { code: shared::ErrorCode::AlreadyJoined, .. })
+        ));
+        hub.disconnect(a.id, false).await.unwrap();
+        assert_eq!(b.outbox.recv().await, Some(ServerMsg::PeerLeft { peer: a.id }));
     }
 }

@@ -4,19 +4,24 @@
 
 mod api;
 pub mod hub;
+pub mod lan;
 mod metrics;
 mod origin;
 mod per_ip;
 mod rate;
 pub mod rooms;
 mod static_files;
+pub mod tls;
+mod tls_listener;
+pub mod turn;
 mod ws;
 
 use axum::extract::FromRef;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use hub::Hub;
-use rooms::Rooms;
+use rooms::{IceSource, Rooms};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +41,12 @@ pub struct Config {
     pub room_capacity: usize,
     /// Where trunk put the built web app.
     pub dist_dir: std::path::PathBuf,
+    /// TURN servers sharing a secret with Moim: each joiner also gets an
+    /// entry with credentials of its own that expire.
+    pub turn: Option<turn::TurnRest>,
+    /// Rooms locked by the operator; other rooms may be locked by their
+    /// first member.
+    pub room_passwords: Vec<(shared::RoomName, String)>,
 }
 
 /// How connections are policed. Kept apart from [`Config`], with defaults,
@@ -51,6 +62,9 @@ pub struct Limits {
     /// Messages per connection; beyond it they are refused, then the
     /// connection is closed.
     pub message_rate: MessageRate,
+    /// How long a member whose connection dropped keeps its seat, so it can
+    /// resume without the room noticing (see `ClientMsg::Resume`).
+    pub resume_window: Duration,
     /// Open WebSockets per client IP address; 0 means no limit. Behind a
     /// reverse proxy every client has the proxy's address.
     pub max_connections_per_ip: usize,
@@ -62,6 +76,7 @@ impl Default for Limits {
             heartbeat_timeout: Duration::from_secs(15),
             allowed_origins: Vec::new(),
             message_rate: MessageRate::default(),
+            resume_window: hub::RESUME_WINDOW,
             max_connections_per_ip: 50,
         }
     }
@@ -89,10 +104,19 @@ impl FromRef<AppState> for Hub {
     }
 }
 
+fn rooms(config: &Config) -> Rooms {
+    let ice = ice_source(config.ice_servers.clone(), config.turn.clone());
+    let rooms = Rooms::with_ice_source(config.room_capacity, ice);
+    config
+        .room_passwords
+        .iter()
+        .fold(rooms, |rooms, (room, password)| rooms.lock(room.clone(), password.clone()))
+}
+
 /// The whole server. Starts the hub task, so call it inside a Tokio runtime.
 fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Router {
     let state = AppState {
-        hub: Hub::spawn(Rooms::new(config.room_capacity, config.ice_servers)),
+        hub: Hub::spawn_with(rooms(&config), limits.resume_window),
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),
         limits: Arc::new(limits),
         metrics: Arc::default(),
@@ -106,6 +130,18 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
         .with_state(state)
         .merge(static_files::router(&config.dist_dir))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The fixed ICE servers, plus fresh TURN credentials per joiner if any.
+fn ice_source(fixed: Vec<shared::IceServer>, turn: Option<turn::TurnRest>) -> IceSource {
+    match turn {
+        None => IceSource::fixed(fixed),
+        Some(turn) => IceSource::per_join(move |peer| {
+            let mut servers = fixed.clone();
+            servers.push(turn.for_peer(peer));
+            servers
+        }),
+    }
 }
 
 /// Serves Moim with the default [`Limits`] until Ctrl-C or SIGTERM; see
@@ -123,6 +159,29 @@ pub async fn serve_with(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_on(listener, None, config, limits, shutdown).await
+}
+
+/// [`serve_with`] over HTTPS (and so WSS): what browsers require before a
+/// page on another machine, a phone's say, may use the camera.
+pub async fn serve_tls_with(
+    listener: TcpListener,
+    config: Config,
+    limits: Limits,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_on(listener, Some(tls), config, limits, shutdown).await
+}
+
+/// Plain or TLS, the same stopping and draining.
+async fn serve_on(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: Config,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
     let signal = {
         let stop = stop.clone();
@@ -134,9 +193,20 @@ pub async fn serve_with(
     };
     // With each connection's address, for the per-IP limit.
     let app = app(config, limits, stopping).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await?;
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await?;
+        }
+        Some(tls) => {
+            // A no-op `tap_io`: axum hands the client's address to wrapped listeners only.
+            let listener = tls_listener::TlsListener::new(listener, tls)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await?;
+        }
+    }
     // axum waited for HTTP requests only: an upgraded WebSocket is not one.
     if tokio::time::timeout(DRAIN_TIMEOUT, stop.closed())
         .await

@@ -1,12 +1,16 @@
 //! `backend`: runs Moim's server. Every flag also reads an environment
 //! variable, so containers and `.env` files need no wrapper script.
 
+use backend::tls::{self, SelfSigned, TlsError};
+use backend::turn::TurnRest;
 use backend::{AllowedOrigin, OriginError};
+use clap::builder::BoolishValueParser;
 use clap::Parser;
-use shared::IceServer;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use shared::{IceServer, RoomName};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +49,55 @@ struct Args {
     #[arg(long, env = "MOIM_TURN_CREDENTIAL", hide_env_values = true)]
     turn_credential: Option<String>,
 
+    /// Secret shared with the --turn-url servers (coturn's
+    /// static-auth-secret): each member gets TURN credentials of its own,
+    /// made from it, that expire after --turn-ttl.
+    #[arg(long, env = "MOIM_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+
+    /// turn:/turns: URL of a server sharing --turn-secret; repeat or
+    /// comma-separate.
+    #[arg(
+        long = "turn-url",
+        env = "MOIM_TURN_URLS",
+        value_name = "URL",
+        value_delimiter = ',',
+        value_parser = turn_url
+    )]
+    turn_urls: Vec<String>,
+
+    /// Seconds the credentials made from --turn-secret stay valid.
+    #[arg(long, env = "MOIM_TURN_TTL", value_name = "SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    turn_ttl: u64,
+
+    /// Serve HTTPS and WSS. Browsers allow the camera only on https pages
+    /// (or localhost), so phones and other computers need it.
+    #[arg(long, env = "MOIM_TLS", value_parser = BoolishValueParser::new())]
+    tls: bool,
+
+    /// Certificate chain (PEM) for --tls; without it, a self-signed
+    /// certificate for this machine is made and kept in --tls-dir.
+    #[arg(long, env = "MOIM_TLS_CERT", value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "MOIM_TLS_KEY", value_name = "FILE", requires_all = ["tls", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+
+    /// Where the self-signed certificate is kept between runs [default:
+    /// $XDG_DATA_HOME/moim/tls, or ~/.local/share/moim/tls, or ./.moim-tls].
+    #[arg(
+        long,
+        env = "MOIM_TLS_DIR",
+        value_name = "DIR",
+        conflicts_with = "tls_cert"
+    )]
+    tls_dir: Option<PathBuf>,
+
+    /// Print no QR code of the address for phones.
+    #[arg(long, env = "MOIM_NO_QR", value_parser = BoolishValueParser::new())]
+    no_qr: bool,
+
     /// Members per room. Every member sends to every other, so keep it small.
     #[arg(long, env = "MOIM_ROOM_CAPACITY", default_value_t = 6, value_parser = clap::value_parser!(u16).range(2..))]
     room_capacity: u16,
@@ -75,6 +128,18 @@ struct Args {
         default_value_t = 50
     )]
     max_connections_per_ip: usize,
+
+    /// Locks a room for good: ROOM=PASSWORD; repeat for more rooms. Other
+    /// rooms are locked by their first member, if they set a password.
+    #[arg(
+        long = "room-password",
+        env = "MOIM_ROOM_PASSWORDS",
+        value_name = "ROOM=PASSWORD",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_parser = room_password
+    )]
+    room_passwords: Vec<(RoomName, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +153,15 @@ enum Error {
     Serve(std::io::Error),
     #[error(transparent)]
     Origin(#[from] OriginError),
+    #[error("--turn-secret needs a --turn-url (turn: or turns:) of a server sharing it")]
+    TurnSecretWithoutUrl,
+    #[error(
+        "--turn-url needs --turn-secret, which its credentials are made from \
+         (for fixed credentials use --ice-server, --turn-username and --turn-credential)"
+    )]
+    TurnUrlWithoutSecret,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 #[tokio::main]
@@ -107,11 +181,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Error> {
-    let ice_servers = ice_servers(&args.ice_servers, args.turn_username, args.turn_credential);
+    let ice_servers = ice_servers(
+        &args.ice_servers,
+        args.turn_username.clone(),
+        args.turn_credential.clone(),
+    );
     let config = backend::Config {
         ice_servers,
         room_capacity: args.room_capacity.into(),
-        dist_dir: args.dist,
+        dist_dir: args.dist.clone(),
+        turn: turn_rest(args.turn_secret.clone(), &args.turn_urls, args.turn_ttl)?,
+        room_passwords: args.room_passwords.clone(),
     };
     let limits = backend::Limits {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
@@ -129,10 +209,13 @@ async fn run(args: Args) -> Result<(), Error> {
         .flat_map(|s| &s.urls)
         .map(String::as_str)
         .collect();
+    // `TurnRest`'s Debug leaves the secret out.
     tracing::info!(
         room_capacity = config.room_capacity,
         ?ice_urls,
+        turn = ?config.turn,
         ?limits,
+        tls = args.tls,
         "starting"
     );
 
@@ -141,19 +224,177 @@ async fn run(args: Args) -> Result<(), Error> {
         .await
         .map_err(|source| Error::Bind { addr, source })?;
     let port = listener.local_addr().map_or(args.port, |a| a.port());
-    // localhost only reaches the server if it listens there too.
-    let host = if args.bind.is_unspecified() || args.bind.is_loopback() {
-        "localhost".to_owned()
+    // Other devices reach it on these only if it listens on every address.
+    let lan = if args.bind.is_unspecified() {
+        backend::lan::ipv4_addresses()
     } else {
-        SocketAddr::new(args.bind, port).ip().to_string()
+        Vec::new()
     };
-    println!("Moim is running at http://{host}:{port}");
-    backend::serve_with(listener, config, limits, backend::shutdown_signal())
-        .await
-        .map_err(Error::Serve)
+    let tls = if args.tls {
+        Some(tls_config(&args, &lan)?)
+    } else {
+        None
+    };
+    let scheme = if args.tls { "https" } else { "http" };
+    let note = if !args.tls {
+        "Phones need --tls: browsers allow the camera only on https pages or localhost."
+    } else if args.tls_cert.is_none() {
+        "Each browser warns about the self-signed certificate once: accept it to go on."
+    } else {
+        ""
+    };
+    print_urls(&urls(scheme, args.bind, port, &lan), note, !args.no_qr);
+
+    let shutdown = backend::shutdown_signal();
+    match tls {
+        None => backend::serve_with(listener, config, limits, shutdown).await,
+        Some(tls) => backend::serve_tls_with(listener, config, limits, tls, shutdown).await,
+    }
+    .map_err(Error::Serve)
+}
+
+/// Credentials per member from `--turn-secret`, if given; each of secret
+/// and URLs is useless without the other.
+fn turn_rest(secret: Option<String>, urls: &[String], ttl: u64) -> Result<Option<TurnRest>, Error> {
+    let secret = secret.filter(|s| !s.is_empty());
+    let urls: Vec<String> = urls.iter().filter(|u| !u.is_empty()).cloned().collect();
+    match (secret, urls.is_empty()) {
+        (None, true) => Ok(None),
+        (Some(_), true) => Err(Error::TurnSecretWithoutUrl),
+        (None, false) => Err(Error::TurnUrlWithoutSecret),
+        (Some(secret), false) => Ok(Some(TurnRest {
+            urls,
+            secret,
+            ttl: Duration::from_secs(ttl),
+        })),
+    }
+}
+
+/// A `turn:` or `turns:` URL, or empty for none.
+fn turn_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    if url.is_empty() || has_scheme(url, "turn:") || has_scheme(url, "turns:") {
+        Ok(url.to_owned())
+    } else {
+        Err(format!("expected a turn: or turns: URL, got {url:?}"))
+    }
+}
+
+/// rustls settings from `--tls-cert`/`--tls-key`, or else from the
+/// self-signed certificate for this machine's addresses.
+fn tls_config(args: &Args, lan: &[Ipv4Addr]) -> Result<Arc<rustls::ServerConfig>, Error> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let identity = tls::load(cert, key)?;
+        tracing::info!(cert = %cert.display(), "serving HTTPS with the given certificate");
+        return Ok(identity.server_config()?);
+    }
+    let mut ips: Vec<IpAddr> = lan.iter().copied().map(IpAddr::V4).collect();
+    if !args.bind.is_unspecified() && !args.bind.is_loopback() {
+        ips.push(args.bind);
+    }
+    let (identity, made, dir) = match &args.tls_dir {
+        Some(dir) => self_signed_in(dir, &ips)?,
+        None => match self_signed_in(&tls::default_dir(), &ips) {
+            Err(Error::Tls(err @ TlsError::Write { .. })) => {
+                tracing::warn!(%err, "trying ./.moim-tls instead");
+                self_signed_in(Path::new(".moim-tls"), &ips)?
+            }
+            other => other?,
+        },
+    };
+    let dir = dir.display();
+    match made {
+        SelfSigned::Generated => {
+            tracing::info!(%dir, "made a self-signed certificate: each device warns about it once")
+        }
+        SelfSigned::Reused => tracing::info!(%dir, "reusing the self-signed certificate"),
+    }
+    Ok(identity.server_config()?)
+}
+
+fn self_signed_in(
+    dir: &Path,
+    ips: &[IpAddr],
+) -> Result<(tls::Identity, SelfSigned, PathBuf), Error> {
+    let (identity, made) = tls::self_signed(dir, ips)?;
+    Ok((identity, made, dir.to_owned()))
+}
+
+/// Where to open Moim: on this machine, and from other devices on the network.
+#[derive(Debug, PartialEq, Eq)]
+struct Urls {
+    local: String,
+    lan: Vec<String>,
+}
+
+fn urls(scheme: &str, bind: IpAddr, port: u16, lan: &[Ipv4Addr]) -> Urls {
+    if bind.is_unspecified() || bind.is_loopback() {
+        // localhost only reaches the server if it listens there too.
+        Urls {
+            local: format!("{scheme}://localhost:{port}"),
+            lan: lan
+                .iter()
+                .map(|ip| format!("{scheme}://{ip}:{port}"))
+                .collect(),
+        }
+    } else {
+        let url = format!("{scheme}://{}", SocketAddr::new(bind, port));
+        Urls {
+            local: url.clone(),
+            lan: vec![url],
+        }
+    }
+}
+
+fn print_urls(urls: &Urls, note: &str, qr: bool) {
+    println!("Moim is running at {}", urls.local);
+    let others: Vec<&String> = urls.lan.iter().filter(|u| **u != urls.local).collect();
+    for (i, url) in others.iter().enumerate() {
+        let label = if i == 0 { "On your network:" } else { "" };
+        println!("{label:<19}{url}");
+    }
+    if let Some(first) = urls.lan.first().filter(|_| qr) {
+        if let Some(code) = qr_code(first) {
+            println!("{code}");
+            println!("Scan it with a phone on the same Wi-Fi.");
+        }
+    }
+    if !note.is_empty() {
+        println!("{note}");
+    }
+}
+
+/// `url` as a QR code of Unicode half blocks, light on a dark terminal.
+fn qr_code(url: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .build(),
+    )
 }
 
 /// An origin, or empty for none (e.g. an empty `MOIM_ALLOWED_ORIGINS`).
+/// `ROOM=PASSWORD`, checked by the rules a joiner's room name and password meet.
+fn room_password(raw: &str) -> Result<(RoomName, String), String> {
+    let (room, password) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("expected ROOM=PASSWORD, got {raw:?}"))?;
+    let room = RoomName::parse(room).map_err(|e| format!("room {room:?}: {e}"))?;
+    if password.is_empty()
+        || password.chars().count() > backend::rooms::PASSWORD_MAX
+        || password.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "the password for {room} must be 1 to {} characters, none of them control characters",
+            backend::rooms::PASSWORD_MAX
+        ));
+    }
+    Ok((room, password.to_owned()))
+}
+
 fn origin_arg(raw: &str) -> Result<String, OriginError> {
     if raw.trim().is_empty() {
         return Ok(String::new());
@@ -350,5 +591,151 @@ mod tests {
     fn room_capacity_is_at_least_two() {
         assert!(parse(&["--room-capacity", "1"]).is_err());
         assert_eq!(parse(&["--room-capacity", "4"]).unwrap().room_capacity, 4);
+    }
+
+    fn arg(id: &str) -> clap::Arg {
+        Args::command()
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .unwrap()
+            .clone()
+    }
+
+    fn env(id: &str) -> Option<String> {
+        arg(id)
+            .get_env()
+            .and_then(|v| v.to_str())
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn turn_secret_and_urls_make_expiring_credentials() {
+        let args = parse(&[
+            "--turn-secret",
+            "s3cret",
+            "--turn-url",
+            "turn:a.example:3478,turns:b.example:5349",
+            "--turn-ttl",
+            "600",
+        ])
+        .unwrap();
+        let turn = turn_rest(args.turn_secret, &args.turn_urls, args.turn_ttl)
+            .unwrap()
+            .unwrap();
+        assert_eq!(turn.urls, ["turn:a.example:3478", "turns:b.example:5349"]);
+        assert_eq!(turn.secret, "s3cret");
+        assert_eq!(turn.ttl, Duration::from_secs(600));
+        assert!(parse(&["--turn-url", "stun:a.example:3478"]).is_err());
+        assert!(parse(&["--turn-ttl", "0"]).is_err());
+    }
+
+    #[test]
+    fn turn_secret_and_urls_need_each_other() {
+        let url = ["turn:a.example:3478".to_owned()];
+        assert!(matches!(
+            turn_rest(Some("s".into()), &[], 60),
+            Err(Error::TurnSecretWithoutUrl)
+        ));
+        assert!(matches!(
+            turn_rest(None, &url, 60),
+            Err(Error::TurnUrlWithoutSecret)
+        ));
+        // Empty environment variables mean "not set".
+        assert!(turn_rest(Some(String::new()), &[String::new()], 60)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn turn_flags_read_the_environment_and_hide_the_secret() {
+        assert_eq!(env("turn_secret").as_deref(), Some("MOIM_TURN_SECRET"));
+        assert!(arg("turn_secret").is_hide_env_values_set());
+        assert_eq!(env("turn_urls").as_deref(), Some("MOIM_TURN_URLS"));
+        assert_eq!(env("turn_ttl").as_deref(), Some("MOIM_TURN_TTL"));
+        assert_eq!(arg("turn_ttl").get_default_values(), ["86400"]);
+    }
+
+    #[test]
+    fn tls_flags() {
+        let args = parse(&["--tls", "--no-qr"]).unwrap();
+        assert!(args.tls && args.no_qr);
+        let given = parse(&["--tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(given.tls_cert.as_deref(), Some(Path::new("c.pem")));
+        assert_eq!(given.tls_key.as_deref(), Some(Path::new("k.pem")));
+        // A certificate needs its key, and both need --tls.
+        assert!(parse(&["--tls", "--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls", "--tls-key", "k.pem"]).is_err());
+        assert!(parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).is_err());
+        // --tls-dir is where a self-signed one goes; not with a given one.
+        let dir = parse(&["--tls", "--tls-dir", "/tmp/t"]).unwrap();
+        assert_eq!(dir.tls_dir.as_deref(), Some(Path::new("/tmp/t")));
+        assert!(parse(&[
+            "--tls",
+            "--tls-dir",
+            "/tmp/t",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem"
+        ])
+        .is_err());
+        for (id, var) in [
+            ("tls", "MOIM_TLS"),
+            ("tls_cert", "MOIM_TLS_CERT"),
+            ("tls_key", "MOIM_TLS_KEY"),
+            ("tls_dir", "MOIM_TLS_DIR"),
+            ("no_qr", "MOIM_NO_QR"),
+        ] {
+            assert_eq!(env(id).as_deref(), Some(var));
+        }
+    }
+
+    #[test]
+    fn urls_for_this_machine_and_the_network() {
+        let lan = [Ipv4Addr::new(192, 168, 1, 20), Ipv4Addr::new(10, 0, 0, 7)];
+        let any = urls("https", Ipv4Addr::UNSPECIFIED.into(), 8443, &lan);
+        assert_eq!(any.local, "https://localhost:8443");
+        assert_eq!(
+            any.lan,
+            ["https://192.168.1.20:8443", "https://10.0.0.7:8443"]
+        );
+        let local = urls("http", Ipv4Addr::LOCALHOST.into(), 8080, &[]);
+        assert_eq!(
+            local,
+            Urls {
+                local: "http://localhost:8080".into(),
+                lan: vec![]
+            }
+        );
+        let one = urls("https", lan[0].into(), 8443, &[]);
+        assert_eq!(one.local, "https://192.168.1.20:8443");
+        assert_eq!(one.lan, ["https://192.168.1.20:8443"]);
+        let v6 = urls("https", "fd00::5".parse().unwrap(), 8443, &[]);
+        assert_eq!(v6.local, "https://[fd00::5]:8443");
+    }
+
+    #[test]
+    fn qr_code_is_unicode_half_blocks() {
+        let code = qr_code("https://192.168.1.20:8080").unwrap();
+        let lines: Vec<&str> = code.lines().collect();
+        // A version 2 code (25 modules) with its quiet zone, two rows a line.
+        assert!(lines.len() >= 13, "{code}");
+        assert!(lines
+            .iter()
+            .all(|l| l.chars().count() == lines[0].chars().count()));
+        assert!(code.chars().all(|c| " \n▀▄█".contains(c)), "{code}");
+    }
+
+    #[test]
+    fn room_passwords_from_flags() {
+        let args = parse(&["--room-password", "board=quarterly,모임=비밀 번호", "--room-password", "x=a=b"]).unwrap();
+        let got: Vec<(&str, &str)> =
+            args.room_passwords.iter().map(|(r, p)| (r.as_str(), p.as_str())).collect();
+        assert_eq!(got, [("board", "quarterly"), ("모임", "비밀 번호"), ("x", "a=b")]);
+        assert!(parse(&["--room-password", "board"]).is_err(), "no password");
+        assert!(parse(&["--room-password", "board="]).is_err(), "empty password");
+        assert!(parse(&["--room-password", "a/b=x"]).is_err(), "bad room name");
+        let long = format!("r={}", "x".repeat(65));
+        assert!(parse(&["--room-password", &long]).is_err());
     }
 }

@@ -19,7 +19,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Every error code, in [`error_slot`] order; each gets a line even at 0, so
 /// a rate over it works from the first error.
-const ERROR_CODES: [ErrorCode; 11] = [
+const ERROR_CODES: [ErrorCode; 15] = [
     ErrorCode::NotJson,
     ErrorCode::UnknownType,
     ErrorCode::InvalidMessage,
@@ -31,6 +31,10 @@ const ERROR_CODES: [ErrorCode; 11] = [
     ErrorCode::InvalidDisplayName,
     ErrorCode::RoomFull,
     ErrorCode::TooManyMessages,
+    ErrorCode::ResumeFailed,
+    ErrorCode::PasswordRequired,
+    ErrorCode::WrongPassword,
+    ErrorCode::InvalidPassword,
 ];
 
 /// Exhaustive, so a new code does not compile until it has a counter.
@@ -47,6 +51,10 @@ fn error_slot(code: ErrorCode) -> usize {
         ErrorCode::InvalidDisplayName => 8,
         ErrorCode::RoomFull => 9,
         ErrorCode::TooManyMessages => 10,
+        ErrorCode::ResumeFailed => 11,
+        ErrorCode::PasswordRequired => 12,
+        ErrorCode::WrongPassword => 13,
+        ErrorCode::InvalidPassword => 14,
     }
 }
 
@@ -54,6 +62,7 @@ fn error_slot(code: ErrorCode) -> usize {
 pub struct Metrics {
     connections_open: AtomicU64,
     relayed: AtomicU64,
+    resumed: AtomicU64,
     errors: [AtomicU64; ERROR_CODES.len()],
     refused: [AtomicU64; Refused::ALL.len()],
     closed: [AtomicU64; End::ALL.len()],
@@ -92,9 +101,11 @@ impl Metrics {
             | ServerMsg::Answer { .. }
             | ServerMsg::Ice { .. }
             | ServerMsg::MediaState { .. } => &self.relayed,
+            ServerMsg::Resumed { .. } => &self.resumed,
             ServerMsg::Welcome { .. }
             | ServerMsg::PeerJoined { .. }
-            | ServerMsg::PeerLeft { .. } => return,
+            | ServerMsg::PeerLeft { .. }
+            | ServerMsg::Pong => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -118,6 +129,12 @@ impl Metrics {
             "Offers, answers, ICE candidates and media states passed from one member to another, one per recipient.",
         );
         out.sample("moim_messages_relayed_total", None, load(&self.relayed));
+        out.family(
+            "moim_resumes_total",
+            "counter",
+            "Members who took their seat back on a new connection after theirs dropped.",
+        );
+        out.sample("moim_resumes_total", None, load(&self.resumed));
         out.family(
             "moim_errors_total",
             "counter",

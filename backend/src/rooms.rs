@@ -30,6 +30,14 @@ pub enum RoomError {
     RoomFull { members: usize, capacity: usize },
     #[error("peer {0} is not in your room")]
     UnknownPeer(PeerId),
+    #[error("that seat is gone (the server restarted or let it go): join again")]
+    ResumeFailed,
+    #[error("this room is locked: enter its password")]
+    PasswordRequired,
+    #[error("wrong password for this room")]
+    WrongPassword,
+    #[error("invalid password: {0}")]
+    InvalidPassword(&'static str),
 }
 
 impl RoomError {
@@ -42,6 +50,10 @@ impl RoomError {
             Self::InvalidDisplayName(_) => ErrorCode::InvalidDisplayName,
             Self::RoomFull { .. } => ErrorCode::RoomFull,
             Self::UnknownPeer(_) => ErrorCode::UnknownPeer,
+            Self::ResumeFailed => ErrorCode::ResumeFailed,
+            Self::PasswordRequired => ErrorCode::PasswordRequired,
+            Self::WrongPassword => ErrorCode::WrongPassword,
+            Self::InvalidPassword(_) => ErrorCode::InvalidPassword,
         }
     }
 
@@ -50,11 +62,24 @@ impl RoomError {
     }
 }
 
+/// Longest room password, in characters.
+pub const PASSWORD_MAX: usize = 64;
+
 #[derive(Debug)]
 struct Member {
     id: PeerId,
     name: DisplayName,
     state: MediaState,
+    /// Proves a new connection is this member (see [`Rooms::resume`]).
+    token: String,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    /// In join order, so `Welcome.peers` is stable.
+    members: Vec<Member>,
+    /// Set by the first joiner who gave one; gone with the room.
+    password: Option<String>,
 }
 
 impl Member {
@@ -67,26 +92,66 @@ impl Member {
     }
 }
 
+/// Where a joiner's ICE servers come from: one list for everyone, or made
+/// per join (e.g. TURN credentials that expire).
+pub struct IceSource(Box<dyn Fn(PeerId) -> Vec<IceServer> + Send>);
+
+impl IceSource {
+    pub fn fixed(servers: Vec<IceServer>) -> Self {
+        Self(Box::new(move |_| servers.clone()))
+    }
+
+    pub fn per_join(make: impl Fn(PeerId) -> Vec<IceServer> + Send + 'static) -> Self {
+        Self(Box::new(make))
+    }
+
+    pub fn servers_for(&self, peer: PeerId) -> Vec<IceServer> {
+        (self.0)(peer)
+    }
+}
+
+impl std::fmt::Debug for IceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IceSource")
+    }
+}
+
 /// Every room and its members. A peer not in `joined` is connected but has
 /// not (successfully) joined yet, so the registry needs no "connect" step.
 #[derive(Debug)]
 pub struct Rooms {
     capacity: usize,
-    ice_servers: Vec<IceServer>,
-    /// Members in join order, so `Welcome.peers` is stable.
-    rooms: HashMap<RoomName, Vec<Member>>,
+    ice: IceSource,
+    rooms: HashMap<RoomName, Room>,
     /// The room each joined peer is in.
     joined: HashMap<PeerId, RoomName>,
+    /// Resume token → member.
+    tokens: HashMap<String, PeerId>,
+    /// Passwords from the server's configuration; they outlive the room.
+    locks: HashMap<RoomName, String>,
 }
 
 impl Rooms {
+    /// Rooms that give every joiner the same ICE servers.
     pub fn new(capacity: usize, ice_servers: Vec<IceServer>) -> Self {
+        Self::with_ice_source(capacity, IceSource::fixed(ice_servers))
+    }
+
+    pub fn with_ice_source(capacity: usize, ice: IceSource) -> Self {
         Self {
             capacity,
-            ice_servers,
+            ice,
             rooms: HashMap::new(),
             joined: HashMap::new(),
+            tokens: HashMap::new(),
+            locks: HashMap::new(),
         }
+    }
+
+    /// Locks `room` with `password` for good (server configuration).
+    pub fn lock(mut self, room: RoomName, password: String) -> Self {
+        self.locks.insert(room, password);
+        self
     }
 
     /// Applies one message from `peer`; a refusal becomes an `Error` to `peer` only.
@@ -96,7 +161,12 @@ impl Rooms {
                 version,
                 room,
                 name,
-            } => self.join(peer, version, &room, &name),
+                password,
+            } => self.join(peer, version, &room, &name, password.as_deref()),
+            // The hub resumes a seat before a message reaches the rooms
+            // (see [`Rooms::resume`]): this one is not a resume it accepted.
+            ClientMsg::Resume { .. } => Err(RoomError::ResumeFailed),
+            ClientMsg::Ping => Ok(vec![(peer, ServerMsg::Pong)]),
             ClientMsg::Offer { to, sdp } => {
                 self.relay(peer, to, |from| ServerMsg::Offer { from, sdp })
             }
@@ -119,6 +189,7 @@ impl Rooms {
         version: u32,
         room: &str,
         name: &str,
+        password: Option<&str>,
     ) -> Result<Outbox, RoomError> {
         if let Some(room) = self.joined.get(&peer) {
             return Err(RoomError::AlreadyJoined(room.clone()));
@@ -131,8 +202,22 @@ impl Rooms {
         }
         let room = RoomName::parse(room).map_err(RoomError::InvalidRoomName)?;
         let name = DisplayName::parse(name).map_err(RoomError::InvalidDisplayName)?;
+        let password = parse_password(password)?;
         // Checked before `entry` so a refused join never leaves an empty room behind.
-        let present = self.rooms.get(&room).map_or(0, Vec::len);
+        let existing = self.rooms.get(&room);
+        let required = self
+            .locks
+            .get(&room)
+            .or_else(|| existing.and_then(|r| r.password.as_ref()));
+        match (required, password) {
+            (None, _) => {}
+            (Some(_), None) => return Err(RoomError::PasswordRequired),
+            (Some(want), Some(given)) if !same_secret(want, given) => {
+                return Err(RoomError::WrongPassword)
+            }
+            (Some(_), Some(_)) => {}
+        }
+        let present = existing.map_or(0, |r| r.members.len());
         if present >= self.capacity {
             return Err(RoomError::RoomFull {
                 members: present,
@@ -140,12 +225,19 @@ impl Rooms {
             });
         }
 
-        let members = self.rooms.entry(room.clone()).or_default();
+        let lockable = !self.locks.contains_key(&room);
+        let entry = self.rooms.entry(room.clone()).or_default();
+        if entry.members.is_empty() && lockable {
+            entry.password = password.map(str::to_owned);
+        }
+        let token = new_token();
         let newcomer = Member {
             id: peer,
             name,
             state: MediaState::default(),
+            token: token.clone(),
         };
+        let members = &mut entry.members;
         let mut out = vec![(
             peer,
             ServerMsg::Welcome {
@@ -153,8 +245,9 @@ impl Rooms {
                 you: peer,
                 room: room.clone(),
                 capacity: self.capacity,
-                ice_servers: self.ice_servers.clone(),
+                ice_servers: self.ice.servers_for(peer),
                 peers: members.iter().map(Member::info).collect(),
+                resume: Some(token.clone()),
             },
         )];
         let joined = ServerMsg::PeerJoined {
@@ -163,7 +256,29 @@ impl Rooms {
         out.extend(members.iter().map(|m| (m.id, joined.clone())));
         members.push(newcomer);
         self.joined.insert(peer, room);
+        self.tokens.insert(token, peer);
         Ok(out)
+    }
+
+    /// Finds the member whose seat `token` proves, for a new connection to
+    /// take over: the [`ServerMsg::Resumed`] to send it, and its id. The
+    /// room is not told: to them the member never left.
+    pub fn resume(&self, version: u32, token: &str) -> Result<(PeerId, ServerMsg), RoomError> {
+        if version != PROTOCOL_VERSION {
+            return Err(RoomError::VersionMismatch {
+                client: version,
+                server: PROTOCOL_VERSION,
+            });
+        }
+        let member = *self.tokens.get(token).ok_or(RoomError::ResumeFailed)?;
+        let room = self.joined.get(&member).ok_or(RoomError::ResumeFailed)?;
+        let peers = self.rooms.get(room).map_or(&[][..], |r| &r.members);
+        let resumed = ServerMsg::Resumed {
+            you: member,
+            room: room.clone(),
+            peers: peers.iter().filter(|m| m.id != member).map(Member::info).collect(),
+        };
+        Ok((member, resumed))
     }
 
     /// Removes `peer` from its room (if any) and tells the rest. Also what a
@@ -172,10 +287,13 @@ impl Rooms {
         let Some(room) = self.joined.remove(&peer) else {
             return Vec::new();
         };
-        let Some(members) = self.rooms.get_mut(&room) else {
+        let Some(entry) = self.rooms.get_mut(&room) else {
             return Vec::new();
         };
-        members.retain(|m| m.id != peer);
+        let members = &mut entry.members;
+        if let Some(gone) = members.iter().position(|m| m.id == peer) {
+            self.tokens.remove(&members.remove(gone).token);
+        }
         if members.is_empty() {
             self.rooms.remove(&room);
             return Vec::new();
@@ -205,22 +323,24 @@ impl Rooms {
     pub fn snapshot(&self) -> Vec<(RoomName, Vec<PeerId>)> {
         self.rooms
             .iter()
-            .map(|(room, members)| (room.clone(), members.iter().map(|m| m.id).collect()))
+            .map(|(room, r)| (room.clone(), r.members.iter().map(|m| m.id).collect()))
             .collect()
     }
 
     /// Who is in `room` right now, against the same capacity `join` enforces.
     pub fn status(&self, room: RoomName) -> RoomStatus {
+        let existing = self.rooms.get(&room);
         RoomStatus {
-            members: self.rooms.get(&room).map_or(0, Vec::len),
+            members: existing.map_or(0, |r| r.members.len()),
             capacity: self.capacity,
+            locked: self.locks.contains_key(&room) || existing.is_some_and(|r| r.password.is_some()),
             room,
         }
     }
 
     fn members_of(&self, peer: PeerId) -> Result<&[Member], RoomError> {
         let room = self.joined.get(&peer).ok_or(RoomError::NotJoined)?;
-        Ok(self.rooms.get(room).map_or(&[], Vec::as_slice))
+        Ok(self.rooms.get(room).map_or(&[], |r| r.members.as_slice()))
     }
 
     /// Delivers to `to` only, stamped with the real sender: whatever the
@@ -247,7 +367,7 @@ impl Rooms {
         let members = self
             .rooms
             .get_mut(room)
-            .map_or(&mut [][..], Vec::as_mut_slice);
+            .map_or(&mut [][..], |r| r.members.as_mut_slice());
         let mut out = Vec::new();
         for member in members {
             if member.id == from {
@@ -261,6 +381,36 @@ impl Rooms {
         }
         Ok(out)
     }
+}
+
+/// `None` for no password (absent or empty); a refusal for one that could
+/// never be typed back.
+fn parse_password(raw: Option<&str>) -> Result<Option<&str>, RoomError> {
+    let Some(password) = raw.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if password.chars().count() > PASSWORD_MAX {
+        return Err(RoomError::InvalidPassword("longer than 64 characters"));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(RoomError::InvalidPassword("it contains control characters"));
+    }
+    Ok(Some(password))
+}
+
+/// Compares in time independent of where the first difference is, so a
+/// guesser learns nothing from how long a refusal took.
+fn same_secret(want: &str, given: &str) -> bool {
+    let (want, given) = (want.as_bytes(), given.as_bytes());
+    want.len() == given.len() && want.iter().zip(given).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// 128 random bits, hex: unguessable, so only the member can resume.
+fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    // Without an OS random source nothing else here would be safe either.
+    getrandom::fill(&mut bytes).expect("the OS random number generator");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -285,11 +435,7 @@ mod tests {
     }
 
     fn join(room: &str, name: &str) -> ClientMsg {
-        ClientMsg::Join {
-            version: PROTOCOL_VERSION,
-            room: room.into(),
-            name: name.into(),
-        }
+        ClientMsg::join(room, name)
     }
 
     fn offer(to: PeerId) -> ClientMsg {
@@ -330,6 +476,7 @@ mod tests {
                 capacity,
                 ice_servers,
                 peers,
+                resume,
             },
         )] = out.as_slice()
         else {
@@ -341,6 +488,7 @@ mod tests {
         );
         assert_eq!(ice_servers.len(), 1);
         assert!(peers.is_empty());
+        assert!(resume.as_ref().is_some_and(|t| t.len() == 32), "{resume:?}");
 
         let out = rooms.handle(B, join("standup", "Ben"));
         assert_eq!(out.len(), 2);
@@ -365,6 +513,7 @@ mod tests {
             version: PROTOCOL_VERSION + 1,
             room: "r".into(),
             name: "Ana".into(),
+            password: None,
         };
         let message = error_to(A, ErrorCode::VersionMismatch, rooms.handle(A, wrong));
         assert!(message.contains("reload"), "{message}");
@@ -544,6 +693,7 @@ mod tests {
             room: r.clone(),
             members: 0,
             capacity: 2,
+            locked: false,
         };
         assert_eq!(rooms.status(r.clone()), empty);
         rooms.handle(A, join("r", "Ana"));
@@ -585,5 +735,78 @@ mod tests {
         assert!(rooms.leave(B).is_empty());
         assert_eq!(rooms.room_count(), 0);
         assert!(rooms.leave(C).is_empty(), "never joined");
+    }
+
+    fn locked_join(room: &str, name: &str, password: &str) -> ClientMsg {
+        ClientMsg::Join {
+            version: PROTOCOL_VERSION,
+            room: room.into(),
+            name: name.into(),
+            password: Some(password.into()),
+        }
+    }
+
+    fn token_of(out: &Outbox) -> String {
+        match &out[0].1 {
+            ServerMsg::Welcome { resume: Some(token), .. } => token.clone(),
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_member_locks_the_room_until_it_empties() {
+        let mut rooms = Rooms::new(3, vec![]);
+        let r = RoomName::parse("r").unwrap();
+        rooms.handle(A, locked_join("r", "Ana", "open sesame"));
+        assert!(rooms.status(r.clone()).locked);
+        error_to(B, ErrorCode::PasswordRequired, rooms.handle(B, join("r", "Ben")));
+        error_to(B, ErrorCode::WrongPassword, rooms.handle(B, locked_join("r", "Ben", "open sesame!")));
+        assert_eq!(rooms.status(r.clone()).members, 1, "refused joiners are not counted");
+        assert!(matches!(
+            rooms.handle(B, locked_join("r", "Ben", "open sesame"))[0].1,
+            ServerMsg::Welcome { .. }
+        ));
+        rooms.leave(A);
+        rooms.leave(B);
+        assert!(!rooms.status(r.clone()).locked, "an empty room forgets its password");
+        assert!(matches!(rooms.handle(C, join("r", "Cy"))[0].1, ServerMsg::Welcome { .. }));
+        assert!(!rooms.status(r).locked, "no password, no lock");
+    }
+
+    #[test]
+    fn operator_locks_outlive_the_room_and_bad_passwords_are_refused() {
+        let r = RoomName::parse("board").unwrap();
+        let mut rooms = Rooms::new(3, vec![]).lock(r.clone(), "quarterly".into());
+        assert!(rooms.status(r.clone()).locked, "locked before anyone is in");
+        error_to(A, ErrorCode::PasswordRequired, rooms.handle(A, locked_join("board", "Ana", "")));
+        let long = "x".repeat(PASSWORD_MAX + 1);
+        error_to(A, ErrorCode::InvalidPassword, rooms.handle(A, locked_join("other", "Ana", &long)));
+        error_to(A, ErrorCode::InvalidPassword, rooms.handle(A, locked_join("other", "Ana", "a\nb")));
+        assert_eq!(rooms.room_count(), 0);
+        rooms.handle(A, locked_join("board", "Ana", "quarterly"));
+        rooms.leave(A);
+        error_to(B, ErrorCode::PasswordRequired, rooms.handle(B, join("board", "Ben")));
+    }
+
+    #[test]
+    fn a_token_resumes_its_own_seat_only_while_the_member_is_in() {
+        let mut rooms = rooms();
+        let token = token_of(&rooms.handle(A, join("r", "Ana")));
+        rooms.handle(B, join("r", "Ben"));
+        let (member, resumed) = rooms.resume(PROTOCOL_VERSION, &token).unwrap();
+        assert_eq!(member, A);
+        assert_eq!(
+            resumed,
+            ServerMsg::Resumed { you: A, room: RoomName::parse("r").unwrap(), peers: vec![info(B, "Ben")] }
+        );
+        assert_eq!(rooms.resume(PROTOCOL_VERSION, "not-a-token").unwrap_err(), RoomError::ResumeFailed);
+        assert!(matches!(
+            rooms.resume(PROTOCOL_VERSION + 1, &token),
+            Err(RoomError::VersionMismatch { .. })
+        ));
+        rooms.leave(A);
+        assert_eq!(rooms.resume(PROTOCOL_VERSION, &token).unwrap_err(), RoomError::ResumeFailed);
+        let again = token_of(&rooms.handle(A, join("r", "Ana")));
+        assert_ne!(again, token, "every seat has its own token");
     }
 }

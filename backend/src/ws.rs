@@ -1,7 +1,7 @@
 //! `/ws`: one WebSocket per member. A read loop turns frames into hub events;
 //! a write loop sends the peer's queue. When either ends, the connection ends.
 
-use crate::hub::{Hub, PeerConn};
+use crate::hub::{Hub, Kick, PeerConn};
 use crate::metrics::Metrics;
 use crate::origin;
 use crate::per_ip::IpSlot;
@@ -134,12 +134,16 @@ fn refuse(state: &AppState, why: Refused) -> Response {
 pub enum End {
     /// The client sent a close frame.
     ClientClosed,
+    /// The client closed saying it is reconnecting (its socket seemed dead).
+    Reconnecting,
     /// The socket failed or ended without a close frame (e.g. TCP dropped).
     Dropped,
     /// Nothing arrived for the heartbeat timeout, not even a pong.
     Silent,
     /// The hub dropped the peer for not reading its messages.
     TooSlow,
+    /// A newer connection resumed this member.
+    Replaced,
     TooBig,
     VersionMismatch,
     TooManyMessages,
@@ -149,11 +153,13 @@ pub enum End {
 
 impl End {
     /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::ClientClosed,
+        Self::Reconnecting,
         Self::Dropped,
         Self::Silent,
         Self::TooSlow,
+        Self::Replaced,
         Self::TooBig,
         Self::VersionMismatch,
         Self::TooManyMessages,
@@ -164,9 +170,11 @@ impl End {
     pub fn label(self) -> &'static str {
         match self {
             Self::ClientClosed => "client_closed",
+            Self::Reconnecting => "client_reconnecting",
             Self::Dropped => "dropped",
             Self::Silent => "heartbeat_timeout",
             Self::TooSlow => "too_slow",
+            Self::Replaced => "replaced",
             Self::TooBig => "too_big",
             Self::VersionMismatch => "version_mismatch",
             Self::TooManyMessages => "too_many_messages",
@@ -177,10 +185,14 @@ impl End {
     /// The close frame we send, if this end is ours to explain.
     fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            Self::ClientClosed | Self::Dropped | Self::Silent => return None,
+            Self::ClientClosed | Self::Reconnecting | Self::Dropped | Self::Silent => return None,
             Self::TooSlow => (
                 close_code::TOO_SLOW,
                 "too slow to receive messages".to_owned(),
+            ),
+            Self::Replaced => (
+                close_code::REPLACED,
+                "resumed on a newer connection".to_owned(),
             ),
             Self::TooBig => (
                 close_code::TOO_BIG,
@@ -228,12 +240,17 @@ async fn connection(socket: WebSocket, state: AppState, _slot: Option<IpSlot>) {
     let end = tokio::select! {
         biased;
         () = stopped(state.stopping.clone()) => End::Stopping,
-        Ok(()) = &mut kicked => End::TooSlow,
+        Ok(kick) = &mut kicked => match kick {
+            Kick::TooSlow => End::TooSlow,
+            Kick::Replaced => End::Replaced,
+        },
         end = read_loop(&mut stream, hub, peer, &replies, &state.limits) => end,
         end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics) => end,
     };
-    // The others hear PeerLeft now, whatever the closing handshake below costs.
-    let _ = hub.disconnect(peer).await;
+    // The others hear PeerLeft now, whatever the closing handshake below
+    // costs; unless the socket just dropped, when the member may come back.
+    let keep_seat = matches!(end, End::Dropped | End::Reconnecting);
+    let _ = hub.disconnect(peer, keep_seat).await;
     state.metrics.connection_closed(end);
     tracing::info!(%peer, ?end, "disconnected");
     finish(sink, stream, end).await;
@@ -290,6 +307,8 @@ async fn read_loop(
             Message::Text(text) if text.len() > MAX_FRAME_BYTES => return End::TooBig,
             Message::Binary(data) if data.len() > MAX_FRAME_BYTES => return End::TooBig,
             Message::Text(text) => match ClientMsg::decode(&text) {
+                // Answered here: the hub has nothing to add.
+                Ok(ClientMsg::Ping) => ServerMsg::Pong,
                 Ok(msg) => match hub.message(peer, msg).await {
                     Ok(()) => continue,
                     Err(_) => return End::Stopping,
@@ -301,6 +320,9 @@ async fn read_loop(
             }
             // tungstenite answers pings itself; any frame proves the peer is there.
             Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(Some(frame)) if frame.code == close_code::RECONNECTING => {
+                return End::Reconnecting
+            }
             Message::Close(_) => return End::ClientClosed,
         };
         // Our own queue: closed only if the connection is already ending.

@@ -74,10 +74,20 @@ fn media_state() -> impl Strategy<Value = MediaState> {
     })
 }
 
+/// Mostly none, else one of a few, so locked rooms meet right and wrong guesses.
+fn password() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => prop::sample::select(vec!["", "open sesame", "hunter2"]).prop_map(|p| Some(p.to_owned())),
+    ]
+}
+
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
-        3 => (version(), room(), display_name())
-            .prop_map(|(version, room, name)| ClientMsg::Join { version, room, name }),
+        3 => (version(), room(), display_name(), password())
+            .prop_map(|(version, room, name, password)| ClientMsg::Join { version, room, name, password }),
+        1 => (version(), "[0-9a-f]{0,32}").prop_map(|(version, token)| ClientMsg::Resume { version, token }),
+        1 => Just(ClientMsg::Ping),
         2 => (addressee(), ".{0,10}").prop_map(|(to, sdp)| ClientMsg::Offer { to, sdp }),
         2 => (addressee(), ".{0,10}").prop_map(|(to, sdp)| ClientMsg::Answer { to, sdp }),
         2 => (addressee(), candidate()).prop_map(|(to, candidate)| ClientMsg::Ice { to, candidate }),
@@ -267,7 +277,7 @@ fn check_outbox(
     for (to, msg) in out {
         if *to == sender {
             match msg {
-                ServerMsg::Error { .. } => {}
+                ServerMsg::Error { .. } | ServerMsg::Pong => {}
                 ServerMsg::Welcome {
                     you, room, peers, ..
                 } => {

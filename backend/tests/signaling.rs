@@ -50,6 +50,7 @@ async fn join_lists_the_members_already_there() {
         capacity,
         ice_servers,
         peers,
+        resume,
     } = recv(&mut b).await
     else {
         panic!("expected a welcome")
@@ -58,6 +59,7 @@ async fn join_lists_the_members_already_there() {
         (version, room.as_str(), capacity),
         (PROTOCOL_VERSION, "standup", 2)
     );
+    assert!(resume.is_some(), "every welcome carries a resume token");
     assert!(ice_servers.is_empty());
     assert_ne!(b_id, a_id);
     assert_eq!(peers.len(), 1);
@@ -127,10 +129,10 @@ async fn a_forged_from_is_ignored() {
 }
 
 #[tokio::test]
-async fn peer_left_when_the_socket_drops() {
+async fn peer_left_when_the_socket_closes() {
     let addr = signaling(2).await;
-    let ((mut a, _), (b, b_id)) = pair(addr, "r").await;
-    drop(b);
+    let ((mut a, _), (mut b, b_id)) = pair(addr, "r").await;
+    b.close(None).await.unwrap();
     assert_eq!(recv(&mut a).await, ServerMsg::PeerLeft { peer: b_id });
 }
 

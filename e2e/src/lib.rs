@@ -20,9 +20,24 @@ pub const PATIENCE: Duration = Duration::from_secs(90);
 pub struct Harness {
     pub base: String,
     pub port: u16,
+    config: backend::Config,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Dropping or firing it shuts the server down gracefully.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     webdriver: String,
     _chromedriver: Child,
+}
+
+type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Runs the backend until the returned sender fires (or is dropped).
+fn serve(listener: tokio::net::TcpListener, config: backend::Config) -> (Server, tokio::sync::oneshot::Sender<()>) {
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop.await;
+    };
+    let server = tokio::spawn(backend::serve_with(listener, config, backend::Limits::default(), stop));
+    (server, shutdown)
 }
 
 fn workspace_root() -> PathBuf {
@@ -36,10 +51,10 @@ impl Harness {
         if !dist_dir.join("index.html").exists() {
             return Err(format!("{} has no index.html: run `cargo xtask test` (it builds the app first)", dist_dir.display()).into());
         }
-        let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir };
+        let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir, turn: None, room_passwords: vec![] };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
-        let server = tokio::spawn(async move { backend::serve(listener, config).await });
+        let (server, shutdown) = serve(listener, config.clone());
 
         let port = free_port().await?;
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
@@ -48,6 +63,8 @@ impl Harness {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
+            // Its own process group, which its browsers join: see `Drop`.
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start {binary}: {e} (run `cargo xtask setup`)"))?;
         let webdriver = format!("http://127.0.0.1:{port}");
@@ -59,12 +76,33 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let base = format!("http://localhost:{}", addr.port());
-        Ok(Self { base, port: addr.port(), server, webdriver, _chromedriver: chromedriver })
+        Ok(Self {
+            base,
+            port: addr.port(),
+            config,
+            server,
+            shutdown: Some(shutdown),
+            webdriver,
+            _chromedriver: chromedriver,
+        })
     }
 
     /// Stops accepting connections: pages already loaded now find no server.
     pub fn stop_server(&self) {
         self.server.abort();
+    }
+
+    /// Stops the server as on SIGTERM (every socket closed with "going
+    /// away", every room forgotten) and starts a new one on the same port.
+    pub async fn restart_server(&mut self) -> Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        (&mut self.server).await??;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let (server, shutdown) = serve(listener, self.config.clone());
+        (self.server, self.shutdown) = (server, Some(shutdown));
+        Ok(())
     }
 
     /// A new, separate browser (its own profile), with a fake camera and
@@ -90,7 +128,7 @@ impl Harness {
         let mut seats = Vec::with_capacity(count);
         for i in 0..count {
             let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", self.port)).await?;
-            let join = shared::ClientMsg::Join { version: shared::PROTOCOL_VERSION, room: room.into(), name: format!("Seat {i}") };
+            let join = shared::ClientMsg::join(room, format!("Seat {i}"));
             ws.send(Message::text(serde_json::to_string(&join)?)).await?;
             match ws.next().await {
                 // Keep reading, so pings are answered and the seat stays taken.
@@ -150,6 +188,20 @@ async fn free_port() -> Result<u16> {
 /// A room member without a browser: a signaling connection holding a seat.
 /// Dropping it drops the connection, which frees the seat.
 pub struct Seat(tokio::task::JoinHandle<()>);
+
+/// Killing chromedriver alone would orphan its browsers, which then run
+/// their fake cameras on until the machine is rebooted; a test that fails
+/// never reaches `Browser::close`. So the whole process group goes.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(pid) = self._chromedriver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
 
 impl Drop for Seat {
     fn drop(&mut self) {

@@ -51,6 +51,26 @@ async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
     // The fake microphone beeps: Bo's tile lights up at Ana's while it does.
     ana.wait_for("Bo's tile to show him speaking", "return !!document.querySelector('.tile.remote.speaking')").await?;
 
+    // Bo picks another microphone: it replaces the one sent, and his voice keeps lighting his tile.
+    let target = bo
+        .eval(
+            "const s = document.querySelector('#microphone-select');
+             const other = [...s.options].find(o => o.value !== s.value).value;
+             s.value = other; s.dispatchEvent(new Event('change', { bubbles: true }));
+             return other;",
+        )
+        .await?;
+    bo.wait_for(
+        "Bo's new microphone",
+        &format!(
+            "const t = document.querySelector('video.self').srcObject.getAudioTracks()[0];
+             return !!t && t.readyState === 'live' && t.getSettings().deviceId === {target}"
+        ),
+    )
+    .await?;
+    ana.wait_for("a pause in Bo's beeps", "return !document.querySelector('.tile.remote.speaking')").await?;
+    ana.wait_for("Bo's new microphone heard", "return !!document.querySelector('.tile.remote.speaking')").await?;
+
     // Everyone in the people list, with their state.
     ana.wait_for("both in the people list", "return [...document.querySelectorAll('#people .person')].map(p => p.firstChild.textContent).join() === 'You,Bo'").await?;
 

@@ -8,10 +8,12 @@ use crate::rtc::{Peer, PeerEvent};
 use crate::signaling::{Socket, SocketEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::call::{Call, Effect, Input};
+use gloo_timers::callback::{Interval, Timeout};
+use shared::call::{Call, ConnectionState, Effect, Input};
 use shared::protocol::close_code;
+use shared::reconnect::{self, AfterClose, Backoff};
 use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg, PROTOCOL_VERSION};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 use web_sys::{MediaStream, MediaStreamTrack};
@@ -41,11 +43,15 @@ pub enum Problem {
     ServerUpdated,
     /// The server closed the connection, saying why.
     ServerClosed(String),
-    ConnectionLost,
+    /// The connection to the server dropped; this is the nth try to get it back.
+    Reconnecting(u32),
     /// Refusals, with the server's (English) detail.
     RoomFull(String),
     BadRoomName(String),
     BadDisplayName(String),
+    PasswordRequired,
+    WrongPassword,
+    BadPassword(String),
     ServerSaid(String),
     /// A peer connection could not be made.
     NoConnection(String),
@@ -59,10 +65,13 @@ impl Problem {
             Self::Unreachable(url) => (t.unreachable)(url),
             Self::ServerUpdated => t.server_updated.to_owned(),
             Self::ServerClosed(reason) => (t.server_closed)(reason),
-            Self::ConnectionLost => t.connection_lost.to_owned(),
+            Self::Reconnecting(attempt) => (t.reconnecting)(*attempt),
             Self::RoomFull(detail) => (t.room_full)(detail),
             Self::BadRoomName(detail) => (t.bad_room_name)(detail),
             Self::BadDisplayName(detail) => (t.bad_display_name)(detail),
+            Self::PasswordRequired => t.password_required.to_owned(),
+            Self::WrongPassword => t.wrong_password.to_owned(),
+            Self::BadPassword(detail) => (t.bad_password)(detail),
             Self::ServerSaid(detail) => (t.server_said)(detail),
             Self::NoConnection(detail) => (t.no_connection)(detail),
             Self::ShareFailed(err) => format!("{} {}", t.share_failed, err.text(lang)),
@@ -153,49 +162,71 @@ pub struct Meeting(Rc<Inner>);
 
 struct Inner {
     call: RefCell<Call>,
+    url: String,
     socket: RefCell<Option<Socket>>,
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
     /// Polls who is speaking; dropped (stopped) with the meeting.
-    speaking_poll: RefCell<Option<gloo_timers::callback::Interval>>,
+    speaking_poll: RefCell<Option<Interval>>,
+    /// Messages for the room made while the socket was down, sent once we
+    /// have our seat back.
+    held: RefCell<Vec<ClientMsg>>,
+    backoff: RefCell<Backoff>,
+    /// The next reconnection attempt, while one is waiting.
+    retry: RefCell<Option<Timeout>>,
+    /// Pings the server and notices when it has gone quiet.
+    keepalive: RefCell<Option<Interval>>,
+    /// When the server was last heard from (`Date.now()`, ms).
+    last_heard: Cell<f64>,
+    /// Between losing our seat and the new welcome: the members vanishing
+    /// and coming back are not news for the chat.
+    quiet: Cell<bool>,
+    /// Left, or refused at the door: no more reconnecting.
+    left: Cell<bool>,
 }
 
 impl Meeting {
-    pub fn join(url: &str, room: String, name: String, local: Rc<LocalMedia>, view: MeetingView) -> Self {
+    /// Joins `room`; `password` locks it if we are the first one there.
+    pub fn join(
+        url: &str,
+        room: String,
+        name: String,
+        password: Option<String>,
+        local: Rc<LocalMedia>,
+        view: MeetingView,
+    ) -> Self {
         view.phase.set(Phase::Connecting);
         view.notice.set(None);
         view.chat.set(vec![]);
         view.room.set(room.clone());
+        let join = ClientMsg::Join { version: PROTOCOL_VERSION, room, name, password };
         let inner = Rc::new(Inner {
-            call: RefCell::new(Call::new()),
+            call: RefCell::new(Call::joining(join)),
+            url: url.to_owned(),
             socket: RefCell::new(None),
             peers: RefCell::new(BTreeMap::new()),
             local,
             view,
             speaking_poll: RefCell::new(None),
+            held: RefCell::new(vec![]),
+            backoff: RefCell::new(Backoff::default()),
+            retry: RefCell::new(None),
+            keepalive: RefCell::new(None),
+            last_heard: Cell::new(js_sys::Date::now()),
+            quiet: Cell::new(false),
+            left: Cell::new(false),
         });
-        let weak = Rc::downgrade(&inner);
-        *inner.speaking_poll.borrow_mut() = Some(gloo_timers::callback::Interval::new(SPEAKING_POLL_MS, move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.poll_speaking();
-            }
-        }));
-        let weak = Rc::downgrade(&inner);
-        let join = ClientMsg::Join { version: PROTOCOL_VERSION, room, name };
-        match Socket::connect(url, move |event| {
-            if let Some(inner) = weak.upgrade() {
-                inner.on_socket(event, &join);
-            }
-        }) {
-            Ok(socket) => *inner.socket.borrow_mut() = Some(socket),
-            Err(err) => view.phase.set(Phase::Failed(Problem::Unreachable(err.to_string()))),
-        }
+        *inner.speaking_poll.borrow_mut() = Some(inner.every(SPEAKING_POLL_MS, |inner| inner.poll_speaking()));
+        inner.connect();
         Self(inner)
     }
 
     pub fn leave(&self) {
+        self.0.left.set(true);
         self.0.input(Input::Leave);
+        self.0.retry.borrow_mut().take();
+        self.0.keepalive.borrow_mut().take();
         self.0.socket.borrow_mut().take();
         self.0.peers.borrow_mut().clear();
         self.0.view.tiles.set(vec![]);
@@ -235,14 +266,49 @@ impl Meeting {
 }
 
 impl Inner {
-    fn on_socket(self: &Rc<Self>, event: SocketEvent, join: &ClientMsg) {
+    /// Runs `tick` every `ms` for as long as the meeting exists.
+    fn every(self: &Rc<Self>, ms: u32, tick: fn(&Rc<Self>)) -> Interval {
+        let weak = Rc::downgrade(self);
+        Interval::new(ms, move || {
+            if let Some(inner) = weak.upgrade() {
+                tick(&inner);
+            }
+        })
+    }
+
+    /// Opens a signaling socket; whether it joins or resumes is the call's
+    /// decision once it is open.
+    fn connect(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        match Socket::connect(&self.url, move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_socket(event);
+            }
+        }) {
+            Ok(socket) => *self.socket.borrow_mut() = Some(socket),
+            Err(err) => self.view.phase.set(Phase::Failed(Problem::Unreachable(err.to_string()))),
+        }
+    }
+
+    fn on_socket(self: &Rc<Self>, event: SocketEvent) {
+        self.last_heard.set(js_sys::Date::now());
         match event {
-            SocketEvent::Open => self.send(join),
+            SocketEvent::Open => {
+                *self.keepalive.borrow_mut() = Some(self.every(reconnect::PING_EVERY_MS, Inner::keep_alive));
+                self.input(Input::SocketOpened);
+            }
             SocketEvent::Message(msg) => {
-                let welcome = matches!(msg, ServerMsg::Welcome { .. });
-                self.input(Input::Server(msg));
+                let (welcome, resumed) =
+                    (matches!(msg, ServerMsg::Welcome { .. }), matches!(msg, ServerMsg::Resumed { .. }));
                 if welcome {
-                    self.view.phase.set(Phase::InRoom);
+                    // A fresh seat: what was held was for the old one.
+                    self.held.borrow_mut().clear();
+                }
+                self.input(Input::Server(msg));
+                if welcome || resumed {
+                    self.back_in_seat();
+                }
+                if welcome {
                     let state = self.local.state();
                     if state != shared::MediaState::default() {
                         self.input(Input::LocalMediaState(state));
@@ -254,29 +320,87 @@ impl Inner {
         }
     }
 
-    fn on_closed(&self, code: u16, reason: String, ever_opened: bool) {
-        let phase = self.view.phase.get_untracked();
-        let problem = if code == close_code::VERSION_MISMATCH {
-            Problem::ServerUpdated
-        } else if !ever_opened {
-            Problem::Unreachable(crate::signaling::default_url())
-        } else if !reason.is_empty() {
-            Problem::ServerClosed(reason)
-        } else {
-            Problem::ConnectionLost
-        };
-        match phase {
-            Phase::InRoom => self.view.notice.set(Some(problem)),
-            Phase::Connecting => self.view.phase.set(Phase::Failed(problem)),
-            Phase::Idle | Phase::Failed(_) => {}
+    fn back_in_seat(&self) {
+        self.backoff.borrow_mut().reset();
+        self.quiet.set(false);
+        self.view.phase.set(Phase::InRoom);
+        if matches!(self.view.notice.get_untracked(), Some(Problem::Reconnecting(_))) {
+            self.view.notice.set(None);
+        }
+        for msg in std::mem::take(&mut *self.held.borrow_mut()) {
+            self.send(&msg);
         }
     }
 
-    fn send(&self, msg: &ClientMsg) {
-        if let Some(socket) = self.socket.borrow().as_ref() {
-            if let Err(err) = socket.send(msg) {
-                leptos::logging::warn!("{err}");
+    /// Pings, and gives up on a socket that has gone quiet: browsers can
+    /// take minutes to notice a connection that died with the network.
+    fn keep_alive(self: &Rc<Self>) {
+        let quiet_for = js_sys::Date::now() - self.last_heard.get();
+        if quiet_for > f64::from(reconnect::SILENT_AFTER_MS) {
+            leptos::logging::warn!("no word from the server for {quiet_for} ms: reconnecting");
+            if let Some(socket) = self.socket.borrow_mut().take() {
+                // Tells the server (if it hears it) to keep our seat.
+                socket.close_with(close_code::RECONNECTING);
             }
+            self.on_closed(1006, String::new(), true);
+        } else {
+            self.send(&ClientMsg::Ping);
+        }
+    }
+
+    fn on_closed(self: &Rc<Self>, code: u16, reason: String, ever_opened: bool) {
+        self.keepalive.borrow_mut().take();
+        // We are inside the socket's own listener: drop it after it returns.
+        let socket = self.socket.borrow_mut().take();
+        spawn_local(async move { drop(socket) });
+        if self.left.get() {
+            return;
+        }
+        let problem = if code == close_code::VERSION_MISMATCH {
+            Problem::ServerUpdated
+        } else if !reason.is_empty() {
+            Problem::ServerClosed(reason)
+        } else {
+            Problem::Unreachable(self.url.clone())
+        };
+        let in_meeting = self.call.borrow().joined().is_some() || self.view.phase.get_untracked() == Phase::InRoom;
+        match (in_meeting, reconnect::after_close(code)) {
+            // Calls already connected go on meanwhile: media doesn't pass the server.
+            (true, AfterClose::Reconnect) => self.reconnect_later(),
+            (true, AfterClose::Stop) => self.view.notice.set(Some(problem)),
+            // Never got in: say why, and let the person try again.
+            (false, _) if ever_opened || code != 1006 => self.view.phase.set(Phase::Failed(problem)),
+            (false, _) => self.view.phase.set(Phase::Failed(Problem::Unreachable(self.url.clone()))),
+        }
+    }
+
+    fn reconnect_later(self: &Rc<Self>) {
+        let delay = self.backoff.borrow_mut().next_delay_ms(js_sys::Math::random());
+        let attempt = self.backoff.borrow().attempts();
+        self.view.notice.set(Some(Problem::Reconnecting(attempt)));
+        let weak = Rc::downgrade(self);
+        *self.retry.borrow_mut() = Some(Timeout::new(delay, move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.connect();
+            }
+        }));
+    }
+
+    /// Sends now, or holds a message for the room until the socket is back.
+    fn send(&self, msg: &ClientMsg) {
+        let socket = self.socket.borrow();
+        match socket.as_ref() {
+            Some(socket) if socket.is_open() => {
+                if let Err(err) = socket.send(msg) {
+                    leptos::logging::warn!("{err}");
+                }
+            }
+            _ => match msg {
+                ClientMsg::Offer { .. } | ClientMsg::Answer { .. } | ClientMsg::Ice { .. } | ClientMsg::MediaState(_) => {
+                    self.held.borrow_mut().push(msg.clone());
+                }
+                _ => {}
+            },
         }
     }
 
@@ -331,6 +455,40 @@ impl Inner {
             }),
             Effect::ClosePeer { peer } => {
                 self.peers.borrow_mut().remove(&peer);
+            }
+            Effect::RestartIce { peer } => self.spawn_on(peer, move |this, pc| async move {
+                let offer = match pc.restart_ice() {
+                    Ok(()) => pc.create_offer().await,
+                    Err(err) => Err(err),
+                };
+                match offer {
+                    Ok(sdp) => {
+                        this.send(&ClientMsg::Offer { to: peer, sdp });
+                        this.input(Input::OfferSent { peer });
+                    }
+                    Err(err) => {
+                        leptos::logging::warn!("{err}");
+                        this.input(Input::OfferFailed { peer });
+                    }
+                }
+            }),
+            Effect::ResendOffer { peer } => {
+                if let Some(sdp) = self.peer(peer).and_then(|pc| pc.pending_offer()) {
+                    self.send(&ClientMsg::Offer { to: peer, sdp });
+                }
+            }
+            Effect::CheckConnectionLater { peer, after_ms } => {
+                let weak = Rc::downgrade(self);
+                Timeout::new(after_ms, move || {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.input(Input::CheckConnection { peer });
+                    }
+                })
+                .forget();
+            }
+            Effect::Rejoining => {
+                self.quiet.set(true);
+                self.held.borrow_mut().clear();
             }
             Effect::MembersChanged => {
                 self.sync_tiles();
@@ -391,8 +549,9 @@ impl Inner {
                     self.apply_video_budget();
                 }
                 if let Some(tile) = self.view.tile(peer) {
-                    tile.connection.set(state);
+                    tile.connection.set(state.clone());
                 }
+                self.input(Input::Connection { peer, state: ConnectionState::parse(&state) });
             }
             PeerEvent::ChatOpen => {}
             PeerEvent::Chat(text) => {
@@ -440,7 +599,7 @@ impl Inner {
             }
         }
         // Joins are noted only once we are in: the welcome's list is not news.
-        if view.phase.get_untracked() == Phase::InRoom {
+        if view.phase.get_untracked() == Phase::InRoom && !self.quiet.get() {
             view.chat.update(|c| c.extend(notices));
         }
         view.tiles.set(tiles);
@@ -477,11 +636,17 @@ impl Inner {
             ErrorCode::VersionMismatch => Problem::ServerUpdated,
             ErrorCode::InvalidRoomName => Problem::BadRoomName(message),
             ErrorCode::InvalidDisplayName => Problem::BadDisplayName(message),
+            ErrorCode::PasswordRequired => Problem::PasswordRequired,
+            ErrorCode::WrongPassword => Problem::WrongPassword,
+            ErrorCode::InvalidPassword => Problem::BadPassword(message),
             _ => Problem::ServerSaid(message),
         };
         if joined {
             self.view.notice.set(Some(problem));
         } else {
+            // Refused at the door: this meeting is over before it began.
+            self.left.set(true);
+            self.keepalive.borrow_mut().take();
             // We are inside the socket's own listener: drop it after it returns.
             let socket = self.socket.borrow_mut().take();
             spawn_local(async move { drop(socket) });

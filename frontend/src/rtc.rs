@@ -148,6 +148,22 @@ impl Peer {
         self.set_local(answer.unchecked_into()).await
     }
 
+    /// Asks for new ICE credentials in the next offer, so both sides look
+    /// for paths on the network they have now; call [`Peer::create_offer`] next.
+    pub fn restart_ice(&self) -> Result<(), RtcError> {
+        call(&self.pc, "restartIce", &[]).map(drop).map_err(RtcError::at("restartIce"))
+    }
+
+    /// Our offer that awaits its answer, if one does: to send again when
+    /// the first copy may have been lost.
+    pub fn pending_offer(&self) -> Option<String> {
+        let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &key.into()).ok();
+        if get(&self.pc, "signalingState")?.as_string()? != "have-local-offer" {
+            return None;
+        }
+        get(&get(&self.pc, "localDescription")?, "sdp")?.as_string()
+    }
+
     pub async fn set_remote_answer(&self, sdp: &str) -> Result<(), RtcError> {
         self.set_remote(RtcSdpType::Answer, sdp).await
     }

@@ -258,13 +258,13 @@ impl Session {
         }
     }
 
-    pub fn join(self, room: String, name: String) {
+    pub fn join(self, room: String, name: String, password: Option<String>) {
         let Some(local) = self.local() else { return };
         if let Some(old) = self.meeting() {
             old.leave();
         }
         let url = crate::signaling::default_url();
-        let meeting = Meeting::join(&url, room, name, local, self.view);
+        let meeting = Meeting::join(&url, room, name, password, local, self.view);
         self.meeting.set(Some(meeting));
     }
 

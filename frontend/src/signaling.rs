@@ -29,7 +29,7 @@ pub enum SignalingError {
 
 pub struct Socket {
     ws: WebSocket,
-    _listeners: [EventListener; 3],
+    _listeners: [EventListener; 4],
 }
 
 /// `ws://host/ws` or `wss://host/ws`, matching how the page was loaded.
@@ -66,7 +66,23 @@ impl Socket {
                 .unwrap_or((1006, String::new()));
             on_event(SocketEvent::Closed { code, reason, ever_opened: opened.get() });
         });
-        Ok(Self { ws, _listeners: [open, message, close] })
+        // Closing the tab: say goodbye properly, so the room drops our tile
+        // now instead of keeping the seat for a resume that won't come.
+        let window = web_sys::window().expect("a browser window");
+        let leaving = ws.clone();
+        let pagehide = EventListener::new(&window, "pagehide", move |_| {
+            let _ = leaving.close_with_code(1000);
+        });
+        Ok(Self { ws, _listeners: [open, message, close, pagehide] })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN
+    }
+
+    /// Closes with `code` (1000, or 3000–4999) instead of the default.
+    pub fn close_with(&self, code: u16) {
+        let _ = self.ws.close_with_code(code);
     }
 
     pub fn send(&self, msg: &ClientMsg) -> Result<(), SignalingError> {

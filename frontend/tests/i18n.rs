@@ -89,7 +89,9 @@ fn korean_says_the_key_things_in_korean() {
         (en.shortcuts, ko.shortcuts),
         (en.nobody_to_read, ko.nobody_to_read),
         (en.media_blocked, ko.media_blocked),
-        (en.connection_lost, ko.connection_lost),
+        (en.password_required, ko.password_required),
+        (en.wrong_password, ko.wrong_password),
+        (en.room_locked, ko.room_locked),
     ];
     for (en, ko) in pairs {
         assert_ne!(en, ko);
@@ -118,6 +120,8 @@ fn values_appear_in_both_languages() {
         assert!((t.here)(5).contains('5'));
         assert!(Problem::Unreachable("ws://moim.test/ws".into()).text(lang).contains("ws://moim.test/ws"));
         assert!(Problem::ServerClosed("shutting down".into()).text(lang).contains("shutting down"));
+        assert!(Problem::Reconnecting(3).text(lang).contains('3'));
+        assert!(Problem::BadPassword("too long".into()).text(lang).contains("too long"));
         assert!(MediaError::Other("boom".into()).text(lang).contains("boom"));
         assert_eq!(ChatLine::Joined("Cy".into()).notice(lang).map(|n| n.contains("Cy")), Some(true));
         assert_eq!(ChatLine::Said { from: "Cy".into(), text: "hi".into() }.notice(lang), None);

@@ -10,7 +10,9 @@
 //! first connection needs no extra round trip.
 
 use crate::ids::{DisplayName, PeerId, RoomName};
-use crate::protocol::{ClientMsg, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, ServerMsg};
+use crate::protocol::{
+    ClientMsg, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, ServerMsg, PROTOCOL_VERSION,
+};
 use std::collections::BTreeMap;
 
 /// What the driver tells the machine.
@@ -29,7 +31,46 @@ pub enum Input {
     LocalMediaState(MediaState),
     /// The user leaves the room.
     Leave,
+    /// The signaling socket opened (first time or again): join, or resume
+    /// the seat we had.
+    SocketOpened,
+    /// A peer connection's `connectionState` changed.
+    Connection { peer: PeerId, state: ConnectionState },
+    /// [`Effect::CheckConnectionLater`]'s time is up.
+    CheckConnection { peer: PeerId },
 }
+
+/// `RTCPeerConnection.connectionState`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConnectionState {
+    #[default]
+    New,
+    Connecting,
+    Connected,
+    /// Lost for now (e.g. the network changed); may come back by itself.
+    Disconnected,
+    /// Gone until ICE restarts.
+    Failed,
+    Closed,
+}
+
+impl ConnectionState {
+    /// From the browser's string; unknown states count as `New`.
+    pub fn parse(state: &str) -> Self {
+        match state {
+            "connecting" => Self::Connecting,
+            "connected" => Self::Connected,
+            "disconnected" => Self::Disconnected,
+            "failed" => Self::Failed,
+            "closed" => Self::Closed,
+            _ => Self::New,
+        }
+    }
+}
+
+/// How long a `disconnected` connection gets to come back by itself before
+/// its ICE is restarted; Chrome reports `failed` only after ~30 s.
+pub const DISCONNECTED_GRACE_MS: u32 = 3000;
 
 /// What the machine asks the driver to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +91,16 @@ pub enum Effect {
     MembersChanged,
     /// The server refused something; show it.
     Failed { code: ErrorCode, message: String },
+    /// `restartIce()`, then as [`Effect::MakeOffer`]: the offer carries new
+    /// ICE credentials, so both sides gather paths on the network they have now.
+    RestartIce { peer: PeerId },
+    /// Send our pending offer (`localDescription`) again: the first copy
+    /// may have died with the old socket.
+    ResendOffer { peer: PeerId },
+    /// Feed [`Input::CheckConnection`] after `after_ms`.
+    CheckConnectionLater { peer: PeerId, after_ms: u32 },
+    /// Our seat was gone: every connection was closed and we join afresh.
+    Rejoining,
 }
 
 /// A remote member as the page shows them.
@@ -73,6 +124,15 @@ struct Negotiation {
     pending_ice: Vec<IceCandidate>,
     /// We (impolite) ignored a colliding offer; drop its candidates too.
     ignoring_offer: bool,
+    connection: ConnectionState,
+    /// ICE must restart once the offer in flight is settled.
+    restart_pending: bool,
+}
+
+impl Negotiation {
+    fn stable(&self) -> bool {
+        !self.making_offer && !self.have_local_offer
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,10 +141,14 @@ pub struct Joined {
     pub room: RoomName,
     pub capacity: usize,
     pub ice_servers: Vec<IceServer>,
+    /// Takes the seat back after the socket drops.
+    pub resume: Option<String>,
 }
 
 #[derive(Debug, Default)]
 pub struct Call {
+    /// What to send when the socket opens and we hold no seat.
+    request: Option<ClientMsg>,
     joined: Option<Joined>,
     members: BTreeMap<PeerId, Member>,
     negotiations: BTreeMap<PeerId, Negotiation>,
@@ -93,6 +157,12 @@ pub struct Call {
 impl Call {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A call that sends `join` (a [`ClientMsg::Join`]) when the socket
+    /// opens, and again whenever its seat is lost.
+    pub fn joining(join: ClientMsg) -> Self {
+        Self { request: Some(join), ..Self::default() }
     }
 
     pub fn joined(&self) -> Option<&Joined> {
@@ -110,9 +180,7 @@ impl Call {
     /// True when nothing is in flight with `peer`: no offer being made or
     /// awaiting its answer (the `stable` signaling state).
     pub fn is_stable(&self, peer: PeerId) -> bool {
-        self.negotiations
-            .get(&peer)
-            .is_some_and(|n| !n.making_offer && !n.have_local_offer)
+        self.negotiations.get(&peer).is_some_and(Negotiation::stable)
     }
 
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
@@ -136,10 +204,12 @@ impl Call {
                 let Some(n) = self.negotiations.get_mut(&peer) else { return vec![] };
                 n.remote_set = true;
                 n.ignoring_offer = false;
-                std::mem::take(&mut n.pending_ice)
+                let mut effects: Vec<Effect> = std::mem::take(&mut n.pending_ice)
                     .into_iter()
                     .map(|candidate| Effect::AddIce { peer, candidate })
-                    .collect()
+                    .collect();
+                effects.extend(self.restart_if_pending(peer));
+                effects
             }
             Input::NegotiationNeeded { peer } => match self.negotiations.get_mut(&peer) {
                 Some(n) if !n.making_offer && !n.have_local_offer => {
@@ -163,16 +233,77 @@ impl Call {
                 }
                 self.negotiations.clear();
                 self.members.clear();
+                self.request = None;
                 effects.push(Effect::MembersChanged);
                 effects
             }
+            Input::SocketOpened => match (&self.joined, &self.request) {
+                (Some(Joined { resume: Some(token), .. }), _) => {
+                    vec![Effect::Send(ClientMsg::Resume { version: PROTOCOL_VERSION, token: token.clone() })]
+                }
+                (Some(_), _) => self.rejoin(),
+                (None, Some(join)) => vec![Effect::Send(join.clone())],
+                (None, None) => vec![],
+            },
+            Input::Connection { peer, state } => {
+                let Some(n) = self.negotiations.get_mut(&peer) else { return vec![] };
+                n.connection = state;
+                match state {
+                    ConnectionState::Failed => self.restart_ice(peer),
+                    ConnectionState::Disconnected => {
+                        vec![Effect::CheckConnectionLater { peer, after_ms: DISCONNECTED_GRACE_MS }]
+                    }
+                    _ => vec![],
+                }
+            }
+            Input::CheckConnection { peer } => match self.negotiations.get(&peer) {
+                Some(n) if matches!(n.connection, ConnectionState::Disconnected | ConnectionState::Failed) => {
+                    self.restart_ice(peer)
+                }
+                _ => vec![],
+            },
         }
+    }
+
+    /// Restarts ICE with `peer` now, or once the offer in flight is settled.
+    fn restart_ice(&mut self, peer: PeerId) -> Vec<Effect> {
+        let Some(n) = self.negotiations.get_mut(&peer) else { return vec![] };
+        if n.stable() {
+            n.restart_pending = false;
+            n.making_offer = true;
+            vec![Effect::RestartIce { peer }]
+        } else {
+            n.restart_pending = true;
+            vec![]
+        }
+    }
+
+    fn restart_if_pending(&mut self, peer: PeerId) -> Vec<Effect> {
+        match self.negotiations.get(&peer) {
+            Some(n) if n.restart_pending && n.stable() => self.restart_ice(peer),
+            _ => vec![],
+        }
+    }
+
+    /// Our seat is gone (the server restarted, or kept it too long for us):
+    /// drop every connection and join as a newcomer, who offers to all.
+    fn rejoin(&mut self) -> Vec<Effect> {
+        let mut effects: Vec<Effect> =
+            std::mem::take(&mut self.negotiations).into_keys().map(|peer| Effect::ClosePeer { peer }).collect();
+        self.members.clear();
+        self.joined = None;
+        effects.push(Effect::MembersChanged);
+        effects.push(Effect::Rejoining);
+        if let Some(join) = &self.request {
+            effects.push(Effect::Send(join.clone()));
+        }
+        effects
     }
 
     fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
-            ServerMsg::Welcome { you, room, capacity, ice_servers, peers, .. } => {
-                self.joined = Some(Joined { you, room, capacity, ice_servers });
+            ServerMsg::Welcome { you, room, capacity, ice_servers, peers, resume, .. } => {
+                self.joined = Some(Joined { you, room, capacity, ice_servers, resume });
                 let mut effects = vec![];
                 for info in peers {
                     let peer = info.id;
@@ -190,12 +321,9 @@ impl Call {
                 effects.push(Effect::MembersChanged);
                 effects
             }
+            ServerMsg::Resumed { peers, .. } => self.resumed(peers),
             ServerMsg::PeerLeft { peer } => {
-                self.members.remove(&peer);
-                let mut effects = vec![];
-                if self.negotiations.remove(&peer).is_some() {
-                    effects.push(Effect::ClosePeer { peer });
-                }
+                let mut effects = self.remove_member(peer);
                 effects.push(Effect::MembersChanged);
                 effects
             }
@@ -215,6 +343,8 @@ impl Call {
             ServerMsg::Answer { from, sdp } => match self.negotiations.get_mut(&from) {
                 Some(n) if n.have_local_offer => {
                     n.have_local_offer = false;
+                    // A pending ICE restart waits for `RemoteDescriptionApplied`:
+                    // the browser is not stable until the answer is set.
                     vec![Effect::ApplyAnswer { peer: from, sdp }]
                 }
                 // An answer to an offer we rolled back, or from a stranger.
@@ -238,7 +368,48 @@ impl Call {
                 }
                 None => vec![],
             },
+            ServerMsg::Error { code: ErrorCode::ResumeFailed, .. } if self.joined.is_some() => self.rejoin(),
             ServerMsg::Error { code, message } => vec![Effect::Failed { code, message }],
+            ServerMsg::Pong => vec![],
+        }
+    }
+
+    /// Back in our seat: `peers` is who is there now. Messages missed while
+    /// away follow from the server, but an offer we sent into the dying
+    /// socket may be lost, and a broken connection needs its ICE restarted.
+    fn resumed(&mut self, peers: Vec<PeerInfo>) -> Vec<Effect> {
+        let mut effects = vec![];
+        let gone: Vec<PeerId> =
+            self.members.keys().filter(|id| !peers.iter().any(|p| p.id == **id)).copied().collect();
+        for peer in gone {
+            effects.extend(self.remove_member(peer));
+        }
+        for info in peers {
+            if let Some(member) = self.members.get_mut(&info.id) {
+                member.state = info.state;
+            } else {
+                // They joined while we were away; their offer is on its way.
+                effects.extend(self.add_member(info));
+            }
+        }
+        let peers: Vec<PeerId> = self.negotiations.keys().copied().collect();
+        for peer in peers {
+            let n = &self.negotiations[&peer];
+            if n.have_local_offer {
+                effects.push(Effect::ResendOffer { peer });
+            } else if matches!(n.connection, ConnectionState::Disconnected | ConnectionState::Failed) {
+                effects.extend(self.restart_ice(peer));
+            }
+        }
+        effects.push(Effect::MembersChanged);
+        effects
+    }
+
+    fn remove_member(&mut self, peer: PeerId) -> Vec<Effect> {
+        self.members.remove(&peer);
+        match self.negotiations.remove(&peer) {
+            Some(_) => vec![Effect::ClosePeer { peer }],
+            None => vec![],
         }
     }
 

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod call;
 pub mod ids;
 pub mod protocol;
+pub mod reconnect;
 
 pub use ids::{DisplayName, NameError, PeerId, RoomName};
 pub use protocol::{

@@ -26,6 +26,11 @@ pub mod close_code {
     pub const TOO_BIG: u16 = 1009;
     /// RFC 6455 "going away": the server is stopping; reconnect later.
     pub const GOING_AWAY: u16 = 1001;
+    /// Server: a newer connection resumed this member, so this one ends.
+    pub const REPLACED: u16 = 4003;
+    /// Client: this socket seems dead and I am reconnecting; keep my seat
+    /// for a resume instead of telling the room I left.
+    pub const RECONNECTING: u16 = 4100;
 }
 
 /// Client → server.
@@ -33,19 +38,34 @@ pub mod close_code {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
     /// First message on a connection. Names travel as strings so the server
-    /// can answer a bad one with a precise [`ErrorCode`].
-    Join { version: u32, room: String, name: String },
+    /// can answer a bad one with a precise [`ErrorCode`]. The first member
+    /// to give a `password` locks the room with it.
+    Join {
+        version: u32,
+        room: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+    },
+    /// First message on a new connection after the old one dropped: take my
+    /// seat back (same peer id, same peer connections) with the token from
+    /// [`ServerMsg::Welcome`]. Refused with [`ErrorCode::ResumeFailed`] once
+    /// the server has let the seat go; then join again.
+    Resume { version: u32, token: String },
     Offer { to: PeerId, sdp: String },
     Answer { to: PeerId, sdp: String },
     Ice { to: PeerId, candidate: IceCandidate },
     /// My microphone / camera / screen state, told to everyone in the room.
     MediaState(MediaState),
     Leave,
+    /// Am I still connected? Answered by [`ServerMsg::Pong`]; browsers can't
+    /// see WebSocket pings, so this is how a page notices a dead socket.
+    Ping,
 }
 
 /// Every `type` a [`ClientMsg`] can have; `decode` uses it to tell an unknown
 /// type from a malformed known one.
-pub const CLIENT_MSG_TYPES: &[&str] = &["join", "offer", "answer", "ice", "media_state", "leave"];
+pub const CLIENT_MSG_TYPES: &[&str] = &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping"];
 
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,7 +79,13 @@ pub enum ServerMsg {
         capacity: usize,
         ice_servers: Vec<IceServer>,
         peers: Vec<PeerInfo>,
+        /// Proves this seat is yours in a [`ClientMsg::Resume`]; keep it secret.
+        #[serde(default)]
+        resume: Option<String>,
     },
+    /// Your seat is back. `peers` is the room now; what was sent to you
+    /// while you were away follows.
+    Resumed { you: PeerId, room: RoomName, peers: Vec<PeerInfo> },
     PeerJoined { peer: PeerInfo },
     PeerLeft { peer: PeerId },
     Offer { from: PeerId, sdp: String },
@@ -71,6 +97,7 @@ pub enum ServerMsg {
         state: MediaState,
     },
     Error { code: ErrorCode, message: String },
+    Pong,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +149,9 @@ pub struct RoomStatus {
     pub room: RoomName,
     pub members: usize,
     pub capacity: usize,
+    /// Joining needs the room's password.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 /// The JSON body of an HTTP API refusal: the same codes as [`ServerMsg::Error`],
@@ -147,6 +177,13 @@ pub enum ErrorCode {
     RoomFull,
     /// Over the per-connection message rate: that message was dropped.
     TooManyMessages,
+    /// The seat to resume is gone (expired, or the server restarted).
+    ResumeFailed,
+    /// The room is locked and no password was given.
+    PasswordRequired,
+    WrongPassword,
+    /// A password that could never be right (too long, control characters).
+    InvalidPassword,
 }
 
 impl ErrorCode {
@@ -163,6 +200,10 @@ impl ErrorCode {
             Self::InvalidDisplayName => "invalid_display_name",
             Self::RoomFull => "room_full",
             Self::TooManyMessages => "too_many_messages",
+            Self::ResumeFailed => "resume_failed",
+            Self::PasswordRequired => "password_required",
+            Self::WrongPassword => "wrong_password",
+            Self::InvalidPassword => "invalid_password",
         }
     }
 }
@@ -189,6 +230,11 @@ impl DecodeError {
 }
 
 impl ClientMsg {
+    /// A [`ClientMsg::Join`] at this protocol version, without a password.
+    pub fn join(room: impl Into<String>, name: impl Into<String>) -> Self {
+        Self::Join { version: PROTOCOL_VERSION, room: room.into(), name: name.into(), password: None }
+    }
+
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;

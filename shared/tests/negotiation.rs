@@ -13,11 +13,24 @@ struct Client {
     /// (peer, what was applied), in order: "offer", "answer", or an ICE candidate string.
     applied: Vec<(PeerId, String)>,
     open_peers: Vec<PeerId>,
+    /// Peers whose ICE was restarted, and connection checks asked for, in order.
+    restarts: Vec<PeerId>,
+    checks: Vec<PeerId>,
+    rejoins: usize,
 }
 
 impl Client {
     fn new(id: u64) -> Self {
-        Self { id: PeerId(id), call: Call::new(), outbox: VecDeque::new(), applied: vec![], open_peers: vec![] }
+        Self {
+            id: PeerId(id),
+            call: Call::new(),
+            outbox: VecDeque::new(),
+            applied: vec![],
+            open_peers: vec![],
+            restarts: vec![],
+            checks: vec![],
+            rejoins: 0,
+        }
     }
 
     fn info(&self) -> PeerInfo {
@@ -32,6 +45,7 @@ impl Client {
             capacity: 6,
             ice_servers: vec![],
             peers: others.iter().map(|c| c.info()).collect(),
+            resume: Some(format!("token-{}", self.id)),
         }));
     }
 
@@ -59,6 +73,16 @@ impl Client {
                         queue.push_back(Input::RemoteDescriptionApplied { peer });
                     }
                     Effect::AddIce { peer, candidate } => self.applied.push((peer, candidate.candidate)),
+                    Effect::RestartIce { peer } => {
+                        self.restarts.push(peer);
+                        self.outbox.push_back(ClientMsg::Offer { to: peer, sdp: format!("restart {}", self.id) });
+                        queue.push_back(Input::OfferSent { peer });
+                    }
+                    Effect::ResendOffer { peer } => {
+                        self.outbox.push_back(ClientMsg::Offer { to: peer, sdp: format!("again {}", self.id) });
+                    }
+                    Effect::CheckConnectionLater { peer, .. } => self.checks.push(peer),
+                    Effect::Rejoining => self.rejoins += 1,
                     Effect::MembersChanged | Effect::Failed { .. } => {}
                 }
             }
@@ -211,4 +235,132 @@ fn media_state_updates_the_member_and_leave_closes_everything() {
     assert!(b.open_peers.is_empty());
     assert_eq!(b.outbox.back(), Some(&ClientMsg::Leave));
     assert!(b.call.joined().is_none());
+}
+
+fn connection(client: &mut Client, peer: PeerId, state: &str) {
+    client.input(Input::Connection { peer, state: call::ConnectionState::parse(state) });
+}
+
+#[test]
+fn a_failed_connection_restarts_ice_and_renegotiates() {
+    let (mut a, mut b) = joined_pair();
+    settle(&mut a, &mut b);
+    connection(&mut a, b.id, "connected");
+    connection(&mut a, b.id, "failed");
+    assert_eq!(a.restarts, [b.id]);
+    a.applied.clear();
+    settle(&mut a, &mut b);
+    assert_eq!(b.applied.last(), Some(&(a.id, "offer".into())), "the restart offer reached b");
+    assert_eq!(a.applied.first(), Some(&(b.id, "answer".into())));
+    assert!(a.call.is_stable(b.id) && b.call.is_stable(a.id));
+    connection(&mut a, b.id, "connected");
+    a.input(Input::CheckConnection { peer: b.id });
+    assert_eq!(a.restarts.len(), 1, "a recovered connection is left alone");
+}
+
+#[test]
+fn a_disconnected_connection_gets_a_grace_period_first() {
+    let (mut a, mut b) = joined_pair();
+    settle(&mut a, &mut b);
+    connection(&mut b, a.id, "disconnected");
+    assert_eq!(b.checks, [a.id]);
+    assert!(b.restarts.is_empty(), "it may come back by itself");
+    connection(&mut b, a.id, "connected");
+    b.input(Input::CheckConnection { peer: a.id });
+    assert!(b.restarts.is_empty(), "it did");
+    connection(&mut b, a.id, "disconnected");
+    b.input(Input::CheckConnection { peer: a.id });
+    assert_eq!(b.restarts, [a.id], "it didn't");
+}
+
+#[test]
+fn a_restart_waits_for_the_offer_in_flight() {
+    let (mut a, mut b) = joined_pair();
+    // b's first offer is out, unanswered, when b's connection fails.
+    connection(&mut b, a.id, "failed");
+    assert!(b.restarts.is_empty(), "not while an offer awaits its answer");
+    settle(&mut a, &mut b);
+    assert_eq!(b.restarts, [a.id], "once the answer is applied");
+    assert!(a.call.is_stable(b.id) && b.call.is_stable(a.id));
+}
+
+#[test]
+fn after_a_dropped_socket_the_seat_is_resumed_with_the_token() {
+    let (mut a, mut b) = joined_pair();
+    settle(&mut a, &mut b);
+    a.outbox.clear();
+    a.input(Input::SocketOpened);
+    assert_eq!(
+        a.outbox.pop_front(),
+        Some(ClientMsg::Resume { version: PROTOCOL_VERSION, token: "token-1".into() })
+    );
+    // While a was away c joined and b left; b's departure was buffered but
+    // the room list is the truth either way.
+    let c = Client::new(3);
+    a.input(Input::Server(ServerMsg::Resumed { you: a.id, room: RoomName::parse("r").unwrap(), peers: vec![c.info()] }));
+    assert_eq!(a.open_peers, [c.id], "b's connection is closed, c's made");
+    assert!(a.call.member(b.id).is_none());
+    assert!(a.outbox.is_empty(), "c is the newcomer: c offers");
+}
+
+#[test]
+fn resuming_resends_an_offer_that_may_have_died_with_the_socket() {
+    let (mut a, mut b) = joined_pair();
+    b.outbox.clear(); // b's offer went into the dead socket
+    b.input(Input::SocketOpened);
+    b.outbox.clear();
+    b.input(Input::Server(ServerMsg::Resumed { you: b.id, room: RoomName::parse("r").unwrap(), peers: vec![a.info()] }));
+    assert_eq!(b.outbox.front(), Some(&ClientMsg::Offer { to: a.id, sdp: "again 2".into() }));
+    b.outbox.push_back(ClientMsg::Ice { to: a.id, candidate: cand("offer", b.id) });
+    settle(&mut a, &mut b);
+    assert!(a.call.is_stable(b.id) && b.call.is_stable(a.id), "{:?} {:?}", a.applied, b.applied);
+}
+
+#[test]
+fn a_lost_seat_closes_everything_and_joins_afresh() {
+    let join = ClientMsg::join("r", "p1");
+    let mut a = Client::new(1);
+    a.call = Call::joining(join.clone());
+    a.input(Input::SocketOpened);
+    assert_eq!(a.outbox.pop_front(), Some(join.clone()), "first open: join");
+    let b = Client::new(2);
+    a.welcome(&[]);
+    a.input(Input::Server(ServerMsg::PeerJoined { peer: b.info() }));
+    assert_eq!(a.open_peers, [b.id]);
+
+    // The server restarted: the token means nothing there now.
+    a.input(Input::SocketOpened);
+    assert!(matches!(a.outbox.pop_front(), Some(ClientMsg::Resume { .. })));
+    a.input(Input::Server(ServerMsg::error(ErrorCode::ResumeFailed, "gone")));
+    assert!(a.open_peers.is_empty() && a.call.members().count() == 0);
+    assert!(a.call.joined().is_none());
+    assert_eq!(a.rejoins, 1);
+    assert_eq!(a.outbox.pop_front(), Some(join), "and joins again");
+
+    // Ids start over on a restarted server: the old b's id may be someone new.
+    let mut stranger = Client::new(2);
+    stranger.welcome(&[]);
+    a.id = PeerId(1);
+    a.input(Input::Server(ServerMsg::Welcome {
+        version: PROTOCOL_VERSION,
+        you: PeerId(3),
+        room: RoomName::parse("r").unwrap(),
+        capacity: 6,
+        ice_servers: vec![],
+        peers: vec![stranger.info()],
+        resume: None,
+    }));
+    assert_eq!(a.open_peers, [PeerId(2)]);
+    assert!(matches!(a.outbox.pop_front(), Some(ClientMsg::Offer { .. })), "a is now the newcomer: a offers");
+}
+
+#[test]
+fn after_leaving_nothing_is_rejoined() {
+    let mut a = Client::new(1);
+    a.call = Call::joining(ClientMsg::join("r", "p1"));
+    a.welcome(&[]);
+    a.input(Input::Leave);
+    a.outbox.clear();
+    a.input(Input::SocketOpened);
+    assert!(a.outbox.is_empty());
 }

@@ -15,8 +15,16 @@ fn candidate() -> IceCandidate {
 fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
     vec![
         (
-            ClientMsg::Join { version: 1, room: "standup".into(), name: "Ana".into() },
+            ClientMsg::Join { version: 1, room: "standup".into(), name: "Ana".into(), password: None },
             json!({"type": "join", "version": 1, "room": "standup", "name": "Ana"}),
+        ),
+        (
+            ClientMsg::Join { version: 1, room: "standup".into(), name: "Ana".into(), password: Some("s3cret".into()) },
+            json!({"type": "join", "version": 1, "room": "standup", "name": "Ana", "password": "s3cret"}),
+        ),
+        (
+            ClientMsg::Resume { version: 1, token: "c0ffee".into() },
+            json!({"type": "resume", "version": 1, "token": "c0ffee"}),
         ),
         (
             ClientMsg::Offer { to: PeerId(2), sdp: "v=0".into() },
@@ -37,6 +45,7 @@ fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
             json!({"type": "media_state", "muted": true, "camera_off": false, "sharing": true}),
         ),
         (ClientMsg::Leave, json!({"type": "leave"})),
+        (ClientMsg::Ping, json!({"type": "ping"})),
     ]
 }
 
@@ -62,11 +71,18 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                     },
                 ],
                 peers: vec![ana.clone()],
+                resume: Some("c0ffee".into()),
             },
             json!({"type": "welcome", "version": 1, "you": 2, "room": "standup", "capacity": 2,
                 "ice_servers": [
                     {"urls": ["stun:stun.l.google.com:19302"]},
                     {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}],
+                "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}],
+                "resume": "c0ffee"}),
+        ),
+        (
+            ServerMsg::Resumed { you: PeerId(2), room: RoomName::parse("standup").unwrap(), peers: vec![ana.clone()] },
+            json!({"type": "resumed", "you": 2, "room": "standup",
                 "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}]}),
         ),
         (
@@ -101,6 +117,7 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
             json!({"type": "error", "code": "too_many_messages",
                 "message": "too many messages: this one was dropped"}),
         ),
+        (ServerMsg::Pong, json!({"type": "pong"})),
     ]
 }
 
@@ -113,7 +130,10 @@ fn client_messages_match_golden_json_and_round_trip() {
         let kind = golden["type"].as_str().unwrap();
         assert!(CLIENT_MSG_TYPES.contains(&kind), "{kind} missing from CLIENT_MSG_TYPES");
     }
-    assert_eq!(client_cases().len(), CLIENT_MSG_TYPES.len(), "a variant has no golden case");
+    let mut kinds: Vec<String> =
+        client_cases().iter().map(|(_, golden)| golden["type"].as_str().unwrap().to_owned()).collect();
+    kinds.dedup();
+    assert_eq!(kinds.len(), CLIENT_MSG_TYPES.len(), "a variant has no golden case");
 }
 
 #[test]
@@ -127,11 +147,11 @@ fn server_messages_match_golden_json_and_round_trip() {
 
 #[test]
 fn http_bodies_match_golden_json_and_round_trip() {
-    let status = RoomStatus { room: RoomName::parse("standup").unwrap(), members: 2, capacity: 6 };
+    let status = RoomStatus { room: RoomName::parse("standup").unwrap(), members: 2, capacity: 6, locked: true };
     let text = serde_json::to_string(&status).unwrap();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&text).unwrap(),
-        json!({"room": "standup", "members": 2, "capacity": 6})
+        json!({"room": "standup", "members": 2, "capacity": 6, "locked": true})
     );
     assert_eq!(serde_json::from_str::<RoomStatus>(&text).unwrap(), status);
     assert!(
@@ -156,7 +176,8 @@ fn every_error_code_round_trips() {
     use ErrorCode::*;
     for code in [
         NotJson, UnknownType, InvalidMessage, VersionMismatch, NotJoined, AlreadyJoined,
-        UnknownPeer, InvalidRoomName, InvalidDisplayName, RoomFull, TooManyMessages,
+        UnknownPeer, InvalidRoomName, InvalidDisplayName, RoomFull, TooManyMessages, ResumeFailed,
+        PasswordRequired, WrongPassword, InvalidPassword,
     ] {
         let text = serde_json::to_string(&code).unwrap();
         assert_eq!(text, format!("\"{}\"", code.as_str()));
@@ -199,7 +220,13 @@ fn media_state_from_before_sharing_existed_still_decodes() {
 #[test]
 fn close_codes_are_distinct_and_in_their_ranges() {
     use close_code::*;
-    let app = [VERSION_MISMATCH, TOO_SLOW, TOO_MANY_MESSAGES];
-    assert_eq!(app, [4000, 4001, 4002], "application codes never change meaning");
+    let app = [VERSION_MISMATCH, TOO_SLOW, TOO_MANY_MESSAGES, REPLACED, RECONNECTING];
+    assert_eq!(app, [4000, 4001, 4002, 4003, 4100], "application codes never change meaning");
     assert_eq!([GOING_AWAY, TOO_BIG], [1001, 1009], "RFC 6455's own");
+}
+
+#[test]
+fn a_welcome_without_a_resume_token_still_decodes() {
+    let old = r#"{"type":"welcome","version":1,"you":2,"room":"r","capacity":2,"ice_servers":[],"peers":[]}"#;
+    assert!(matches!(ServerMsg::decode(old).unwrap(), ServerMsg::Welcome { resume: None, .. }));
 }

@@ -15,7 +15,10 @@ commands:
   run     build, then start Moim on http://localhost:8080
           (flags after `--` go to the backend, e.g. `cargo xtask run -- --port 9000`)
   test    every test: protocol and backend, browser tests of the client
-          modules, and the real app end to end in headless Chromium";
+          modules, and the real app end to end in headless Chromium
+  bench   release builds, then Moim against a Socket.io 4 relay on loopback
+          (socket.io from npm into target/bench): docs/BENCHMARKS.md;
+          --smoke for a tiny run (report in target/bench/)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         "build" => tools::setup(false).and_then(|()| build()),
         "run" => tools::setup(false).and_then(|()| build()).and_then(|()| run(passthrough(rest))),
         "test" => tools::setup(true).and_then(|()| test()),
+        "bench" => bench(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -83,6 +87,17 @@ fn run(backend_args: &[String]) -> Result<(), String> {
     let mut backend = cargo();
     backend.args(["run", "--release", "--package", "backend", "--"]).args(backend_args);
     run_cmd(backend)
+}
+
+/// `bench/`: both servers, one load generator; its flags pass through.
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut build = cargo();
+    build.args(["build", "--release", "--package", "backend", "--package", "bench"]);
+    run_cmd(build)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let mut bench = Command::new(target.join("release").join("bench"));
+    bench.args(passthrough(args));
+    run_cmd(bench)
 }
 
 fn test() -> Result<(), String> {

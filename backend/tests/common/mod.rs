@@ -48,6 +48,8 @@ pub fn config(room_capacity: usize) -> Config {
         ice_servers: vec![],
         room_capacity,
         dist_dir: "/nonexistent/moim-dist".into(),
+        turn: None,
+        room_passwords: vec![],
     }
 }
 

@@ -14,6 +14,8 @@ pub fn Welcome() -> impl IntoView {
     let (lang, t) = (use_lang(), use_texts());
     let room = RwSignal::new(route::current_room().unwrap_or_default());
     let name = RwSignal::new(route::remembered_name());
+    // Not remembered: a password is for one room, and the link is shared.
+    let password = RwSignal::new(String::new());
     // Validated with the same rules the server applies.
     let room_problem = move || RoomName::parse(&room.get()).err();
     let name_problem = move || DisplayName::parse(&name.get()).err();
@@ -30,9 +32,10 @@ pub fn Welcome() -> impl IntoView {
             return;
         }
         let (room, name) = (room.get_untracked().trim().to_owned(), name.get_untracked().trim().to_owned());
+        let password = Some(password.get_untracked()).filter(|p| !p.is_empty());
         route::remember_name(&name);
         route::show_room_in_address_bar(&room);
-        session.join(room, name);
+        session.join(room, name, password);
     };
 
     // Who is already there, asked again as the name changes and every few seconds.
@@ -46,11 +49,12 @@ pub fn Welcome() -> impl IntoView {
     });
     let occupancy_text = move || {
         let status = occupancy.get().flatten()?;
-        Some(match status.members {
+        let count = match status.members {
             0 => t().nobody_here_yet.to_owned(),
             n if n >= status.capacity => (t().room_full_now)(n, status.capacity),
             n => (t().here_now)(n, status.capacity),
-        })
+        };
+        Some(if status.locked { format!("{count} {}", t().room_locked) } else { count })
     };
 
     view! {
@@ -80,6 +84,11 @@ pub fn Welcome() -> impl IntoView {
                 <label>{tr(|t| t.your_name)}" "
                     <input id="name" autocomplete="nickname" maxlength="40" placeholder=tr(|t| t.name_placeholder)
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                </label>
+                <label>{tr(|t| t.password)}" "
+                    <input id="password" type="password" autocomplete="off" maxlength="64"
+                        placeholder=tr(|t| t.password_placeholder)
+                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
                 </label>
                 <p class="hint" id="occupancy">{occupancy_text}</p>
                 <Show when=move || room_problem().is_none()>

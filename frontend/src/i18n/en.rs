@@ -32,8 +32,8 @@ pub static EN: Texts = Texts {
     people: |n| format!("People ({n})"),
     conn_new: "new",
     conn_connecting: "connecting",
-    conn_disconnected: "disconnected",
-    conn_failed: "failed",
+    conn_disconnected: "reconnecting…",
+    conn_failed: "reconnecting…",
     conn_closed: "closed",
 
     here: |n| format!("{n} here"),
@@ -63,6 +63,9 @@ pub static EN: Texts = Texts {
     room_placeholder: "e.g. team-standup",
     your_name: "Your name",
     name_placeholder: "How others see you",
+    password: "Password",
+    password_placeholder: "Optional: locks a new room",
+    room_locked: "This room is locked: enter its password.",
     join: "Join",
     joining: "Joining…",
     nobody_here_yet: "Nobody is here yet.",
@@ -75,12 +78,17 @@ pub static EN: Texts = Texts {
     server_updated: "Moim was updated on the server. Reload the page to join.",
     bad_room_name: |detail| format!("That room name won't work: {detail}"),
     bad_display_name: |detail| format!("That name won't work: {detail}"),
+    password_required: "This room is locked. Enter its password (ask whoever sent you the link), then join.",
+    wrong_password: "That password is not right for this room. Check it with whoever sent you the link.",
+    bad_password: |detail| format!("That password won't work: {detail}"),
     server_said: |detail| format!("The server said: {detail}"),
     unreachable: |url| {
         format!("Can't reach the Moim server ({url}). Check that it is running and that you are online, then try again.")
     },
     server_closed: |reason| format!("The server closed the connection: {reason}."),
-    connection_lost: "Lost the connection to the Moim server. Calls already connected go on; leave and join again to reconnect.",
+    reconnecting: |attempt| {
+        format!("Lost the connection to the Moim server; reconnecting (try {attempt})… Calls already connected go on.")
+    },
     no_connection: |detail| format!("Could not start a connection: {detail}"),
     share_failed: "Could not share your screen.",
 

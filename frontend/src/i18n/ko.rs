@@ -32,8 +32,8 @@ pub static KO: Texts = Texts {
     people: |n| format!("참여자 ({n})"),
     conn_new: "연결 준비 중",
     conn_connecting: "연결 중",
-    conn_disconnected: "연결 끊김",
-    conn_failed: "연결 실패",
+    conn_disconnected: "다시 연결 중…",
+    conn_failed: "다시 연결 중…",
     conn_closed: "연결 종료",
 
     here: |n| format!("{n}명 참여 중"),
@@ -63,6 +63,9 @@ pub static KO: Texts = Texts {
     room_placeholder: "예: 주간회의",
     your_name: "이름",
     name_placeholder: "다른 사람에게 보일 이름",
+    password: "비밀번호",
+    password_placeholder: "선택: 새 방을 잠가요",
+    room_locked: "잠긴 방이에요: 비밀번호를 입력해 주세요.",
     join: "참여하기",
     joining: "참여하는 중…",
     nobody_here_yet: "아직 아무도 없어요.",
@@ -77,12 +80,17 @@ pub static KO: Texts = Texts {
     server_updated: "서버의 Moim이 업데이트되었어요. 페이지를 새로 고친 뒤 참여해 주세요.",
     bad_room_name: |detail| format!("이 방 이름은 쓸 수 없어요: {detail}"),
     bad_display_name: |detail| format!("이 이름은 쓸 수 없어요: {detail}"),
+    password_required: "잠긴 방이에요. 링크를 보낸 사람에게 비밀번호를 물어 입력한 뒤 참여해 주세요.",
+    wrong_password: "이 방의 비밀번호가 아니에요. 링크를 보낸 사람에게 확인해 주세요.",
+    bad_password: |detail| format!("이 비밀번호는 쓸 수 없어요: {detail}"),
     server_said: |detail| format!("서버 응답: {detail}"),
     unreachable: |url| {
         format!("Moim 서버에 연결할 수 없어요 ({url}). 서버가 실행 중인지, 인터넷에 연결되어 있는지 확인한 뒤 다시 시도해 주세요.")
     },
     server_closed: |reason| format!("서버가 연결을 끊었어요: {reason}."),
-    connection_lost: "Moim 서버와 연결이 끊겼어요. 이미 연결된 통화는 계속돼요. 다시 연결하려면 나갔다가 다시 참여해 주세요.",
+    reconnecting: |attempt| {
+        format!("Moim 서버와 연결이 끊겨 다시 연결하고 있어요 ({attempt}번째 시도)… 이미 연결된 통화는 계속돼요.")
+    },
     no_connection: |detail| format!("연결을 시작하지 못했어요: {detail}"),
     share_failed: "화면을 공유하지 못했어요.",
 

@@ -204,6 +204,10 @@ pub struct Texts {
     pub room_placeholder: &'static str,
     pub your_name: &'static str,
     pub name_placeholder: &'static str,
+    pub password: &'static str,
+    pub password_placeholder: &'static str,
+    /// The occupancy line's addition when the room needs a password.
+    pub room_locked: &'static str,
     pub join: &'static str,
     pub joining: &'static str,
     pub nobody_here_yet: &'static str,
@@ -222,11 +226,16 @@ pub struct Texts {
     pub server_updated: &'static str,
     pub bad_room_name: fn(&str) -> String,
     pub bad_display_name: fn(&str) -> String,
+    pub password_required: &'static str,
+    pub wrong_password: &'static str,
+    /// The server's (English) reason follows.
+    pub bad_password: fn(&str) -> String,
     pub server_said: fn(&str) -> String,
     /// The server's address (or what went wrong opening it).
     pub unreachable: fn(&str) -> String,
     pub server_closed: fn(&str) -> String,
-    pub connection_lost: &'static str,
+    /// The signaling socket dropped; this is attempt n to get it back.
+    pub reconnecting: fn(u32) -> String,
     pub no_connection: fn(&str) -> String,
     /// Followed by why, a media error.
     pub share_failed: &'static str,

@@ -1,0 +1,762 @@
+//! The results as a Markdown table (printed, and written between markers in
+//! docs/BENCHMARKS.md so the prose around them stays), and figure 4 from dist/.
+
+use crate::load::Proto;
+use crate::{PhaseResult, Placement, Run, Settings};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+pub const BEGIN: &str =
+    "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
+pub const END: &str = "<!-- bench:end -->";
+
+const LATENCY_P50_US: f64 = 50.0;
+const LATENCY_P99_US: f64 = 150.0;
+const THROUGHPUT_RATIO: f64 = 5.0;
+const MEMORY_KIB: f64 = 10.0;
+
+pub fn name(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Moim => "Moim",
+        Proto::SocketIo => "Socket.io",
+    }
+}
+
+pub fn slug(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Moim => "moim",
+        Proto::SocketIo => "socketio",
+    }
+}
+
+/// The machine and the software, as they were for this run.
+pub struct Facts {
+    date: String,
+    nproc: String,
+    cpu: String,
+    memory: String,
+    kernel: String,
+    load: String,
+    rustc: String,
+    node: String,
+    socketio: String,
+    placement: String,
+    backend: String,
+    load_after: String,
+}
+
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn proc_field(file: &str, key: &str) -> String {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Which backend: the default build names the commit and whether the work
+/// tree differed from it; another binary is named by its path.
+fn backend_source(settings: &Settings, root: &Path, backend: &Path) -> String {
+    if settings.backend.is_some() {
+        return format!("the backend binary `{}`", backend.display());
+    }
+    let commit = output(
+        "git",
+        &[
+            "-C",
+            &root.to_string_lossy(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    );
+    let dirty = output(
+        "git",
+        &[
+            "-C",
+            &root.to_string_lossy(),
+            "status",
+            "--porcelain",
+            "--",
+            "backend",
+            "shared",
+            "Cargo.lock",
+        ],
+    );
+    if dirty.is_empty() {
+        format!("the backend built from commit {commit}")
+    } else {
+        format!("the backend built from commit {commit} plus uncommitted changes in backend/ or shared/")
+    }
+}
+
+impl Facts {
+    /// The load average once the run is over.
+    pub fn finished(&mut self) {
+        self.load_after = load_average();
+    }
+
+    pub fn gather(settings: &Settings, root: &Path, backend: &Path, placement: &Placement) -> Self {
+        let placement = match placement.server_cpu {
+            Some(cpu) => format!(
+                "server pinned to CPU {cpu}, load generator to CPU {:?} (sched_setaffinity)",
+                placement.client_cpus
+            ),
+            None if settings.pin => "not pinned: fewer than two CPUs".into(),
+            None => "not pinned: the kernel places the server and the load generator on the \
+                     cores as it would in production (`--pin` pins them apart)"
+                .into(),
+        };
+        Self {
+            date: today(),
+            nproc: output("nproc", &[]),
+            cpu: proc_field("/proc/cpuinfo", "model name"),
+            memory: proc_field("/proc/meminfo", "MemTotal"),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+            load: load_average(),
+            load_after: String::new(),
+            backend: backend_source(settings, root, backend),
+            rustc: output("rustc", &["-V"]),
+            node: output("node", &["--version"]),
+            socketio: crate::servers::socketio_version(root).unwrap_or_else(|e| e),
+            placement,
+        }
+    }
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Howard Hinnant's civil_from_days.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Nearest-rank percentile of sorted nanoseconds, in microseconds.
+fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(f64::from(sorted[rank - 1]) / 1_000.0)
+}
+
+struct Latency {
+    samples: usize,
+    p50: Option<f64>,
+    p99: Option<f64>,
+    p999: Option<f64>,
+    max: Option<f64>,
+}
+
+fn latency(result: &PhaseResult) -> Latency {
+    let mut sorted = result.stats.latencies.clone();
+    sorted.sort_unstable();
+    Latency {
+        samples: sorted.len(),
+        p50: percentile(&sorted, 0.50),
+        p99: percentile(&sorted, 0.99),
+        p999: percentile(&sorted, 0.999),
+        max: sorted.last().map(|&ns| f64::from(ns) / 1_000.0),
+    }
+}
+
+fn thousands(n: f64) -> String {
+    let n = n.round() as u64;
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn us(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 1_000.0 => format!("{} µs", thousands(v)),
+        Some(v) => format!("{v:.1} µs"),
+        None => "–".into(),
+    }
+}
+
+fn kib(v: f64) -> String {
+    format!("{v:.1} KiB")
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn ratio(moim: Option<f64>, other: Option<f64>) -> String {
+    match (moim, other) {
+        (Some(m), Some(o)) if o > 0.0 => format!("{:.2}×", m / o),
+        _ => "–".into(),
+    }
+}
+
+/// Memory per idle connection as the issue defines it, and two breakdowns.
+struct Memory {
+    per_connection: f64,
+    marginal: f64,
+    lobby: f64,
+}
+
+fn memory(run: &Run, clients: usize) -> Memory {
+    let [start, first, lobby, joined] = run.rss.map(|v| v as f64);
+    let rest = (clients - run.first).max(1) as f64;
+    Memory {
+        per_connection: (joined - start) / clients as f64,
+        marginal: (joined - first) / rest,
+        lobby: (lobby - first) / rest,
+    }
+}
+
+type Outcome = (Proto, usize, Result<Run, String>);
+
+fn find(runs: &[Outcome], proto: Proto, clients: usize) -> Option<&Result<Run, String>> {
+    runs.iter()
+        .find(|(p, n, _)| *p == proto && *n == clients)
+        .map(|(_, _, r)| r)
+}
+
+/// One table row: a label, a cell per server, and the ratio.
+fn row(out: &mut String, label: &str, moim: String, socketio: String, ratio: String) {
+    let _ = writeln!(out, "| {label} | {moim} | {socketio} | {ratio} |");
+}
+
+fn checks(result: &PhaseResult) -> String {
+    let s = &result.stats;
+    let mut text = format!(
+        "{} / {}",
+        thousands(s.lost as f64),
+        thousands(s.out_of_order as f64)
+    );
+    if s.refused > 0 || s.errors > 0 || s.dead > 0 {
+        let _ = write!(
+            text,
+            " (refused {}, errors {}, pairs dropped {})",
+            s.refused, s.errors, s.dead
+        );
+    }
+    text
+}
+
+fn sent_received(result: &PhaseResult) -> (u64, u64) {
+    (result.stats.sent, result.stats.received)
+}
+
+pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome]) -> String {
+    let mut out = String::new();
+    let socketio = format!("Socket.io {}", facts.socketio);
+    let _ = writeln!(out, "## Results, {}\n", facts.date);
+    let _ = writeln!(
+        out,
+        "Command: `{}`{}. Machine: `nproc` = {}, {} (/proc/cpuinfo), {} RAM, Linux {}; \
+         load average {} when the run began and {} when it ended (the cores are shared \
+         with other work). Placement: {}. Moim: {}, rustc {}. Node {} with {socketio}.\n",
+        settings.command,
+        if settings.smoke {
+            " (tiny CI-sized run)"
+        } else {
+            ""
+        },
+        facts.nproc,
+        facts.cpu,
+        facts.memory,
+        facts.kernel,
+        facts.load,
+        facts.load_after,
+        facts.placement,
+        facts.backend,
+        facts.rustc.trim_start_matches("rustc "),
+        facts.node,
+    );
+
+    for &clients in &settings.sizes {
+        let moim = find(runs, Proto::Moim, clients);
+        let sio = find(runs, Proto::SocketIo, clients);
+        let _ = writeln!(
+            out,
+            "### {} clients ({} rooms of two)\n",
+            thousands(clients as f64),
+            thousands((clients / 2) as f64)
+        );
+        let mut failed = false;
+        for (proto, run) in [(Proto::Moim, moim), (Proto::SocketIo, sio)] {
+            if let Some(Err(err)) = run {
+                let _ = writeln!(out, "{} could not be measured: {err}.\n", name(proto));
+                failed = true;
+            }
+        }
+        let (m, s) = (
+            moim.and_then(|r| r.as_ref().ok()),
+            sio.and_then(|r| r.as_ref().ok()),
+        );
+        if m.is_none() && s.is_none() {
+            continue;
+        }
+        let _ = failed;
+        let _ = writeln!(out, "| | Moim | {socketio} | Moim / Socket.io |");
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        fn cell(run: Option<&Run>, f: &dyn Fn(&Run) -> String) -> String {
+            run.map_or("–".into(), f)
+        }
+        fn num(run: Option<&Run>, f: &dyn Fn(&Run) -> f64) -> Option<f64> {
+            run.map(f)
+        }
+
+        let paced = |r: &Run| r.paced.rate;
+        row(
+            &mut out,
+            &format!(
+                "**relayed messages/s**, every client paced at ≤ {} msg/s (offered {})",
+                settings.paced_rate,
+                thousands(settings.paced_rate * clients as f64)
+            ),
+            cell(m, &|r| thousands(paced(r))),
+            cell(s, &|r| thousands(paced(r))),
+            ratio(num(m, &paced), num(s, &paced)),
+        );
+        let unpaced = |r: &Run| r.unpaced.as_ref().map(|u| u.rate);
+        row(
+            &mut out,
+            &format!(
+                "relayed messages/s, unpaced ({} in flight per direction)",
+                crate::window(settings, clients)
+            ),
+            "not run: over 50 msg/s per connection is refused, no flag raises it".into(),
+            cell(s, &|r| unpaced(r).map_or("–".into(), thousands)),
+            format!(
+                "{} (paced Moim / this)",
+                ratio(num(m, &paced), s.and_then(unpaced))
+            ),
+        );
+        for (label, pick) in [
+            (
+                "**relay latency p50**, light load",
+                (|l: &Latency| l.p50) as fn(&Latency) -> Option<f64>,
+            ),
+            ("**relay latency p99**, light load", |l: &Latency| l.p99),
+            ("relay latency p99.9, light load", |l: &Latency| l.p999),
+            ("relay latency max, light load", |l: &Latency| l.max),
+        ] {
+            let v = |r: &Run| pick(&latency(&r.latency));
+            row(
+                &mut out,
+                label,
+                cell(m, &|r| us(v(r))),
+                cell(s, &|r| us(v(r))),
+                ratio(m.and_then(v), s.and_then(v)),
+            );
+        }
+        row(
+            &mut out,
+            "light-load samples (one message in flight per pair)",
+            cell(m, &|r| thousands(latency(&r.latency).samples as f64)),
+            cell(s, &|r| thousands(latency(&r.latency).samples as f64)),
+            String::new(),
+        );
+        for (label, pick) in [
+            (
+                "relay latency p50 under the paced load",
+                (|l: &Latency| l.p50) as fn(&Latency) -> Option<f64>,
+            ),
+            ("relay latency p99 under the paced load", |l: &Latency| {
+                l.p99
+            }),
+        ] {
+            let v = |r: &Run| pick(&latency(&r.paced));
+            row(
+                &mut out,
+                label,
+                cell(m, &|r| us(v(r))),
+                cell(s, &|r| us(v(r))),
+                ratio(m.and_then(v), s.and_then(v)),
+            );
+        }
+        let per = |r: &Run| memory(r, clients).per_connection;
+        row(
+            &mut out,
+            "**server memory per idle connection**, (RSS with all idle − RSS at start) / N",
+            cell(m, &|r| kib(per(r))),
+            cell(s, &|r| kib(per(r))),
+            ratio(num(m, &per), num(s, &per)),
+        );
+        let marginal = |r: &Run| memory(r, clients).marginal;
+        row(
+            &mut out,
+            "… marginal, past the first tenth: (RSS all − RSS tenth) / rest",
+            cell(m, &|r| kib(marginal(r))),
+            cell(s, &|r| kib(marginal(r))),
+            ratio(num(m, &marginal), num(s, &marginal)),
+        );
+        let lobby = |r: &Run| memory(r, clients).lobby;
+        row(
+            &mut out,
+            "… of which connected, before joining a room",
+            cell(m, &|r| kib(lobby(r))),
+            cell(s, &|r| kib(lobby(r))),
+            ratio(num(m, &lobby), num(s, &lobby)),
+        );
+        row(
+            &mut out,
+            "server RSS: at start / tenth joined / all connected / all joined / after the load",
+            cell(m, &|r| rss_list(r)),
+            cell(s, &|r| rss_list(r)),
+            String::new(),
+        );
+        let server_cpu = |r: &Run| r.paced.server_cpu;
+        row(
+            &mut out,
+            "server CPU during the paced run (cores)",
+            cell(m, &|r| format!("{:.2}", server_cpu(r))),
+            cell(s, &|r| format!("{:.2}", server_cpu(r))),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "load generator CPU during the paced run (cores)",
+            cell(m, &|r| format!("{:.2}", r.paced.client_cpu)),
+            cell(s, &|r| format!("{:.2}", r.paced.client_cpu)),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "server / load generator CPU, unpaced run (cores)",
+            "–".into(),
+            cell(s, &|r| {
+                r.unpaced.as_ref().map_or("–".into(), |u| {
+                    format!("{:.2} / {:.2}", u.server_cpu, u.client_cpu)
+                })
+            }),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "messages sent / received, paced run (whole phase)",
+            cell(m, &|r| {
+                let (a, b) = sent_received(&r.paced);
+                format!("{} / {}", thousands(a as f64), thousands(b as f64))
+            }),
+            cell(s, &|r| {
+                let (a, b) = sent_received(&r.paced);
+                format!("{} / {}", thousands(a as f64), thousands(b as f64))
+            }),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "**lost / out of order**, light load",
+            cell(m, &|r| checks(&r.latency)),
+            cell(s, &|r| checks(&r.latency)),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "**lost / out of order**, paced run",
+            cell(m, &|r| checks(&r.paced)),
+            cell(s, &|r| checks(&r.paced)),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "**lost / out of order**, unpaced run",
+            "–".into(),
+            cell(s, &|r| r.unpaced.as_ref().map_or("–".into(), checks)),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "time to connect and join every client",
+            cell(m, &|r| format!("{:.1} s", r.connect_secs)),
+            cell(s, &|r| format!("{:.1} s", r.connect_secs)),
+            ratio(num(m, &|r| r.connect_secs), num(s, &|r| r.connect_secs)),
+        );
+        out.push('\n');
+    }
+
+    targets(&mut out, settings, runs);
+    method(&mut out, settings, runs);
+    client_size(&mut out, root);
+    out
+}
+
+fn rss_list(r: &Run) -> String {
+    let [a, b, c, d] = r.rss;
+    [a, b, c, d, r.rss_after]
+        .iter()
+        .map(|&v| mib(v))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+fn verdict(met: Option<bool>, value: String) -> String {
+    match met {
+        Some(true) => format!("met ({value})"),
+        Some(false) => format!("**not met** ({value})"),
+        None => "not measured".into(),
+    }
+}
+
+fn targets(out: &mut String, settings: &Settings, runs: &[Outcome]) {
+    let _ = writeln!(out, "### Targets (Moim)\n");
+    let mut header = "| target |".to_owned();
+    let mut rule = "|---|".to_owned();
+    for &clients in &settings.sizes {
+        let _ = write!(header, " {} clients |", thousands(clients as f64));
+        rule.push_str("---|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    let moim = |n| find(runs, Proto::Moim, n).and_then(|r| r.as_ref().ok());
+    let sio = |n| find(runs, Proto::SocketIo, n).and_then(|r| r.as_ref().ok());
+
+    let mut line = format!("| relay latency p50 ≤ {LATENCY_P50_US} µs, light load |");
+    for &n in &settings.sizes {
+        let p = moim(n).and_then(|r| latency(&r.latency).p50);
+        let _ = write!(
+            line,
+            " {} |",
+            verdict(p.map(|v| v <= LATENCY_P50_US), us(p))
+        );
+    }
+    let _ = writeln!(out, "{line}");
+    let mut line = format!("| relay latency p99 ≤ {LATENCY_P99_US} µs, light load |");
+    for &n in &settings.sizes {
+        let p = moim(n).and_then(|r| latency(&r.latency).p99);
+        let _ = write!(
+            line,
+            " {} |",
+            verdict(p.map(|v| v <= LATENCY_P99_US), us(p))
+        );
+    }
+    let _ = writeln!(out, "{line}");
+    let mut line = format!("| throughput ≥ {THROUGHPUT_RATIO}× Socket.io, both paced alike |");
+    for &n in &settings.sizes {
+        let r = moim(n)
+            .zip(sio(n))
+            .map(|(m, s)| m.paced.rate / s.paced.rate.max(1e-9));
+        let _ = write!(
+            line,
+            " {} |",
+            verdict(
+                r.map(|v| v >= THROUGHPUT_RATIO),
+                format!("{:.2}×", r.unwrap_or(0.0))
+            )
+        );
+    }
+    let _ = writeln!(out, "{line}");
+    let mut line = format!(
+        "| throughput ≥ {THROUGHPUT_RATIO}× Socket.io's own ceiling (Moim paced vs Socket.io unpaced) |"
+    );
+    for &n in &settings.sizes {
+        let r = moim(n)
+            .zip(sio(n))
+            .and_then(|(m, s)| s.unpaced.as_ref().map(|u| m.paced.rate / u.rate.max(1e-9)));
+        let _ = write!(
+            line,
+            " {} |",
+            verdict(
+                r.map(|v| v >= THROUGHPUT_RATIO),
+                format!("{:.2}×", r.unwrap_or(0.0))
+            )
+        );
+    }
+    let _ = writeln!(out, "{line}");
+    let mut line = format!("| ≤ {MEMORY_KIB} KiB server memory per idle connection |");
+    for &n in &settings.sizes {
+        let v = moim(n).map(|r| memory(r, n).per_connection);
+        let _ = write!(
+            line,
+            " {} |",
+            verdict(v.map(|v| v <= MEMORY_KIB), v.map_or(String::new(), kib))
+        );
+    }
+    let _ = writeln!(out, "{line}\n");
+}
+
+fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
+    let periods: Vec<String> = settings
+        .sizes
+        .iter()
+        .filter_map(|&n| {
+            find(runs, Proto::Moim, n)
+                .or_else(|| find(runs, Proto::SocketIo, n))
+                .and_then(|r| r.as_ref().ok())
+                .map(|r| {
+                    format!(
+                        "{} ms at {}",
+                        r.latency_period.as_millis(),
+                        thousands(n as f64)
+                    )
+                })
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "How: each server runs alone as a child process (Moim: `target/release/backend --bind \
+         127.0.0.1 --port 0 --max-connections-per-ip 0 --ice-server \"\" --room-capacity 2`; \
+         Socket.io: `node target/bench/socketio/server.js`), started afresh for each client \
+         count. The load generator (bench/src/load.rs: tokio + tokio-tungstenite, TCP_NODELAY \
+         on its sockets, one task per room of two) opens and joins a tenth of the pairs, reads \
+         the server's VmRSS, opens the rest without joining, reads it, joins them, waits {:.1} s \
+         and reads it again (the baseline is read {:.1} s after start, before any connection). \
+         Every relayed message is an ICE candidate carrying a sequence number and the send \
+         time (the monotonic clock of this one process) inside the candidate string; the \
+         receiver checks that each direction's numbers arrive one after the other. \
+         Light load: every pair connected, each pings once per period ({}) and the partner \
+         answers at once, so never more than one message in flight per pair and about {} \
+         relays a second in all, for at least {} s; both one-way relays are sampled. \
+         Paced run: every client sends to its partner at ≤ {} msg/s (Moim allows 50 a second \
+         per connection, bursts of 200, and no flag raises it), with at most min({}, {} / \
+         clients) messages in flight per direction and {} per client; {:.1} s of warm-up, then \
+         {:.1} s counted as messages received. Unpaced run (Socket.io only): the same without \
+         pacing, i.e. as fast as the server relays. After a phase the generator waits for \
+         what is still in flight for as long as messages keep arriving (until {} s pass with \
+         none, {} s at most); what never arrived is counted lost.\n",
+        settings.settle.as_secs_f64(),
+        settings.settle.as_secs_f64(),
+        periods.join(", "),
+        thousands(settings.latency_rate),
+        settings.latency_secs,
+        settings.paced_rate,
+        settings.window,
+        thousands(f64::from(crate::IN_FLIGHT)),
+        thousands(settings.cap as f64),
+        settings.warm.as_secs_f64(),
+        settings.measure.as_secs_f64(),
+        crate::load::DRAIN.as_secs(),
+        crate::load::DRAIN_MAX.as_secs(),
+    );
+}
+
+/// Figure 4: what a browser downloads, from the release build in dist/.
+fn client_size(out: &mut String, root: &Path) {
+    let _ = writeln!(out, "### Client size (figure 4)\n");
+    let dist = root.join("dist");
+    let Ok(entries) = std::fs::read_dir(&dist) else {
+        let _ = writeln!(
+            out,
+            "Not measured: there is no `dist/` (the release client) on this machine. \
+             `cargo xtask build` makes it (it needs trunk and wasm-bindgen-cli, which \
+             `cargo xtask setup` compiles); the last figures measured are in docs/SIZE.md.\n"
+        );
+        return;
+    };
+    let mut files: Vec<(String, u64, u64)> = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        if !["wasm", "js", "css", "html"].contains(&ext) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(&path) else {
+            continue;
+        };
+        let mut gz_path = path.clone().into_os_string();
+        gz_path.push(".gz");
+        let gz = match std::fs::metadata(&gz_path) {
+            Ok(meta) => meta.len(),
+            Err(_) => gzip_len(&raw),
+        };
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        files.push((name, raw.len() as u64, gz));
+    }
+    files.sort();
+    if files.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not measured: `dist/` holds no wasm, JS, CSS or HTML (a build in progress, or a \
+             failed one). `cargo xtask build` makes it; the last figures measured are in \
+             docs/SIZE.md.\n"
+        );
+        return;
+    }
+    let _ = writeln!(out, "| file in `dist/` | raw | gzip -9 |\n|---|---:|---:|");
+    let (mut raw_total, mut gz_total) = (0, 0);
+    for (name, raw, gz) in &files {
+        raw_total += raw;
+        gz_total += gz;
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} | {} |",
+            thousands(*raw as f64),
+            thousands(*gz as f64)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| **total** | **{}** | **{}** |\n\nAs docs/SIZE.md measures it: the files \
+         `cargo xtask build` leaves in dist/, gzip from their `.gz` twins (level 9).\n",
+        thousands(raw_total as f64),
+        thousands(gz_total as f64)
+    );
+}
+
+fn gzip_len(raw: &[u8]) -> u64 {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = enc.write_all(raw);
+    enc.finish().map_or(0, |v| v.len() as u64)
+}
+
+/// Puts `generated` between the markers of `path`, keeping the rest; a file
+/// without them gets a short header and the markers.
+pub fn write(path: &Path, generated: &str) -> Result<(), String> {
+    let block = format!("{BEGIN}\n{generated}{END}");
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let text = match (existing.find(BEGIN), existing.find(END)) {
+        (Some(begin), Some(end)) if begin < end => format!(
+            "{}{block}{}",
+            &existing[..begin],
+            &existing[end + END.len()..]
+        ),
+        _ => format!(
+            "# Benchmarks\n\nMoim's signaling server against a Socket.io 4 relay, measured by \
+             `cargo xtask bench` (bench/).\n\n{block}\n"
+        ),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}

@@ -1,0 +1,90 @@
+//! The server restarts mid-call: both pages notice, say they are
+//! reconnecting, get back into the room on the new server, and the call is
+//! made again, with video and chat, without a reload. Also: a locked room
+//! asks for its password in words.
+
+use e2e::{js_str, Harness, Result};
+
+const NOTICE: &str = "(document.querySelector('#notice')?.textContent ?? '')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
+    let mut harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    let bo = harness.browser(&[]).await?;
+    ana.join("standup", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    bo.join("standup", "Bo").await?;
+    ana.wait_for_live_remote_videos(1).await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    // Marks the page (a reload would lose it) and Bo's tile, which goes
+    // with the old connection: a new one is made for his new seat.
+    ana.eval("window.moimSameDocument = true; document.querySelector('.tile.remote').dataset.old = 1; return true").await?;
+
+    harness.restart_server().await?;
+
+    // The new server knows no one: the pages come back by themselves.
+    ana.wait_for("Bo's tile made anew", "return !!document.querySelector('.tile.remote:not([data-old])')").await?;
+    for (who, page) in [("Ana", &ana), ("Bo", &bo)] {
+        page.wait_for(&format!("{who}'s notice to clear"), &format!("return ({NOTICE}) === ''")).await?;
+        page.wait_for_live_remote_videos(1).await?;
+    }
+    assert_eq!(ana.eval("return window.moimSameDocument === true").await?, true, "no reload");
+    let status: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("{}/api/rooms/standup", harness.base)).await?)?;
+    assert_eq!(status["members"], 2, "both are members of the new server's room: {status}");
+
+    // Chat crosses on the new connection.
+    let line = "still here?";
+    bo.say(line).await?;
+    ana.wait_for(
+        "Bo's chat line at Ana",
+        &format!("return [...document.querySelectorAll('.chat-line .text')].some(t => t.textContent === {})", js_str(line)),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_room_asks_for_its_password() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    ana.open_room("vault").await?;
+    ana.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    ana.client.find(fantoccini::Locator::Css("#password")).await?.send_keys("open sesame").await?;
+    ana.join_as("Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+
+    let bo = harness.browser(&[]).await?;
+    bo.open_room("vault").await?;
+    bo.wait_for(
+        "the welcome screen to say the room is locked",
+        "return document.querySelector('#occupancy').textContent.includes('locked')",
+    )
+    .await?;
+    bo.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    bo.join_as("Bo").await?;
+    bo.wait_for(
+        "the password request",
+        "return document.querySelector('#join-error')?.textContent.includes('Enter its password')",
+    )
+    .await?;
+    bo.client.find(fantoccini::Locator::Css("#password")).await?.send_keys("open sesame").await?;
+    bo.join_as("Bo").await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    ana.wait_for_live_remote_videos(1).await?;
+    Ok(())
+}
+
+/// A plain HTTP GET on loopback, without another client dependency.
+async fn http_get(url: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").ok_or("http only")?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(host.replace("localhost", "127.0.0.1")).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+}
