@@ -278,6 +278,8 @@ pub struct PhaseResult {
     /// CPU cores the server and the load generator used in that window.
     pub server_cpu: f64,
     pub client_cpu: f64,
+    /// CPU cores everything else on the machine used meanwhile.
+    pub other_cpu: f64,
 }
 
 pub struct Run {
@@ -393,10 +395,10 @@ async fn drive(
     let start = Instant::now() + Duration::from_millis(100);
     let end = start + length;
     let t0 = Instant::now();
-    let (r0, s0, c0) = counters(pid);
+    let (r0, s0, c0, m0) = counters(pid);
     let latency_id = next(Phase::Latency { start, end, period });
     sleep_until(end).await;
-    let (r1, s1, c1) = counters(pid);
+    let (r1, s1, c1, m1) = counters(pid);
     let t1 = Instant::now();
     let stats = collect_sum(&mut reports, latency_id, pairs).await?;
     let secs = (t1 - t0).as_secs_f64();
@@ -405,6 +407,7 @@ async fn drive(
         rate: (r1 - r0) as f64 / secs,
         server_cpu: (s1 - s0) / secs,
         client_cpu: (c1 - c0) / secs,
+        other_cpu: ((m1 - m0) - (s1 - s0) - (c1 - c0)).max(0.0) / secs,
     };
 
     let mut throughput = |rate: Option<f64>| {
@@ -452,11 +455,12 @@ async fn drive(
 }
 
 /// Relayed-message count, server CPU seconds and our own CPU seconds.
-fn counters(pid: u32) -> (u64, f64, f64) {
+fn counters(pid: u32) -> (u64, f64, f64, f64) {
     (
         RECEIVED.load(Ordering::Relaxed),
         servers::cpu_seconds(&pid.to_string()),
         servers::cpu_seconds("self"),
+        servers::machine_busy_seconds(),
     )
 }
 
@@ -470,9 +474,9 @@ async fn measure(
 ) -> Result<PhaseResult, String> {
     sleep_until(from).await;
     let t0 = Instant::now();
-    let (r0, s0, c0) = counters(pid);
+    let (r0, s0, c0, m0) = counters(pid);
     sleep_until(end).await;
-    let (r1, s1, c1) = counters(pid);
+    let (r1, s1, c1, m1) = counters(pid);
     let window = t0.elapsed().as_secs_f64();
     let stats = collect_sum(reports, id, pairs).await?;
     Ok(PhaseResult {
@@ -480,6 +484,7 @@ async fn measure(
         rate: (r1 - r0) as f64 / window,
         server_cpu: (s1 - s0) / window,
         client_cpu: (c1 - c0) / window,
+        other_cpu: ((m1 - m0) - (s1 - s0) - (c1 - c0)).max(0.0) / window,
     })
 }
 

@@ -447,11 +447,44 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
             cell(s, &|r| format!("{:.2}", server_cpu(r))),
             String::new(),
         );
+        let per_message = |r: &Run| r.paced.server_cpu / r.paced.rate.max(1.0) * 1e6;
+        row(
+            &mut out,
+            "**server CPU per relayed message**, paced run",
+            cell(m, &|r| format!("{:.1} µs", per_message(r))),
+            cell(s, &|r| format!("{:.1} µs", per_message(r))),
+            ratio(num(m, &per_message), num(s, &per_message)),
+        );
+        row(
+            &mut out,
+            "server CPU per relayed message, unpaced run",
+            "–".into(),
+            cell(s, &|r| {
+                r.unpaced.as_ref().map_or("–".into(), |u| {
+                    format!("{:.1} µs", u.server_cpu / u.rate.max(1.0) * 1e6)
+                })
+            }),
+            String::new(),
+        );
         row(
             &mut out,
             "load generator CPU during the paced run (cores)",
             cell(m, &|r| format!("{:.2}", r.paced.client_cpu)),
             cell(s, &|r| format!("{:.2}", r.paced.client_cpu)),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "other work on the machine during the paced run (cores)",
+            cell(m, &|r| format!("{:.2}", r.paced.other_cpu)),
+            cell(s, &|r| format!("{:.2}", r.paced.other_cpu)),
+            String::new(),
+        );
+        row(
+            &mut out,
+            "other work on the machine during the light-load run (cores)",
+            cell(m, &|r| format!("{:.2}", r.latency.other_cpu)),
+            cell(s, &|r| format!("{:.2}", r.latency.other_cpu)),
             String::new(),
         );
         row(

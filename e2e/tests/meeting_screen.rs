@@ -55,7 +55,8 @@ async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
     let target = bo
         .eval(
             "const s = document.querySelector('#microphone-select');
-             const other = [...s.options].find(o => o.value !== s.value).value;
+             // A real device: a track opened as 'default' reports the device behind it.
+             const other = [...s.options].find(o => o.value !== s.value && !['default', 'communications'].includes(o.value)).value;
              s.value = other; s.dispatchEvent(new Event('change', { bubbles: true }));
              return other;",
         )

@@ -620,12 +620,15 @@ impl Inner {
 
     fn poll_speaking(&self) {
         for (peer, pc) in self.peers.borrow().iter() {
-            if let Some(tile) = self.view.tile(*peer) {
-                let speaking = pc.audio_level() > crate::media::SPEAKING;
-                if tile.speaking.get_untracked() != speaking {
+            let Some(tile) = self.view.tile(*peer) else { continue };
+            let pc = pc.clone();
+            spawn_local(async move {
+                let speaking = pc.audio_level().await > crate::media::SPEAKING;
+                // The tile may have gone while the stats were read.
+                if tile.speaking.try_get_untracked().is_some_and(|was| was != speaking) {
                     tile.speaking.set(speaking);
                 }
-            }
+            });
         }
     }
 

@@ -219,16 +219,22 @@ impl Peer {
         Ok(())
     }
 
-    /// How loud the other side is right now, 0..1, from the audio receiver's
-    /// RTP header extension (no Web Audio graph per member needed).
-    pub fn audio_level(&self) -> f64 {
-        self.pc
-            .get_receivers()
-            .iter()
-            .map(web_sys::RtcRtpReceiver::from)
-            .filter(|r| r.track().kind() == "audio")
-            .flat_map(|r| r.get_synchronization_sources().iter().collect::<Vec<_>>())
-            .filter_map(|source| js_sys::Reflect::get(&source, &"audioLevel".into()).ok()?.as_f64())
+    /// How loud the other side is right now, 0..1: the `audioLevel` of
+    /// the incoming audio in `getStats()` (no Web Audio graph per member
+    /// needed). Chromium no longer fills in the receivers' synchronization
+    /// sources' levels reliably; the stats are the standard place.
+    pub async fn audio_level(&self) -> f64 {
+        let Ok(report) = JsFuture::from(self.pc.get_stats()).await else { return 0.0 };
+        let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &key.into()).ok();
+        let Ok(values) = call(&report, "values", &[]) else { return 0.0 };
+        let Ok(Some(entries)) = js_sys::try_iter(&values) else { return 0.0 };
+        entries
+            .flatten()
+            .filter(|s| {
+                get(s, "type").and_then(|t| t.as_string()).as_deref() == Some("inbound-rtp")
+                    && get(s, "kind").and_then(|k| k.as_string()).as_deref() == Some("audio")
+            })
+            .filter_map(|s| get(&s, "audioLevel")?.as_f64())
             .fold(0.0, f64::max)
     }
 

@@ -105,7 +105,9 @@ impl Session {
         self.has_microphone.set(local.audio_track().is_some());
         self.camera_id.set(local.camera_id());
         self.microphone_id.set(local.microphone_id());
-        self.preview.set(Some(local.stream().clone()));
+        // `Clone::clone`, not web-sys' `MediaStream::clone` (a JS clone with
+        // copies of the tracks, which a later device switch would not reach).
+        self.preview.set(Some(Clone::clone(local.stream())));
         self.start_meter(&local);
         self.local.set(Some(local));
     }
@@ -173,7 +175,7 @@ impl Session {
                 result = local.switch_camera(other).await;
             }
             self.camera_id.set(local.camera_id());
-            self.preview.set(Some(local.stream().clone()));
+            self.preview.set(Some(Clone::clone(local.stream())));
             match result {
                 Ok(track) => {
                     self.facing_back.set(back);
@@ -232,7 +234,8 @@ impl Session {
             // The browser's own "Stop sharing" button ends the track.
             let ended = EventListener::once(&track, "ended", move |_| self.stop_share());
             self.screen_ended.set_value(Some(ended));
-            local.set_screen(Some(track.clone()));
+            // The same track, not a JS copy: stopping it must end the capture.
+            local.set_screen(Some(Clone::clone(&track)));
             self.screen_preview.set(MediaStream::new_with_tracks(&js_sys::Array::of1(&track)).ok());
             self.sharing.set(true);
             self.send_video(track).await;

@@ -122,3 +122,44 @@ async fn two_peer_connections_connect_and_deliver_media_and_chat() {
     assert_eq!(a.sender("video").unwrap().track().unwrap().id(), new.id());
     assert_eq!(a.connection_state(), "connected");
 }
+
+/// The `a=ice-ufrag:` of an SDP: new ICE credentials mean a new one.
+fn ice_ufrag(sdp: &str) -> String {
+    sdp.lines().find_map(|l| l.strip_prefix("a=ice-ufrag:")).expect("an ice-ufrag line").to_owned()
+}
+
+#[wasm_bindgen_test]
+async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+    let (a_tx, a_rx) = unbounded();
+    let (b_tx, b_rx) = unbounded();
+    let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
+    let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
+    a.send_stream(local.stream());
+    let _a_events = connect_ice(a_rx, b.clone());
+    let mut b_events = connect_ice(b_rx, a.clone());
+    let first = a.create_offer().await.unwrap();
+    assert_eq!(a.pending_offer().as_deref(), Some(first.as_str()), "the offer awaits its answer");
+    b.set_remote_offer(&first).await.unwrap();
+    let answer = b.create_answer().await.unwrap();
+    a.set_remote_answer(&answer).await.unwrap();
+    assert_eq!(a.pending_offer(), None, "answered: nothing to send again");
+    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+
+    // What the page does when a connection fails.
+    a.restart_ice().unwrap();
+    let restart = a.create_offer().await.unwrap();
+    assert_ne!(ice_ufrag(&restart), ice_ufrag(&first), "the restart offer has new ICE credentials");
+    b.set_remote_offer(&restart).await.unwrap();
+    let answer = b.create_answer().await.unwrap();
+    assert_ne!(ice_ufrag(&answer), ice_ufrag(&first));
+    a.set_remote_answer(&answer).await.unwrap();
+    // Connected over the new credentials: the old ones are gone from both descriptions.
+    for _ in 0..100 {
+        if a.connection_state() == "connected" && b.connection_state() == "connected" {
+            break;
+        }
+        TimeoutFuture::new(100).await;
+    }
+    assert_eq!((a.connection_state(), b.connection_state()), ("connected".into(), "connected".into()));
+}
