@@ -475,25 +475,25 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
         );
         row(
             &mut out,
-            "other work on the machine during the paced run (cores)",
-            cell(m, &|r| format!("{:.2}", r.paced.other_cpu)),
-            cell(s, &|r| format!("{:.2}", r.paced.other_cpu)),
+            "other work on the machine during the paced run (cores; which try was kept)",
+            cell(m, &|r| other(&r.paced)),
+            cell(s, &|r| other(&r.paced)),
             String::new(),
         );
         row(
             &mut out,
-            "other work on the machine during the light-load run (cores)",
-            cell(m, &|r| format!("{:.2}", r.latency.other_cpu)),
-            cell(s, &|r| format!("{:.2}", r.latency.other_cpu)),
+            "other work on the machine during the light-load run (cores; which try was kept)",
+            cell(m, &|r| other(&r.latency)),
+            cell(s, &|r| other(&r.latency)),
             String::new(),
         );
         row(
             &mut out,
-            "server / load generator CPU, unpaced run (cores)",
+            "server / load generator / other CPU, unpaced run (cores; which try was kept)",
             "–".into(),
             cell(s, &|r| {
                 r.unpaced.as_ref().map_or("–".into(), |u| {
-                    format!("{:.2} / {:.2}", u.server_cpu, u.client_cpu)
+                    format!("{:.2} / {:.2} / {}", u.server_cpu, u.client_cpu, other(u))
                 })
             }),
             String::new(),
@@ -546,6 +546,11 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
     method(&mut out, settings, runs);
     client_size(&mut out, root);
     out
+}
+
+/// Cores other work used, and which try of the phase this was.
+fn other(result: &PhaseResult) -> String {
+    format!("{:.2} (try {})", result.other_cpu, result.attempts)
 }
 
 fn rss_list(r: &Run) -> String {
@@ -679,7 +684,9 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
          {:.1} s counted as messages received. Unpaced run (Socket.io only): the same without \
          pacing, i.e. as fast as the server relays. After a phase the generator waits for \
          what is still in flight for as long as messages keep arriving (until {} s pass with \
-         none, {} s at most); what never arrived is counted lost.\n",
+         none, {} s at most); what never arrived is counted lost. A timed phase during which other work on the \
+         machine used more than {:.2} cores (from /proc/stat) is run again, up to {} tries, \
+         and the least disturbed try is reported.\n",
         settings.settle.as_secs_f64(),
         settings.settle.as_secs_f64(),
         periods.join(", "),
@@ -693,6 +700,8 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
         settings.measure.as_secs_f64(),
         crate::load::DRAIN.as_secs(),
         crate::load::DRAIN_MAX.as_secs(),
+        settings.quiet,
+        settings.attempts,
     );
 }
 

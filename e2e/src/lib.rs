@@ -311,3 +311,66 @@ pub fn artifact(name: &str) -> PathBuf {
 pub fn js_str(s: &str) -> String {
     Value::String(s.to_owned()).to_string()
 }
+
+impl Harness {
+    /// Serves the app (and any other files) from `dist_dir` instead of the
+    /// `dist/` it started with: the server restarts on the same port, so
+    /// call it before opening pages.
+    pub async fn serve_dist(&mut self, dist_dir: PathBuf) -> Result<()> {
+        if !dist_dir.join("index.html").exists() {
+            return Err(format!("{} has no index.html", dist_dir.display()).into());
+        }
+        self.config.dist_dir = dist_dir;
+        self.restart_server().await
+    }
+
+    /// Sends a Chrome DevTools Protocol command (e.g.
+    /// `Page.addScriptToEvaluateOnNewDocument`) to `browser`'s current tab
+    /// through chromedriver's `goog/cdp/execute`, and returns its result.
+    pub async fn cdp(&self, browser: &Browser, method: &str, params: Value) -> Result<Value> {
+        let session = browser.client.session_id().await?.ok_or("the browser has no WebDriver session")?;
+        let host = self.webdriver.trim_start_matches("http://").to_owned();
+        let body = json!({ "cmd": method, "params": params }).to_string();
+        let request = format!(
+            "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: {host}\r\n\
+             Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        // Plain HTTP/1.1 on a blocking socket: fantoccini has no CDP call.
+        let response = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&host)?;
+            stream.set_read_timeout(Some(PATIENCE))?;
+            stream.write_all(request.as_bytes())?;
+            let mut response = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                response.extend_from_slice(&chunk[..n]);
+                // Stop at Content-Length, in case the connection is kept open.
+                let text = String::from_utf8_lossy(&response);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head.lines().find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+                    });
+                    if length.is_some_and(|len| body.len() >= len) {
+                        break;
+                    }
+                }
+            }
+            Ok(response)
+        })
+        .await??;
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text.split_once("\r\n\r\n").ok_or("chromedriver sent no HTTP response")?;
+        let value: Value = serde_json::from_str(body).map_err(|e| format!("{method}: unreadable reply ({e}): {head}\n{body}"))?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(format!("{method} failed: {value}").into());
+        }
+        Ok(value.get("value").cloned().unwrap_or(Value::Null))
+    }
+}

@@ -1,0 +1,947 @@
+//! Figures 2 and 3 of the issue "Measured speed", in headless Chromium on
+//! loopback, with the real app served by the real backend (`e2e::Harness`):
+//!
+//! 2. **Call setup**: from the second member's Join click to the first remote
+//!    video frame, on the newcomer's page and on the page already in the
+//!    room; next to it, in the same run, the floor: one page, two
+//!    `RTCPeerConnection`s wired by direct calls, media already captured,
+//!    from `createOffer` to the first remote frame on each side.
+//! 3. **Page load to the self-preview's first frame**: `/r/<room>` from
+//!    navigation start to the first frame of `video.self`; next to it a
+//!    bare page that only calls `getUserMedia` and shows it in a `<video>`.
+//!
+//! ```sh
+//! MOIM_DIST=/work/main/dist cargo run -p e2e --release --bin browser_bench -- --runs 10
+//! cargo run -p e2e --release --bin browser_bench -- --smoke   # 2 runs, CI-sized
+//! ```
+//!
+//! Writes the report to `target/bench/browser.md` (`--smoke`:
+//! `target/bench/browser-smoke.md`; `--out FILE` to choose).
+
+use e2e::{Browser, Harness, Result};
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The longest a call may take to show video before the run counts as failed.
+const CALL_PATIENCE: Duration = Duration::from_secs(30);
+/// Quiet time before each measured step, so the previous one's work is over.
+const SETTLE: Duration = Duration::from_millis(1000);
+
+/// What the app asks `getUserMedia` for (frontend/src/media/capture.rs),
+/// used by the bare page and the floor so all capture the same.
+const CONSTRAINTS: &str = "{ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+  video: { facingMode: 'user', width: { ideal: 1280 }, height: { ideal: 720 } } }";
+
+/// Figure 3's comparison: a page that only captures and shows the camera.
+fn bare_html() -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bare</title></head>
+<body>
+<video class="self" autoplay playsinline muted></video>
+<script>
+navigator.mediaDevices.getUserMedia({CONSTRAINTS})
+  .then(stream => {{ document.querySelector('video.self').srcObject = stream; }});
+</script>
+</body>
+</html>
+"#
+    )
+}
+
+/// Figure 2's floor: `window.floor()` captures, waits, then connects two
+/// peer connections in this page by direct calls and resolves with the
+/// milestones in ms after the start of `createOffer`. The offerer plays the
+/// newcomer's part (in Moim the newcomer offers), the answerer the part of
+/// the one already in the room.
+fn floor_html() -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>floor</title><style>video {{ width: 320px; height: 180px; }}</style></head>
+<body>
+<video id="at-offerer" autoplay playsinline></video>
+<video id="at-answerer" autoplay playsinline></video>
+<script>
+const abs = () => performance.timeOrigin + performance.now();
+window.floor = async (settleMs) => {{
+  const stream = await navigator.mediaDevices.getUserMedia({CONSTRAINTS});
+  // Media already flowing, as on a Moim page whose preview is live.
+  await new Promise(r => setTimeout(r, settleMs));
+  const m = {{}};
+  const mark = k => {{ if (!(k in m)) m[k] = abs(); }};
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  const held = new Map([[pc1, []], [pc2, []]]);
+  const hand = (from, to) => from.addEventListener('icecandidate', e => {{
+    if (!e.candidate) return;
+    if (to.remoteDescription) to.addIceCandidate(e.candidate).catch(() => {{}});
+    else held.get(to).push(e.candidate);
+  }});
+  const flush = pc => {{ for (const c of held.get(pc)) pc.addIceCandidate(c).catch(() => {{}}); held.get(pc).length = 0; }};
+  hand(pc1, pc2); hand(pc2, pc1);
+  for (const t of stream.getTracks()) {{ pc1.addTrack(t, stream); pc2.addTrack(t, stream); }}
+  const v1 = document.getElementById('at-offerer'), v2 = document.getElementById('at-answerer');
+  const side = (pc, v, who) => {{
+    pc.addEventListener('track', e => {{ mark('track_' + who); if (v.srcObject !== e.streams[0]) v.srcObject = e.streams[0]; }});
+    pc.addEventListener('iceconnectionstatechange', () => mark('ice_' + pc.iceConnectionState + '_' + who));
+    pc.addEventListener('connectionstatechange', () => mark('pc_' + pc.connectionState + '_' + who));
+    return new Promise(resolve => {{
+      const done = () => {{ mark('frame_' + who); resolve(); }};
+      if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(done);
+      else {{ const poll = () => v.currentTime > 0 ? done() : setTimeout(poll, 4); poll(); }}
+    }});
+  }};
+  const frames = Promise.all([side(pc1, v1, 'offerer'), side(pc2, v2, 'answerer')]);
+  const long = [];
+  const watcher = new PerformanceObserver(list => {{
+    for (const e of list.getEntries()) long.push([performance.timeOrigin + e.startTime, e.duration]);
+  }});
+  watcher.observe({{ type: 'longtask' }});
+  const t0 = abs();
+  try {{
+    const offer = await pc1.createOffer();
+    await pc1.setLocalDescription(offer); mark('offer_ready');
+    await pc2.setRemoteDescription(offer); flush(pc2); mark('offer_applied');
+    const answer = await pc2.createAnswer();
+    await pc2.setLocalDescription(answer); mark('answer_ready');
+    await pc1.setRemoteDescription(answer); flush(pc1); mark('answer_applied');
+    const late = new Promise((_, no) => setTimeout(() => no(new Error('no remote frame in 20 s')), 20000));
+    await Promise.race([frames, late]);
+    const out = {{}};
+    for (const [k, v] of Object.entries(m)) out[k] = v - t0;
+    const last = Math.max(m.frame_offerer, m.frame_answerer);
+    out.busy = long.filter(([start]) => start >= t0 && start < last).reduce((sum, [, d]) => sum + d, 0);
+    return out;
+  }} finally {{
+    watcher.disconnect();
+    pc1.close(); pc2.close();
+    for (const t of stream.getTracks()) t.stop();
+    v1.srcObject = null; v2.srcObject = null;
+  }}
+}};
+</script>
+</body>
+</html>
+"#
+    )
+}
+
+/// Installed on both Moim pages just before the Join click (the peer
+/// connection and the signaling socket are made after it, so wrapping
+/// their constructors now catches them): marks, in `performance.timeOrigin
+/// + performance.now()` ms, the first remote video frame and the steps on
+/// the way.
+const INSTRUMENT: &str = r#"
+const B = window.__b = { marks: {} };
+const abs = () => performance.timeOrigin + performance.now();
+const mark = B.mark = k => { if (!(k in B.marks)) B.marks[k] = abs(); };
+const watch = v => {
+  if (v.__benchWatched) return;
+  v.__benchWatched = true;
+  mark('remote_video_in_dom');
+  if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => mark('frame'));
+  else { const poll = () => v.currentTime > 0 ? mark('frame') : setTimeout(poll, 4); poll(); }
+  v.addEventListener('loadeddata', () => mark('loadeddata'));
+};
+const scan = () => {
+  document.querySelectorAll('.tile.remote video').forEach(watch);
+  if (document.querySelector('main.room')) mark('room_in_dom');
+};
+scan();
+new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
+// Main-thread tasks over 50 ms, to tell a busy page from a slow network.
+B.long = [];
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) B.long.push([performance.timeOrigin + e.startTime, e.duration]);
+}).observe({ type: 'longtask' });
+if (!window.__benchPatched) {
+window.__benchPatched = true;
+const type = data => { try { return JSON.parse(data).type ?? '?'; } catch (_) { return '?'; } };
+const WS = window.WebSocket;
+// On the prototypes, so the socket of the page already in the room is seen too:
+// a message counts as received when the app reads it.
+const send = WS.prototype.send;
+WS.prototype.send = function (data) { window.__b.mark('out_' + type(data)); return send.call(this, data); };
+const data = Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'data');
+Object.defineProperty(MessageEvent.prototype, 'data', {
+  ...data,
+  get() { const d = data.get.call(this); if (this.target instanceof WS) window.__b.mark('in_' + type(d)); return d; },
+});
+const src = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
+Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
+  ...src,
+  set(v) { if (v && this.closest('.tile.remote')) window.__b.mark('remote_stream_set'); src.set.call(this, v); },
+});
+window.WebSocket = class extends WS {
+  constructor(...args) {
+    super(...args);
+    window.__b.mark('ws_new');
+    this.addEventListener('open', () => window.__b.mark('ws_open'));
+  }
+};
+const PC = window.RTCPeerConnection;
+for (const name of ['createOffer', 'createAnswer', 'setLocalDescription', 'setRemoteDescription', 'addIceCandidate']) {
+  const original = PC.prototype[name];
+  PC.prototype[name] = function (...args) {
+    window.__b.mark(name + '_start');
+    const p = original.apply(this, args);
+    p.then(() => window.__b.mark(name + '_done'), () => {});
+    return p;
+  };
+}
+window.RTCPeerConnection = class extends PC {
+  constructor(...args) {
+    super(...args);
+    const mark = window.__b.mark;
+    mark('pc_new');
+    this.addEventListener('icecandidate', e => { if (e.candidate) mark('local_candidate'); });
+    this.addEventListener('iceconnectionstatechange', () => mark('ice_' + this.iceConnectionState));
+    this.addEventListener('connectionstatechange', () => mark('pc_' + this.connectionState));
+    this.addEventListener('track', () => mark('track'));
+  }
+};
+}
+return true;
+"#;
+
+/// Installed in the page-load browser before any page script runs (CDP
+/// `Page.addScriptToEvaluateOnNewDocument`), on every page it opens: marks,
+/// in `performance.now()` ms (i.e. since navigation start), the first frame
+/// of `video.self` and the steps on the way.
+const ON_NEW_DOCUMENT: &str = r#"
+(() => {
+  if (window.__load) return;
+  const L = window.__load = { marks: {} };
+  const mark = k => { if (!(k in L.marks)) L.marks[k] = performance.now(); };
+  const watch = v => {
+    mark('self_video_in_dom');
+    if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => mark('self_frame'));
+    else { const poll = () => v.currentTime > 0 ? mark('self_frame') : setTimeout(poll, 4); poll(); }
+  };
+  const observer = new MutationObserver(() => {
+    const v = document.querySelector('video.self');
+    if (v) { observer.disconnect(); watch(v); }
+  });
+  observer.observe(document, { childList: true, subtree: true });
+  const media = navigator.mediaDevices;
+  if (media) {
+    const gum = media.getUserMedia.bind(media);
+    media.getUserMedia = c => { mark('gum_call'); return gum(c).then(s => { mark('gum_done'); return s; }); };
+  }
+  const src = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
+  Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
+    ...src,
+    set(v) { if (v && this.matches('video.self')) mark('self_stream_set'); src.set.call(this, v); },
+  });
+  addEventListener('TrunkApplicationStarted', () => mark('wasm_started'));
+  for (const name of ['instantiateStreaming', 'instantiate']) {
+    const original = WebAssembly[name];
+    WebAssembly[name] = function (...args) {
+      mark('wasm_' + name + '_call');
+      return original.apply(this, args).then(r => { mark('wasm_instantiated'); return r; });
+    };
+  }
+  L.long = [];
+  new PerformanceObserver(list => { for (const e of list.getEntries()) L.long.push([e.startTime, e.duration]); })
+    .observe({ type: 'longtask' });
+})();
+"#;
+
+/// What a finished page load left behind, read after the first frame.
+const READ_LOAD: &str = r#"
+const L = window.__load;
+if (!L || !('self_frame' in L.marks)) return null;
+const out = { ...L.marks };
+const nav = performance.getEntriesByType('navigation')[0];
+if (nav) { out.html_response_end = nav.responseEnd; out.dom_content_loaded = nav.domContentLoadedEventEnd; }
+for (const r of performance.getEntriesByType('resource')) {
+  if (r.name.endsWith('.wasm')) { out.wasm_fetch_start = r.startTime; out.wasm_response_end = r.responseEnd; }
+  if (/frontend-[0-9a-f]+\.js$/.test(r.name)) { out.js_fetch_start = r.startTime; out.js_response_end = r.responseEnd; }
+}
+out.busy = L.long.filter(([start]) => start < out.self_frame).reduce((sum, [, d]) => sum + d, 0);
+return out;
+"#;
+
+/// The offset of `performance.timeOrigin + performance.now()` from
+/// `Date.now()` in this page, averaged over 20 ms of samples: subtracting
+/// it puts two browser processes' marks on the one system clock.
+const CLOCK_OFFSET: &str = r#"
+let sum = 0, n = 0;
+const end = performance.now() + 20;
+while (performance.now() < end) { sum += performance.timeOrigin + performance.now() - Date.now(); n++; }
+return sum / n;
+"#;
+
+struct Args {
+    runs: usize,
+    smoke: bool,
+    out: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args { runs: 10, smoke: false, out: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--runs" => args.runs = it.next().ok_or("--runs needs a number")?.parse()?,
+            "--smoke" => args.smoke = true,
+            "--out" => args.out = Some(it.next().ok_or("--out needs a file")?.into()),
+            "-h" | "--help" => {
+                println!("browser_bench [--runs N (default 10)] [--smoke (2 runs)] [--out FILE]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+        }
+    }
+    if args.smoke {
+        args.runs = 2;
+    }
+    if args.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
+    Ok(args)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("browser_bench: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(bench(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("browser_bench: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e sits in the workspace").to_owned()
+}
+
+/// `dist/` (or `$MOIM_DIST`) copied to `target/bench/browser-dist/`, with
+/// `bare.html` and `floor.html` added.
+fn prepare_dist() -> Result<PathBuf> {
+    let source = std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
+    if !source.join("index.html").exists() {
+        return Err(format!("{} has no index.html: build the app first", source.display()).into());
+    }
+    let target = workspace_root().join("target/bench/browser-dist");
+    if target.exists() {
+        std::fs::remove_dir_all(&target)?;
+    }
+    copy_dir(&source, &target)?;
+    std::fs::write(target.join("bare.html"), bare_html())?;
+    std::fs::write(target.join("floor.html"), floor_html())?;
+    Ok(target)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+            // As served from dist/: the same Last-Modified, so the same caching.
+            std::fs::File::options().write(true).open(&dest)?.set_modified(entry.metadata()?.modified()?)?;
+        }
+    }
+    Ok(())
+}
+
+async fn bench(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let load_before = loadavg();
+    let dist = prepare_dist()?;
+    let mut harness = Harness::start(2).await?;
+    harness.serve_dist(dist.clone()).await?;
+    eprintln!("serving {} at {}", dist.display(), harness.base);
+
+    // Every browser is closed at the end, whatever happened; the harness's
+    // Drop kills chromedriver's process group as a last resort.
+    let mut browsers: Vec<Browser> = Vec::new();
+    let result = measure(&harness, &args, &mut browsers).await;
+    for browser in browsers {
+        if let Err(err) = browser.close().await {
+            eprintln!("closing a browser: {err}");
+        }
+    }
+    let results = result?;
+    let report = report(&args, &results, &load_before, &loadavg(), started.elapsed());
+    println!("{report}");
+    let out = args.out.clone().unwrap_or_else(|| {
+        workspace_root().join(if args.smoke { "target/bench/browser-smoke.md" } else { "target/bench/browser.md" })
+    });
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, &report)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Milestones of one run, in ms after that run's start (the Join click for
+/// Moim, the start of `createOffer` for the floor).
+type Marks = BTreeMap<String, f64>;
+
+#[derive(Default)]
+struct Results {
+    /// Per successful run: the newcomer's page, the page already in the room, the floor.
+    calls: Vec<CallRun>,
+    call_failures: Vec<String>,
+    /// Largest disagreement between the two pages' clocks that was corrected.
+    max_clock_skew_ms: f64,
+    /// Per load: marks since navigation start.
+    moim_warm: Vec<Marks>,
+    bare_warm: Vec<Marks>,
+    moim_cold: Vec<Marks>,
+    bare_cold: Vec<Marks>,
+}
+
+struct CallRun {
+    newcomer: Marks,
+    resident: Marks,
+    floor: Marks,
+}
+
+async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) -> Result<Results> {
+    let mut results = Results::default();
+    let base = harness.base.as_str();
+
+    // Figure 2: two browsers reused across runs; each run opens a new room
+    // in both (a fresh page load, which also leaves the last run's room).
+    browsers.push(harness.browser(&[]).await?); // the one already in the room
+    browsers.push(harness.browser(&[]).await?); // the newcomer, who also hosts the floor page
+    let prefix = format!("bench-{}", std::process::id());
+    for run in 0..args.runs {
+        let (resident, newcomer) = (&browsers[0], &browsers[1]);
+        let room = format!("{prefix}-{run}");
+        // Alternate which goes first, so a drift in machine load hits both alike.
+        let (moim, floor) = if run % 2 == 0 {
+            let moim = call_setup(resident, newcomer, &room).await;
+            park(&[resident, newcomer]).await;
+            let floor = floor_run(newcomer, base).await;
+            (moim, floor)
+        } else {
+            let floor = floor_run(newcomer, base).await;
+            let moim = call_setup(resident, newcomer, &room).await;
+            (moim, floor)
+        };
+        park(&[resident, newcomer]).await;
+        match (moim, floor) {
+            (Ok((newcomer_marks, resident_marks, skew)), Ok(floor_marks)) => {
+                eprintln!(
+                    "call setup run {}: Moim {:.0} ms (newcomer) / {:.0} ms (in the room); floor {:.0} / {:.0} ms",
+                    run + 1,
+                    newcomer_marks["frame"],
+                    resident_marks["frame"],
+                    floor_marks["frame_offerer"],
+                    floor_marks["frame_answerer"]
+                );
+                results.max_clock_skew_ms = results.max_clock_skew_ms.max(skew.abs());
+                results.calls.push(CallRun { newcomer: newcomer_marks, resident: resident_marks, floor: floor_marks });
+            }
+            (moim, floor) => {
+                let why = [moim.err().map(|e| format!("Moim: {e}")), floor.err().map(|e| format!("floor: {e}"))];
+                let why = why.into_iter().flatten().collect::<Vec<_>>().join("; ");
+                eprintln!("call setup run {} failed: {why}", run + 1);
+                results.call_failures.push(why);
+            }
+        }
+    }
+    if results.calls.is_empty() {
+        return Err(format!("every call setup run failed: {}", results.call_failures.join(" | ")).into());
+    }
+
+    // Figure 3: a third, fresh browser, so its HTTP cache starts empty.
+    browsers.push(harness.browser(&[]).await?);
+    let visitor = &browsers[2];
+    harness.cdp(visitor, "Page.addScriptToEvaluateOnNewDocument", json!({ "source": ON_NEW_DOCUMENT })).await?;
+    harness.cdp(visitor, "Network.enable", json!({})).await?;
+    // One load of each first, not counted: a first visit fills the cache.
+    let first_moim = page_load(visitor, base, &format!("/r/{prefix}-load-first")).await?;
+    let first_bare = page_load(visitor, base, "/bare.html").await?;
+    eprintln!("first visit: Moim {:.0} ms, bare {:.0} ms (not counted)", first_moim["self_frame"], first_bare["self_frame"]);
+    for (cold, label) in [(false, "repeat visit"), (true, "HTTP cache disabled")] {
+        harness.cdp(visitor, "Network.setCacheDisabled", json!({ "cacheDisabled": cold })).await?;
+        for i in 0..args.runs {
+            let moim_url = format!("/r/{prefix}-load-{}-{i}", if cold { "cold" } else { "warm" });
+            let (moim, bare) = if i % 2 == 0 {
+                let moim = page_load(visitor, base, &moim_url).await?;
+                (moim, page_load(visitor, base, "/bare.html").await?)
+            } else {
+                let bare = page_load(visitor, base, "/bare.html").await?;
+                (page_load(visitor, base, &moim_url).await?, bare)
+            };
+            eprintln!("page load, {label}, {}: Moim {:.0} ms, bare {:.0} ms", i + 1, moim["self_frame"], bare["self_frame"]);
+            let (m, b) = if cold { (&mut results.moim_cold, &mut results.bare_cold) } else { (&mut results.moim_warm, &mut results.bare_warm) };
+            m.push(moim);
+            b.push(bare);
+        }
+    }
+    harness.cdp(visitor, "Network.setCacheDisabled", json!({ "cacheDisabled": false })).await?;
+    park(&[visitor]).await;
+    Ok(results)
+}
+
+/// Sends pages to `about:blank`: their cameras stop and Moim pages leave their rooms.
+async fn park(browsers: &[&Browser]) {
+    for b in browsers {
+        let _ = b.client.goto("about:blank").await;
+    }
+}
+
+async fn wait_until(browser: &Browser, what: &str, script: &str, patience: Duration) -> Result<()> {
+    let deadline = Instant::now() + patience;
+    loop {
+        if browser.eval(script).await? == Value::Bool(true) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let page = browser.eval("return document.body?.innerText ?? ''").await.unwrap_or_default();
+            return Err(format!("timed out waiting for {what}; the page says:\n{page}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One Moim call: the resident is in `room`, the newcomer clicks Join.
+/// Returns the newcomer's and the resident's marks in ms after the click
+/// (both put on the system clock), and the clock correction between them.
+async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Result<(Marks, Marks, f64)> {
+    const PREVIEW_LIVE: &str = "const v = document.querySelector('video.self');
+        return !!v && !!v.srcObject && v.currentTime > 0";
+    resident.open_room(room).await?;
+    newcomer.open_room(room).await?;
+    for b in [resident, newcomer] {
+        wait_until(b, "a live self-preview", PREVIEW_LIVE, Duration::from_secs(60)).await?;
+    }
+    resident.join_as("Ana").await?;
+    wait_until(resident, "Ana in the room", "return !!document.querySelector('main.room')", Duration::from_secs(60)).await?;
+    let name = newcomer.client.find(Locator::Css("#name")).await?;
+    name.clear().await?;
+    name.send_keys("Bo").await?;
+    wait_until(newcomer, "Join to be enabled", "return !document.querySelector('#join').disabled", Duration::from_secs(60)).await?;
+    tokio::time::sleep(SETTLE).await;
+
+    for b in [resident, newcomer] {
+        b.eval(INSTRUMENT).await?;
+    }
+    newcomer
+        .eval("document.querySelector('#join').addEventListener('click', () => window.__b.mark('click'), { capture: true, once: true }); return true")
+        .await?;
+    newcomer.client.find(Locator::Css("#join")).await?.click().await?;
+
+    let has_frame = "return !!window.__b && 'frame' in window.__b.marks";
+    let (a, b) = tokio::join!(
+        wait_until(newcomer, "the first remote frame on the newcomer's page", has_frame, CALL_PATIENCE),
+        wait_until(resident, "the first remote frame on the page in the room", has_frame, CALL_PATIENCE),
+    );
+    a?;
+    b?;
+    // A little longer, so late milestones (connection state, loadeddata) are in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let newcomer_offset = number(newcomer.eval(CLOCK_OFFSET).await?)?;
+    let resident_offset = number(resident.eval(CLOCK_OFFSET).await?)?;
+    let newcomer_raw = marks(newcomer.eval("return window.__b.marks").await?)?;
+    let resident_raw = marks(resident.eval("return window.__b.marks").await?)?;
+    let click = *newcomer_raw.get("click").ok_or("the click listener did not fire")? - newcomer_offset;
+    let rebase = |raw: Marks, offset: f64| raw.into_iter().map(|(k, v)| (k, v - offset - click)).collect::<Marks>();
+    let (mut newcomer_marks, mut resident_marks) = (rebase(newcomer_raw, newcomer_offset), rebase(resident_raw, resident_offset));
+    // Main-thread long tasks that began between the click and this side's first frame.
+    for (page, offset, marks) in [(newcomer, newcomer_offset, &mut newcomer_marks), (resident, resident_offset, &mut resident_marks)] {
+        let long = page.eval("return window.__b.long").await?;
+        let frame = marks["frame"];
+        let busy: f64 = long
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|task| Some((task.get(0)?.as_f64()? - offset - click, task.get(1)?.as_f64()?)))
+            .filter(|(start, _)| (0.0..frame).contains(start))
+            .map(|(_, duration)| duration)
+            .sum();
+        marks.insert("busy".into(), busy);
+    }
+    Ok((newcomer_marks, resident_marks, newcomer_offset - resident_offset))
+}
+
+/// One floor measurement, on `floor.html` in `browser`.
+async fn floor_run(browser: &Browser, base: &str) -> Result<Marks> {
+    browser.client.goto(&format!("{base}/floor.html")).await?;
+    let value = browser
+        .client
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 window.floor({}).then(done, e => done({{ error: String(e) }}));",
+                SETTLE.as_millis()
+            ),
+            vec![],
+        )
+        .await?;
+    if let Some(err) = value.get("error") {
+        return Err(format!("the floor page failed: {err}").into());
+    }
+    let m = marks(value)?;
+    for k in ["frame_offerer", "frame_answerer"] {
+        if !m.contains_key(k) {
+            return Err(format!("the floor page has no {k}").into());
+        }
+    }
+    Ok(m)
+}
+
+/// Loads `path` and returns the page's marks (ms since navigation start)
+/// once `video.self` has shown its first frame.
+async fn page_load(browser: &Browser, base: &str, path: &str) -> Result<Marks> {
+    park(&[browser]).await;
+    // Let the last page's camera and renderer wind down.
+    tokio::time::sleep(SETTLE / 2).await;
+    browser.client.goto(&format!("{base}{path}")).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = browser.eval(READ_LOAD).await?;
+        if !value.is_null() {
+            return marks(value);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{path}: no self-preview frame within 60 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn number(v: Value) -> Result<f64> {
+    v.as_f64().ok_or_else(|| format!("not a number: {v}").into())
+}
+
+fn marks(v: Value) -> Result<Marks> {
+    let Value::Object(map) = v else { return Err(format!("not an object: {v}").into()) };
+    Ok(map.into_iter().filter_map(|(k, v)| Some((k, v.as_f64()?))).collect())
+}
+
+// ---- statistics and the report ----
+
+struct Stats {
+    median: f64,
+    min: f64,
+    max: f64,
+    n: usize,
+}
+
+fn stats(values: impl IntoIterator<Item = f64>) -> Option<Stats> {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    Some(Stats { median, min: v[0], max: v[n - 1], n })
+}
+
+fn column<'a>(runs: impl IntoIterator<Item = &'a Marks>, key: &str) -> Option<Stats> {
+    stats(runs.into_iter().filter_map(|m| m.get(key).copied()))
+}
+
+fn ms(s: &Option<Stats>) -> String {
+    match s {
+        Some(s) => format!("{:.0} ms ({:.0}–{:.0})", s.median, s.min, s.max),
+        None => "–".into(),
+    }
+}
+
+fn median_ms(s: &Option<Stats>) -> String {
+    match s {
+        Some(s) if s.n > 0 => format!("{:.0}", s.median),
+        _ => "–".into(),
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn command_line() -> String {
+    let mut cmd = String::new();
+    if let Some(dist) = std::env::var_os("MOIM_DIST") {
+        let _ = write!(cmd, "MOIM_DIST={} ", dist.to_string_lossy());
+    }
+    cmd.push_str("cargo run -p e2e ");
+    if !cfg!(debug_assertions) {
+        cmd.push_str("--release ");
+    }
+    cmd.push_str("--bin browser_bench");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        let _ = write!(cmd, " -- {}", args.join(" "));
+    }
+    cmd
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
+fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: Duration) -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let commit = command_output("git", &["-C", &workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"]);
+    let wasm = std::fs::read_dir(workspace_root().join("target/bench/browser-dist"))
+        .ok()
+        .and_then(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| n.ends_with("_bg.wasm")))
+        .unwrap_or_else(|| "?".into());
+
+    let newcomer = column(r.calls.iter().map(|c| &c.newcomer), "frame");
+    let resident = column(r.calls.iter().map(|c| &c.resident), "frame");
+    let floor_offerer = column(r.calls.iter().map(|c| &c.floor), "frame_offerer");
+    let floor_answerer = column(r.calls.iter().map(|c| &c.floor), "frame_answerer");
+    let moim_warm = column(&r.moim_warm, "self_frame");
+    let bare_warm = column(&r.bare_warm, "self_frame");
+    let moim_cold = column(&r.moim_cold, "self_frame");
+    let bare_cold = column(&r.bare_cold, "self_frame");
+    let ratio = |a: &Option<Stats>, b: &Option<Stats>| match (a, b) {
+        (Some(a), Some(b)) if b.median > 0.0 => Some(a.median / b.median),
+        _ => None,
+    };
+    let diff = |a: &Option<Stats>, b: &Option<Stats>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.median - b.median),
+        _ => None,
+    };
+    let fmt_ratio = |x: Option<f64>| x.map(|x| format!("{x:.2}×")).unwrap_or_else(|| "–".into());
+    let fmt_diff = |x: Option<f64>| x.map(|x| format!("{x:+.0} ms")).unwrap_or_else(|| "–".into());
+    let n_calls = format!(
+        "{}{}",
+        r.calls.len(),
+        if r.call_failures.is_empty() { String::new() } else { format!(" ({} failed)", r.call_failures.len()) }
+    );
+
+    let mut s = String::new();
+    let _ = writeln!(s, "# Browser benchmarks (figures 2 and 3 of \"Measured speed\")\n");
+    let _ = writeln!(s, "Date: {date}. Command: `{}`.", command_line());
+    let _ = writeln!(
+        s,
+        "Browser: `{}` (`{chromium} --version`), headless, fake camera and microphone \
+         (`--use-fake-device-for-media-stream`), loopback only, no STUN/TURN. \
+         App: commit {commit}, `{wasm}`. Machine: `nproc` = {}; load average {load_before} at the start, \
+         {load_after} at the end (cores shared with other work). Took {:.0} s.\n",
+        command_output(&chromium, &["--version"]),
+        command_output("nproc", &[]),
+        took.as_secs_f64()
+    );
+    if args.smoke {
+        let _ = writeln!(s, "**Smoke run** (2 runs each): numbers are indicative only.\n");
+    }
+    let _ = writeln!(s, "| figure | Moim median (min–max) | floor / bare median (min–max) | Moim / floor or Moim − bare | runs |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| **2. call setup, newcomer's page**: Join click → first remote frame (floor: offerer side) | {} | {} | {} | {n_calls} |",
+        ms(&newcomer),
+        ms(&floor_offerer),
+        fmt_ratio(ratio(&newcomer, &floor_offerer))
+    );
+    let _ = writeln!(
+        s,
+        "| **2. call setup, page already in the room**: Join click → first remote frame (floor: answerer side) | {} | {} | {} | {n_calls} |",
+        ms(&resident),
+        ms(&floor_answerer),
+        fmt_ratio(ratio(&resident, &floor_answerer))
+    );
+    let _ = writeln!(
+        s,
+        "| **3. page load → self-preview's first frame**, repeat visit (HTTP cache on) | {} | {} | {} | {} |",
+        ms(&moim_warm),
+        ms(&bare_warm),
+        fmt_diff(diff(&moim_warm, &bare_warm)),
+        r.moim_warm.len()
+    );
+    let _ = writeln!(
+        s,
+        "| 3. page load → self-preview's first frame, HTTP cache disabled (a first visit) | {} | {} | {} | {} |",
+        ms(&moim_cold),
+        ms(&bare_cold),
+        fmt_diff(diff(&moim_cold, &bare_cold)),
+        r.moim_cold.len()
+    );
+
+    let _ = writeln!(s, "\n### Targets\n");
+    let _ = writeln!(s, "| target | result |\n|---|---|");
+    for (label, x) in [
+        ("call setup ≤ 1.15× the floor, newcomer's page", ratio(&newcomer, &floor_offerer)),
+        ("call setup ≤ 1.15× the floor, page already in the room", ratio(&resident, &floor_answerer)),
+    ] {
+        let _ = writeln!(s, "| {label} | {} ({}) |", x.map(|x| met(x <= 1.15)).unwrap_or("–"), fmt_ratio(x));
+    }
+    for (label, x) in [
+        ("page load to self-preview ≤ bare + 100 ms, repeat visit", diff(&moim_warm, &bare_warm)),
+        ("page load to self-preview ≤ bare + 100 ms, cache disabled", diff(&moim_cold, &bare_cold)),
+    ] {
+        let _ = writeln!(s, "| {label} | {} ({}) |", x.map(|x| met(x <= 100.0)).unwrap_or("–"), fmt_diff(x));
+    }
+
+    // Where the time goes: medians of each milestone.
+    let _ = writeln!(s, "\n### Call setup, step by step (median ms after the Join click; floor: after `createOffer` starts)\n");
+    let _ = writeln!(s, "| step | newcomer's page | page in the room |\n|---|---:|---:|");
+    let steps = [
+        ("signaling socket created", "ws_new"),
+        ("socket open", "ws_open"),
+        ("`join` sent", "out_join"),
+        ("`welcome` received", "in_welcome"),
+        ("`peer_joined` received", "in_peer_joined"),
+        ("RTCPeerConnection created", "pc_new"),
+        ("room screen in the DOM", "room_in_dom"),
+        ("remote `<video>` in the DOM", "remote_video_in_dom"),
+        ("`createOffer` called", "createOffer_start"),
+        ("`createOffer` done", "createOffer_done"),
+        ("local description set (offer / answer)", "setLocalDescription_done"),
+        ("`offer` sent", "out_offer"),
+        ("`offer` received", "in_offer"),
+        ("`setRemoteDescription` called (answer / offer)", "setRemoteDescription_start"),
+        ("remote description set (answer / offer)", "setRemoteDescription_done"),
+        ("`createAnswer` called", "createAnswer_start"),
+        ("`createAnswer` done", "createAnswer_done"),
+        ("`answer` sent", "out_answer"),
+        ("`answer` received", "in_answer"),
+        ("first local ICE candidate", "local_candidate"),
+        ("first remote ICE candidate received", "in_ice"),
+        ("ICE connected", "ice_connected"),
+        ("connection connected", "pc_connected"),
+        ("`track` event", "track"),
+        ("stream set on the remote `<video>`", "remote_stream_set"),
+        ("remote video `loadeddata`", "loadeddata"),
+        ("**first remote frame** (requestVideoFrameCallback)", "frame"),
+        ("main-thread long tasks (> 50 ms) before it, total ms", "busy"),
+    ];
+    for (label, key) in steps {
+        let a = column(r.calls.iter().map(|c| &c.newcomer), key);
+        let b = column(r.calls.iter().map(|c| &c.resident), key);
+        if a.is_some() || b.is_some() {
+            let _ = writeln!(s, "| {label} | {} | {} |", median_ms(&a), median_ms(&b));
+        }
+    }
+    let _ = writeln!(s, "\n| floor step | offerer | answerer |\n|---|---:|---:|");
+    let floor_col = |k: &str| column(r.calls.iter().map(|c| &c.floor), k);
+    let _ = writeln!(s, "| offer set locally | {} | |", median_ms(&floor_col("offer_ready")));
+    let _ = writeln!(s, "| offer applied | | {} |", median_ms(&floor_col("offer_applied")));
+    let _ = writeln!(s, "| answer set locally | | {} |", median_ms(&floor_col("answer_ready")));
+    let _ = writeln!(s, "| answer applied | {} | |", median_ms(&floor_col("answer_applied")));
+    for (label, key) in [
+        ("ICE connected", "ice_connected"),
+        ("connection connected", "pc_connected"),
+        ("`track` event", "track"),
+        ("**first remote frame**", "frame"),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} |",
+            median_ms(&floor_col(&format!("{key}_offerer"))),
+            median_ms(&floor_col(&format!("{key}_answerer")))
+        );
+    }
+
+    let _ = writeln!(s, "| main-thread long tasks (> 50 ms) before the later frame, total ms | {} | |", median_ms(&floor_col("busy")));
+
+    let _ = writeln!(s, "\n### Page load, step by step (median ms since navigation start)\n");
+    let _ = writeln!(
+        s,
+        "| step | Moim, repeat visit | bare, repeat visit | Moim, cache disabled | bare, cache disabled |\n|---|---:|---:|---:|---:|"
+    );
+    for (label, key) in [
+        ("HTML received (navigation `responseEnd`)", "html_response_end"),
+        ("app JS requested", "js_fetch_start"),
+        ("app JS received", "js_response_end"),
+        ("wasm requested", "wasm_fetch_start"),
+        ("wasm received", "wasm_response_end"),
+        ("`DOMContentLoaded` done", "dom_content_loaded"),
+        ("`WebAssembly.instantiateStreaming` called", "wasm_instantiateStreaming_call"),
+        ("`WebAssembly.instantiate` called", "wasm_instantiate_call"),
+        ("wasm compiled and instantiated", "wasm_instantiated"),
+        ("`video.self` in the DOM", "self_video_in_dom"),
+        ("`getUserMedia` called", "gum_call"),
+        ("`getUserMedia` resolved", "gum_done"),
+        ("stream set on `video.self`", "self_stream_set"),
+        ("`TrunkApplicationStarted` (wasm `init` done)", "wasm_started"),
+        ("**first self-preview frame**", "self_frame"),
+        ("main-thread long tasks (> 50 ms) before it, total ms", "busy"),
+    ] {
+        let cells = [&r.moim_warm, &r.bare_warm, &r.moim_cold, &r.bare_cold].map(|runs| median_ms(&column(runs, key)));
+        if cells.iter().all(|c| c == "–") {
+            continue;
+        }
+        let _ = writeln!(s, "| {label} | {} |", cells.join(" | "));
+    }
+
+    let _ = writeln!(s, "\n### How\n");
+    let _ = writeln!(
+        s,
+        "The backend runs in the benchmark's process on an ephemeral loopback port (`e2e::Harness`), serving a copy of \
+         `dist/` with two extra pages, `bare.html` and `floor.html` (target/bench/browser-dist/); Chromium is driven \
+         through chromedriver. Every `getUserMedia` asks what the app asks (1280×720 ideal, user-facing camera, audio \
+         with echo cancellation, noise suppression, auto gain).\n\n\
+         **Call setup** (figure 2): two browsers, reused across runs. Each run both open `/r/<new room>` (a fresh page \
+         load, which also leaves the previous room), wait for a live self-preview, the first clicks Join and is in the \
+         room, the second has typed its name; after {} ms of quiet a script is run on both pages that watches \
+         `.tile.remote video` (MutationObserver → `requestVideoFrameCallback`) and wraps `WebSocket` and \
+         `RTCPeerConnection` to time the steps, and a capturing click listener on `#join` marks the click; then \
+         WebDriver clicks `#join`. Times are `performance.timeOrigin + performance.now()` in each page, put on one \
+         clock by subtracting each page's measured offset from `Date.now()` (the largest difference between the two \
+         pages' offsets was {:.2} ms). Then both pages go to `about:blank` (leaving the room, stopping the cameras), \
+         and the floor runs on `floor.html` in the newcomer's browser: `getUserMedia`, {} ms of quiet, two \
+         `RTCPeerConnection`s in the one page each sending the stream (audio and video) to the other, candidates \
+         handed over directly (held until the remote description is set), offer → answer by direct calls, timed from \
+         the start of `createOffer` to each side's first remote frame (`requestVideoFrameCallback`). Odd runs measure \
+         the floor first. A run counts only if both Moim and the floor show video within {} s. The floor has no \
+         signaling server and no data channel (Moim negotiates a pre-agreed chat channel in the same offer).\n\n\
+         **Page load** (figure 3): a third, fresh browser, a script added with CDP \
+         `Page.addScriptToEvaluateOnNewDocument` (runs before any of the page's) watches for `video.self` and marks \
+         its first frame (`requestVideoFrameCallback`) in `performance.now()`, i.e. ms since navigation start. Each \
+         load starts from `about:blank` after {} ms of quiet; Moim (`/r/<new room>`) and `bare.html` alternate. One \
+         load of each fills the cache and is not counted; then {} loads of each with the HTTP cache on (a repeat \
+         visit: HTML revalidated, hashed assets from cache, V8's wasm code cache may apply) and {} with it disabled \
+         (CDP `Network.setCacheDisabled`: everything fetched and compiled again, as on a first visit).",
+        SETTLE.as_millis(),
+        r.max_clock_skew_ms,
+        SETTLE.as_millis(),
+        CALL_PATIENCE.as_secs(),
+        (SETTLE / 2).as_millis(),
+        r.moim_warm.len(),
+        r.moim_cold.len(),
+    );
+    if !r.call_failures.is_empty() {
+        let _ = writeln!(s, "\nFailed call setup runs:\n");
+        for f in &r.call_failures {
+            let _ = writeln!(s, "- {}", f.replace('\n', " "));
+        }
+    }
+    s
+}
