@@ -16,7 +16,9 @@
 //! ```
 //!
 //! Writes the report to `target/bench/browser.md` (`--smoke`:
-//! `target/bench/browser-smoke.md`; `--out FILE` to choose).
+//! `target/bench/browser-smoke.md`; `--out FILE` to choose). With
+//! `BENCH_DEBUG=1` it also prints, per call, the long animation frames
+//! (with script attribution) that delayed each page.
 
 use e2e::{Browser, Harness, Result};
 use fantoccini::Locator;
@@ -75,6 +77,7 @@ window.floor = async (settleMs) => {{
   await new Promise(r => setTimeout(r, settleMs));
   const m = {{}};
   const mark = k => {{ if (!(k in m)) m[k] = abs(); }};
+  const built = abs();
   const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
   const held = new Map([[pc1, []], [pc2, []]]);
   const hand = (from, to) => from.addEventListener('icecandidate', e => {{
@@ -115,6 +118,7 @@ window.floor = async (settleMs) => {{
     const out = {{}};
     for (const [k, v] of Object.entries(m)) out[k] = v - t0;
     const last = Math.max(m.frame_offerer, m.frame_answerer);
+    out.construct_ms = t0 - built;
     out.busy = long.filter(([start]) => start >= t0 && start < last).reduce((sum, [, d]) => sum + d, 0);
     return out;
   }} finally {{
@@ -148,9 +152,10 @@ const watch = v => {
   else { const poll = () => v.currentTime > 0 ? mark('frame') : setTimeout(poll, 4); poll(); }
   v.addEventListener('loadeddata', () => mark('loadeddata'));
 };
+const inRoomAlready = !!document.querySelector('main.room');
 const scan = () => {
   document.querySelectorAll('.tile.remote video').forEach(watch);
-  if (document.querySelector('main.room')) mark('room_in_dom');
+  if (!inRoomAlready && document.querySelector('main.room')) mark('room_in_dom');
 };
 scan();
 new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
@@ -159,6 +164,17 @@ B.long = [];
 new PerformanceObserver(list => {
   for (const e of list.getEntries()) B.long.push([performance.timeOrigin + e.startTime, e.duration]);
 }).observe({ type: 'longtask' });
+// What kept the main thread busy (long animation frames, with script attribution).
+B.loaf = [];
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) B.loaf.push({
+    start: performance.timeOrigin + e.startTime, duration: e.duration, blocking: e.blockingDuration,
+    render: e.renderStart ? e.startTime + e.duration - e.renderStart : 0,
+    layout: e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0,
+    scripts: e.scripts.map(s => ({ invoker: s.invoker, type: s.invokerType, duration: s.duration,
+      layout: s.forcedStyleAndLayoutDuration, fn: s.sourceFunctionName })),
+  });
+}).observe({ type: 'long-animation-frame' });
 if (!window.__benchPatched) {
 window.__benchPatched = true;
 const type = data => { try { return JSON.parse(data).type ?? '?'; } catch (_) { return '?'; } };
@@ -170,7 +186,16 @@ WS.prototype.send = function (data) { window.__b.mark('out_' + type(data)); retu
 const data = Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'data');
 Object.defineProperty(MessageEvent.prototype, 'data', {
   ...data,
-  get() { const d = data.get.call(this); if (this.target instanceof WS) window.__b.mark('in_' + type(d)); return d; },
+  get() {
+    const d = data.get.call(this);
+    if (this.target instanceof WS) {
+      const t = type(d);
+      window.__b.mark('in_' + t);
+      // Runs once the app's handler has returned: how long its synchronous part took.
+      queueMicrotask(() => window.__b.mark('handled_' + t));
+    }
+    return d;
+  },
 });
 const src = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
 Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
@@ -185,6 +210,13 @@ window.WebSocket = class extends WS {
   }
 };
 const PC = window.RTCPeerConnection;
+const addTrack = PC.prototype.addTrack;
+PC.prototype.addTrack = function (...args) {
+  window.__b.mark('addTrack_called');
+  const sender = addTrack.apply(this, args);
+  window.__b.mark('addTrack_returned');
+  return sender;
+};
 for (const name of ['createOffer', 'createAnswer', 'setLocalDescription', 'setRemoteDescription', 'addIceCandidate']) {
   const original = PC.prototype[name];
   PC.prototype[name] = function (...args) {
@@ -196,6 +228,7 @@ for (const name of ['createOffer', 'createAnswer', 'setLocalDescription', 'setRe
 }
 window.RTCPeerConnection = class extends PC {
   constructor(...args) {
+    window.__b.mark('pc_constructor_called');
     super(...args);
     const mark = window.__b.mark;
     mark('pc_new');
@@ -574,6 +607,15 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
             .map(|(_, duration)| duration)
             .sum();
         marks.insert("busy".into(), busy);
+        if std::env::var_os("BENCH_DEBUG").is_some() {
+            let loaf = page.eval("return window.__b.loaf").await?;
+            for f in loaf.as_array().into_iter().flatten() {
+                let start = f["start"].as_f64().unwrap_or_default() - offset - click;
+                if (0.0..frame).contains(&start) {
+                    eprintln!("  long frame at {start:.0} ms: {}", f);
+                }
+            }
+        }
     }
     Ok((newcomer_marks, resident_marks, newcomer_offset - resident_offset))
 }
@@ -666,7 +708,8 @@ fn ms(s: &Option<Stats>) -> String {
 
 fn median_ms(s: &Option<Stats>) -> String {
     match s {
-        Some(s) if s.n > 0 => format!("{:.0}", s.median),
+        // (+ 0.0: no "-0")
+        Some(s) if s.n > 0 => format!("{:.0}", s.median.round() + 0.0),
         _ => "–".into(),
     }
 }
@@ -818,7 +861,11 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
         ("`join` sent", "out_join"),
         ("`welcome` received", "in_welcome"),
         ("`peer_joined` received", "in_peer_joined"),
-        ("RTCPeerConnection created", "pc_new"),
+        ("`new RTCPeerConnection` called", "pc_constructor_called"),
+        ("`new RTCPeerConnection` returned", "pc_new"),
+        ("first `addTrack` returned", "addTrack_returned"),
+        ("app's `welcome` handler returned (its synchronous part)", "handled_welcome"),
+        ("app's `peer_joined` handler returned (its synchronous part)", "handled_peer_joined"),
         ("room screen in the DOM", "room_in_dom"),
         ("remote `<video>` in the DOM", "remote_video_in_dom"),
         ("`createOffer` called", "createOffer_start"),
@@ -870,6 +917,37 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     }
 
     let _ = writeln!(s, "| main-thread long tasks (> 50 ms) before the later frame, total ms | {} | |", median_ms(&floor_col("busy")));
+    let _ = writeln!(
+        s,
+        "| (before the start, not counted: two `new RTCPeerConnection` + `addTrack`, ms) | {} | |",
+        median_ms(&floor_col("construct_ms"))
+    );
+
+    // The same path cut into phases, Moim against the floor: where the extra time is.
+    let _ = writeln!(s, "\n### Call setup in phases (median ms of each run's phase)\n");
+    let _ = writeln!(s, "| phase | Moim | floor | Moim − floor |\n|---|---:|---:|---:|");
+    let span = |runs: &mut dyn Iterator<Item = &Marks>, from: &str, to: &str| {
+        stats(runs.filter_map(|m| Some(m.get(to)? - if from.is_empty() { 0.0 } else { *m.get(from)? })))
+    };
+    let phases: [(&str, fn(&CallRun) -> &Marks, &str, &str, &str, &str); 8] = [
+        ("newcomer: start → offer set locally (Moim: socket, join, welcome, room screen, `createOffer`)", |c| &c.newcomer, "", "setLocalDescription_done", "", "offer_ready"),
+        ("newcomer: offer set → answer applied (Moim: relayed both ways)", |c| &c.newcomer, "setLocalDescription_done", "setRemoteDescription_done", "offer_ready", "answer_applied"),
+        ("newcomer: answer applied → connected", |c| &c.newcomer, "setRemoteDescription_done", "pc_connected", "answer_applied", "pc_connected_offerer"),
+        ("newcomer: connected → first remote frame", |c| &c.newcomer, "pc_connected", "frame", "pc_connected_offerer", "frame_offerer"),
+        ("in the room: start → offer applied (Moim: socket, join, welcome, offer made and relayed)", |c| &c.resident, "", "setRemoteDescription_done", "", "offer_applied"),
+        ("in the room: offer applied → answer set locally", |c| &c.resident, "setRemoteDescription_done", "setLocalDescription_done", "offer_applied", "answer_ready"),
+        ("in the room: answer set → connected", |c| &c.resident, "setLocalDescription_done", "pc_connected", "answer_ready", "pc_connected_answerer"),
+        ("in the room: connected → first remote frame", |c| &c.resident, "pc_connected", "frame", "pc_connected_answerer", "frame_answerer"),
+    ];
+    for (label, side, from, to, floor_from, floor_to) in phases {
+        let moim = span(&mut r.calls.iter().map(side), from, to);
+        let floor = span(&mut r.calls.iter().map(|c| &c.floor), floor_from, floor_to);
+        let extra = match (&moim, &floor) {
+            (Some(a), Some(b)) => format!("{:+.0}", a.median - b.median),
+            _ => "–".into(),
+        };
+        let _ = writeln!(s, "| {label} | {} | {} | {extra} |", median_ms(&moim), median_ms(&floor));
+    }
 
     let _ = writeln!(s, "\n### Page load, step by step (median ms since navigation start)\n");
     let _ = writeln!(
@@ -912,7 +990,8 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
          load, which also leaves the previous room), wait for a live self-preview, the first clicks Join and is in the \
          room, the second has typed its name; after {} ms of quiet a script is run on both pages that watches \
          `.tile.remote video` (MutationObserver → `requestVideoFrameCallback`) and wraps `WebSocket` and \
-         `RTCPeerConnection` to time the steps, and a capturing click listener on `#join` marks the click; then \
+         `RTCPeerConnection` to time the steps (a signaling message counts as received when the app reads it, and its \
+         handler as returned when the microtask queued then runs), and a capturing click listener on `#join` marks the click; then \
          WebDriver clicks `#join`. Times are `performance.timeOrigin + performance.now()` in each page, put on one \
          clock by subtracting each page's measured offset from `Date.now()` (the largest difference between the two \
          pages' offsets was {:.2} ms). Then both pages go to `about:blank` (leaving the room, stopping the cameras), \
