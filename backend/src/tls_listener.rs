@@ -72,6 +72,8 @@ async fn accept(listener: TcpListener, acceptor: TlsAcceptor, tx: mpsc::Sender<A
                 continue;
             }
         };
+        // No Nagle delay for small signaling messages (see `serve_on`).
+        let _ = tcp.set_nodelay(true);
         let (acceptor, tx) = (acceptor.clone(), tx.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

@@ -223,6 +223,7 @@ fn mib(kib: u64) -> String {
 
 fn ratio(moim: Option<f64>, other: Option<f64>) -> String {
     match (moim, other) {
+        (Some(m), Some(o)) if o > 0.0 && m / o < 0.1 => format!("{:.3}×", m / o),
         (Some(m), Some(o)) if o > 0.0 => format!("{:.2}×", m / o),
         _ => "–".into(),
     }

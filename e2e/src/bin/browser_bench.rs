@@ -137,9 +137,9 @@ window.floor = async (settleMs) => {{
 
 /// Installed on both Moim pages just before the Join click (the peer
 /// connection and the signaling socket are made after it, so wrapping
-/// their constructors now catches them): marks, in `performance.timeOrigin
-/// + performance.now()` ms, the first remote video frame and the steps on
-/// the way.
+/// their constructors now catches them): marks the first remote video
+/// frame and the steps on the way, in ms of `performance.timeOrigin +
+/// performance.now()`.
 const INSTRUMENT: &str = r#"
 const B = window.__b = { marks: {} };
 const abs = () => performance.timeOrigin + performance.now();
@@ -929,7 +929,9 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     let span = |runs: &mut dyn Iterator<Item = &Marks>, from: &str, to: &str| {
         stats(runs.filter_map(|m| Some(m.get(to)? - if from.is_empty() { 0.0 } else { *m.get(from)? })))
     };
-    let phases: [(&str, fn(&CallRun) -> &Marks, &str, &str, &str, &str); 8] = [
+    // (label, which Moim page, Moim's marks from → to, the floor's marks from → to); "" is the start.
+    type Phase = (&'static str, fn(&CallRun) -> &Marks, &'static str, &'static str, &'static str, &'static str);
+    let phases: [Phase; 8] = [
         ("newcomer: start → offer set locally (Moim: socket, join, welcome, room screen, `createOffer`)", |c| &c.newcomer, "", "setLocalDescription_done", "", "offer_ready"),
         ("newcomer: offer set → answer applied (Moim: relayed both ways)", |c| &c.newcomer, "setLocalDescription_done", "setRemoteDescription_done", "offer_ready", "answer_applied"),
         ("newcomer: answer applied → connected", |c| &c.newcomer, "setRemoteDescription_done", "pc_connected", "answer_applied", "pc_connected_offerer"),
