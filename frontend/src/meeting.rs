@@ -419,18 +419,7 @@ impl Inner {
         match effect {
             Effect::Send(msg) => self.send(&msg),
             Effect::CreatePeer { peer, .. } => self.create_peer(peer),
-            Effect::MakeOffer { peer } => self.spawn_on(peer, move |this, pc| async move {
-                match pc.create_offer().await {
-                    Ok(sdp) => {
-                        this.send(&ClientMsg::Offer { to: peer, sdp });
-                        this.input(Input::OfferSent { peer });
-                    }
-                    Err(err) => {
-                        leptos::logging::warn!("{err}");
-                        this.input(Input::OfferFailed { peer });
-                    }
-                }
-            }),
+            Effect::MakeOffer { peer } => self.spawn_on(peer, move |this, pc| this.offer(peer, pc, false)),
             Effect::AcceptOffer { peer, sdp } => self.spawn_on(peer, move |this, pc| async move {
                 if let Err(err) = pc.set_remote_offer(&sdp).await {
                     return leptos::logging::warn!("{err}");
@@ -456,22 +445,7 @@ impl Inner {
             Effect::ClosePeer { peer } => {
                 self.peers.borrow_mut().remove(&peer);
             }
-            Effect::RestartIce { peer } => self.spawn_on(peer, move |this, pc| async move {
-                let offer = match pc.restart_ice() {
-                    Ok(()) => pc.create_offer().await,
-                    Err(err) => Err(err),
-                };
-                match offer {
-                    Ok(sdp) => {
-                        this.send(&ClientMsg::Offer { to: peer, sdp });
-                        this.input(Input::OfferSent { peer });
-                    }
-                    Err(err) => {
-                        leptos::logging::warn!("{err}");
-                        this.input(Input::OfferFailed { peer });
-                    }
-                }
-            }),
+            Effect::RestartIce { peer } => self.spawn_on(peer, move |this, pc| this.offer(peer, pc, true)),
             Effect::ResendOffer { peer } => {
                 if let Some(sdp) = self.peer(peer).and_then(|pc| pc.pending_offer()) {
                     self.send(&ClientMsg::Offer { to: peer, sdp });
@@ -495,6 +469,26 @@ impl Inner {
                 self.apply_video_budget();
             }
             Effect::Failed { code, message } => self.on_refused(code, message),
+        }
+    }
+
+    /// Makes an offer (with new ICE credentials if `restart_ice`), sends it
+    /// and tells the call how it went.
+    async fn offer(self: Rc<Self>, peer: PeerId, pc: Rc<Peer>, restart_ice: bool) {
+        let restarted = if restart_ice { pc.restart_ice() } else { Ok(()) };
+        let offer = match restarted {
+            Ok(()) => pc.create_offer().await,
+            Err(err) => Err(err),
+        };
+        match offer {
+            Ok(sdp) => {
+                self.send(&ClientMsg::Offer { to: peer, sdp });
+                self.input(Input::OfferSent { peer });
+            }
+            Err(err) => {
+                leptos::logging::warn!("{err}");
+                self.input(Input::OfferFailed { peer });
+            }
         }
     }
 

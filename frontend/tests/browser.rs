@@ -87,16 +87,30 @@ async fn next_event(rx: &mut UnboundedReceiver<PeerEvent>, want: impl Fn(&PeerEv
     }
 }
 
-#[wasm_bindgen_test]
-async fn two_peer_connections_connect_and_deliver_media_and_chat() {
-    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+/// Two peer connections in this page, `a` sending `local`, their ICE
+/// candidates handed over directly; the other events come out here.
+struct Pair {
+    a: Rc<Peer>,
+    b: Rc<Peer>,
+    a_events: UnboundedReceiver<PeerEvent>,
+    b_events: UnboundedReceiver<PeerEvent>,
+}
+
+fn pair(local: &LocalMedia) -> Pair {
     let (a_tx, a_rx) = unbounded();
     let (b_tx, b_rx) = unbounded();
     let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
     let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
     a.send_stream(local.stream());
-    let mut a_events = connect_ice(a_rx, b.clone());
-    let mut b_events = connect_ice(b_rx, a.clone());
+    let a_events = connect_ice(a_rx, b.clone());
+    let b_events = connect_ice(b_rx, a.clone());
+    Pair { a, b, a_events, b_events }
+}
+
+#[wasm_bindgen_test]
+async fn two_peer_connections_connect_and_deliver_media_and_chat() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+    let Pair { a, b, mut a_events, mut b_events } = pair(&local);
 
     let offer = a.create_offer().await.unwrap();
     b.set_remote_offer(&offer).await.unwrap();
@@ -131,13 +145,7 @@ fn ice_ufrag(sdp: &str) -> String {
 #[wasm_bindgen_test]
 async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
     let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
-    let (a_tx, a_rx) = unbounded();
-    let (b_tx, b_rx) = unbounded();
-    let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
-    let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
-    a.send_stream(local.stream());
-    let _a_events = connect_ice(a_rx, b.clone());
-    let mut b_events = connect_ice(b_rx, a.clone());
+    let Pair { a, b, mut b_events, .. } = pair(&local);
     let first = a.create_offer().await.unwrap();
     assert_eq!(a.pending_offer().as_deref(), Some(first.as_str()), "the offer awaits its answer");
     b.set_remote_offer(&first).await.unwrap();
