@@ -1,7 +1,8 @@
 //! The server restarts mid-call: both pages notice, say they are
 //! reconnecting, get back into the room on the new server, and the call is
-//! made again, with video and chat, without a reload. Also: a locked room
-//! asks for its password in words.
+//! made again, with video and chat, without a reload. A page whose socket
+//! drops takes its seat back and nobody notices. Also: a locked room asks
+//! for its password in words.
 
 use e2e::{js_str, Harness, Result};
 
@@ -42,6 +43,52 @@ async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
         &format!("return [...document.querySelectorAll('.chat-line .text')].some(t => t.textContent === {})", js_str(line)),
     )
     .await?;
+    Ok(())
+}
+
+/// Keeps every WebSocket the page makes in `window.sockets`, so a test can
+/// drop one; run before the app opens its socket.
+const TRACK_SOCKETS: &str = "window.sockets = [];
+    const Native = window.WebSocket;
+    window.WebSocket = function (...args) { const s = new Native(...args); window.sockets.push(s); return s; };
+    window.WebSocket.prototype = Native.prototype;
+    for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) window.WebSocket[k] = Native[k];
+    return true";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_resumes_its_seat_and_the_call_never_stops() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    let bo = harness.browser(&[]).await?;
+    ana.join("standup", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    bo.open_room("standup").await?;
+    bo.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    bo.eval(TRACK_SOCKETS).await?;
+    bo.join_as("Bo").await?;
+    ana.wait_for_live_remote_videos(1).await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    ana.eval("document.querySelector('.tile.remote').dataset.old = 1; return true").await?;
+
+    // Bo's socket goes away as when the network changes under it.
+    bo.eval("window.sockets.at(-1).close(4100); return true").await?;
+    bo.wait_for(
+        "a new socket, open",
+        "return window.sockets.length === 2 && window.sockets[1].readyState === WebSocket.OPEN",
+    )
+    .await?;
+    bo.wait_for("Bo's notice to clear", &format!("return ({NOTICE}) === ''")).await?;
+    let metrics = http_get(&format!("{}/metrics", harness.base)).await?;
+    assert!(metrics.lines().any(|l| l == "moim_resumes_total 1"), "one resume:\n{metrics}");
+
+    // Ana never saw Bo go: the same tile, no departure, video still live.
+    ana.wait_for_live_remote_videos(1).await?;
+    assert_eq!(ana.eval("return !!document.querySelector('.tile.remote[data-old]')").await?, true, "the same tile");
+    let left = ana.eval("return [...document.querySelectorAll('.chat-line')].some(l => l.textContent.includes('Bo left'))").await?;
+    assert_eq!(left, false, "no departure was noted");
+    // And signaling works on the new socket: Bo mutes, Ana sees the badge.
+    bo.client.find(fantoccini::Locator::Css("#mute")).await?.click().await?;
+    ana.wait_for("the muted badge on Bo's tile", "return !!document.querySelector('.tile.remote .badge.muted')").await?;
     Ok(())
 }
 
