@@ -285,17 +285,16 @@ impl State {
     /// Connection `conn` takes over the seat `token` proves: the member
     /// keeps its id, so the room's peer connections to it carry on.
     fn resume(&mut self, conn: PeerId, version: u32, token: &str) -> Outbox {
-        let refuse = |err: crate::rooms::RoomError| vec![(conn, ServerMsg::error(err.code(), err.to_string()))];
-        if let Some(room) = self.rooms.room_of(conn) {
+        // The member this connection already is: itself, or a seat it resumed.
+        let current = self.conns.get(&conn).map_or(conn, |c| c.member);
+        let refuse = |err: crate::rooms::RoomError| vec![(current, ServerMsg::error(err.code(), err.to_string()))];
+        if let Some(room) = self.rooms.room_of(current) {
             return refuse(crate::rooms::RoomError::AlreadyJoined(room.clone()));
         }
         let (member, resumed) = match self.rooms.resume(version, token) {
             Ok(found) => found,
             Err(err) => return refuse(err),
         };
-        if member == conn {
-            return vec![(conn, resumed)];
-        }
         // Still connected (a network change the server has not noticed yet)?
         if let Some(old) = self.seats.get(&member).copied() {
             if let Some(old) = self.conns.remove(&old) {
@@ -552,6 +551,31 @@ mod tests {
         assert_eq!(new.outbox.recv().await.map(|m| *m), Some(ServerMsg::Offer { from: b.id, sdp: "x".into() }));
         assert_eq!(hub.counts().await.unwrap().members, 2);
         assert!(b.outbox.try_recv().is_err(), "b never heard a departure");
+    }
+
+    #[tokio::test]
+    async fn a_resumed_connection_cannot_resume_again() {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let (old, token) = joined_with_token(&hub, "r").await;
+        let (mut other, other_token) = joined_with_token(&hub, "r").await;
+        let mut new = hub.connect().await.unwrap();
+        hub.message(new.id, resume(&token)).await.unwrap();
+        assert!(matches!(new.outbox.recv().await.map(|m| *m), Some(ServerMsg::Resumed { .. })));
+        assert_eq!(old.kicked.await, Ok(Kick::Replaced));
+        // Neither its own seat again (it would replace itself) nor another's.
+        for token in [&token, &other_token] {
+            hub.message(new.id, resume(token)).await.unwrap();
+            assert!(matches!(
+                new.outbox.recv().await.map(|m| *m),
+                Some(ServerMsg::Error { code: shared::ErrorCode::AlreadyJoined, .. })
+            ));
+        }
+        hub.message(new.id, ClientMsg::Offer { to: other.id, sdp: "still here".into() }).await.unwrap();
+        assert_eq!(
+            other.outbox.recv().await.map(|m| *m),
+            Some(ServerMsg::Offer { from: old.id, sdp: "still here".into() }),
+            "the connection still speaks for the seat it resumed"
+        );
     }
 
     #[tokio::test]
