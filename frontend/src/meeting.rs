@@ -300,10 +300,6 @@ impl Inner {
             SocketEvent::Message(msg) => {
                 let (welcome, resumed) =
                     (matches!(msg, ServerMsg::Welcome { .. }), matches!(msg, ServerMsg::Resumed { .. }));
-                if welcome {
-                    // A fresh seat: what was held was for the old one.
-                    self.held.borrow_mut().clear();
-                }
                 self.input(Input::Server(msg));
                 if welcome || resumed {
                     self.back_in_seat();
@@ -316,7 +312,7 @@ impl Inner {
                 }
             }
             SocketEvent::Garbled(err) => leptos::logging::warn!("unreadable server message: {err}"),
-            SocketEvent::Closed { code, reason, ever_opened } => self.on_closed(code, reason, ever_opened),
+            SocketEvent::Closed { code, reason } => self.on_closed(code, reason),
         }
     }
 
@@ -342,13 +338,13 @@ impl Inner {
                 // Tells the server (if it hears it) to keep our seat.
                 socket.close_with(close_code::RECONNECTING);
             }
-            self.on_closed(1006, String::new(), true);
+            self.on_closed(1006, String::new());
         } else {
             self.send(&ClientMsg::Ping);
         }
     }
 
-    fn on_closed(self: &Rc<Self>, code: u16, reason: String, ever_opened: bool) {
+    fn on_closed(self: &Rc<Self>, code: u16, reason: String) {
         self.keepalive.borrow_mut().take();
         // We are inside the socket's own listener: drop it after it returns.
         let socket = self.socket.borrow_mut().take();
@@ -369,8 +365,7 @@ impl Inner {
             (true, AfterClose::Reconnect) => self.reconnect_later(),
             (true, AfterClose::Stop) => self.view.notice.set(Some(problem)),
             // Never got in: say why, and let the person try again.
-            (false, _) if ever_opened || code != 1006 => self.view.phase.set(Phase::Failed(problem)),
-            (false, _) => self.view.phase.set(Phase::Failed(Problem::Unreachable(self.url.clone()))),
+            (false, _) => self.view.phase.set(Phase::Failed(problem)),
         }
     }
 

@@ -3,7 +3,6 @@
 
 use gloo_events::EventListener;
 use shared::{ClientMsg, ServerMsg};
-use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -14,9 +13,9 @@ pub enum SocketEvent {
     Message(ServerMsg),
     /// The server sent something this client does not understand.
     Garbled(String),
-    /// The socket ended. `ever_opened` tells "server unreachable" from
-    /// "connection lost".
-    Closed { code: u16, reason: String, ever_opened: bool },
+    /// The socket ended: its close code and reason (1006 and "" when it
+    /// never opened, or just dropped).
+    Closed { code: u16, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,13 +43,9 @@ impl Socket {
     pub fn connect(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, SignalingError> {
         let ws = WebSocket::new(url).map_err(|_| SignalingError::Connect { url: url.to_owned() })?;
         let on_event = Rc::new(on_event);
-        let opened = Rc::new(Cell::new(false));
 
-        let (emit, was_opened) = (on_event.clone(), opened.clone());
-        let open = EventListener::new(&ws, "open", move |_| {
-            was_opened.set(true);
-            emit(SocketEvent::Open);
-        });
+        let emit = on_event.clone();
+        let open = EventListener::new(&ws, "open", move |_| emit(SocketEvent::Open));
         let emit = on_event.clone();
         let message = EventListener::new(&ws, "message", move |e| {
             let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
@@ -64,7 +59,7 @@ impl Socket {
                 .dyn_ref::<CloseEvent>()
                 .map(|c| (c.code(), c.reason()))
                 .unwrap_or((1006, String::new()));
-            on_event(SocketEvent::Closed { code, reason, ever_opened: opened.get() });
+            on_event(SocketEvent::Closed { code, reason });
         });
         // Closing the tab: say goodbye properly, so the room drops our tile
         // now instead of keeping the seat for a resume that won't come.
