@@ -3,7 +3,7 @@
 
 use backend::tls::{self, SelfSigned, TlsError};
 use backend::turn::TurnRest;
-use backend::{AllowedOrigin, OriginError};
+use backend::{AllowedOrigin, MessageRate, OriginError};
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 use shared::{IceServer, RoomName};
@@ -119,6 +119,15 @@ struct Args {
     )]
     allowed_origins: Vec<String>,
 
+    /// Messages a second one connection may send. The default never binds a
+    /// browser (see `MessageRate`); raise it to load-test the relay.
+    #[arg(long, env = "MOIM_MESSAGE_RATE", value_name = "N", default_value_t = MessageRate::default().per_second, value_parser = clap::value_parser!(u32).range(1..))]
+    message_rate: u32,
+
+    /// Messages one connection may send at once, above --message-rate.
+    #[arg(long, env = "MOIM_MESSAGE_BURST", value_name = "N", default_value_t = MessageRate::default().burst, value_parser = clap::value_parser!(u32).range(1..))]
+    message_burst: u32,
+
     /// Open WebSockets allowed from one IP address; 0 for no limit. Behind
     /// a reverse proxy every client has the proxy's address: raise it or use 0.
     #[arg(
@@ -197,6 +206,7 @@ async fn run(args: Args) -> Result<(), Error> {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         allowed_origins: allowed_origins(&args.allowed_origins)?,
         max_connections_per_ip: args.max_connections_per_ip,
+        message_rate: MessageRate { per_second: args.message_rate, burst: args.message_burst },
         ..backend::Limits::default()
     };
     if !config.dist_dir.join("index.html").is_file() {
@@ -591,6 +601,21 @@ mod tests {
     fn room_capacity_is_at_least_two() {
         assert!(parse(&["--room-capacity", "1"]).is_err());
         assert_eq!(parse(&["--room-capacity", "4"]).unwrap().room_capacity, 4);
+    }
+
+    #[test]
+    fn message_rate_is_positive_and_defaults_to_the_limits() {
+        assert!(parse(&["--message-rate", "0"]).is_err());
+        assert!(parse(&["--message-burst", "0"]).is_err());
+        let args = parse(&["--message-rate", "5000", "--message-burst", "9000"]).unwrap();
+        assert_eq!((args.message_rate, args.message_burst), (5000, 9000));
+        let command = Args::command();
+        let default = |id: &str| {
+            let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_default_values()[0].to_str().unwrap().parse::<u32>().unwrap()
+        };
+        let rate = MessageRate::default();
+        assert_eq!((default("message_rate"), default("message_burst")), (rate.per_second, rate.burst));
     }
 
     fn arg(id: &str) -> clap::Arg {

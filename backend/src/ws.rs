@@ -30,6 +30,12 @@ const MAX_WS_MESSAGE: usize = 1024 * 1024;
 /// their pongs must all be late) before it is presumed gone.
 const PINGS_PER_TIMEOUT: u32 = 3;
 
+/// Bytes of frames held before tungstenite writes them out unasked.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// Messages written before one flush, at most, when several are queued.
+const WRITE_BATCH: usize = 32;
+
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -77,7 +83,9 @@ pub async fn upgrade(
     // buffer as it must): 1 KiB instead of 4 KiB took an idle connection
     // from 9.7 to 6.6 KB of server memory (backend/tests/load.rs, --ignored).
     ws.read_buffer_size(1024)
-        .write_buffer_size(0)
+        // Frames gather until the write loop flushes (it does after each
+        // batch); the buffer grows only as far as a batch needs.
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
         .on_upgrade(move |socket| connection(socket, state, slot))
@@ -353,22 +361,42 @@ async fn write_loop(
     let mut ping = interval_at(Instant::now() + every, every);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let (frame, then_close) = tokio::select! {
-            msg = outbox.recv() => {
-                // The hub dropped its end: it has stopped.
-                let Some(msg) = msg else { return End::Stopping };
-                // A client on another protocol version cannot go on: tell it why, then close.
-                let then_close = matches!(&*msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
-                metrics.sent(&msg);
-                (Message::Text(msg.encode().into()), then_close)
+        let first = tokio::select! {
+            msg = outbox.recv() => msg,
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return End::Dropped;
+                }
+                continue;
             }
-            _ = ping.tick() => (Message::Ping(Bytes::new()), false),
         };
-        if sink.send(frame).await.is_err() {
-            return End::Dropped;
+        // The hub dropped its end: it has stopped.
+        let Some(msg) = first else { return End::Stopping };
+        // Whatever else is already queued goes out in the same write: one
+        // syscall for a burst of ICE candidates instead of one each.
+        let (mut next, mut batch) = (Some(msg), 0);
+        while let Some(msg) = next.take() {
+            // A client on another protocol version cannot go on: tell it why, then close.
+            let then_close = matches!(&*msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
+            metrics.sent(&msg);
+            if sink.feed(Message::Text(msg.encode().into())).await.is_err() {
+                return End::Dropped;
+            }
+            if then_close {
+                let _ = sink.flush().await;
+                return End::VersionMismatch;
+            }
+            batch += 1;
+            if batch == WRITE_BATCH {
+                if sink.flush().await.is_err() {
+                    return End::Dropped;
+                }
+                batch = 0;
+            }
+            next = outbox.try_recv().ok();
         }
-        if then_close {
-            return End::VersionMismatch;
+        if sink.flush().await.is_err() {
+            return End::Dropped;
         }
     }
 }

@@ -189,7 +189,11 @@ fn every_error_code_round_trips() {
 fn decode_errors_are_typed() {
     assert_eq!(ClientMsg::decode("hello").unwrap_err().code(), ErrorCode::NotJson);
     assert_eq!(ClientMsg::decode("[1,2]").unwrap_err().code(), ErrorCode::NotJson);
+    assert_eq!(ClientMsg::decode(r#"["ping"]"#).unwrap_err().code(), ErrorCode::NotJson, "an array is no message");
     assert_eq!(ClientMsg::decode("{}").unwrap_err().code(), ErrorCode::UnknownType);
+    assert_eq!(ClientMsg::decode(r#"{"type":5}"#).unwrap_err().code(), ErrorCode::UnknownType);
+    assert_eq!(ClientMsg::decode(r#"{"type":"ping""#).unwrap_err().code(), ErrorCode::NotJson);
+    assert_eq!(ClientMsg::decode(r#" {"type":"ping"}"#).unwrap(), ClientMsg::Ping);
     assert_eq!(
         ClientMsg::decode(r#"{"type":"dance"}"#).unwrap_err(),
         DecodeError::UnknownType("dance".into())
