@@ -443,17 +443,13 @@ async fn drive(
         }
     }
     let paced = paced.expect("at least one attempt");
-    // Moim refuses more than 50 messages a second per connection, and no flag
-    // raises it: only Socket.io runs unpaced.
     let mut unpaced = None;
-    if proto == Proto::SocketIo {
-        for attempt in 1..=settings.attempts {
-            let (id, from, end) = throughput(None);
-            let mut result = measure(&mut reports, id, pairs, from, end, pid).await?;
-            result.attempts = attempt;
-            if keep_quietest(&mut unpaced, result, settings).await {
-                break;
-            }
+    for attempt in 1..=settings.attempts {
+        let (id, from, end) = throughput(None);
+        let mut result = measure(&mut reports, id, pairs, from, end, pid).await?;
+        result.attempts = attempt;
+        if keep_quietest(&mut unpaced, result, settings).await {
+            break;
         }
     }
     let rss_after = servers::rss_kib(pid);

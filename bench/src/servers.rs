@@ -78,6 +78,11 @@ pub fn start(
                 "",
                 "--room-capacity",
                 "2",
+                // The default 50 a second would refuse the unpaced run.
+                "--message-rate",
+                "1000000",
+                "--message-burst",
+                "1000000",
             ]);
             cmd
         }

@@ -57,6 +57,30 @@ async fn a_missing_camera_is_a_typed_error() {
     );
 }
 
+#[wasm_bindgen_test]
+fn the_pages_early_capture_asks_for_what_the_app_asks() {
+    let page = include_str!("../../index.html");
+    let start = page.find("getUserMedia(").expect("index.html starts the capture early") + "getUserMedia(".len();
+    let end = start + page[start..].find(");").unwrap();
+    let early: serde_json::Value = serde_json::from_str(&page[start..end]).expect("the constraints are JSON");
+    assert_eq!(early, media::constraints(&Request::camera_and_mic()));
+}
+
+#[wasm_bindgen_test]
+async fn the_first_capture_takes_the_early_one_and_only_once() {
+    let window = web_sys::window().unwrap();
+    let early = media::capture(&Request::AUDIO_ONLY).await.unwrap();
+    let promise = js_sys::Promise::resolve(&early);
+    js_sys::Reflect::set(&window, &media::EARLY_CAPTURE.into(), &promise).unwrap();
+
+    let first = media::capture(&Request::camera_and_mic()).await.unwrap();
+    assert_eq!(first.id(), early.id(), "the early stream is adopted, not a second capture");
+    assert!(js_sys::Reflect::get(&window, &media::EARLY_CAPTURE.into()).unwrap().is_undefined());
+    let again = media::capture(&Request::camera_and_mic()).await.unwrap();
+    assert_ne!(again.id(), early.id(), "a retry asks the browser again");
+    assert_eq!(again.get_video_tracks().length(), 1);
+}
+
 /// Forwards one peer's ICE candidates to the other as they appear.
 fn connect_ice(mut from: UnboundedReceiver<PeerEvent>, to: Rc<Peer>) -> UnboundedReceiver<PeerEvent> {
     let (rest_tx, rest_rx) = unbounded();

@@ -16,9 +16,12 @@ commands:
           (flags after `--` go to the backend, e.g. `cargo xtask run -- --port 9000`)
   test    every test: protocol and backend, browser tests of the client
           modules, and the real app end to end in headless Chromium
-  bench   release builds, then Moim against a Socket.io 4 relay on loopback
-          (socket.io from npm into target/bench): docs/BENCHMARKS.md;
-          --smoke for a tiny run (report in target/bench/)";
+  bench   [relay|browser] [--smoke] [flags]: the benchmarks (both by default).
+          relay: Moim against a Socket.io 4 relay on loopback (Node.js and
+          npm from Debian, socket.io from npm into target/bench), report in
+          docs/BENCHMARKS.md; browser: call setup and page load in headless
+          Chromium, report in target/bench/browser.md. --smoke: tiny runs,
+          reports in target/bench/ (what CI runs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -89,15 +92,38 @@ fn run(backend_args: &[String]) -> Result<(), String> {
     run_cmd(backend)
 }
 
-/// `bench/`: both servers, one load generator; its flags pass through.
+/// `bench/` (both servers, one load generator) and `e2e`'s browser_bench;
+/// flags after the part's name pass through to it.
 fn bench(args: &[String]) -> Result<(), String> {
-    let mut build = cargo();
-    build.args(["build", "--release", "--package", "backend", "--package", "bench"]);
-    run_cmd(build)?;
+    let (relay, browser, flags) = match args.first().map(String::as_str) {
+        Some("relay") => (true, false, &args[1..]),
+        Some("browser") => (false, true, &args[1..]),
+        _ => (true, true, args),
+    };
+    if (relay && browser) && flags.iter().any(|a| a != "--smoke") {
+        return Err("name the part (`bench relay ...` or `bench browser ...`) to give it flags".into());
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let mut bench = Command::new(target.join("release").join("bench"));
-    bench.args(passthrough(args));
-    run_cmd(bench)
+    if relay {
+        tools::node()?;
+        let mut build = cargo();
+        build.args(["build", "--release", "--package", "backend", "--package", "bench"]);
+        run_cmd(build)?;
+        let mut bench = Command::new(target.join("release").join("bench"));
+        bench.args(flags);
+        run_cmd(bench)?;
+    }
+    if browser {
+        tools::setup(true)?;
+        build()?;
+        let mut bench = cargo();
+        bench
+            .args(["run", "--release", "--package", "e2e", "--bin", "browser_bench", "--"])
+            .args(flags)
+            .env("CHROMEDRIVER", tools::CHROMEDRIVER);
+        run_cmd(bench)?;
+    }
+    Ok(())
 }
 
 fn test() -> Result<(), String> {

@@ -21,6 +21,11 @@ pub fn setup(browsers: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Node.js and npm, for the Socket.io server the relay benchmark compares with.
+pub fn node() -> Result<(), String> {
+    debian_packages(&[("nodejs", "/usr/bin/node"), ("npm", "/usr/bin/npm")])
+}
+
 /// `~/.cargo/bin/<name>` when cargo installed it there, else `<name>` on PATH.
 pub fn bin(name: &str) -> PathBuf {
     let installed = cargo_home().join("bin").join(name);

@@ -60,24 +60,48 @@ pub(crate) fn to_js(value: &Value) -> wasm_bindgen::JsValue {
     js_sys::JSON::parse(&value.to_string()).expect("serde_json writes valid JSON")
 }
 
+/// The `getUserMedia` constraints for `request` (also written out in
+/// `index.html`'s early capture, which a browser test holds equal).
+pub fn constraints(request: &Request) -> Value {
+    json!({
+        "audio": if request.audio { audio_constraints() } else { Value::Bool(false) },
+        "video": request.video.as_ref().map_or(Value::Bool(false), video_constraints),
+    })
+}
+
 /// Asks the browser for the requested tracks (this is where the permission
-/// prompt appears).
+/// prompt appears). The first ask for camera and microphone takes the capture
+/// `index.html` started while the app was loading.
 pub async fn capture(request: &Request) -> Result<MediaStream, MediaError> {
     if !request.audio && request.video.is_none() {
         return MediaStream::new().map_err(MediaError::from_js);
     }
-    let constraints = MediaStreamConstraints::new();
-    constraints.set_audio(&if request.audio { to_js(&audio_constraints()) } else { false.into() });
-    match &request.video {
-        Some(camera) => constraints.set_video(&to_js(&video_constraints(camera))),
-        None => constraints.set_video(&false.into()),
-    }
-    let promise = media_devices()?
-        .get_user_media_with_constraints(&constraints)
-        .map_err(MediaError::from_js)?;
+    let early = (*request == Request::camera_and_mic()).then(take_early_capture).flatten();
+    let promise = match early {
+        Some(promise) => promise,
+        None => {
+            let constraints: MediaStreamConstraints = to_js(&constraints(request)).unchecked_into();
+            media_devices()?
+                .get_user_media_with_constraints(&constraints)
+                .map_err(MediaError::from_js)?
+        }
+    };
     let stream = JsFuture::from(promise).await.map_err(MediaError::from_js)?;
     Ok(stream.unchecked_into())
 }
+
+/// The promise of `index.html`'s early capture, once: a retry after a refusal
+/// must ask the browser again.
+fn take_early_capture() -> Option<js_sys::Promise> {
+    let window = web_sys::window()?;
+    let key = wasm_bindgen::JsValue::from_str(EARLY_CAPTURE);
+    let promise = js_sys::Reflect::get(&window, &key).ok()?.dyn_into::<js_sys::Promise>().ok()?;
+    js_sys::Reflect::delete_property(&window, &key).ok()?;
+    Some(promise)
+}
+
+/// The global `index.html` leaves its capture in.
+pub const EARLY_CAPTURE: &str = "moimEarlyMedia";
 
 /// Opens one camera alone (for switching cameras without touching the mic).
 pub async fn capture_camera(camera: &Camera) -> Result<web_sys::MediaStreamTrack, MediaError> {

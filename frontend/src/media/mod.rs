@@ -9,7 +9,7 @@ mod local;
 mod screen;
 
 pub(crate) use capture::to_js;
-pub use capture::{capture, capture_camera, capture_microphone, Camera, Request};
+pub use capture::{capture, capture_camera, capture_microphone, constraints, Camera, Request, EARLY_CAPTURE};
 pub use devices::{list as list_devices, on_change as on_devices_change, Device, DeviceList};
 pub use error::MediaError;
 pub use level::{can_choose_speaker, set_speaker, AudioMeter, SPEAKING};
