@@ -17,26 +17,8 @@ use std::sync::Arc;
 /// Prometheus' text exposition format, version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Every error code, in [`error_slot`] order; each gets a line even at 0, so
-/// a rate over it works from the first error.
-const ERROR_CODES: [ErrorCode; 15] = [
-    ErrorCode::NotJson,
-    ErrorCode::UnknownType,
-    ErrorCode::InvalidMessage,
-    ErrorCode::VersionMismatch,
-    ErrorCode::NotJoined,
-    ErrorCode::AlreadyJoined,
-    ErrorCode::UnknownPeer,
-    ErrorCode::InvalidRoomName,
-    ErrorCode::InvalidDisplayName,
-    ErrorCode::RoomFull,
-    ErrorCode::TooManyMessages,
-    ErrorCode::ResumeFailed,
-    ErrorCode::PasswordRequired,
-    ErrorCode::WrongPassword,
-    ErrorCode::InvalidPassword,
-];
-
+/// Where `code` sits in [`ErrorCode::ALL`] and the counters (every code gets
+/// a line even at 0, so a rate over it works from the first error).
 /// Exhaustive, so a new code does not compile until it has a counter.
 fn error_slot(code: ErrorCode) -> usize {
     match code {
@@ -63,7 +45,7 @@ pub struct Metrics {
     connections_open: AtomicU64,
     relayed: AtomicU64,
     resumed: AtomicU64,
-    errors: [AtomicU64; ERROR_CODES.len()],
+    errors: [AtomicU64; ErrorCode::ALL.len()],
     refused: [AtomicU64; Refused::ALL.len()],
     closed: [AtomicU64; End::ALL.len()],
 }
@@ -140,7 +122,7 @@ impl Metrics {
             "counter",
             "Error messages sent to clients, by code.",
         );
-        for (code, n) in ERROR_CODES.iter().zip(&self.errors) {
+        for (code, n) in ErrorCode::ALL.iter().zip(&self.errors) {
             out.sample("moim_errors_total", Some(("code", code.as_str())), load(n));
         }
         out.family(
@@ -202,7 +184,7 @@ mod tests {
 
     #[test]
     fn every_error_code_has_its_own_counter() {
-        for (slot, code) in ERROR_CODES.iter().enumerate() {
+        for (slot, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(error_slot(*code), slot, "{code:?}");
         }
     }

@@ -1,6 +1,7 @@
 //! Properties over generated input: `ClientMsg::decode` never panics and
-//! always types its refusals; the room registry keeps its invariants after
-//! every step of any sequence of messages and disconnects.
+//! always types its refusals; the hand-written `ServerMsg::decode` gives what
+//! serde's derive gives; the room registry keeps its invariants after every
+//! step of any sequence of messages and disconnects.
 
 use backend::rooms::Rooms;
 use proptest::collection::{btree_map, vec};
@@ -8,7 +9,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 use shared::protocol::CLIENT_MSG_TYPES;
 use shared::{
-    ClientMsg, ErrorCode, IceCandidate, MediaState, PeerId, RoomName, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceCandidate, IceServer, MediaState, PeerId, PeerInfo, RoomName, ServerMsg,
+    PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -203,6 +205,138 @@ proptest! {
     #[test]
     fn every_client_message_round_trips(msg in client_msg()) {
         prop_assert_eq!(ClientMsg::decode(&msg.encode()), Ok(msg));
+    }
+}
+
+// ---- Server messages ----------------------------------------------------------
+
+fn valid_room() -> impl Strategy<Value = RoomName> {
+    prop::sample::select(vec!["a", "standup", "모임", "x.y-z_1"]).prop_map(|r| RoomName::parse(r).unwrap())
+}
+
+fn peer_info() -> impl Strategy<Value = PeerInfo> {
+    (any::<u64>(), prop::sample::select(vec!["Ana", "Bo", "모임 사람", "a\"quote\""]), media_state())
+        .prop_map(|(id, name, state)| PeerInfo { id: PeerId(id), name: DisplayName::parse(name).unwrap(), state })
+}
+
+fn ice_server() -> impl Strategy<Value = IceServer> {
+    (vec(".{0,8}", 0..3), proptest::option::of(".{0,4}"), proptest::option::of(".{0,4}"))
+        .prop_map(|(urls, username, credential)| IceServer { urls, username, credential })
+}
+
+fn server_msg() -> impl Strategy<Value = ServerMsg> {
+    let from = || any::<u64>().prop_map(PeerId);
+    prop_oneof![
+        (
+            any::<u32>(),
+            from(),
+            valid_room(),
+            any::<usize>(),
+            vec(ice_server(), 0..3),
+            vec(peer_info(), 0..4),
+            proptest::option::of("[0-9a-f]{0,8}"),
+        )
+            .prop_map(|(version, you, room, capacity, ice_servers, peers, resume)| ServerMsg::Welcome {
+                version,
+                you,
+                room,
+                capacity,
+                ice_servers,
+                peers,
+                resume,
+            }),
+        (from(), valid_room(), vec(peer_info(), 0..4))
+            .prop_map(|(you, room, peers)| ServerMsg::Resumed { you, room, peers }),
+        peer_info().prop_map(|peer| ServerMsg::PeerJoined { peer }),
+        from().prop_map(|peer| ServerMsg::PeerLeft { peer }),
+        (from(), ".{0,10}").prop_map(|(from, sdp)| ServerMsg::Offer { from, sdp }),
+        (from(), ".{0,10}").prop_map(|(from, sdp)| ServerMsg::Answer { from, sdp }),
+        (from(), candidate()).prop_map(|(from, candidate)| ServerMsg::Ice { from, candidate }),
+        (from(), media_state()).prop_map(|(from, state)| ServerMsg::MediaState { from, state }),
+        (prop::sample::select(ErrorCode::ALL.to_vec()), ".{0,10}")
+            .prop_map(|(code, message)| ServerMsg::Error { code, message }),
+        Just(ServerMsg::Pong),
+    ]
+}
+
+/// JSON scalars, the values a broken field may hold.
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (0u64..70_000).prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(vec!["", "pong", "room_full", "standup", "a/b", "Ana"]).prop_map(Value::from),
+    ]
+}
+
+/// A valid message with one field, at the top or one object down, removed
+/// or replaced by a scalar: the near misses a decoder must judge alike.
+fn broken_server_json() -> impl Strategy<Value = Value> {
+    (server_msg(), any::<prop::sample::Index>(), any::<prop::sample::Index>(), proptest::option::of(scalar())).prop_map(
+        |(msg, pick, inner, replacement)| {
+            let mut value = serde_json::to_value(&msg).unwrap();
+            let top = value.as_object_mut().unwrap();
+            let keys: Vec<String> = top.keys().cloned().collect();
+            let key = pick.get(&keys).clone();
+            // Into a nested object (a peer, a candidate) half the time.
+            let target = match top.get_mut(&key) {
+                Some(Value::Object(object)) if inner.index(2) == 0 && !object.is_empty() => object,
+                Some(Value::Array(items)) if inner.index(2) == 0 && !items.is_empty() => {
+                    match inner.get_mut(items) {
+                        Value::Object(object) => object,
+                        _ => top,
+                    }
+                }
+                _ => top,
+            };
+            let keys: Vec<String> = target.keys().cloned().collect();
+            let key = if keys.is_empty() { "type".to_owned() } else { inner.get(&keys).clone() };
+            match replacement {
+                None => target.remove(&key),
+                Some(v) => target.insert(key, v),
+            };
+            value
+        },
+    )
+}
+
+/// The hand-written decoder and serde's derive agree: both refuse, or both
+/// give the same message.
+fn decoders_agree(text: &str) -> Result<(), TestCaseError> {
+    let hand = ServerMsg::decode(text);
+    let derived = serde_json::from_str::<ServerMsg>(text);
+    prop_assert_eq!(hand.as_ref().ok(), derived.as_ref().ok(), "{}: hand {:?}, derived {:?}", text, hand, derived);
+    if let Err(err) = hand {
+        prop_assert!(!err.to_string().is_empty());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_server_message_round_trips(msg in server_msg()) {
+        prop_assert_eq!(ServerMsg::decode(&msg.encode()).unwrap(), msg);
+    }
+
+    #[test]
+    fn server_decoders_agree_on_near_misses(value in broken_server_json()) {
+        decoders_agree(&value.to_string())?;
+    }
+
+    /// On anything at all the hand decoder does not panic, and what it
+    /// accepts the derive accepts alike (the derive also reads arrays as
+    /// structs, which the hand decoder refuses).
+    #[test]
+    fn server_decode_takes_any_json(value in json()) {
+        let text = value.to_string();
+        if let Ok(msg) = ServerMsg::decode(&text) {
+            prop_assert_eq!(serde_json::from_str::<ServerMsg>(&text).ok(), Some(msg));
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub enum Proto {
     Moim,
     /// Engine.IO v4 / Socket.IO v5 over a plain WebSocket.
     SocketIo,
+    /// The floor relay (src/bin/floor.rs): Moim's join and frames, relayed raw.
+    Floor,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +129,7 @@ pub struct Report {
 /// (for Socket.io: the Engine.IO open packet, then the `40` connect).
 pub async fn open(proto: Proto, port: u16) -> Result<Ws, String> {
     let url = match proto {
-        Proto::Moim => format!("ws://127.0.0.1:{port}/ws"),
+        Proto::Moim | Proto::Floor => format!("ws://127.0.0.1:{port}/ws"),
         Proto::SocketIo => {
             format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
         }
@@ -287,7 +289,7 @@ impl Pair {
              ufrag bnch network-id 1 seq {seq} ts {ts}"
         );
         match self.proto {
-            Proto::Moim => {
+            Proto::Moim | Proto::Floor => {
                 let to = match from {
                     Side::A => self.id_b,
                     Side::B => self.id_a,
@@ -305,7 +307,7 @@ impl Pair {
 
     fn classify(&self, text: &str) -> In {
         let relay = match self.proto {
-            Proto::Moim => text.contains(r#""type":"ice""#),
+            Proto::Moim | Proto::Floor => text.contains(r#""type":"ice""#),
             Proto::SocketIo => text.starts_with(r#"42["webrtc_ice_candidate""#),
         };
         if relay {
@@ -519,7 +521,7 @@ impl Pair {
 
     async fn join(&mut self, a: &mut Ws, b: &mut Ws) -> Result<(), String> {
         match self.proto {
-            Proto::Moim => {
+            Proto::Moim | Proto::Floor => {
                 let join = |name: &str| {
                     serde_json::json!({
                         "type": "join",

@@ -16,18 +16,20 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, sleep_until, Instant};
 
 const USAGE: &str =
-    "usage: bench [--smoke] [--clients N,N..] [--only moim|socketio] [--pin] [--out FILE]
+    "usage: bench [--smoke] [--clients N,N..] [--only moim|socketio|floor] [--pin] [--out FILE]
              [--backend FILE]
 
   Starts Moim's release backend (beside this binary) and the Socket.io 4 server
   in bench/socketio (installed from npm into target/bench/socketio), one after
-  the other, and measures both with the same clients: relayed messages a second,
+  the other, and a bare relay on the same stack as Moim's (the floor: what this
+  machine allows), and measures them with the same clients: relayed messages a second,
   relay latency at light load, server memory per idle connection, loss and order.
   Writes docs/BENCHMARKS.md (with --smoke: target/bench/BENCHMARKS-smoke.md).
 
   --smoke        200 clients, short phases: a CI-sized check that it all works
   --clients      client counts (rooms of two), default 1000,10000
-  --only         measure one server
+  --only         measure one server (the floor is a bare tokio-tungstenite
+                 relay, src/bin/floor.rs: what this machine allows)
   --pin          pin the server to one core and the clients to the others
                  (by default the kernel places both, as in production)
   --out          where to write the Markdown report
@@ -89,7 +91,7 @@ fn parse_args() -> Result<Settings, String> {
         } else {
             vec![1_000, 10_000]
         },
-        servers: vec![Proto::Moim, Proto::SocketIo],
+        servers: vec![Proto::Moim, Proto::SocketIo, Proto::Floor],
         settle: Duration::from_millis(if smoke { 500 } else { 2_000 }),
         latency_secs: if smoke { 2.0 } else { 15.0 },
         latency_rate: if smoke { 1_000.0 } else { 2_000.0 },
@@ -133,7 +135,8 @@ fn parse_args() -> Result<Settings, String> {
                 settings.servers = match value()?.as_str() {
                     "moim" => vec![Proto::Moim],
                     "socketio" => vec![Proto::SocketIo],
-                    other => return Err(format!("--only moim or socketio, not {other:?}")),
+                    "floor" => vec![Proto::Floor],
+                    other => return Err(format!("--only moim, socketio or floor, not {other:?}")),
                 }
             }
             "--out" => settings.out = PathBuf::from(value()?),

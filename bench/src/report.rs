@@ -21,6 +21,7 @@ pub fn name(proto: Proto) -> &'static str {
     match proto {
         Proto::Moim => "Moim",
         Proto::SocketIo => "Socket.io",
+        Proto::Floor => "floor relay",
     }
 }
 
@@ -28,6 +29,7 @@ pub fn slug(proto: Proto) -> &'static str {
     match proto {
         Proto::Moim => "moim",
         Proto::SocketIo => "socketio",
+        Proto::Floor => "floor",
     }
 }
 
@@ -340,6 +342,7 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
             sio.and_then(|r| r.as_ref().ok()),
         );
         if m.is_none() && s.is_none() {
+            floor(&mut out, m, find(runs, Proto::Floor, clients), clients);
             continue;
         }
         let _ = failed;
@@ -542,6 +545,7 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
             ratio(num(m, &|r| r.connect_secs), num(s, &|r| r.connect_secs)),
         );
         out.push('\n');
+        floor(&mut out, m, find(runs, Proto::Floor, clients), clients);
     }
 
     targets(&mut out, settings, runs);
@@ -562,6 +566,47 @@ fn rss_list(r: &Run) -> String {
         .map(|&v| mib(v))
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// Moim next to the floor relay (src/bin/floor.rs): the same tokio and
+/// tungstenite relaying raw frames, i.e. what this machine allows.
+fn floor(out: &mut String, moim: Option<&Run>, floor: Option<&Result<Run, String>>, clients: usize) {
+    let f = match floor {
+        None => return,
+        Some(Err(err)) => {
+            let _ = writeln!(out, "The floor relay could not be measured: {err}.\n");
+            return;
+        }
+        Some(Ok(run)) => run,
+    };
+    let _ = writeln!(
+        out,
+        "Against the floor, {} clients: a bare relay on Moim's stack (tokio, tungstenite; \
+         `bench/src/bin/floor.rs`) that forwards each frame untouched to the other member: \
+         no parsing, no sender stamp, no limits, no hub.\n",
+        thousands(clients as f64)
+    );
+    let _ = writeln!(out, "| | Moim | floor relay | Moim / floor |\n|---|---:|---:|---:|");
+    let both = |label: &str, pick: &dyn Fn(&Run) -> Option<f64>, show: &dyn Fn(f64) -> String, out: &mut String| {
+        let m = moim.and_then(pick);
+        row(out, label, m.map_or("–".into(), show), pick(f).map_or("–".into(), show), ratio(m, pick(f)));
+    };
+    both("relay latency p50, light load", &|r| latency(&r.latency).p50, &|v| us(Some(v)), out);
+    both("relay latency p99, light load", &|r| latency(&r.latency).p99, &|v| us(Some(v)), out);
+    both("relayed messages/s, unpaced", &|r| r.unpaced.as_ref().map(|u| u.rate), &thousands, out);
+    both(
+        "server CPU per relayed message, unpaced run",
+        &|r| r.unpaced.as_ref().map(|u| u.server_cpu / u.rate.max(1.0) * 1e6),
+        &|v| format!("{v:.1} µs"),
+        out,
+    );
+    both(
+        "server memory per idle connection",
+        &|r| Some(memory(r, clients).per_connection),
+        &kib,
+        out,
+    );
+    out.push('\n');
 }
 
 fn verdict(met: Option<bool>, value: String) -> String {

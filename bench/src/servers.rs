@@ -86,6 +86,12 @@ pub fn start(
             ]);
             cmd
         }
+        // Built beside this binary (src/bin/floor.rs).
+        Proto::Floor => Command::new(
+            std::env::current_exe()
+                .map_err(|e| format!("where is the bench binary? {e}"))?
+                .with_file_name("floor"),
+        ),
         Proto::SocketIo => {
             let mut cmd = Command::new("node");
             cmd.arg(socketio).env("PORT", "0");

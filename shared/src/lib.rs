@@ -7,6 +7,7 @@ pub mod call;
 pub mod ids;
 pub mod protocol;
 pub mod reconnect;
+mod server_decode;
 
 pub use ids::{DisplayName, NameError, PeerId, RoomName};
 pub use protocol::{

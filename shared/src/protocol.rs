@@ -187,6 +187,25 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 15] = [
+        Self::NotJson,
+        Self::UnknownType,
+        Self::InvalidMessage,
+        Self::VersionMismatch,
+        Self::NotJoined,
+        Self::AlreadyJoined,
+        Self::UnknownPeer,
+        Self::InvalidRoomName,
+        Self::InvalidDisplayName,
+        Self::RoomFull,
+        Self::TooManyMessages,
+        Self::ResumeFailed,
+        Self::PasswordRequired,
+        Self::WrongPassword,
+        Self::InvalidPassword,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotJson => "not_json",
@@ -269,8 +288,10 @@ impl ClientMsg {
 }
 
 impl ServerMsg {
+    /// Hand-written (see `server_decode`): the derived `Deserialize` gives
+    /// the same messages but costs the browser's download 50 KB.
     pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+        crate::server_decode::server_msg(text)
     }
 
     pub fn encode(&self) -> String {

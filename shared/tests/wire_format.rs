@@ -173,12 +173,7 @@ fn http_bodies_match_golden_json_and_round_trip() {
 
 #[test]
 fn every_error_code_round_trips() {
-    use ErrorCode::*;
-    for code in [
-        NotJson, UnknownType, InvalidMessage, VersionMismatch, NotJoined, AlreadyJoined,
-        UnknownPeer, InvalidRoomName, InvalidDisplayName, RoomFull, TooManyMessages, ResumeFailed,
-        PasswordRequired, WrongPassword, InvalidPassword,
-    ] {
+    for code in ErrorCode::ALL {
         let text = serde_json::to_string(&code).unwrap();
         assert_eq!(text, format!("\"{}\"", code.as_str()));
         assert_eq!(serde_json::from_str::<ErrorCode>(&text).unwrap(), code);

@@ -72,7 +72,8 @@ pub fn Welcome() -> impl IntoView {
             </div>
             <Show when=move || session.has_microphone.get()>
                 <label class="level">{tr(|t| t.mic_level)}
-                    <meter id="mic-level" min="0" max="0.25" low="0.02" value=move || session.mic_level.get()></meter>
+                    // In thousandths: an integer attribute spares the page Rust's float formatting.
+                    <meter id="mic-level" min="0" max="250" low="20" value=move || (session.mic_level.get() * 1000.0).round() as u32></meter>
                 </label>
             </Show>
             <MediaProblem />
