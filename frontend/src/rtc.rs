@@ -57,7 +57,15 @@ impl Peer {
         let config = RtcConfiguration::new();
         let servers = js_sys::Array::new();
         for server in ice_servers {
-            servers.push(&crate::media::to_js(&serde_json::to_value(server).unwrap_or_default()));
+            let js = web_sys::RtcIceServer::new();
+            js.set_urls(&server.urls.iter().map(|url| wasm_bindgen::JsValue::from_str(url)).collect::<js_sys::Array>());
+            if let Some(username) = &server.username {
+                js.set_username(username);
+            }
+            if let Some(credential) = &server.credential {
+                js.set_credential(credential);
+            }
+            servers.push(&js);
         }
         config.set_ice_servers(&servers);
         let pc = RtcPeerConnection::new_with_configuration(&config).map_err(RtcError::at("RTCPeerConnection"))?;

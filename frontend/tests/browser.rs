@@ -63,7 +63,9 @@ fn the_pages_early_capture_asks_for_what_the_app_asks() {
     let start = page.find("getUserMedia(").expect("index.html starts the capture early") + "getUserMedia(".len();
     let end = start + page[start..].find(");").unwrap();
     let early: serde_json::Value = serde_json::from_str(&page[start..end]).expect("the constraints are JSON");
-    assert_eq!(early, media::constraints(&Request::camera_and_mic()));
+    let app = js_sys::JSON::stringify(&media::constraints(&Request::camera_and_mic())).unwrap();
+    let app: serde_json::Value = serde_json::from_str(&String::from(app)).unwrap();
+    assert_eq!(early, app);
 }
 
 #[wasm_bindgen_test]

@@ -1,8 +1,8 @@
 //! Getting streams from `navigator.mediaDevices`: the only place it is touched.
 
 use super::MediaError;
-use serde_json::{json, Value};
-use wasm_bindgen::JsCast;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints};
 
@@ -41,32 +41,38 @@ pub(crate) fn media_devices() -> Result<MediaDevices, MediaError> {
     window.navigator().media_devices().map_err(|_| MediaError::InsecureContext)
 }
 
-fn video_constraints(camera: &Camera) -> Value {
-    let size = json!({ "width": { "ideal": 1280 }, "height": { "ideal": 720 } });
-    let mut c = match camera {
-        Camera::Front => json!({ "facingMode": "user" }),
-        Camera::Back => json!({ "facingMode": { "exact": "environment" } }),
-        Camera::Device(id) => json!({ "deviceId": { "exact": id } }),
+/// A plain JS object from key / value pairs (built here rather than through
+/// `serde_json`, whose `Value` printing costs the page's download more).
+fn object(entries: &[(&str, JsValue)]) -> Object {
+    let object = Object::new();
+    for (key, value) in entries {
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object
+}
+
+fn video_constraints(camera: &Camera) -> Object {
+    let ideal = |n: u32| object(&[("ideal", n.into())]);
+    let exact = |v: &str| object(&[("exact", v.into())]);
+    let (key, value): (&str, JsValue) = match camera {
+        Camera::Front => ("facingMode", "user".into()),
+        Camera::Back => ("facingMode", exact("environment").into()),
+        Camera::Device(id) => ("deviceId", exact(id).into()),
     };
-    c.as_object_mut().unwrap().extend(size.as_object().unwrap().clone());
-    c
+    object(&[(key, value), ("width", ideal(1280).into()), ("height", ideal(720).into())])
 }
 
-fn audio_constraints() -> Value {
-    json!({ "echoCancellation": true, "noiseSuppression": true, "autoGainControl": true })
-}
-
-pub(crate) fn to_js(value: &Value) -> wasm_bindgen::JsValue {
-    js_sys::JSON::parse(&value.to_string()).expect("serde_json writes valid JSON")
+fn audio_constraints() -> Object {
+    object(&[("echoCancellation", true.into()), ("noiseSuppression", true.into()), ("autoGainControl", true.into())])
 }
 
 /// The `getUserMedia` constraints for `request` (also written out in
 /// `index.html`'s early capture, which a browser test holds equal).
-pub fn constraints(request: &Request) -> Value {
-    json!({
-        "audio": if request.audio { audio_constraints() } else { Value::Bool(false) },
-        "video": request.video.as_ref().map_or(Value::Bool(false), video_constraints),
-    })
+pub fn constraints(request: &Request) -> MediaStreamConstraints {
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio(&if request.audio { audio_constraints().into() } else { JsValue::FALSE });
+    constraints.set_video(&request.video.as_ref().map_or(JsValue::FALSE, |camera| video_constraints(camera).into()));
+    constraints
 }
 
 /// Asks the browser for the requested tracks (this is where the permission
@@ -80,9 +86,8 @@ pub async fn capture(request: &Request) -> Result<MediaStream, MediaError> {
     let promise = match early {
         Some(promise) => promise,
         None => {
-            let constraints: MediaStreamConstraints = to_js(&constraints(request)).unchecked_into();
             media_devices()?
-                .get_user_media_with_constraints(&constraints)
+                .get_user_media_with_constraints(&constraints(request))
                 .map_err(MediaError::from_js)?
         }
     };
@@ -112,11 +117,11 @@ pub async fn capture_camera(camera: &Camera) -> Result<web_sys::MediaStreamTrack
 
 /// Opens one microphone alone.
 pub async fn capture_microphone(device_id: &str) -> Result<web_sys::MediaStreamTrack, MediaError> {
+    let audio = audio_constraints();
+    let _ = Reflect::set(&audio, &JsValue::from_str("deviceId"), &object(&[("exact", device_id.into())]));
     let constraints = MediaStreamConstraints::new();
-    let mut audio = audio_constraints();
-    audio["deviceId"] = json!({ "exact": device_id });
-    constraints.set_audio(&to_js(&audio));
-    constraints.set_video(&false.into());
+    constraints.set_audio(&audio);
+    constraints.set_video(&JsValue::FALSE);
     let promise = media_devices()?
         .get_user_media_with_constraints(&constraints)
         .map_err(MediaError::from_js)?;

@@ -8,7 +8,6 @@ mod level;
 mod local;
 mod screen;
 
-pub(crate) use capture::to_js;
 pub use capture::{capture, capture_camera, capture_microphone, constraints, Camera, Request, EARLY_CAPTURE};
 pub use devices::{list as list_devices, on_change as on_devices_change, Device, DeviceList};
 pub use error::MediaError;
