@@ -87,9 +87,14 @@ impl Harness {
         })
     }
 
-    /// Stops accepting connections: pages already loaded now find no server.
-    pub fn stop_server(&self) {
-        self.server.abort();
+    /// Stops the server as when its process ends: every socket closed, no
+    /// new connection accepted. Pages already loaded now find no server.
+    pub async fn stop_server(&mut self) -> Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        (&mut self.server).await??;
+        Ok(())
     }
 
     /// Stops the server as on SIGTERM (every socket closed with "going
@@ -308,6 +313,15 @@ pub fn artifact(name: &str) -> PathBuf {
 }
 
 /// A JS string literal for `s`.
+/// Keeps every WebSocket the page makes in `window.sockets`, so a test can
+/// watch or drop one; add it with CDP `Page.addScriptToEvaluateOnNewDocument`
+/// before opening the page (the app opens its socket as it starts).
+pub const TRACK_SOCKETS: &str = "window.sockets = [];
+    const Native = window.WebSocket;
+    window.WebSocket = function (...args) { const s = new Native(...args); window.sockets.push(s); return s; };
+    window.WebSocket.prototype = Native.prototype;
+    for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) window.WebSocket[k] = Native[k];";
+
 pub fn js_str(s: &str) -> String {
     Value::String(s.to_owned()).to_string()
 }

@@ -4,7 +4,7 @@
 //! drops takes its seat back and nobody notices. Also: a locked room asks
 //! for its password in words.
 
-use e2e::{js_str, Harness, Result};
+use e2e::{js_str, Harness, Result, TRACK_SOCKETS};
 
 const NOTICE: &str = "(document.querySelector('#notice')?.textContent ?? '')";
 
@@ -46,15 +46,6 @@ async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
     Ok(())
 }
 
-/// Keeps every WebSocket the page makes in `window.sockets`, so a test can
-/// drop one; run before the app opens its socket.
-const TRACK_SOCKETS: &str = "window.sockets = [];
-    const Native = window.WebSocket;
-    window.WebSocket = function (...args) { const s = new Native(...args); window.sockets.push(s); return s; };
-    window.WebSocket.prototype = Native.prototype;
-    for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) window.WebSocket[k] = Native[k];
-    return true";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_resumes_its_seat_and_the_call_never_stops() -> Result<()> {
     let harness = Harness::start(2).await?;
@@ -62,12 +53,14 @@ async fn a_dropped_socket_resumes_its_seat_and_the_call_never_stops() -> Result<
     let bo = harness.browser(&[]).await?;
     ana.join("standup", "Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_SOCKETS })).await?;
     bo.open_room("standup").await?;
     bo.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
-    bo.eval(TRACK_SOCKETS).await?;
+    bo.wait_for("the socket opened before Join", "return window.sockets.length === 1").await?;
     bo.join_as("Bo").await?;
     ana.wait_for_live_remote_videos(1).await?;
     bo.wait_for_live_remote_videos(1).await?;
+    assert_eq!(bo.eval("return window.sockets.length").await?, 1, "Join used the socket the page opened");
     ana.eval("document.querySelector('.tile.remote').dataset.old = 1; return true").await?;
 
     // Bo's socket goes away as when the network changes under it.
@@ -106,7 +99,7 @@ async fn a_locked_room_asks_for_its_password() -> Result<()> {
     bo.open_room("vault").await?;
     bo.wait_for(
         "the welcome screen to say the room is locked",
-        "return document.querySelector('#occupancy').textContent.includes('locked')",
+        "return !!document.querySelector('#occupancy')?.textContent.includes('locked')",
     )
     .await?;
     bo.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;

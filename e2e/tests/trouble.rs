@@ -1,7 +1,7 @@
 //! When something stands in the way, the page says what happened and what to
 //! do, and offers the way that still works.
 
-use e2e::{Harness, Result};
+use e2e::{Harness, Result, TRACK_SOCKETS};
 
 const MEDIA_ERROR: &str = "document.querySelector('#media-error')?.textContent ?? ''";
 
@@ -40,11 +40,14 @@ async fn an_insecure_page_explains_https() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_is_gone_is_explained() -> Result<()> {
-    let harness = Harness::start(2).await?;
+    let mut harness = Harness::start(2).await?;
     let ana = harness.browser(&[]).await?;
+    harness.cdp(&ana, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_SOCKETS })).await?;
     ana.open_room("lecture").await?;
     ana.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
-    harness.stop_server();
+    // The socket the page opened ahead of Join goes with the server.
+    harness.stop_server().await?;
+    ana.wait_for("the page's socket to close", "return window.sockets[0]?.readyState === WebSocket.CLOSED").await?;
     ana.join_as("Ana").await?;
     ana.wait_for(
         "the server-unreachable message",

@@ -9,8 +9,10 @@ pub fn App() -> impl IntoView {
     crate::i18n::provide_lang();
     let session = Session::new();
     provide_context(session);
-    // Start the camera at once, so the preview is live while you type.
+    // Start the camera and the socket at once, so the preview is live while
+    // you type and Join needs no handshake.
     session.start_media(Request::camera_and_mic());
+    session.preconnect();
     view! {
         <Show when=move || session.in_room() fallback=|| view! { <Welcome /> }>
             <Room />

@@ -164,6 +164,8 @@ struct Inner {
     call: RefCell<Call>,
     url: String,
     socket: RefCell<Option<Socket>>,
+    /// A socket the page opened before Join, used for the first connection.
+    preopened: RefCell<Option<Socket>>,
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
@@ -188,8 +190,11 @@ struct Inner {
 
 impl Meeting {
     /// Joins `room`; `password` locks it if we are the first one there.
+    /// `preopened`, a socket to the server already open (or opening), saves
+    /// the WebSocket handshake.
     pub fn join(
         url: &str,
+        preopened: Option<Socket>,
         room: String,
         name: String,
         password: Option<String>,
@@ -205,6 +210,7 @@ impl Meeting {
             call: RefCell::new(Call::joining(join)),
             url: url.to_owned(),
             socket: RefCell::new(None),
+            preopened: RefCell::new(preopened),
             peers: RefCell::new(BTreeMap::new()),
             local,
             view,
@@ -280,11 +286,20 @@ impl Inner {
     /// decision once it is open.
     fn connect(self: &Rc<Self>) {
         let weak = Rc::downgrade(self);
-        match Socket::connect(&self.url, move |event| {
+        let on_event = move |event| {
             if let Some(inner) = weak.upgrade() {
                 inner.on_socket(event);
             }
-        }) {
+        };
+        let preopened = self.preopened.borrow_mut().take().filter(Socket::is_usable);
+        let socket = match preopened {
+            Some(socket) => {
+                socket.listen(on_event);
+                Ok(socket)
+            }
+            None => Socket::connect(&self.url, on_event),
+        };
+        match socket {
             Ok(socket) => *self.socket.borrow_mut() = Some(socket),
             Err(err) => self.view.phase.set(Phase::Failed(Problem::Unreachable(err.to_string()))),
         }

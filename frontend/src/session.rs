@@ -4,6 +4,7 @@
 
 use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError, Request};
 use crate::meeting::{Meeting, MeetingView, Phase, Problem};
+use crate::signaling::Socket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use gloo_events::EventListener;
@@ -40,6 +41,8 @@ pub struct Session {
     pub screen_preview: RwSignal<Option<MediaStream>, LocalStorage>,
     screen_ended: StoredValue<Option<EventListener>, LocalStorage>,
     meeting: RwSignal<Option<Meeting>, LocalStorage>,
+    /// A socket opened while the person is on the welcome screen, for Join.
+    lobby: StoredValue<Option<Socket>, LocalStorage>,
     pub view: MeetingView,
 }
 
@@ -65,6 +68,7 @@ impl Session {
             screen_preview: RwSignal::new_local(None),
             screen_ended: StoredValue::new_local(None),
             meeting: RwSignal::new_local(None),
+            lobby: StoredValue::new_local(None),
             view: MeetingView::new(),
         }
     }
@@ -261,13 +265,21 @@ impl Session {
         }
     }
 
+    /// Opens the signaling socket ahead of Join (in parallel with the
+    /// camera), so joining skips the WebSocket handshake.
+    pub fn preconnect(self) {
+        let socket = Socket::open(&crate::signaling::default_url()).ok();
+        self.lobby.set_value(socket);
+    }
+
     pub fn join(self, room: String, name: String, password: Option<String>) {
         let Some(local) = self.local() else { return };
         if let Some(old) = self.meeting() {
             old.leave();
         }
         let url = crate::signaling::default_url();
-        let meeting = Meeting::join(&url, room, name, password, local, self.view);
+        let preopened = self.lobby.try_update_value(Option::take).flatten();
+        let meeting = Meeting::join(&url, preopened, room, name, password, local, self.view);
         self.meeting.set(Some(meeting));
     }
 
@@ -279,6 +291,7 @@ impl Session {
             meeting.leave();
         }
         self.meeting.set(None);
+        self.preconnect();
     }
 
     pub fn send_chat(self, text: &str) {

@@ -3,6 +3,7 @@
 
 use gloo_events::EventListener;
 use shared::{ClientMsg, ServerMsg};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -28,7 +29,25 @@ pub enum SignalingError {
 
 pub struct Socket {
     ws: WebSocket,
+    route: Rc<RefCell<Route>>,
     _listeners: [EventListener; 4],
+}
+
+/// Where a socket's events go: kept until someone listens (a socket opened
+/// ahead of need), then to them.
+enum Route {
+    Keep(Vec<SocketEvent>),
+    To(Rc<dyn Fn(SocketEvent)>),
+}
+
+impl Route {
+    fn deliver(route: &RefCell<Route>, event: SocketEvent) {
+        let to = match &mut *route.borrow_mut() {
+            Route::Keep(kept) => return kept.push(event),
+            Route::To(to) => to.clone(),
+        };
+        to(event);
+    }
 }
 
 /// `ws://host/ws` or `wss://host/ws`, matching how the page was loaded.
@@ -41,25 +60,34 @@ pub fn default_url() -> String {
 
 impl Socket {
     pub fn connect(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, SignalingError> {
-        let ws = WebSocket::new(url).map_err(|_| SignalingError::Connect { url: url.to_owned() })?;
-        let on_event = Rc::new(on_event);
+        let socket = Self::open(url)?;
+        *socket.route.borrow_mut() = Route::To(Rc::new(on_event));
+        Ok(socket)
+    }
 
-        let emit = on_event.clone();
-        let open = EventListener::new(&ws, "open", move |_| emit(SocketEvent::Open));
-        let emit = on_event.clone();
+    /// Opens a socket whose events are kept until [`Socket::listen`]: the
+    /// page opens one while the person types, so Join needs no handshake.
+    pub fn open(url: &str) -> Result<Self, SignalingError> {
+        let ws = WebSocket::new(url).map_err(|_| SignalingError::Connect { url: url.to_owned() })?;
+        let route = Rc::new(RefCell::new(Route::Keep(Vec::new())));
+
+        let to = route.clone();
+        let open = EventListener::new(&ws, "open", move |_| Route::deliver(&to, SocketEvent::Open));
+        let to = route.clone();
         let message = EventListener::new(&ws, "message", move |e| {
             let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
-            emit(match ServerMsg::decode(&text) {
+            Route::deliver(&to, match ServerMsg::decode(&text) {
                 Ok(msg) => SocketEvent::Message(msg),
                 Err(err) => SocketEvent::Garbled(err.to_string()),
             });
         });
+        let to = route.clone();
         let close = EventListener::new(&ws, "close", move |e| {
             let (code, reason) = e
                 .dyn_ref::<CloseEvent>()
                 .map(|c| (c.code(), c.reason()))
                 .unwrap_or((1006, String::new()));
-            on_event(SocketEvent::Closed { code, reason });
+            Route::deliver(&to, SocketEvent::Closed { code, reason });
         });
         // Closing the tab: say goodbye properly, so the room drops our tile
         // now instead of keeping the seat for a resume that won't come.
@@ -68,7 +96,26 @@ impl Socket {
         let pagehide = EventListener::new(&window, "pagehide", move |_| {
             let _ = leaving.close_with_code(1000);
         });
-        Ok(Self { ws, _listeners: [open, message, close, pagehide] })
+        Ok(Self { ws, route, _listeners: [open, message, close, pagehide] })
+    }
+
+    /// Sends this socket's events, those kept so far first, to `on_event`.
+    /// The kept ones follow in a task of their own, after the caller has
+    /// stored the socket.
+    pub fn listen(&self, on_event: impl Fn(SocketEvent) + 'static) {
+        let on_event: Rc<dyn Fn(SocketEvent)> = Rc::new(on_event);
+        let kept = match std::mem::replace(&mut *self.route.borrow_mut(), Route::To(on_event.clone())) {
+            Route::Keep(kept) => kept,
+            Route::To(_) => Vec::new(),
+        };
+        if !kept.is_empty() {
+            wasm_bindgen_futures::spawn_local(async move { kept.into_iter().for_each(|event| on_event(event)) });
+        }
+    }
+
+    /// Still opening, or open: worth handing to a meeting.
+    pub fn is_usable(&self) -> bool {
+        matches!(self.ws.ready_state(), WebSocket::CONNECTING | WebSocket::OPEN)
     }
 
     pub fn is_open(&self) -> bool {
