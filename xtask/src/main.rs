@@ -96,9 +96,9 @@ fn run(backend_args: &[String]) -> Result<(), String> {
 /// flags after the part's name pass through to it.
 fn bench(args: &[String]) -> Result<(), String> {
     let (relay, browser, flags) = match args.first().map(String::as_str) {
-        Some("relay") => (true, false, &args[1..]),
-        Some("browser") => (false, true, &args[1..]),
-        _ => (true, true, args),
+        Some("relay") => (true, false, passthrough(&args[1..])),
+        Some("browser") => (false, true, passthrough(&args[1..])),
+        _ => (true, true, passthrough(args)),
     };
     if (relay && browser) && flags.iter().any(|a| a != "--smoke") {
         return Err("name the part (`bench relay ...` or `bench browser ...`) to give it flags".into());
