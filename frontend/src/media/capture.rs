@@ -99,9 +99,9 @@ pub async fn capture(request: &Request) -> Result<MediaStream, MediaError> {
 /// must ask the browser again.
 fn take_early_capture() -> Option<js_sys::Promise> {
     let window = web_sys::window()?;
-    let key = wasm_bindgen::JsValue::from_str(EARLY_CAPTURE);
-    let promise = js_sys::Reflect::get(&window, &key).ok()?.dyn_into::<js_sys::Promise>().ok()?;
-    js_sys::Reflect::delete_property(&window, &key).ok()?;
+    let key = JsValue::from_str(EARLY_CAPTURE);
+    let promise = Reflect::get(&window, &key).ok()?.dyn_into::<js_sys::Promise>().ok()?;
+    Reflect::delete_property(&window, &key).ok()?;
     Some(promise)
 }
 
