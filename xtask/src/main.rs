@@ -103,13 +103,17 @@ fn bench(args: &[String]) -> Result<(), String> {
     if (relay && browser) && flags.iter().any(|a| a != "--smoke") {
         return Err("name the part (`bench relay ...` or `bench browser ...`) to give it flags".into());
     }
+    // A smoke run only proves the benchmarks work: debug builds, which the
+    // tests have already compiled, spare a fresh machine minutes of release builds.
+    let smoke = flags.iter().any(|a| a == "--smoke");
+    let (profile, release) = if smoke { ("debug", &[][..]) } else { ("release", &["--release"][..]) };
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     if relay {
         tools::node()?;
         let mut build = cargo();
-        build.args(["build", "--release", "--package", "backend", "--package", "bench"]);
+        build.arg("build").args(release).args(["--package", "backend", "--package", "bench"]);
         run_cmd(build)?;
-        let mut bench = Command::new(target.join("release").join("bench"));
+        let mut bench = Command::new(target.join(profile).join("bench"));
         bench.args(flags);
         run_cmd(bench)?;
     }
@@ -118,7 +122,9 @@ fn bench(args: &[String]) -> Result<(), String> {
         build()?;
         let mut bench = cargo();
         bench
-            .args(["run", "--release", "--package", "e2e", "--bin", "browser_bench", "--"])
+            .arg("run")
+            .args(release)
+            .args(["--package", "e2e", "--bin", "browser_bench", "--"])
             .args(flags)
             .env("CHROMEDRIVER", tools::CHROMEDRIVER);
         run_cmd(bench)?;
