@@ -278,22 +278,6 @@ fn checks(result: &PhaseResult) -> String {
     text
 }
 
-fn unpaced_per_message(run: &Run) -> String {
-    run.unpaced.as_ref().map_or("–".into(), |u| {
-        format!("{:.1} µs", u.server_cpu / u.rate.max(1.0) * 1e6)
-    })
-}
-
-fn unpaced_cpu(run: &Run) -> String {
-    run.unpaced.as_ref().map_or("–".into(), |u| {
-        format!("{:.2} / {:.2} / {}", u.server_cpu, u.client_cpu, other(u))
-    })
-}
-
-fn sent_received(result: &PhaseResult) -> (u64, u64) {
-    (result.stats.sent, result.stats.received)
-}
-
 pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome]) -> String {
     let mut out = String::new();
     let socketio = format!("Socket.io {}", facts.socketio);
@@ -330,221 +314,21 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
             thousands(clients as f64),
             thousands((clients / 2) as f64)
         );
-        let mut failed = false;
         for (proto, run) in [(Proto::Moim, moim), (Proto::SocketIo, sio)] {
             if let Some(Err(err)) = run {
                 let _ = writeln!(out, "{} could not be measured: {err}.\n", name(proto));
-                failed = true;
             }
         }
         let (m, s) = (
             moim.and_then(|r| r.as_ref().ok()),
             sio.and_then(|r| r.as_ref().ok()),
         );
-        if m.is_none() && s.is_none() {
-            floor(&mut out, m, find(runs, Proto::Floor, clients), clients);
-            continue;
+        if m.is_some() || s.is_some() {
+            let _ = writeln!(out, "| | Moim | {socketio} | Moim / Socket.io |");
+            let _ = writeln!(out, "|---|---:|---:|---:|");
+            main_rows(&mut out, Columns(m, s), settings, clients);
+            out.push('\n');
         }
-        let _ = failed;
-        let _ = writeln!(out, "| | Moim | {socketio} | Moim / Socket.io |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
-        fn cell(run: Option<&Run>, f: &dyn Fn(&Run) -> String) -> String {
-            run.map_or("–".into(), f)
-        }
-        fn num(run: Option<&Run>, f: &dyn Fn(&Run) -> f64) -> Option<f64> {
-            run.map(f)
-        }
-
-        let paced = |r: &Run| r.paced.rate;
-        row(
-            &mut out,
-            &format!(
-                "**relayed messages/s**, every client paced at ≤ {} msg/s (offered {})",
-                settings.paced_rate,
-                thousands(settings.paced_rate * clients as f64)
-            ),
-            cell(m, &|r| thousands(paced(r))),
-            cell(s, &|r| thousands(paced(r))),
-            ratio(num(m, &paced), num(s, &paced)),
-        );
-        let unpaced = |r: &Run| r.unpaced.as_ref().map(|u| u.rate);
-        row(
-            &mut out,
-            &format!(
-                "relayed messages/s, unpaced ({} in flight per direction)",
-                crate::window(settings, clients)
-            ),
-            cell(m, &|r| unpaced(r).map_or("–".into(), thousands)),
-            cell(s, &|r| unpaced(r).map_or("–".into(), thousands)),
-            ratio(m.and_then(unpaced), s.and_then(unpaced)),
-        );
-        for (label, pick) in [
-            (
-                "**relay latency p50**, light load",
-                (|l: &Latency| l.p50) as fn(&Latency) -> Option<f64>,
-            ),
-            ("**relay latency p99**, light load", |l: &Latency| l.p99),
-            ("relay latency p99.9, light load", |l: &Latency| l.p999),
-            ("relay latency max, light load", |l: &Latency| l.max),
-        ] {
-            let v = |r: &Run| pick(&latency(&r.latency));
-            row(
-                &mut out,
-                label,
-                cell(m, &|r| us(v(r))),
-                cell(s, &|r| us(v(r))),
-                ratio(m.and_then(v), s.and_then(v)),
-            );
-        }
-        row(
-            &mut out,
-            "light-load samples (one message in flight per pair)",
-            cell(m, &|r| thousands(latency(&r.latency).samples as f64)),
-            cell(s, &|r| thousands(latency(&r.latency).samples as f64)),
-            String::new(),
-        );
-        for (label, pick) in [
-            (
-                "relay latency p50 under the paced load",
-                (|l: &Latency| l.p50) as fn(&Latency) -> Option<f64>,
-            ),
-            ("relay latency p99 under the paced load", |l: &Latency| {
-                l.p99
-            }),
-        ] {
-            let v = |r: &Run| pick(&latency(&r.paced));
-            row(
-                &mut out,
-                label,
-                cell(m, &|r| us(v(r))),
-                cell(s, &|r| us(v(r))),
-                ratio(m.and_then(v), s.and_then(v)),
-            );
-        }
-        let per = |r: &Run| memory(r, clients).per_connection;
-        row(
-            &mut out,
-            "**server memory per idle connection**, (RSS with all idle − RSS at start) / N",
-            cell(m, &|r| kib(per(r))),
-            cell(s, &|r| kib(per(r))),
-            ratio(num(m, &per), num(s, &per)),
-        );
-        let marginal = |r: &Run| memory(r, clients).marginal;
-        row(
-            &mut out,
-            "… marginal, past the first tenth: (RSS all − RSS tenth) / rest",
-            cell(m, &|r| kib(marginal(r))),
-            cell(s, &|r| kib(marginal(r))),
-            ratio(num(m, &marginal), num(s, &marginal)),
-        );
-        let lobby = |r: &Run| memory(r, clients).lobby;
-        row(
-            &mut out,
-            "… of which connected, before joining a room",
-            cell(m, &|r| kib(lobby(r))),
-            cell(s, &|r| kib(lobby(r))),
-            ratio(num(m, &lobby), num(s, &lobby)),
-        );
-        row(
-            &mut out,
-            "server RSS: at start / tenth joined / all connected / all joined / after the load",
-            cell(m, &|r| rss_list(r)),
-            cell(s, &|r| rss_list(r)),
-            String::new(),
-        );
-        let server_cpu = |r: &Run| r.paced.server_cpu;
-        row(
-            &mut out,
-            "server CPU during the paced run (cores)",
-            cell(m, &|r| format!("{:.2}", server_cpu(r))),
-            cell(s, &|r| format!("{:.2}", server_cpu(r))),
-            String::new(),
-        );
-        let per_message = |r: &Run| r.paced.server_cpu / r.paced.rate.max(1.0) * 1e6;
-        row(
-            &mut out,
-            "**server CPU per relayed message**, paced run",
-            cell(m, &|r| format!("{:.1} µs", per_message(r))),
-            cell(s, &|r| format!("{:.1} µs", per_message(r))),
-            ratio(num(m, &per_message), num(s, &per_message)),
-        );
-        row(
-            &mut out,
-            "server CPU per relayed message, unpaced run",
-            cell(m, &unpaced_per_message),
-            cell(s, &unpaced_per_message),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "load generator CPU during the paced run (cores)",
-            cell(m, &|r| format!("{:.2}", r.paced.client_cpu)),
-            cell(s, &|r| format!("{:.2}", r.paced.client_cpu)),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "other work on the machine during the paced run (cores; which try was kept)",
-            cell(m, &|r| other(&r.paced)),
-            cell(s, &|r| other(&r.paced)),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "other work on the machine during the light-load run (cores; which try was kept)",
-            cell(m, &|r| other(&r.latency)),
-            cell(s, &|r| other(&r.latency)),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "server / load generator / other CPU, unpaced run (cores; which try was kept)",
-            cell(m, &unpaced_cpu),
-            cell(s, &unpaced_cpu),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "messages sent / received, paced run (whole phase)",
-            cell(m, &|r| {
-                let (a, b) = sent_received(&r.paced);
-                format!("{} / {}", thousands(a as f64), thousands(b as f64))
-            }),
-            cell(s, &|r| {
-                let (a, b) = sent_received(&r.paced);
-                format!("{} / {}", thousands(a as f64), thousands(b as f64))
-            }),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "**lost / out of order**, light load",
-            cell(m, &|r| checks(&r.latency)),
-            cell(s, &|r| checks(&r.latency)),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "**lost / out of order**, paced run",
-            cell(m, &|r| checks(&r.paced)),
-            cell(s, &|r| checks(&r.paced)),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "**lost / out of order**, unpaced run",
-            cell(m, &|r| r.unpaced.as_ref().map_or("–".into(), checks)),
-            cell(s, &|r| r.unpaced.as_ref().map_or("–".into(), checks)),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "time to connect and join every client",
-            cell(m, &|r| format!("{:.1} s", r.connect_secs)),
-            cell(s, &|r| format!("{:.1} s", r.connect_secs)),
-            ratio(num(m, &|r| r.connect_secs), num(s, &|r| r.connect_secs)),
-        );
-        out.push('\n');
         floor(&mut out, m, find(runs, Proto::Floor, clients), clients);
     }
 
@@ -552,6 +336,111 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
     method(&mut out, settings, runs);
     client_size(&mut out, root);
     out
+}
+
+/// Two servers' runs side by side, for the rows of one table.
+struct Columns<'a>(Option<&'a Run>, Option<&'a Run>);
+
+impl Columns<'_> {
+    /// A row of text about each run, without a ratio.
+    fn text(&self, out: &mut String, label: &str, show: impl Fn(&Run) -> String) {
+        let cell = |run: Option<&Run>| run.map_or("–".into(), &show);
+        row(out, label, cell(self.0), cell(self.1), String::new());
+    }
+
+    /// A row of one figure of each run, and their ratio.
+    fn figure(&self, out: &mut String, label: &str, value: impl Fn(&Run) -> Option<f64>, show: impl Fn(f64) -> String) {
+        let (a, b) = (self.0.and_then(&value), self.1.and_then(&value));
+        let cell = |v: Option<f64>| v.map_or("–".into(), &show);
+        row(out, label, cell(a), cell(b), ratio(a, b));
+    }
+}
+
+fn micros(v: f64) -> String {
+    format!("{v:.1} µs")
+}
+
+fn unpaced_per_message_us(run: &Run) -> Option<f64> {
+    run.unpaced.as_ref().map(|u| u.server_cpu / u.rate.max(1.0) * 1e6)
+}
+
+/// The rows of Moim's table against Socket.io.
+fn main_rows(out: &mut String, c: Columns, settings: &Settings, clients: usize) {
+    c.figure(
+        out,
+        &format!(
+            "**relayed messages/s**, every client paced at ≤ {} msg/s (offered {})",
+            settings.paced_rate,
+            thousands(settings.paced_rate * clients as f64)
+        ),
+        |r| Some(r.paced.rate),
+        thousands,
+    );
+    c.figure(
+        out,
+        &format!(
+            "relayed messages/s, unpaced ({} in flight per direction)",
+            crate::window(settings, clients)
+        ),
+        |r| r.unpaced.as_ref().map(|u| u.rate),
+        thousands,
+    );
+    let latency_rows: [(&str, fn(&Latency) -> Option<f64>); 4] = [
+        ("**relay latency p50**, light load", |l| l.p50),
+        ("**relay latency p99**, light load", |l| l.p99),
+        ("relay latency p99.9, light load", |l| l.p999),
+        ("relay latency max, light load", |l| l.max),
+    ];
+    for (label, pick) in latency_rows {
+        c.figure(out, label, |r| pick(&latency(&r.latency)), |v| us(Some(v)));
+    }
+    c.text(out, "light-load samples (one message in flight per pair)", |r| {
+        thousands(latency(&r.latency).samples as f64)
+    });
+    let paced_rows: [(&str, fn(&Latency) -> Option<f64>); 2] = [
+        ("relay latency p50 under the paced load", |l| l.p50),
+        ("relay latency p99 under the paced load", |l| l.p99),
+    ];
+    for (label, pick) in paced_rows {
+        c.figure(out, label, |r| pick(&latency(&r.paced)), |v| us(Some(v)));
+    }
+    let memory_rows: [(&str, fn(&Memory) -> f64); 3] = [
+        ("**server memory per idle connection**, (RSS with all idle − RSS at start) / N", |m| m.per_connection),
+        ("… marginal, past the first tenth: (RSS all − RSS tenth) / rest", |m| m.marginal),
+        ("… of which connected, before joining a room", |m| m.lobby),
+    ];
+    for (label, pick) in memory_rows {
+        c.figure(out, label, |r| Some(pick(&memory(r, clients))), kib);
+    }
+    c.text(out, "server RSS: at start / tenth joined / all connected / all joined / after the load", rss_list);
+    c.text(out, "server CPU during the paced run (cores)", |r| format!("{:.2}", r.paced.server_cpu));
+    c.figure(
+        out,
+        "**server CPU per relayed message**, paced run",
+        |r| Some(r.paced.server_cpu / r.paced.rate.max(1.0) * 1e6),
+        micros,
+    );
+    c.text(out, "server CPU per relayed message, unpaced run", |r| {
+        unpaced_per_message_us(r).map_or("–".into(), micros)
+    });
+    c.text(out, "load generator CPU during the paced run (cores)", |r| format!("{:.2}", r.paced.client_cpu));
+    c.text(out, "other work on the machine during the paced run (cores; which try was kept)", |r| other(&r.paced));
+    c.text(out, "other work on the machine during the light-load run (cores; which try was kept)", |r| {
+        other(&r.latency)
+    });
+    c.text(out, "server / load generator / other CPU, unpaced run (cores; which try was kept)", |r| {
+        r.unpaced.as_ref().map_or("–".into(), |u| {
+            format!("{:.2} / {:.2} / {}", u.server_cpu, u.client_cpu, other(u))
+        })
+    });
+    c.text(out, "messages sent / received, paced run (whole phase)", |r| {
+        let s = &r.paced.stats;
+        format!("{} / {}", thousands(s.sent as f64), thousands(s.received as f64))
+    });
+    c.text(out, "**lost / out of order**, light load", |r| checks(&r.latency));
+    c.text(out, "**lost / out of order**, paced run", |r| checks(&r.paced));
+    c.text(out, "**lost / out of order**, unpaced run", |r| r.unpaced.as_ref().map_or("–".into(), checks));
+    c.figure(out, "time to connect and join every client", |r| Some(r.connect_secs), |v| format!("{v:.1} s"));
 }
 
 /// Cores other work used, and which try of the phase this was.
@@ -587,25 +476,12 @@ fn floor(out: &mut String, moim: Option<&Run>, floor: Option<&Result<Run, String
         thousands(clients as f64)
     );
     let _ = writeln!(out, "| | Moim | floor relay | Moim / floor |\n|---|---:|---:|---:|");
-    let both = |label: &str, pick: &dyn Fn(&Run) -> Option<f64>, show: &dyn Fn(f64) -> String, out: &mut String| {
-        let m = moim.and_then(pick);
-        row(out, label, m.map_or("–".into(), show), pick(f).map_or("–".into(), show), ratio(m, pick(f)));
-    };
-    both("relay latency p50, light load", &|r| latency(&r.latency).p50, &|v| us(Some(v)), out);
-    both("relay latency p99, light load", &|r| latency(&r.latency).p99, &|v| us(Some(v)), out);
-    both("relayed messages/s, unpaced", &|r| r.unpaced.as_ref().map(|u| u.rate), &thousands, out);
-    both(
-        "server CPU per relayed message, unpaced run",
-        &|r| r.unpaced.as_ref().map(|u| u.server_cpu / u.rate.max(1.0) * 1e6),
-        &|v| format!("{v:.1} µs"),
-        out,
-    );
-    both(
-        "server memory per idle connection",
-        &|r| Some(memory(r, clients).per_connection),
-        &kib,
-        out,
-    );
+    let c = Columns(moim, Some(f));
+    c.figure(out, "relay latency p50, light load", |r| latency(&r.latency).p50, |v| us(Some(v)));
+    c.figure(out, "relay latency p99, light load", |r| latency(&r.latency).p99, |v| us(Some(v)));
+    c.figure(out, "relayed messages/s, unpaced", |r| r.unpaced.as_ref().map(|u| u.rate), thousands);
+    c.figure(out, "server CPU per relayed message, unpaced run", unpaced_per_message_us, micros);
+    c.figure(out, "server memory per idle connection", |r| Some(memory(r, clients).per_connection), kib);
     out.push('\n');
 }
 
