@@ -356,6 +356,9 @@ impl Columns<'_> {
     }
 }
 
+/// A row's label, and the figure it shows out of a `T`.
+type Row<T, V> = (&'static str, fn(&T) -> V);
+
 fn micros(v: f64) -> String {
     format!("{v:.1} µs")
 }
@@ -385,7 +388,7 @@ fn main_rows(out: &mut String, c: Columns, settings: &Settings, clients: usize) 
         |r| r.unpaced.as_ref().map(|u| u.rate),
         thousands,
     );
-    let latency_rows: [(&str, fn(&Latency) -> Option<f64>); 4] = [
+    let latency_rows: [Row<Latency, Option<f64>>; 4] = [
         ("**relay latency p50**, light load", |l| l.p50),
         ("**relay latency p99**, light load", |l| l.p99),
         ("relay latency p99.9, light load", |l| l.p999),
@@ -397,14 +400,14 @@ fn main_rows(out: &mut String, c: Columns, settings: &Settings, clients: usize) 
     c.text(out, "light-load samples (one message in flight per pair)", |r| {
         thousands(latency(&r.latency).samples as f64)
     });
-    let paced_rows: [(&str, fn(&Latency) -> Option<f64>); 2] = [
+    let paced_rows: [Row<Latency, Option<f64>>; 2] = [
         ("relay latency p50 under the paced load", |l| l.p50),
         ("relay latency p99 under the paced load", |l| l.p99),
     ];
     for (label, pick) in paced_rows {
         c.figure(out, label, |r| pick(&latency(&r.paced)), |v| us(Some(v)));
     }
-    let memory_rows: [(&str, fn(&Memory) -> f64); 3] = [
+    let memory_rows: [Row<Memory, f64>; 3] = [
         ("**server memory per idle connection**, (RSS with all idle − RSS at start) / N", |m| m.per_connection),
         ("… marginal, past the first tenth: (RSS all − RSS tenth) / rest", |m| m.marginal),
         ("… of which connected, before joining a room", |m| m.lobby),
