@@ -223,8 +223,13 @@ impl Browser {
     /// Opens the room's link, types a name and clicks Join.
     pub async fn join(&self, room: &str, name: &str) -> Result<()> {
         self.open_room(room).await?;
-        self.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+        self.wait_for_preview().await?;
         self.join_as(name).await
+    }
+
+    /// Waits until the self-preview shows the camera.
+    pub async fn wait_for_preview(&self) -> Result<()> {
+        self.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await
     }
 
     /// Opens the room's link (the welcome screen).

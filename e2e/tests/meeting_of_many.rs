@@ -35,7 +35,7 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     // Cy and Di click Join at the same moment.
     for person in [&cy, &di] {
         person.open_room("weekly").await?;
-        person.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+        person.wait_for_preview().await?;
     }
     let (c, d) = tokio::join!(cy.join_as("Cy"), di.join_as("Di"));
     c?;

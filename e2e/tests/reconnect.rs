@@ -55,7 +55,7 @@ async fn a_dropped_socket_resumes_its_seat_and_the_call_never_stops() -> Result<
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
     harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_SOCKETS })).await?;
     bo.open_room("standup").await?;
-    bo.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    bo.wait_for_preview().await?;
     bo.wait_for("the socket opened before Join", "return window.sockets.length === 1").await?;
     bo.join_as("Bo").await?;
     ana.wait_for_live_remote_videos(1).await?;
@@ -90,7 +90,7 @@ async fn a_locked_room_asks_for_its_password() -> Result<()> {
     let harness = Harness::start(2).await?;
     let ana = harness.browser(&[]).await?;
     ana.open_room("vault").await?;
-    ana.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    ana.wait_for_preview().await?;
     ana.client.find(fantoccini::Locator::Css("#password")).await?.send_keys("open sesame").await?;
     ana.join_as("Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
@@ -102,7 +102,7 @@ async fn a_locked_room_asks_for_its_password() -> Result<()> {
         "return !!document.querySelector('#occupancy')?.textContent.includes('locked')",
     )
     .await?;
-    bo.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    bo.wait_for_preview().await?;
     bo.join_as("Bo").await?;
     bo.wait_for(
         "the password request",

@@ -44,7 +44,7 @@ async fn a_server_that_is_gone_is_explained() -> Result<()> {
     let ana = harness.browser(&[]).await?;
     harness.cdp(&ana, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_SOCKETS })).await?;
     ana.open_room("lecture").await?;
-    ana.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await?;
+    ana.wait_for_preview().await?;
     // The socket the page opened ahead of Join goes with the server.
     harness.stop_server().await?;
     ana.wait_for("the page's socket to close", "return window.sockets[0]?.readyState === WebSocket.CLOSED").await?;
