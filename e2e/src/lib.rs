@@ -332,6 +332,18 @@ pub fn js_str(s: &str) -> String {
 }
 
 impl Harness {
+    /// The body of a plain HTTP GET of `path` on this server (e.g.
+    /// `/metrics`), without another client dependency.
+    pub async fn get(&self, path: &str) -> Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", self.port);
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+    }
+
     /// Serves the app (and any other files) from `dist_dir` instead of the
     /// `dist/` it started with: the server restarts on the same port, so
     /// call it before opening pages.

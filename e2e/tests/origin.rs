@@ -26,16 +26,13 @@ async fn try_websocket(browser: &Browser, url: &str) -> Result<String> {
     }
 }
 
-/// `moim_connections_refused_total{reason="origin"}` of the server at `base`,
-/// read by opening `/metrics` in the browser (same-origin there, no CORS).
-async fn refused_for_origin(browser: &Browser, base: &str) -> Result<String> {
-    browser.client.goto(&format!("{base}/metrics")).await?;
-    let text = browser.eval("return document.body.innerText").await?;
-    let text = text.as_str().unwrap_or_default();
+/// `moim_connections_refused_total{reason="origin"}` of `server`.
+async fn refused_for_origin(server: &Harness) -> Result<String> {
+    let text = server.get("/metrics").await?;
     let line = text
         .lines()
         .find(|l| l.starts_with("moim_connections_refused_total{reason=\"origin\"}"))
-        .ok_or_else(|| format!("{base}/metrics has no origin refusal counter:\n{text}"))?;
+        .ok_or_else(|| format!("{}/metrics has no origin refusal counter:\n{text}", server.base))?;
     Ok(line.rsplit(' ').next().unwrap_or_default().to_owned())
 }
 
@@ -62,8 +59,8 @@ async fn a_page_from_another_origin_cannot_open_the_websocket() -> Result<()> {
         "B's page opening A's {foreign} must be refused, got {outcome:?}"
     );
     // A refused it for its origin (a 403), not for some other reason.
-    assert_eq!(refused_for_origin(&browser, &a.base).await?, "1", "A counts one refusal for origin");
-    assert_eq!(refused_for_origin(&browser, &b.base).await?, "0", "B refused nothing");
+    assert_eq!(refused_for_origin(&a).await?, "1", "A counts one refusal for origin");
+    assert_eq!(refused_for_origin(&b).await?, "0", "B refused nothing");
 
     // And the other way round: A's page cannot open B's.
     browser.client.goto(&format!("{}/", a.base)).await?;

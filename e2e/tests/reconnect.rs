@@ -32,7 +32,7 @@ async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
     }
     assert_eq!(ana.eval("return window.moimSameDocument === true").await?, true, "no reload");
     let status: serde_json::Value =
-        serde_json::from_str(&http_get(&format!("{}/api/rooms/standup", harness.base)).await?)?;
+        serde_json::from_str(&harness.get("/api/rooms/standup").await?)?;
     assert_eq!(status["members"], 2, "both are members of the new server's room: {status}");
 
     // Chat crosses on the new connection.
@@ -71,7 +71,7 @@ async fn a_dropped_socket_resumes_its_seat_and_the_call_never_stops() -> Result<
     )
     .await?;
     bo.wait_for("Bo's notice to clear", &format!("return ({NOTICE}) === ''")).await?;
-    let metrics = http_get(&format!("{}/metrics", harness.base)).await?;
+    let metrics = harness.get("/metrics").await?;
     assert!(metrics.lines().any(|l| l == "moim_resumes_total 1"), "one resume:\n{metrics}");
 
     // Ana never saw Bo go: the same tile, no departure, video still live.
@@ -114,17 +114,4 @@ async fn a_locked_room_asks_for_its_password() -> Result<()> {
     bo.wait_for_live_remote_videos(1).await?;
     ana.wait_for_live_remote_videos(1).await?;
     Ok(())
-}
-
-/// A plain HTTP GET on loopback, without another client dependency.
-async fn http_get(url: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").ok_or("http only")?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = tokio::net::TcpStream::connect(host.replace("localhost", "127.0.0.1")).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
 }
