@@ -10,11 +10,19 @@ use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::{ApiError, ErrorCode, RoomName, RoomStatus};
+use shared::{ApiError, ErrorCode, IceServer, RoomName, RoomStatus};
+use std::sync::Arc;
+
+/// The ICE servers every member is given, when every member is given the
+/// same ones: a page prepares its first peer connection with them before
+/// Join. `None` with per-member TURN credentials.
+#[derive(Clone, Debug, Default)]
+pub struct LobbyIce(pub Option<Arc<Vec<IceServer>>>);
 
 pub fn router<S>() -> Router<S>
 where
     Hub: FromRef<S>,
+    LobbyIce: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
@@ -23,6 +31,7 @@ where
         .route("/api/rooms/", get(empty_room_status))
         // A catch-all, so `a/b` is refused as a name instead of served the app.
         .route("/api/rooms/{*room}", get(room_status))
+        .route("/api/ice-servers", get(ice_servers))
         .layer(map_response(no_store))
 }
 
@@ -75,6 +84,16 @@ async fn empty_room_status(State(hub): State<Hub>) -> Result<Json<RoomStatus>, E
 async fn status(hub: &Hub, raw: &str) -> Result<Json<RoomStatus>, Error> {
     let room = RoomName::parse(raw).map_err(RoomError::InvalidRoomName)?;
     Ok(Json(hub.status(room).await?))
+}
+
+/// `GET /api/ice-servers`: what a member's `welcome` will carry, so the page
+/// can prepare its first offer ahead of Join; 204 No Content when each
+/// member gets credentials of its own (the page then waits for `welcome`).
+async fn ice_servers(State(LobbyIce(servers)): State<LobbyIce>) -> Response {
+    match servers {
+        Some(servers) => Json(servers.as_slice()).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
 }
 
 /// Occupancy changes by the second: a cached answer would be wrong.

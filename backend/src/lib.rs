@@ -96,11 +96,18 @@ struct AppState {
     /// Turns `true` when the server starts stopping. Every WebSocket holds a
     /// clone until it has closed, which is how [`serve_with`] knows they have.
     stopping: watch::Receiver<bool>,
+    lobby_ice: api::LobbyIce,
 }
 
 impl FromRef<AppState> for Hub {
     fn from_ref(state: &AppState) -> Hub {
         state.hub.clone()
+    }
+}
+
+impl FromRef<AppState> for api::LobbyIce {
+    fn from_ref(state: &AppState) -> api::LobbyIce {
+        state.lobby_ice.clone()
     }
 }
 
@@ -121,6 +128,8 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
         limits: Arc::new(limits),
         metrics: Arc::default(),
         stopping,
+        // With per-member TURN credentials there is no list to give ahead.
+        lobby_ice: api::LobbyIce(config.turn.is_none().then(|| Arc::new(config.ice_servers.clone()))),
     };
     Router::new()
         .route("/ws", get(ws::upgrade))

@@ -323,6 +323,20 @@ proptest! {
         prop_assert_eq!(ServerMsg::decode(&msg.encode()).unwrap(), msg);
     }
 
+    /// `/api/ice-servers`' list, as the browser reads it.
+    #[test]
+    fn every_ice_server_list_round_trips(list in vec(ice_server(), 0..4)) {
+        prop_assert_eq!(IceServer::decode_list(&serde_json::to_string(&list).unwrap()).unwrap(), list);
+    }
+
+    #[test]
+    fn ice_server_list_decoders_agree(value in json()) {
+        let text = value.to_string();
+        if let Ok(list) = IceServer::decode_list(&text) {
+            prop_assert_eq!(serde_json::from_str::<Vec<IceServer>>(&text).ok(), Some(list));
+        }
+    }
+
     #[test]
     fn server_decoders_agree_on_near_misses(value in broken_server_json()) {
         decoders_agree(&value.to_string())?;

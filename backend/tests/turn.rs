@@ -1,5 +1,7 @@
 //! `--turn-secret`: every joiner's Welcome carries TURN credentials of its
 //! own, in coturn's REST format, checked here as coturn would check them.
+//! `/api/ice-servers` gives the list ahead of Join only when it is the same
+//! for every member.
 
 mod common;
 
@@ -107,4 +109,27 @@ async fn without_a_secret_the_welcome_has_only_the_fixed_servers() {
     let (_, servers) = welcome_ice(&mut connect(addr).await, "r", "Ana").await;
     assert_eq!(servers.len(), 1);
     assert!(servers[0].username.is_none() && servers[0].credential.is_none());
+}
+
+#[tokio::test]
+async fn the_lobby_gets_the_welcome_s_servers_when_they_are_the_same_for_all() {
+    let config = Config {
+        turn: None,
+        ..turn_config()
+    };
+    let addr = start_with(config, Limits::default()).await;
+    let res = get(addr, "/api/ice-servers").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let lobby: Vec<IceServer> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    let (_, welcome) = welcome_ice(&mut connect(addr).await, "r", "Ana").await;
+    assert_eq!(lobby, welcome);
+}
+
+#[tokio::test]
+async fn the_lobby_gets_no_servers_when_credentials_are_per_member() {
+    let addr = start_with(turn_config(), Limits::default()).await;
+    let res = get(addr, "/api/ice-servers").await;
+    assert_eq!(res.status(), 204);
+    assert!(res.text().await.unwrap().is_empty());
 }

@@ -274,8 +274,9 @@ impl Browser {
             "const done = arguments[arguments.length - 1];
              const vids = [...document.querySelectorAll('.tile.remote video')];
              if (vids.length !== {count} || vids.some(v => v.videoWidth === 0)) return done(false);
-             const before = vids.map(v => v.currentTime);
-             setTimeout(() => done(vids.every((v, i) => v.currentTime > before[i])), 600);"
+             const frames = v => v.getVideoPlaybackQuality().totalVideoFrames;
+             const before = vids.map(v => [v.currentTime, frames(v)]);
+             setTimeout(() => done(vids.every((v, i) => v.currentTime > before[i][0] && frames(v) > before[i][1])), 600);"
         );
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -326,6 +327,13 @@ pub const TRACK_SOCKETS: &str = "window.sockets = [];
     window.WebSocket = function (...args) { const s = new Native(...args); window.sockets.push(s); return s; };
     window.WebSocket.prototype = Native.prototype;
     for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) window.WebSocket[k] = Native[k];";
+
+/// Keeps every `RTCPeerConnection` the page makes in `window.pcs`; add it
+/// like [`TRACK_SOCKETS`].
+pub const TRACK_PEER_CONNECTIONS: &str = "window.pcs = [];
+    const Native = window.RTCPeerConnection;
+    window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.pcs.push(pc); return pc; };
+    window.RTCPeerConnection.prototype = Native.prototype;";
 
 pub fn js_str(s: &str) -> String {
     Value::String(s.to_owned()).to_string()

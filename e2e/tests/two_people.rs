@@ -1,9 +1,11 @@
 //! Two people meet, in the real app, in real headless Chromium: each sees the
 //! other's live video, chat crosses, a camera switch keeps the call alive,
 //! mute shows up on the other side, a third person is told the room is full,
-//! and closing a browser removes its tile.
+//! and closing a browser removes its tile. The newcomer's first offer is
+//! made on the welcome screen, before Join, and made again when a device is
+//! switched there.
 
-use e2e::{js_str, Harness, Result};
+use e2e::{js_str, Harness, Result, TRACK_PEER_CONNECTIONS};
 
 const REMOTE_TILES: &str = "return document.querySelectorAll('.tile.remote').length";
 
@@ -11,8 +13,10 @@ const REMOTE_TILES: &str = "return document.querySelectorAll('.tile.remote').len
 async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     let harness = Harness::start(2).await?;
     let ana = harness.browser(&[]).await?;
-    // Bo's machine has two cameras, so Bo can switch.
-    let bo = harness.browser(&["--use-fake-device-for-media-stream=device-count=2"]).await?;
+    // Bo's machine has three cameras, so Bo can switch: Chromium's second
+    // fake camera is a depth camera (Y16), which it previews but never sends
+    // over WebRTC, so Bo switches to the third.
+    let bo = harness.browser(&["--use-fake-device-for-media-stream=device-count=3"]).await?;
 
     ana.join("standup", "Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
@@ -46,12 +50,12 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
 
     // Bo switches camera: the other camera is used and Ana's view of him stays live.
     let cameras = bo.eval("return document.querySelectorAll('#camera-select option').length").await?;
-    assert_eq!(cameras, 2, "the fake device gives Bo two cameras");
+    assert_eq!(cameras, 3, "the fake device gives Bo three cameras");
     let before = bo.eval("return document.querySelector('#camera-select').value").await?;
     let target = bo
         .eval(
             "const s = document.querySelector('#camera-select');
-             const other = [...s.options].find(o => o.value !== s.value).value;
+             const other = [...s.options].find(o => o.textContent === 'fake_device_2').value;
              s.value = other; s.dispatchEvent(new Event('change', { bubbles: true }));
              return other;",
         )
@@ -92,5 +96,51 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     ana.client.find(fantoccini::Locator::Css("#join")).await?.click().await?;
     ana.wait_for("Ana back in the room", "return !!document.querySelector('main.room')").await?;
     ana.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let ana = harness.browser(&[]).await?;
+    let bo = harness.browser(&[]).await?;
+    ana.join("retro", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+
+    harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
+    bo.open_room("retro").await?;
+    bo.wait_for_preview().await?;
+    bo.wait_for(
+        "a connection with its offer made, on the welcome screen",
+        "return window.pcs.length === 1 && window.pcs[0].signalingState === 'have-local-offer'",
+    )
+    .await?;
+    // Bo picks another microphone after that offer was made: a new one is
+    // prepared for it, and the old one closed.
+    let target = bo
+        .eval(
+            "const s = document.querySelector('#microphone-select');
+             const other = [...s.options].find(o => o.value !== s.value).value;
+             s.value = other; s.dispatchEvent(new Event('change', { bubbles: true }));
+             return other;",
+        )
+        .await?;
+    bo.wait_for(
+        "a new connection with its offer made, for the new microphone",
+        "return window.pcs.length === 2 && window.pcs[1].signalingState === 'have-local-offer'
+            && window.pcs[0].signalingState === 'closed'",
+    )
+    .await?;
+    bo.join_as("Bo").await?;
+
+    ana.wait_for_live_remote_videos(1).await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    assert_eq!(bo.eval("return window.pcs.length").await?, 2, "Join used the prepared connection, made no other");
+    let sent = bo
+        .eval("return window.pcs[1].getSenders().find(s => s.track?.kind === 'audio').track.getSettings().deviceId")
+        .await?;
+    assert_eq!(sent, target, "it sends the microphone Bo picked");
+    ana.close().await?;
+    bo.close().await?;
     Ok(())
 }

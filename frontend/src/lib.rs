@@ -6,12 +6,14 @@
 pub mod app;
 pub mod components;
 pub mod i18n;
+pub mod mailbox;
 pub mod media;
 pub mod meeting;
 pub mod route;
 pub mod rtc;
 pub mod session;
 pub mod signaling;
+pub mod warm_peer;
 
 /// Mounts the app on `<body>`.
 pub fn start() {

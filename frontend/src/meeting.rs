@@ -6,6 +6,7 @@ use crate::i18n::Lang;
 use crate::media::{LocalMedia, MediaError};
 use crate::rtc::{Peer, PeerEvent};
 use crate::signaling::{Socket, SocketEvent};
+use crate::warm_peer::WarmPeer;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use gloo_timers::callback::{Interval, Timeout};
@@ -155,6 +156,15 @@ impl Default for MeetingView {
     }
 }
 
+/// What the page made ready for Join while the person was on the welcome screen.
+#[derive(Default)]
+pub struct Prepared {
+    /// A socket to the server, open or opening.
+    pub socket: Option<Socket>,
+    /// A peer connection with its offer made, for the first member we offer to.
+    pub peer: Option<WarmPeer>,
+}
+
 /// A live meeting. Cloning shares it; dropping the last clone (after
 /// [`Meeting::leave`]) closes the socket and every peer connection.
 #[derive(Clone)]
@@ -166,6 +176,11 @@ struct Inner {
     socket: RefCell<Option<Socket>>,
     /// A socket the page opened before Join, used for the first connection.
     preopened: RefCell<Option<Socket>>,
+    /// A peer connection the page prepared before Join, offer made: for the
+    /// first member we offer to, if it suits.
+    warm: RefCell<Option<WarmPeer>>,
+    /// The member that got the warm connection: its offer is already made.
+    offer_ready: Cell<Option<PeerId>>,
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
@@ -190,11 +205,11 @@ struct Inner {
 
 impl Meeting {
     /// Joins `room`; `password` locks it if we are the first one there.
-    /// `preopened`, a socket to the server already open (or opening), saves
-    /// the WebSocket handshake.
+    /// What the page `prepared` saves the WebSocket handshake and making
+    /// the first offer.
     pub fn join(
         url: &str,
-        preopened: Option<Socket>,
+        prepared: Prepared,
         room: String,
         name: String,
         password: Option<String>,
@@ -210,7 +225,9 @@ impl Meeting {
             call: RefCell::new(Call::joining(join)),
             url: url.to_owned(),
             socket: RefCell::new(None),
-            preopened: RefCell::new(preopened),
+            preopened: RefCell::new(prepared.socket),
+            warm: RefCell::new(prepared.peer),
+            offer_ready: Cell::new(None),
             peers: RefCell::new(BTreeMap::new()),
             local,
             view,
@@ -428,7 +445,17 @@ impl Inner {
     fn run(self: &Rc<Self>, effect: Effect) {
         match effect {
             Effect::Send(msg) => self.send(&msg),
-            Effect::CreatePeer { peer, .. } => self.create_peer(peer),
+            Effect::CreatePeer { peer, offering, .. } => self.create_peer(peer, offering),
+            Effect::MakeOffer { peer } if self.offer_ready.get() == Some(peer) => {
+                self.offer_ready.set(None);
+                match self.peer(peer).and_then(|pc| pc.pending_offer()) {
+                    Some(sdp) => {
+                        self.send(&ClientMsg::Offer { to: peer, sdp });
+                        self.input(Input::OfferSent { peer });
+                    }
+                    None => self.input(Input::OfferFailed { peer }),
+                }
+            }
             Effect::MakeOffer { peer } => self.spawn_on(peer, move |this, pc| this.offer(peer, pc, false)),
             Effect::AcceptOffer { peer, sdp } => self.spawn_on(peer, move |this, pc| async move {
                 if let Err(err) = pc.set_remote_offer(&sdp).await {
@@ -513,17 +540,28 @@ impl Inner {
         }
     }
 
-    fn create_peer(self: &Rc<Self>, peer: PeerId) {
+    /// Makes the connection to `peer`, or takes the warm one when we are
+    /// about to offer and it suits.
+    fn create_peer(self: &Rc<Self>, peer: PeerId, offering: bool) {
         let ice = self.call.borrow().joined().map(|j| j.ice_servers.clone()).unwrap_or_default();
         let weak: Weak<Self> = Rc::downgrade(self);
-        let made = Peer::new(&ice, move |event| {
+        let on_event = move |event| {
             if let Some(inner) = weak.upgrade() {
                 inner.on_peer(peer, event);
             }
-        });
+        };
+        // Taken at the first connection either way: later ones are not first.
+        let warm = self.warm.borrow_mut().take().filter(|_| offering);
+        let made = match warm.and_then(|warm| warm.into_peer_for(&ice, self.local.stream())) {
+            Some(pc) => {
+                pc.listen(on_event);
+                self.offer_ready.set(Some(peer));
+                Ok(pc)
+            }
+            None => Peer::new(&ice, on_event).inspect(|pc| pc.send_stream(self.local.stream())),
+        };
         match made {
             Ok(pc) => {
-                pc.send_stream(self.local.stream());
                 let pc = Rc::new(pc);
                 // A newcomer sees the screen being shared, not the camera.
                 if let Some(screen) = self.local.screen() {

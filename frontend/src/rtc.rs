@@ -1,6 +1,7 @@
 //! One `RTCPeerConnection` to one remote member: the only code that touches
 //! `Rtc*`. It closes itself and removes its listeners when dropped.
 
+use crate::mailbox::Mailbox;
 use gloo_events::EventListener;
 use shared::budget::VideoBudget;
 use shared::{IceCandidate, IceServer};
@@ -49,11 +50,27 @@ pub enum PeerEvent {
 pub struct Peer {
     pc: RtcPeerConnection,
     chat: RtcDataChannel,
+    events: Mailbox<PeerEvent>,
     _listeners: Vec<EventListener>,
 }
 
 impl Peer {
     pub fn new(ice_servers: &[IceServer], on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, RtcError> {
+        Self::with(ice_servers, Mailbox::to(on_event))
+    }
+
+    /// A connection whose events are kept until [`Peer::listen`]: made
+    /// before it is known who is at the other end.
+    pub fn open(ice_servers: &[IceServer]) -> Result<Self, RtcError> {
+        Self::with(ice_servers, Mailbox::keeping())
+    }
+
+    /// Sends this connection's events, those kept so far first, to `on_event`.
+    pub fn listen(&self, on_event: impl Fn(PeerEvent) + 'static) {
+        self.events.listen(on_event);
+    }
+
+    fn with(ice_servers: &[IceServer], events: Mailbox<PeerEvent>) -> Result<Self, RtcError> {
         let config = RtcConfiguration::new();
         let servers = js_sys::Array::new();
         for server in ice_servers {
@@ -77,9 +94,8 @@ impl Peer {
         init.set_id(0);
         let chat = pc.create_data_channel_with_data_channel_dict("chat", &init);
 
-        let on_event = std::rc::Rc::new(on_event);
         let mut listeners = Vec::new();
-        let emit = on_event.clone();
+        let emit = events.clone();
         listeners.push(EventListener::new(&pc, "icecandidate", move |e| {
             let Some(e) = e.dyn_ref::<RtcPeerConnectionIceEvent>() else { return };
             // A null candidate marks the end of gathering: nothing to send.
@@ -87,13 +103,13 @@ impl Peer {
             if c.candidate().is_empty() {
                 return;
             }
-            emit(PeerEvent::IceCandidate(IceCandidate {
+            emit.deliver(PeerEvent::IceCandidate(IceCandidate {
                 candidate: c.candidate(),
                 sdp_mid: c.sdp_mid(),
                 sdp_m_line_index: c.sdp_m_line_index(),
             }));
         }));
-        let emit = on_event.clone();
+        let emit = events.clone();
         listeners.push(EventListener::new(&pc, "track", move |e| {
             let Some(e) = e.dyn_ref::<RtcTrackEvent>() else { return };
             let stream = match e.streams().iter().next() {
@@ -104,22 +120,22 @@ impl Peer {
                     s
                 }
             };
-            emit(PeerEvent::Stream(stream));
+            emit.deliver(PeerEvent::Stream(stream));
         }));
-        let emit = on_event.clone();
+        let emit = events.clone();
         let pc2 = pc.clone();
         listeners.push(EventListener::new(&pc, "connectionstatechange", move |_| {
-            emit(PeerEvent::State(format!("{:?}", pc2.connection_state()).to_lowercase()));
+            emit.deliver(PeerEvent::State(format!("{:?}", pc2.connection_state()).to_lowercase()));
         }));
-        let emit = on_event.clone();
-        listeners.push(EventListener::new(&chat, "open", move |_| emit(PeerEvent::ChatOpen)));
-        let emit = on_event;
+        let emit = events.clone();
+        listeners.push(EventListener::new(&chat, "open", move |_| emit.deliver(PeerEvent::ChatOpen)));
+        let emit = events.clone();
         listeners.push(EventListener::new(&chat, "message", move |e| {
             if let Some(text) = e.dyn_ref::<web_sys::MessageEvent>().and_then(|m| m.data().as_string()) {
-                emit(PeerEvent::Chat(text));
+                emit.deliver(PeerEvent::Chat(text));
             }
         }));
-        Ok(Self { pc, chat, _listeners: listeners })
+        Ok(Self { pc, chat, events, _listeners: listeners })
     }
 
     /// Sends every track of `stream`; for a kind it lacks, asks to receive

@@ -3,17 +3,25 @@
 //! and call its methods; it is shared through Leptos context.
 
 use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError, Request};
-use crate::meeting::{Meeting, MeetingView, Phase, Problem};
+use crate::meeting::{Meeting, MeetingView, Phase, Prepared, Problem};
 use crate::signaling::Socket;
+use crate::warm_peer::{WarmPeer, FRESH_FOR_MS};
+use shared::IceServer;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use gloo_events::EventListener;
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use std::rc::Rc;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 /// How often the microphone level meter redraws.
 const METER_MS: u32 = 100;
+
+/// How long after the preview starts the first offer is prepared.
+const WARM_DELAY_MS: u32 = 500;
+
+/// How often the prepared offer's age is checked, while on the welcome screen.
+const WARM_CHECK_MS: u32 = 30_000;
 
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -43,6 +51,17 @@ pub struct Session {
     meeting: RwSignal<Option<Meeting>, LocalStorage>,
     /// A socket opened while the person is on the welcome screen, for Join.
     lobby: StoredValue<Option<Socket>, LocalStorage>,
+    /// The ICE servers every member is given, once the server has said
+    /// (`None` while unknown, or when each member gets its own).
+    lobby_ice: StoredValue<Option<Vec<IceServer>>, LocalStorage>,
+    /// A connection with its offer made, prepared on the welcome screen for Join.
+    warm: StoredValue<Option<WarmPeer>, LocalStorage>,
+    /// Counts preparations, so an older one finishing late is dropped.
+    warm_round: StoredValue<u32>,
+    /// Keeps the prepared connection fresh while the person waits.
+    warm_timer: StoredValue<Option<Interval>, LocalStorage>,
+    /// The preparation about to start (a newer request replaces it).
+    warm_soon: StoredValue<Option<Timeout>, LocalStorage>,
     pub view: MeetingView,
 }
 
@@ -69,6 +88,11 @@ impl Session {
             screen_ended: StoredValue::new_local(None),
             meeting: RwSignal::new_local(None),
             lobby: StoredValue::new_local(None),
+            lobby_ice: StoredValue::new_local(None),
+            warm: StoredValue::new_local(None),
+            warm_round: StoredValue::new(0),
+            warm_timer: StoredValue::new_local(None),
+            warm_soon: StoredValue::new_local(None),
             view: MeetingView::new(),
         }
     }
@@ -114,6 +138,7 @@ impl Session {
         self.preview.set(Some(Clone::clone(local.stream())));
         self.start_meter(&local);
         self.local.set(Some(local));
+        self.prepare_offer_soon();
     }
 
     /// (Re)starts the level meter on the current microphone track.
@@ -180,6 +205,7 @@ impl Session {
             }
             self.camera_id.set(local.camera_id());
             self.preview.set(Some(Clone::clone(local.stream())));
+            self.prepare_offer_soon();
             match result {
                 Ok(track) => {
                     self.facing_back.set(back);
@@ -200,6 +226,7 @@ impl Session {
                 Ok(track) => {
                     self.microphone_id.set(local.microphone_id());
                     self.start_meter(&local);
+                    self.prepare_offer_soon();
                     if let Some(meeting) = self.meeting() {
                         meeting.replace_track(&track).await;
                     }
@@ -270,6 +297,54 @@ impl Session {
     pub fn preconnect(self) {
         let socket = Socket::open(&crate::signaling::default_url()).ok();
         self.lobby.set_value(socket);
+        if self.warm_timer.with_value(Option::is_none) {
+            let timer = Interval::new(WARM_CHECK_MS, move || {
+                let stale = self.warm.with_value(|w| w.as_ref().is_none_or(|w| w.age_ms() > FRESH_FOR_MS / 2.0));
+                if stale {
+                    self.prepare_offer();
+                }
+            });
+            self.warm_timer.set_value(Some(timer));
+        }
+        if self.lobby_ice.with_value(Option::is_some) {
+            return self.prepare_offer_soon();
+        }
+        spawn_local(async move {
+            let ice = crate::signaling::lobby_ice_servers().await;
+            self.lobby_ice.set_value(ice);
+            self.prepare_offer_soon();
+        });
+    }
+
+    /// [`Session::prepare_offer`], once the page has drawn: it costs the
+    /// main thread a few tens of milliseconds, and the preview comes first.
+    fn prepare_offer_soon(self) {
+        self.warm_soon.set_value(Some(Timeout::new(WARM_DELAY_MS, move || self.prepare_offer())));
+    }
+
+    /// Prepares the connection for the first offer after Join (with the
+    /// camera and microphone as they are now), replacing an older one.
+    fn prepare_offer(self) {
+        let (Some(local), Some(ice)) = (self.local(), self.lobby_ice.get_value()) else { return };
+        if self.meeting().is_some() {
+            return;
+        }
+        let round = self.next_warm_round();
+        spawn_local(async move {
+            match WarmPeer::prepare(ice, local.stream()).await {
+                // Not if Join came meanwhile, or a newer one started.
+                Ok(warm) if self.warm_round.get_value() == round && self.meeting().is_none() => {
+                    self.warm.set_value(Some(warm));
+                }
+                Ok(_) => {}
+                Err(err) => leptos::logging::warn!("{err}"),
+            }
+        });
+    }
+
+    fn next_warm_round(self) -> u32 {
+        self.warm_round.update_value(|r| *r += 1);
+        self.warm_round.get_value()
     }
 
     pub fn join(self, room: String, name: String, password: Option<String>) {
@@ -278,8 +353,12 @@ impl Session {
             old.leave();
         }
         let url = crate::signaling::default_url();
-        let preopened = self.lobby.try_update_value(Option::take).flatten();
-        let meeting = Meeting::join(&url, preopened, room, name, password, local, self.view);
+        self.next_warm_round();
+        let prepared = Prepared {
+            socket: self.lobby.try_update_value(Option::take).flatten(),
+            peer: self.warm.try_update_value(Option::take).flatten(),
+        };
+        let meeting = Meeting::join(&url, prepared, room, name, password, local, self.view);
         self.meeting.set(Some(meeting));
     }
 

@@ -1,10 +1,9 @@
 //! The WebSocket to the Moim server, speaking `shared::protocol`: the only
 //! code that touches `WebSocket`. Closes itself when dropped.
 
+use crate::mailbox::Mailbox;
 use gloo_events::EventListener;
 use shared::{ClientMsg, ServerMsg};
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
@@ -29,25 +28,8 @@ pub enum SignalingError {
 
 pub struct Socket {
     ws: WebSocket,
-    route: Rc<RefCell<Route>>,
+    events: Mailbox<SocketEvent>,
     _listeners: [EventListener; 4],
-}
-
-/// Where a socket's events go: kept until someone listens (a socket opened
-/// ahead of need), then to them.
-enum Route {
-    Keep(Vec<SocketEvent>),
-    To(Rc<dyn Fn(SocketEvent)>),
-}
-
-impl Route {
-    fn deliver(route: &RefCell<Route>, event: SocketEvent) {
-        let to = match &mut *route.borrow_mut() {
-            Route::Keep(kept) => return kept.push(event),
-            Route::To(to) => to.clone(),
-        };
-        to(event);
-    }
 }
 
 /// `ws://host/ws` or `wss://host/ws`, matching how the page was loaded.
@@ -60,34 +42,35 @@ pub fn default_url() -> String {
 
 impl Socket {
     pub fn connect(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, SignalingError> {
-        let socket = Self::open(url)?;
-        *socket.route.borrow_mut() = Route::To(Rc::new(on_event));
-        Ok(socket)
+        Self::with(url, Mailbox::to(on_event))
     }
 
     /// Opens a socket whose events are kept until [`Socket::listen`]: the
     /// page opens one while the person types, so Join needs no handshake.
     pub fn open(url: &str) -> Result<Self, SignalingError> {
-        let ws = WebSocket::new(url).map_err(|_| SignalingError::Connect { url: url.to_owned() })?;
-        let route = Rc::new(RefCell::new(Route::Keep(Vec::new())));
+        Self::with(url, Mailbox::keeping())
+    }
 
-        let to = route.clone();
-        let open = EventListener::new(&ws, "open", move |_| Route::deliver(&to, SocketEvent::Open));
-        let to = route.clone();
+    fn with(url: &str, events: Mailbox<SocketEvent>) -> Result<Self, SignalingError> {
+        let ws = WebSocket::new(url).map_err(|_| SignalingError::Connect { url: url.to_owned() })?;
+
+        let to = events.clone();
+        let open = EventListener::new(&ws, "open", move |_| to.deliver(SocketEvent::Open));
+        let to = events.clone();
         let message = EventListener::new(&ws, "message", move |e| {
             let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
-            Route::deliver(&to, match ServerMsg::decode(&text) {
+            to.deliver(match ServerMsg::decode(&text) {
                 Ok(msg) => SocketEvent::Message(msg),
                 Err(err) => SocketEvent::Garbled(err.to_string()),
             });
         });
-        let to = route.clone();
+        let to = events.clone();
         let close = EventListener::new(&ws, "close", move |e| {
             let (code, reason) = e
                 .dyn_ref::<CloseEvent>()
                 .map(|c| (c.code(), c.reason()))
                 .unwrap_or((1006, String::new()));
-            Route::deliver(&to, SocketEvent::Closed { code, reason });
+            to.deliver(SocketEvent::Closed { code, reason });
         });
         // Closing the tab: say goodbye properly, so the room drops our tile
         // now instead of keeping the seat for a resume that won't come.
@@ -96,21 +79,12 @@ impl Socket {
         let pagehide = EventListener::new(&window, "pagehide", move |_| {
             let _ = leaving.close_with_code(1000);
         });
-        Ok(Self { ws, route, _listeners: [open, message, close, pagehide] })
+        Ok(Self { ws, events, _listeners: [open, message, close, pagehide] })
     }
 
     /// Sends this socket's events, those kept so far first, to `on_event`.
-    /// The kept ones follow in a task of their own, after the caller has
-    /// stored the socket.
     pub fn listen(&self, on_event: impl Fn(SocketEvent) + 'static) {
-        let on_event: Rc<dyn Fn(SocketEvent)> = Rc::new(on_event);
-        let kept = match std::mem::replace(&mut *self.route.borrow_mut(), Route::To(on_event.clone())) {
-            Route::Keep(kept) => kept,
-            Route::To(_) => Vec::new(),
-        };
-        if !kept.is_empty() {
-            wasm_bindgen_futures::spawn_local(async move { kept.into_iter().for_each(|event| on_event(event)) });
-        }
+        self.events.listen(on_event);
     }
 
     /// Still opening, or open: worth handing to a meeting.
@@ -141,15 +115,27 @@ impl Drop for Socket {
     }
 }
 
+/// The ICE servers every member is given (`GET /api/ice-servers`), to
+/// prepare the first connection before Join. `None` when each member gets
+/// its own, or the server cannot say.
+pub async fn lobby_ice_servers() -> Option<Vec<shared::IceServer>> {
+    let text = get_text("/api/ice-servers").await?;
+    shared::IceServer::decode_list(&text).ok()
+}
+
 /// How many are in `room` now (`GET /api/rooms/<room>`), for the welcome
 /// screen. `None` when the server cannot say (unreachable, bad name).
 pub async fn room_status(room: &shared::RoomName) -> Option<shared::RoomStatus> {
-    let window = web_sys::window()?;
     let url = format!("/api/rooms/{}", js_sys::encode_uri_component(room.as_str()));
-    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url)).await.ok()?.dyn_into().ok()?;
-    if !response.ok() {
+    serde_json::from_str(&get_text(&url).await?).ok()
+}
+
+/// The body of a 200 answer to `GET url`.
+async fn get_text(url: &str) -> Option<String> {
+    let window = web_sys::window()?;
+    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
+    if response.status() != 200 {
         return None;
     }
-    let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
-    serde_json::from_str(&text).ok()
+    wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()
 }

@@ -3,9 +3,11 @@
 
 use frontend::media::{self, Camera, LocalMedia, Request};
 use frontend::rtc::{Peer, PeerEvent};
+use frontend::warm_peer::WarmPeer;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver};
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
+use shared::IceServer;
 use std::rc::Rc;
 use wasm_bindgen_test::*;
 use web_sys::MediaStreamTrackState;
@@ -196,4 +198,47 @@ async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
         TimeoutFuture::new(100).await;
     }
     assert_eq!((a.connection_state(), b.connection_state()), ("connected".into(), "connected".into()));
+}
+
+#[wasm_bindgen_test]
+async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+    // It does not fit a meeting given other ICE servers, or sending other kinds of media.
+    let stun = vec![IceServer { urls: vec!["stun:127.0.0.1:9".into()], username: None, credential: None }];
+    let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
+    assert!(warm.into_peer_for(&stun, local.stream()).is_none());
+    let audio_only = media::capture(&Request::AUDIO_ONLY).await.unwrap();
+    let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
+    assert!(warm.into_peer_for(&[], &audio_only).is_none());
+
+    let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
+    // Its candidates are gathered meanwhile, with nobody listening yet.
+    TimeoutFuture::new(500).await;
+    let a = Rc::new(warm.into_peer_for(&[], local.stream()).expect("it fits"));
+    let offer = a.pending_offer().expect("the offer is made and set locally");
+    let (a_tx, a_rx) = unbounded();
+    let (b_tx, b_rx) = unbounded();
+    let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
+    b.set_remote_offer(&offer).await.unwrap();
+    a.listen(move |e| drop(a_tx.unbounded_send(e)));
+    let mut a_rx = a_rx;
+    let first = futures::select! {
+        event = a_rx.next() => event,
+        _ = TimeoutFuture::new(5_000).fuse() => None,
+    };
+    let Some(PeerEvent::IceCandidate(kept)) = first else {
+        panic!("the candidates gathered before anyone listened come first, got {first:?}")
+    };
+    b.add_ice(&kept).await.unwrap();
+    let mut a_events = connect_ice(a_rx, b.clone());
+    let answer = b.create_answer().await.unwrap();
+    a.set_remote_answer(&answer).await.unwrap();
+    let mut b_events = connect_ice(b_rx, a.clone());
+
+    let PeerEvent::Stream(remote) = next_event(&mut b_events, |e| matches!(e, PeerEvent::Stream(_))).await else {
+        unreachable!()
+    };
+    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    next_event(&mut a_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    assert_eq!((remote.get_video_tracks().length(), remote.get_audio_tracks().length()), (1, 1));
 }

@@ -77,7 +77,9 @@ pub const DISCONNECTED_GRACE_MS: u32 = 3000;
 pub enum Effect {
     Send(ClientMsg),
     /// Build an `RTCPeerConnection` for this member, with local tracks added.
-    CreatePeer { peer: PeerId, polite: bool },
+    /// `offering`: a [`Effect::MakeOffer`] follows at once (we are new in the
+    /// room), so a connection prepared with its offer already made fits.
+    CreatePeer { peer: PeerId, polite: bool, offering: bool },
     /// `createOffer`, `setLocalDescription`, send it; then [`Input::OfferSent`].
     MakeOffer { peer: PeerId },
     /// `setRemoteDescription(offer)` (rolling back our own offer if any),
@@ -307,7 +309,7 @@ impl Call {
                 let mut effects = vec![];
                 for info in peers {
                     let peer = info.id;
-                    effects.extend(self.add_member(info));
+                    effects.extend(self.add_member(info, true));
                     if let Some(n) = self.negotiations.get_mut(&peer) {
                         n.making_offer = true;
                         effects.push(Effect::MakeOffer { peer });
@@ -317,7 +319,7 @@ impl Call {
                 effects
             }
             ServerMsg::PeerJoined { peer } => {
-                let mut effects = self.add_member(peer);
+                let mut effects = self.add_member(peer, false);
                 effects.push(Effect::MembersChanged);
                 effects
             }
@@ -389,7 +391,7 @@ impl Call {
                 member.state = info.state;
             } else {
                 // They joined while we were away; their offer is on its way.
-                effects.extend(self.add_member(info));
+                effects.extend(self.add_member(info, false));
             }
         }
         let peers: Vec<PeerId> = self.negotiations.keys().copied().collect();
@@ -413,7 +415,7 @@ impl Call {
         }
     }
 
-    fn add_member(&mut self, info: PeerInfo) -> Vec<Effect> {
+    fn add_member(&mut self, info: PeerInfo, offering: bool) -> Vec<Effect> {
         let Some(me) = self.joined.as_ref().map(|j| j.you) else { return vec![] };
         if info.id == me || self.members.contains_key(&info.id) {
             return vec![];
@@ -425,6 +427,6 @@ impl Call {
         );
         let polite = me < peer;
         self.negotiations.insert(peer, Negotiation { polite, ..Default::default() });
-        vec![Effect::CreatePeer { peer, polite }]
+        vec![Effect::CreatePeer { peer, polite, offering }]
     }
 }

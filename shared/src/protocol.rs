@@ -142,6 +142,14 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+impl IceServer {
+    /// A JSON list of them, as `GET /api/ice-servers` answers; by hand, as
+    /// [`ServerMsg::decode`] (the browser reads it).
+    pub fn decode_list(text: &str) -> Result<Vec<Self>, serde_json::Error> {
+        crate::server_decode::ice_servers(text)
+    }
+}
+
 /// `GET /api/rooms/{room}`: how full a room is, so the welcome screen can
 /// say so before the camera is asked for. `members` is 0 for an empty room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,6 +45,14 @@ pub(crate) fn server_msg(text: &str) -> Result<ServerMsg, Error> {
     })
 }
 
+/// `GET /api/ice-servers`' answer: a list of ICE servers.
+pub(crate) fn ice_servers(text: &str) -> Result<Vec<IceServer>, Error> {
+    match serde_json::from_str(text)? {
+        Value::Array(items) => items.into_iter().map(ice_server).collect(),
+        other => Err(wrong("ice servers", "a list", &other)),
+    }
+}
+
 fn peer_info(value: Value) -> Result<PeerInfo, Error> {
     let mut f = Fields::of(value, "a peer")?;
     let id = f.peer_id("id")?;

@@ -13,6 +13,8 @@ struct Client {
     /// (peer, what was applied), in order: "offer", "answer", or an ICE candidate string.
     applied: Vec<(PeerId, String)>,
     open_peers: Vec<PeerId>,
+    /// Peers whose connection was to be made with an offer to follow at once.
+    offering_to: Vec<PeerId>,
     /// Peers whose ICE was restarted, and connection checks asked for, in order.
     restarts: Vec<PeerId>,
     checks: Vec<PeerId>,
@@ -27,6 +29,7 @@ impl Client {
             outbox: VecDeque::new(),
             applied: vec![],
             open_peers: vec![],
+            offering_to: vec![],
             restarts: vec![],
             checks: vec![],
             rejoins: 0,
@@ -52,10 +55,22 @@ impl Client {
     fn input(&mut self, input: Input) {
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
-            for effect in self.call.handle(input) {
+            let effects = self.call.handle(input);
+            // A connection made for offering is followed by that offer in the same batch.
+            for (i, effect) in effects.iter().enumerate() {
+                if let Effect::CreatePeer { peer, offering: true, .. } = effect {
+                    assert_eq!(effects.get(i + 1), Some(&Effect::MakeOffer { peer: *peer }), "{effects:?}");
+                }
+            }
+            for effect in effects {
                 match effect {
                     Effect::Send(msg) => self.outbox.push_back(msg),
-                    Effect::CreatePeer { peer, .. } => self.open_peers.push(peer),
+                    Effect::CreatePeer { peer, offering, .. } => {
+                        self.open_peers.push(peer);
+                        if offering {
+                            self.offering_to.push(peer);
+                        }
+                    }
                     Effect::ClosePeer { peer } => self.open_peers.retain(|p| *p != peer),
                     Effect::MakeOffer { peer } => {
                         self.outbox.push_back(ClientMsg::Offer { to: peer, sdp: format!("offer {}", self.id) });
@@ -220,6 +235,8 @@ fn three_members_form_a_mesh() {
     assert_eq!(c.open_peers, vec![a.id, b.id]);
     assert_eq!(c.outbox.iter().filter(|m| matches!(m, ClientMsg::Offer { .. })).count(), 2);
     assert_eq!(a.call.members().count(), 2);
+    // Only the newcomer offers, to everyone already there.
+    assert_eq!((a.offering_to.len(), b.offering_to.clone(), c.offering_to.clone()), (0, vec![a.id], vec![a.id, b.id]));
 }
 
 #[test]
