@@ -293,7 +293,8 @@ impl Session {
     }
 
     /// Opens the signaling socket ahead of Join (in parallel with the
-    /// camera), so joining skips the WebSocket handshake.
+    /// camera), so joining skips the WebSocket handshake, and prepares the
+    /// first offer and keeps it fresh, so joining skips making it.
     pub fn preconnect(self) {
         let socket = Socket::open(&crate::signaling::default_url()).ok();
         self.lobby.set_value(socket);
@@ -306,18 +307,12 @@ impl Session {
             });
             self.warm_timer.set_value(Some(timer));
         }
-        if self.lobby_ice.with_value(Option::is_some) {
-            return self.prepare_offer_soon();
-        }
-        spawn_local(async move {
-            let ice = crate::signaling::lobby_ice_servers().await;
-            self.lobby_ice.set_value(ice);
-            self.prepare_offer_soon();
-        });
+        self.prepare_offer_soon();
     }
 
     /// [`Session::prepare_offer`], once the page has drawn: it costs the
-    /// main thread a few tens of milliseconds, and the preview comes first.
+    /// main thread a few tens of milliseconds (and a request, the first
+    /// time), and the preview comes first.
     fn prepare_offer_soon(self) {
         self.warm_soon.set_value(Some(Timeout::new(WARM_DELAY_MS, move || self.prepare_offer())));
     }
@@ -325,12 +320,17 @@ impl Session {
     /// Prepares the connection for the first offer after Join (with the
     /// camera and microphone as they are now), replacing an older one.
     fn prepare_offer(self) {
-        let (Some(local), Some(ice)) = (self.local(), self.lobby_ice.get_value()) else { return };
+        let Some(local) = self.local() else { return };
         if self.meeting().is_some() {
             return;
         }
         let round = self.next_warm_round();
         spawn_local(async move {
+            if self.lobby_ice.with_value(Option::is_none) {
+                self.lobby_ice.set_value(crate::signaling::lobby_ice_servers().await);
+            }
+            // None: the server gives each member ICE servers of its own.
+            let Some(ice) = self.lobby_ice.get_value() else { return };
             match WarmPeer::prepare(ice, local.stream()).await {
                 // Not if Join came meanwhile, or a newer one started.
                 Ok(warm) if self.warm_round.get_value() == round && self.meeting().is_none() => {
