@@ -22,6 +22,9 @@ use web_sys::{MediaStream, MediaStreamTrack};
 /// Longest chat line sent; longer input is cut.
 pub const MAX_CHAT_CHARS: usize = 2000;
 
+/// When a prepared connection nobody needed is closed, after `welcome`.
+const CLOSE_UNUSED_AFTER_MS: u32 = 1_000;
+
 /// How often remote voice levels are read for the speaking highlight.
 const SPEAKING_POLL_MS: u32 = 250;
 
@@ -337,6 +340,7 @@ impl Inner {
                     self.back_in_seat();
                 }
                 if welcome {
+                    self.close_unused_warm_peer();
                     let state = self.local.state();
                     if state != shared::MediaState::default() {
                         self.input(Input::LocalMediaState(state));
@@ -345,6 +349,16 @@ impl Inner {
             }
             SocketEvent::Garbled(err) => leptos::logging::warn!("unreadable server message: {err}"),
             SocketEvent::Closed { code, reason } => self.on_closed(code, reason),
+        }
+    }
+
+    /// First in the room: nobody to offer to, so the prepared connection
+    /// goes. Not now, while the room is drawn, and not left for the next
+    /// member's arrival either: closing one holds the main thread for tens
+    /// of milliseconds (docs/BENCHMARKS.md).
+    fn close_unused_warm_peer(&self) {
+        if let Some(unused) = self.warm.borrow_mut().take() {
+            Timeout::new(CLOSE_UNUSED_AFTER_MS, move || drop(unused)).forget();
         }
     }
 

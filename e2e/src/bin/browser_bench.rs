@@ -210,6 +210,18 @@ window.WebSocket = class extends WS {
   }
 };
 const PC = window.RTCPeerConnection;
+// A connection's progress; also for one made before this script ran (the
+// newcomer's, prepared on the welcome screen), seen at its first method call.
+const watched = new WeakSet();
+const watch = pc => {
+  if (watched.has(pc)) return;
+  watched.add(pc);
+  const mark = window.__b.mark;
+  pc.addEventListener('icecandidate', e => { if (e.candidate) mark('local_candidate'); });
+  pc.addEventListener('iceconnectionstatechange', () => mark('ice_' + pc.iceConnectionState));
+  pc.addEventListener('connectionstatechange', () => mark('pc_' + pc.connectionState));
+  pc.addEventListener('track', () => mark('track'));
+};
 const addTrack = PC.prototype.addTrack;
 PC.prototype.addTrack = function (...args) {
   window.__b.mark('addTrack_called');
@@ -220,6 +232,7 @@ PC.prototype.addTrack = function (...args) {
 for (const name of ['createOffer', 'createAnswer', 'setLocalDescription', 'setRemoteDescription', 'addIceCandidate']) {
   const original = PC.prototype[name];
   PC.prototype[name] = function (...args) {
+    watch(this);
     window.__b.mark(name + '_start');
     const p = original.apply(this, args);
     p.then(() => window.__b.mark(name + '_done'), () => {});
@@ -230,12 +243,8 @@ window.RTCPeerConnection = class extends PC {
   constructor(...args) {
     window.__b.mark('pc_constructor_called');
     super(...args);
-    const mark = window.__b.mark;
-    mark('pc_new');
-    this.addEventListener('icecandidate', e => { if (e.candidate) mark('local_candidate'); });
-    this.addEventListener('iceconnectionstatechange', () => mark('ice_' + this.iceConnectionState));
-    this.addEventListener('connectionstatechange', () => mark('pc_' + this.connectionState));
-    this.addEventListener('track', () => mark('track'));
+    window.__b.mark('pc_new');
+    watch(this);
   }
 };
 }
@@ -595,7 +604,7 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
     let rebase = |raw: Marks, offset: f64| raw.into_iter().map(|(k, v)| (k, v - offset - click)).collect::<Marks>();
     let (mut newcomer_marks, mut resident_marks) = (rebase(newcomer_raw, newcomer_offset), rebase(resident_raw, resident_offset));
     // Main-thread long tasks that began between the click and this side's first frame.
-    for (page, offset, marks) in [(newcomer, newcomer_offset, &mut newcomer_marks), (resident, resident_offset, &mut resident_marks)] {
+    for (who, page, offset, marks) in [("newcomer", newcomer, newcomer_offset, &mut newcomer_marks), ("in the room", resident, resident_offset, &mut resident_marks)] {
         let long = page.eval("return window.__b.long").await?;
         let frame = marks["frame"];
         let busy: f64 = long
@@ -612,7 +621,7 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
             for f in loaf.as_array().into_iter().flatten() {
                 let start = f["start"].as_f64().unwrap_or_default() - offset - click;
                 if (0.0..frame).contains(&start) {
-                    eprintln!("  long frame at {start:.0} ms: {}", f);
+                    eprintln!("  {who}: long frame at {start:.0} ms: {}", f);
                 }
             }
         }
@@ -932,8 +941,8 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     // (label, which Moim page, Moim's marks from → to, the floor's marks from → to); "" is the start.
     type Phase = (&'static str, fn(&CallRun) -> &Marks, &'static str, &'static str, &'static str, &'static str);
     let phases: [Phase; 8] = [
-        ("newcomer: start → offer set locally (Moim: socket, join, welcome, room screen, `createOffer`)", |c| &c.newcomer, "", "setLocalDescription_done", "", "offer_ready"),
-        ("newcomer: offer set → answer applied (Moim: relayed both ways)", |c| &c.newcomer, "setLocalDescription_done", "setRemoteDescription_done", "offer_ready", "answer_applied"),
+        ("newcomer: start → offer out (Moim: join, welcome, the offer prepared before the click sent; floor: `createOffer`, set locally)", |c| &c.newcomer, "", "out_offer", "", "offer_ready"),
+        ("newcomer: offer out → answer applied (Moim: relayed both ways)", |c| &c.newcomer, "out_offer", "setRemoteDescription_done", "offer_ready", "answer_applied"),
         ("newcomer: answer applied → connected", |c| &c.newcomer, "setRemoteDescription_done", "pc_connected", "answer_applied", "pc_connected_offerer"),
         ("newcomer: connected → first remote frame", |c| &c.newcomer, "pc_connected", "frame", "pc_connected_offerer", "frame_offerer"),
         ("in the room: start → offer applied (Moim: socket, join, welcome, offer made and relayed)", |c| &c.resident, "", "setRemoteDescription_done", "", "offer_applied"),
