@@ -118,10 +118,12 @@ impl Harness {
         self.launch(args).await
     }
 
-    /// A phone-sized browser (390×844 portrait, touch, two cameras).
+    /// A phone-sized browser (390×844 portrait, touch, three cameras:
+    /// Chromium's second fake camera is a depth camera, which it previews but
+    /// never sends over WebRTC, so a test switches between the others).
     pub async fn phone(&self) -> Result<Browser> {
         self.launch_with(
-            vec!["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=2"],
+            vec!["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=3"],
             json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true, "mobile": true } }),
         )
         .await

@@ -126,9 +126,22 @@ async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
             .await?;
         assert_eq!(visible, true, "{control} is on screen");
     }
-    // The back camera: the phone switches and the desk keeps seeing live video.
+    // The phone picks its third camera, then flips: the fakes say no facing,
+    // so the flip takes the other camera in turn. The desk keeps seeing live video.
+    let third = phone
+        .eval(
+            "const s = document.querySelector('#camera-select');
+             s.value = [...s.options].find(o => o.textContent === 'fake_device_2').value;
+             s.dispatchEvent(new Event('change', { bubbles: true }));
+             return s.value;",
+        )
+        .await?;
+    let sending = "return document.querySelector('video.self').srcObject.getVideoTracks()[0]?.getSettings().deviceId";
+    phone.wait_for("the third camera", &format!("{sending} === {third}")).await?;
+    desk.wait_for_live_remote_videos(1).await?;
     phone.client.find(Locator::Css("#flip")).await?.click().await?;
     phone.wait_for("the flip to finish", "return document.querySelector('#flip').textContent === 'Front camera'").await?;
+    assert_ne!(phone.eval(sending).await?, third, "the flip changed camera");
     desk.wait_for_live_remote_videos(1).await?;
     phone.close().await?;
     desk.close().await
