@@ -3,7 +3,8 @@
 //! mute shows up on the other side, a third person is told the room is full,
 //! and closing a browser removes its tile. The newcomer's first offer is
 //! made on the welcome screen, before Join, and made again when a device is
-//! switched there.
+//! switched there; the member already in the room answers it on a connection
+//! made ahead too.
 
 use e2e::{js_str, Harness, Result, TRACK_PEER_CONNECTIONS};
 
@@ -104,8 +105,18 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     let harness = Harness::start(2).await?;
     let ana = harness.browser(&[]).await?;
     let bo = harness.browser(&[]).await?;
+    harness.cdp(&ana, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
     ana.join("retro", "Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    // In the room, Ana has a spare connection ready for whoever comes next.
+    ana.wait_for(
+        "a spare connection in the room",
+        "window.spare = window.pcs.find(p => p.signalingState === 'stable' && !p.remoteDescription
+            && p.getSenders().length === 2);
+         return !!window.spare",
+    )
+    .await?;
+    let made_by_ana = ana.eval("return window.pcs.length").await?;
 
     harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
     bo.open_room("retro").await?;
@@ -135,11 +146,20 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
 
     ana.wait_for_live_remote_videos(1).await?;
     bo.wait_for_live_remote_videos(1).await?;
-    assert_eq!(bo.eval("return window.pcs.length").await?, 2, "Join used the prepared connection, made no other");
+    // Join used the prepared connection; any made since is a spare for the next arrival.
+    assert_eq!(
+        bo.eval("return [window.pcs[1].connectionState, window.pcs.slice(2).filter(p => !!p.remoteDescription).length]").await?,
+        serde_json::json!(["connected", 0]),
+        "Join used the prepared connection, made no other"
+    );
     let sent = bo
         .eval("return window.pcs[1].getSenders().find(s => s.track?.kind === 'audio').track.getSettings().deviceId")
         .await?;
     assert_eq!(sent, target, "it sends the microphone Bo picked");
+    assert_eq!(ana.eval("return window.spare.connectionState").await?, "connected", "Ana answered Bo on her spare");
+    // Any made since is her next spare, not one that answered Bo.
+    let answered_since = ana.eval(&format!("return window.pcs.slice({made_by_ana}).filter(p => !!p.remoteDescription).length")).await?;
+    assert_eq!(answered_since, 0, "no connection was made to answer Bo");
     ana.close().await?;
     bo.close().await?;
     Ok(())

@@ -22,8 +22,9 @@ use web_sys::{MediaStream, MediaStreamTrack};
 /// Longest chat line sent; longer input is cut.
 pub const MAX_CHAT_CHARS: usize = 2000;
 
-/// When a prepared connection nobody needed is closed, after `welcome`.
-const CLOSE_UNUSED_AFTER_MS: u32 = 1_000;
+/// When the spare connection for the next arrival is made, after `welcome`
+/// or after the last one was taken.
+const SPARE_AFTER_MS: u32 = 1_500;
 
 /// How often remote voice levels are read for the speaking highlight.
 const SPEAKING_POLL_MS: u32 = 250;
@@ -184,6 +185,10 @@ struct Inner {
     warm: RefCell<Option<WarmPeer>>,
     /// The member that got the warm connection: its offer is already made.
     offer_ready: Cell<Option<PeerId>>,
+    /// A connection made ahead for the next member to arrive (they offer).
+    spare: RefCell<Option<WarmPeer>>,
+    /// Making the next spare, a moment after the last was taken.
+    spare_soon: RefCell<Option<Timeout>>,
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
@@ -231,6 +236,8 @@ impl Meeting {
             preopened: RefCell::new(prepared.socket),
             warm: RefCell::new(prepared.peer),
             offer_ready: Cell::new(None),
+            spare: RefCell::new(None),
+            spare_soon: RefCell::new(None),
             peers: RefCell::new(BTreeMap::new()),
             local,
             view,
@@ -255,6 +262,8 @@ impl Meeting {
         self.0.keepalive.borrow_mut().take();
         self.0.socket.borrow_mut().take();
         self.0.peers.borrow_mut().clear();
+        self.0.spare.borrow_mut().take();
+        self.0.spare_soon.borrow_mut().take();
         self.0.view.tiles.set(vec![]);
         self.0.view.phase.set(Phase::Idle);
     }
@@ -265,8 +274,10 @@ impl Meeting {
         self.0.input(Input::LocalMediaState(self.0.local.state()));
     }
 
-    /// Sends the new track on every connection in place of the old one.
+    /// Sends the new track on every connection in place of the old one
+    /// (and makes a new spare connection, which sends it too).
     pub async fn replace_track(&self, track: &MediaStreamTrack) {
+        self.0.make_spare_soon();
         let peers: Vec<Rc<Peer>> = self.0.peers.borrow().values().cloned().collect();
         for peer in peers {
             if let Err(err) = peer.replace_track(track).await {
@@ -339,6 +350,9 @@ impl Inner {
                 if welcome || resumed {
                     self.back_in_seat();
                 }
+                if welcome || resumed {
+                    self.make_spare_soon();
+                }
                 if welcome {
                     self.close_unused_warm_peer();
                     let state = self.local.state();
@@ -353,13 +367,30 @@ impl Inner {
     }
 
     /// First in the room: nobody to offer to, so the prepared connection
-    /// goes. Not now, while the room is drawn, and not left for the next
-    /// member's arrival either: closing one holds the main thread for tens
-    /// of milliseconds (docs/BENCHMARKS.md).
+    /// goes; later, not while the room is drawn, and not left for the next
+    /// member's arrival either.
     fn close_unused_warm_peer(&self) {
         if let Some(unused) = self.warm.borrow_mut().take() {
-            Timeout::new(CLOSE_UNUSED_AFTER_MS, move || drop(unused)).forget();
+            unused.close_later();
         }
+    }
+
+    /// A spare connection for the next arrival, after a pause: not while
+    /// the room or a new tile is being drawn.
+    fn make_spare_soon(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        *self.spare_soon.borrow_mut() = Some(Timeout::new(SPARE_AFTER_MS, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(ice) = inner.call.borrow().joined().map(|j| j.ice_servers.clone()) else { return };
+            if inner.left.get() {
+                return;
+            }
+            match WarmPeer::spare(ice, inner.local.stream()) {
+                // The one it replaces (its tracks may be out of date) goes now: nobody is joining.
+                Ok(spare) => drop(inner.spare.borrow_mut().replace(spare)),
+                Err(err) => leptos::logging::warn!("{err}"),
+            }
+        }));
     }
 
     fn back_in_seat(&self) {
@@ -554,8 +585,8 @@ impl Inner {
         }
     }
 
-    /// Makes the connection to `peer`, or takes the warm one when we are
-    /// about to offer and it suits.
+    /// Makes the connection to `peer`, or takes one made ahead (warm, to
+    /// offer at once; spare, to answer) if it suits.
     fn create_peer(self: &Rc<Self>, peer: PeerId, offering: bool) {
         let ice = self.call.borrow().joined().map(|j| j.ice_servers.clone()).unwrap_or_default();
         let weak: Weak<Self> = Rc::downgrade(self);
@@ -564,15 +595,29 @@ impl Inner {
                 inner.on_peer(peer, event);
             }
         };
-        // Taken at the first connection either way: later ones are not first.
-        let warm = self.warm.borrow_mut().take().filter(|_| offering);
-        let made = match warm.and_then(|warm| warm.into_peer_for(&ice, self.local.stream())) {
-            Some(pc) => {
+        // We offer: the warm connection, offer made, taken at the first
+        // connection (later ones are not first). They offer: the spare.
+        let ready = if offering {
+            self.warm.borrow_mut().take()
+        } else {
+            let spare = self.spare.borrow_mut().take();
+            self.make_spare_soon();
+            spare
+        };
+        let made = match ready.map(|ready| ready.into_peer_for(&ice, self.local.stream())) {
+            Some(Ok(pc)) => {
                 pc.listen(on_event);
-                self.offer_ready.set(Some(peer));
+                if offering {
+                    self.offer_ready.set(Some(peer));
+                }
                 Ok(pc)
             }
-            None => Peer::new(&ice, on_event).inspect(|pc| pc.send_stream(self.local.stream())),
+            misfit => {
+                if let Some(Err(misfit)) = misfit {
+                    misfit.close_later();
+                }
+                Peer::new(&ice, on_event).inspect(|pc| pc.send_stream(self.local.stream()))
+            }
         };
         match made {
             Ok(pc) => {

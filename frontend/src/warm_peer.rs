@@ -2,7 +2,9 @@
 //! types: tracks added, offer made and set locally, candidates gathered. A
 //! newcomer offers at once to whoever is in the room, so with this Join
 //! sends an offer the moment `welcome` arrives instead of making one while
-//! the room screen is drawn (docs/BENCHMARKS.md, "call setup").
+//! the room screen is drawn (docs/BENCHMARKS.md, "call setup"). In the
+//! room, a spare one (tracks added, no offer) waits for the next member to
+//! arrive, who will offer: answering skips making a connection.
 
 use crate::rtc::{Peer, RtcError};
 use shared::IceServer;
@@ -12,11 +14,16 @@ use web_sys::MediaStream;
 /// the network (a laptop may have moved); the page prepares a new one sooner.
 pub const FRESH_FOR_MS: f64 = 120_000.0;
 
+/// How long [`WarmPeer::close_later`] waits.
+const CLOSE_LATER_MS: u32 = 1_000;
+
 pub struct WarmPeer {
     peer: Peer,
     ice_servers: Vec<IceServer>,
     tracks: Vec<String>,
-    made_at: f64,
+    /// When its offer was made (and its candidates gathered); `None` for a
+    /// spare, which has gathered nothing yet, so does not go stale.
+    offered_at: Option<f64>,
 }
 
 /// The ids of a stream's tracks: what the offer was made to send. Chromium
@@ -30,23 +37,39 @@ fn track_ids(stream: &MediaStream) -> Vec<String> {
 }
 
 impl WarmPeer {
+    /// A connection with its offer made, for the first member we offer to.
     pub async fn prepare(ice_servers: Vec<IceServer>, stream: &MediaStream) -> Result<Self, RtcError> {
+        let mut warm = Self::spare(ice_servers, stream)?;
+        warm.peer.create_offer().await?;
+        warm.offered_at = Some(js_sys::Date::now());
+        Ok(warm)
+    }
+
+    /// A connection sending `stream`, for the next member to offer to us.
+    pub fn spare(ice_servers: Vec<IceServer>, stream: &MediaStream) -> Result<Self, RtcError> {
         let peer = Peer::open(&ice_servers)?;
         peer.send_stream(stream);
-        peer.create_offer().await?;
-        Ok(Self { peer, ice_servers, tracks: track_ids(stream), made_at: js_sys::Date::now() })
+        Ok(Self { peer, ice_servers, tracks: track_ids(stream), offered_at: None })
     }
 
+    /// Since its offer was made (0 for a spare).
     pub fn age_ms(&self) -> f64 {
-        js_sys::Date::now() - self.made_at
+        self.offered_at.map_or(0.0, |at| js_sys::Date::now() - at)
     }
 
-    /// The connection, with its offer set locally and its events kept, if
-    /// it suits a meeting that was given `ice_servers` and sends `stream`'s
-    /// tracks as they are now;
-    /// `None` (and the connection closed) otherwise.
-    pub fn into_peer_for(self, ice_servers: &[IceServer], stream: &MediaStream) -> Option<Peer> {
+    /// The connection, with its events kept (and its offer set locally, if
+    /// made), if it suits a meeting that was given `ice_servers` and sends
+    /// `stream`'s tracks as they are now; itself back otherwise, for the
+    /// caller to close when the main thread can spare it.
+    pub fn into_peer_for(self, ice_servers: &[IceServer], stream: &MediaStream) -> Result<Peer, Self> {
         let fits = self.ice_servers == ice_servers && self.tracks == track_ids(stream) && self.age_ms() < FRESH_FOR_MS;
-        fits.then_some(self.peer)
+        if fits { Ok(self.peer) } else { Err(self) }
+    }
+
+    /// Closes it in a while: closing a connection holds the main thread for
+    /// tens of milliseconds (docs/BENCHMARKS.md), too long for the moment
+    /// someone is joining.
+    pub fn close_later(self) {
+        gloo_timers::callback::Timeout::new(CLOSE_LATER_MS, move || drop(self)).forget();
     }
 }

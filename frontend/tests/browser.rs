@@ -206,15 +206,15 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     // It does not fit a meeting given other ICE servers, or sending other kinds of media.
     let stun = vec![IceServer { urls: vec!["stun:127.0.0.1:9".into()], username: None, credential: None }];
     let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
-    assert!(warm.into_peer_for(&stun, local.stream()).is_none());
+    assert!(warm.into_peer_for(&stun, local.stream()).is_err());
     let audio_only = media::capture(&Request::AUDIO_ONLY).await.unwrap();
     let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
-    assert!(warm.into_peer_for(&[], &audio_only).is_none());
+    assert!(warm.into_peer_for(&[], &audio_only).is_err());
 
     let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
     // Its candidates are gathered meanwhile, with nobody listening yet.
     TimeoutFuture::new(500).await;
-    let a = Rc::new(warm.into_peer_for(&[], local.stream()).expect("it fits"));
+    let a = Rc::new(warm.into_peer_for(&[], local.stream()).unwrap_or_else(|_| panic!("it fits")));
     let offer = a.pending_offer().expect("the offer is made and set locally");
     let (a_tx, a_rx) = unbounded();
     let (b_tx, b_rx) = unbounded();
@@ -241,4 +241,31 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
     next_event(&mut a_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
     assert_eq!((remote.get_video_tracks().length(), remote.get_audio_tracks().length()), (1, 1));
+}
+
+#[wasm_bindgen_test]
+async fn a_spare_peer_answers_the_next_member_s_offer() {
+    let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
+    let spare = WarmPeer::spare(vec![], local.stream()).unwrap();
+    assert_eq!(spare.age_ms(), 0.0, "a spare has gathered nothing, so it does not go stale");
+    let b = Rc::new(spare.into_peer_for(&[], local.stream()).unwrap_or_else(|_| panic!("it fits")));
+    assert_eq!(b.pending_offer(), None, "a spare makes no offer");
+    let (a_tx, a_rx) = unbounded();
+    let (b_tx, b_rx) = unbounded();
+    let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
+    a.send_stream(local.stream());
+    b.listen(move |e| drop(b_tx.unbounded_send(e)));
+    let offer = a.create_offer().await.unwrap();
+    b.set_remote_offer(&offer).await.unwrap();
+    let answer = b.create_answer().await.unwrap();
+    a.set_remote_answer(&answer).await.unwrap();
+    let mut a_events = connect_ice(a_rx, b.clone());
+    let mut b_events = connect_ice(b_rx, a.clone());
+    for events in [&mut a_events, &mut b_events] {
+        let PeerEvent::Stream(remote) = next_event(events, |e| matches!(e, PeerEvent::Stream(_))).await else {
+            unreachable!()
+        };
+        assert_eq!((remote.get_video_tracks().length(), remote.get_audio_tracks().length()), (1, 1));
+        next_event(events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    }
 }
