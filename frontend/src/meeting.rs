@@ -23,8 +23,8 @@ use web_sys::{MediaStream, MediaStreamTrack};
 pub const MAX_CHAT_CHARS: usize = 2000;
 
 /// When the spare connection for the next arrival is made, after `welcome`
-/// or after the last one was taken.
-const SPARE_AFTER_MS: u32 = 1_500;
+/// or after the last one was taken: once the room screen is drawn.
+const SPARE_AFTER_MS: u32 = 500;
 
 /// How often remote voice levels are read for the speaking highlight.
 const SPEAKING_POLL_MS: u32 = 250;
