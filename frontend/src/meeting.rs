@@ -349,8 +349,6 @@ impl Inner {
                 self.input(Input::Server(msg));
                 if welcome || resumed {
                     self.back_in_seat();
-                }
-                if welcome || resumed {
                     self.make_spare_soon();
                 }
                 if welcome {
