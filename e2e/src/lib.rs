@@ -320,7 +320,6 @@ pub fn artifact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(name)
 }
 
-/// A JS string literal for `s`.
 /// Keeps every WebSocket the page makes in `window.sockets`, so a test can
 /// watch or drop one; add it with CDP `Page.addScriptToEvaluateOnNewDocument`
 /// before opening the page (the app opens its socket as it starts).
@@ -337,6 +336,7 @@ pub const TRACK_PEER_CONNECTIONS: &str = "window.pcs = [];
     window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.pcs.push(pc); return pc; };
     window.RTCPeerConnection.prototype = Native.prototype;";
 
+/// A JS string literal for `s`.
 pub fn js_str(s: &str) -> String {
     Value::String(s.to_owned()).to_string()
 }
