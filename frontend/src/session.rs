@@ -4,9 +4,8 @@
 
 use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError, Request};
 use crate::meeting::{Meeting, MeetingView, Phase, Prepared, Problem};
-use crate::signaling::Socket;
+use crate::signaling::{LobbyIce, Socket};
 use crate::warm_peer::{WarmPeer, FRESH_FOR_MS};
-use shared::IceServer;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use gloo_events::EventListener;
@@ -51,9 +50,9 @@ pub struct Session {
     meeting: RwSignal<Option<Meeting>, LocalStorage>,
     /// A socket opened while the person is on the welcome screen, for Join.
     lobby: StoredValue<Option<Socket>, LocalStorage>,
-    /// The ICE servers every member is given, once the server has said
-    /// (`None` while unknown, or when each member gets its own).
-    lobby_ice: StoredValue<Option<Vec<IceServer>>, LocalStorage>,
+    /// What the server said of the ICE servers before Join (`None` until
+    /// it has: asked once, again only if it could not say).
+    lobby_ice: StoredValue<Option<LobbyIce>, LocalStorage>,
     /// A connection with its offer made, prepared on the welcome screen for Join.
     warm: StoredValue<Option<WarmPeer>, LocalStorage>,
     /// Counts preparations, so an older one finishing late is dropped.
@@ -329,8 +328,7 @@ impl Session {
             if self.lobby_ice.with_value(Option::is_none) {
                 self.lobby_ice.set_value(crate::signaling::lobby_ice_servers().await);
             }
-            // None: the server gives each member ICE servers of its own.
-            let Some(ice) = self.lobby_ice.get_value() else { return };
+            let Some(LobbyIce::Shared(ice)) = self.lobby_ice.get_value() else { return };
             match WarmPeer::prepare(ice, local.stream()).await {
                 // Not if Join came meanwhile, or a newer one started.
                 Ok(warm) if self.warm_round.get_value() == round && self.meeting().is_none() => {

@@ -115,27 +115,36 @@ impl Drop for Socket {
     }
 }
 
-/// The ICE servers every member is given (`GET /api/ice-servers`), to
-/// prepare the first connection before Join. `None` when each member gets
-/// its own, or the server cannot say.
-pub async fn lobby_ice_servers() -> Option<Vec<shared::IceServer>> {
-    let text = get_text("/api/ice-servers").await?;
-    shared::IceServer::decode_list(&text).ok()
+/// What the server says of the ICE servers before Join (`GET /api/ice-servers`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LobbyIce {
+    /// Every member is given these: the first connection can be made now.
+    Shared(Vec<shared::IceServer>),
+    /// Each member gets credentials of its own, in its `welcome` (204).
+    PerMember,
+}
+
+/// `None` when the server could not say (unreachable, garbled): ask again later.
+pub async fn lobby_ice_servers() -> Option<LobbyIce> {
+    match get("/api/ice-servers").await? {
+        (200, text) => shared::IceServer::decode_list(&text).ok().map(LobbyIce::Shared),
+        (204, _) => Some(LobbyIce::PerMember),
+        _ => None,
+    }
 }
 
 /// How many are in `room` now (`GET /api/rooms/<room>`), for the welcome
 /// screen. `None` when the server cannot say (unreachable, bad name).
 pub async fn room_status(room: &shared::RoomName) -> Option<shared::RoomStatus> {
     let url = format!("/api/rooms/{}", js_sys::encode_uri_component(room.as_str()));
-    serde_json::from_str(&get_text(&url).await?).ok()
+    let (200, text) = get(&url).await? else { return None };
+    serde_json::from_str(&text).ok()
 }
 
-/// The body of a 200 answer to `GET url`.
-async fn get_text(url: &str) -> Option<String> {
+/// The status and body of the answer to `GET url`.
+async fn get(url: &str) -> Option<(u16, String)> {
     let window = web_sys::window()?;
     let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
-    if response.status() != 200 {
-        return None;
-    }
-    wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()
+    let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+    Some((response.status(), text))
 }
