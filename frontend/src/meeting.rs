@@ -602,20 +602,17 @@ impl Inner {
             self.make_spare_soon();
             spare
         };
-        let made = match ready.map(|ready| ready.into_peer_for(&ice, self.local.stream())) {
-            Some(Ok(pc)) => {
+        // One made for other tracks or servers is closed later, off this path.
+        let ready = ready.and_then(|ready| ready.into_peer_for(&ice, self.local.stream()).map_err(WarmPeer::close_later).ok());
+        let made = match ready {
+            Some(pc) => {
                 pc.listen(on_event);
                 if offering {
                     self.offer_ready.set(Some(peer));
                 }
                 Ok(pc)
             }
-            misfit => {
-                if let Some(Err(misfit)) = misfit {
-                    misfit.close_later();
-                }
-                Peer::new(&ice, on_event).inspect(|pc| pc.send_stream(self.local.stream()))
-            }
+            None => Peer::new(&ice, on_event).inspect(|pc| pc.send_stream(self.local.stream())),
         };
         match made {
             Ok(pc) => {
