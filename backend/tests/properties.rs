@@ -1,16 +1,19 @@
 //! Properties over generated input: `ClientMsg::decode` never panics and
 //! always types its refusals; the hand-written `ServerMsg::decode` gives what
-//! serde's derive gives; the room registry keeps its invariants after every
-//! step of any sequence of messages and disconnects.
+//! serde's derive gives, and the browser's JSON reader and writer
+//! (`shared::json`, `ClientMsg::encode`) what serde_json gives; the room
+//! registry keeps its invariants after every step of any sequence of
+//! messages and disconnects.
 
 use backend::rooms::Rooms;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use serde_json::Value;
+use shared::json::{self, Json};
 use shared::protocol::CLIENT_MSG_TYPES;
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceCandidate, IceServer, MediaState, PeerId, PeerInfo, RoomName, ServerMsg,
-    PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceCandidate, IceServer, MediaState, PeerId, PeerInfo, RoomName, RoomStatus,
+    ServerMsg, PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -351,6 +354,64 @@ proptest! {
         if let Ok(msg) = ServerMsg::decode(&text) {
             prop_assert_eq!(serde_json::from_str::<ServerMsg>(&text).ok(), Some(msg));
         }
+    }
+}
+
+// ---- The browser's JSON (shared::json) -------------------------------------
+
+/// What `shared::json` should read for a value serde_json prints.
+fn as_json(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => Json::Number(n.as_u64()),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Array(items) => Json::Array(items.iter().map(as_json).collect()),
+        Value::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), as_json(v))).collect()),
+    }
+}
+
+fn room_status() -> impl Strategy<Value = RoomStatus> {
+    (valid_room(), any::<usize>(), any::<usize>(), any::<bool>())
+        .prop_map(|(room, members, capacity, locked)| RoomStatus { room, members, capacity, locked })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The browser prints what the derive prints, byte for byte.
+    #[test]
+    fn client_messages_print_as_serde_json_does(msg in client_msg()) {
+        prop_assert_eq!(msg.encode(), serde_json::to_string(&msg).unwrap());
+    }
+
+    #[test]
+    fn strings_print_and_read_as_serde_json_does(s in any::<String>()) {
+        let mut printed = String::new();
+        json::write_string(&mut printed, &s);
+        prop_assert_eq!(&printed, &serde_json::to_string(&s).unwrap());
+        prop_assert_eq!(Json::parse(&printed).unwrap(), Json::String(s));
+    }
+
+    #[test]
+    fn json_reads_what_serde_json_prints(value in json()) {
+        prop_assert_eq!(Json::parse(&value.to_string()).unwrap(), as_json(&value));
+        prop_assert_eq!(Json::parse(&serde_json::to_string_pretty(&value).unwrap()).unwrap(), as_json(&value));
+    }
+
+    /// On any text it answers without panicking, and it reads all that
+    /// serde_json reads.
+    #[test]
+    fn json_takes_any_text(text in "[\\[\\]{}\",:0-9.eE+\\-a-z \\\\\\n]{0,24}|\\PC{0,24}") {
+        let ours = Json::parse(&text);
+        if let Ok(value) = serde_json::from_str::<Value>(&text) {
+            prop_assert_eq!(ours, Ok(as_json(&value)), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn every_room_status_round_trips(status in room_status()) {
+        prop_assert_eq!(RoomStatus::decode(&serde_json::to_string(&status).unwrap()).unwrap(), status);
     }
 }
 

@@ -408,7 +408,8 @@ impl Inner {
     fn keep_alive(self: &Rc<Self>) {
         let quiet_for = js_sys::Date::now() - self.last_heard.get();
         if quiet_for > f64::from(reconnect::SILENT_AFTER_MS) {
-            leptos::logging::warn!("no word from the server for {quiet_for} ms: reconnecting");
+            // Whole ms: printing an f64 would bring float formatting (12 KB of wasm).
+            leptos::logging::warn!("no word from the server for {} ms: reconnecting", quiet_for as u64);
             if let Some(socket) = self.socket.borrow_mut().take() {
                 // Tells the server (if it hears it) to keep our seat.
                 socket.close_with(close_code::RECONNECTING);

@@ -138,7 +138,7 @@ pub async fn lobby_ice_servers() -> Option<LobbyIce> {
 pub async fn room_status(room: &shared::RoomName) -> Option<shared::RoomStatus> {
     let url = format!("/api/rooms/{}", js_sys::encode_uri_component(room.as_str()));
     let (200, text) = get(&url).await? else { return None };
-    serde_json::from_str(&text).ok()
+    shared::RoomStatus::decode(&text).ok()
 }
 
 /// The status and body of the answer to `GET url`.

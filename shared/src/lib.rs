@@ -4,12 +4,15 @@
 
 pub mod budget;
 pub mod call;
+mod client_encode;
 pub mod ids;
+pub mod json;
 pub mod protocol;
 pub mod reconnect;
 mod server_decode;
 
 pub use ids::{DisplayName, NameError, PeerId, RoomName};
+pub use json::JsonError;
 pub use protocol::{
     ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus,
     ServerMsg, PROTOCOL_VERSION,

@@ -5,6 +5,7 @@
 //! that with `from` (the real sender), so a client cannot forge it.
 
 use crate::ids::{DisplayName, PeerId, RoomName};
+use crate::json::JsonError;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a variant changes shape. Additive fields use
@@ -145,7 +146,7 @@ pub struct IceServer {
 impl IceServer {
     /// A JSON list of them, as `GET /api/ice-servers` answers; by hand, as
     /// [`ServerMsg::decode`] (the browser reads it).
-    pub fn decode_list(text: &str) -> Result<Vec<Self>, serde_json::Error> {
+    pub fn decode_list(text: &str) -> Result<Vec<Self>, JsonError> {
         crate::server_decode::ice_servers(text)
     }
 }
@@ -160,6 +161,13 @@ pub struct RoomStatus {
     /// Joining needs the room's password.
     #[serde(default)]
     pub locked: bool,
+}
+
+impl RoomStatus {
+    /// By hand, as [`ServerMsg::decode`] (the browser reads it).
+    pub fn decode(text: &str) -> Result<Self, JsonError> {
+        crate::server_decode::room_status(text)
+    }
 }
 
 /// The JSON body of an HTTP API refusal: the same codes as [`ServerMsg::Error`],
@@ -290,15 +298,16 @@ impl ClientMsg {
         serde_json::from_str(text).map_err(|e| DecodeError::Invalid { kind: kind.into_owned(), reason: e.to_string() })
     }
 
+    /// By hand (see `client_encode`): what `serde_json::to_string` prints.
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("a ClientMsg always serializes")
+        crate::client_encode::client_msg(self)
     }
 }
 
 impl ServerMsg {
     /// Hand-written (see `server_decode`): the derived `Deserialize` gives
     /// the same messages but costs the browser's download 50 KB.
-    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+    pub fn decode(text: &str) -> Result<Self, JsonError> {
         crate::server_decode::server_msg(text)
     }
 

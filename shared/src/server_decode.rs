@@ -1,26 +1,28 @@
-//! [`ServerMsg::decode`] by hand. The browser decodes every server message;
-//! serde's derive for an internally tagged enum with flattened fields buffers
-//! each message in its `Content` tree and grows a decoder per shape, about
-//! 50 KB of the client's wasm (docs/SIZE.md). This reads one
-//! `serde_json::Value` and picks the fields out. The derive stays: property
-//! tests (backend/tests/properties.rs) hold the two to the same answers.
+//! What the browser reads from the server, by hand: [`ServerMsg::decode`],
+//! `/api/ice-servers` and `/api/rooms/...` answers. serde's derive for an
+//! internally tagged enum with flattened fields buffers each message in its
+//! `Content` tree and grows a decoder per shape, and serde_json's parser
+//! brings its error messages and float formatting: together most of 100 KB
+//! of the client's wasm (docs/SIZE.md). This reads one [`Json`] value and
+//! picks the fields out. The derives stay: property tests
+//! (backend/tests/properties.rs) hold the two to the same answers.
 //!
 //! Stricter than the derive in one way: messages and the objects inside them
 //! must be JSON objects (serde would also read a struct from an array).
 
 use crate::ids::{DisplayName, PeerId, RoomName};
-use crate::protocol::{ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, ServerMsg};
-use serde_json::{Map, Value};
+use crate::json::{Json, JsonError};
+use crate::protocol::{ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg};
 use std::fmt::Display;
 
-type Error = serde_json::Error;
+type Error = JsonError;
 
 fn invalid(why: impl Display) -> Error {
-    <Error as serde::de::Error>::custom(why)
+    JsonError::Shape(why.to_string())
 }
 
 pub(crate) fn server_msg(text: &str) -> Result<ServerMsg, Error> {
-    let mut f = Fields::of(serde_json::from_str(text)?, "a server message")?;
+    let mut f = Fields::of(Json::parse(text)?, "a server message")?;
     let kind = f.string("type")?;
     Ok(match kind.as_str() {
         "welcome" => ServerMsg::Welcome {
@@ -47,13 +49,24 @@ pub(crate) fn server_msg(text: &str) -> Result<ServerMsg, Error> {
 
 /// `GET /api/ice-servers`' answer: a list of ICE servers.
 pub(crate) fn ice_servers(text: &str) -> Result<Vec<IceServer>, Error> {
-    match serde_json::from_str(text)? {
-        Value::Array(items) => items.into_iter().map(ice_server).collect(),
+    match Json::parse(text)? {
+        Json::Array(items) => items.into_iter().map(ice_server).collect(),
         other => Err(wrong("ice servers", "a list", &other)),
     }
 }
 
-fn peer_info(value: Value) -> Result<PeerInfo, Error> {
+/// `GET /api/rooms/{room}`'s answer.
+pub(crate) fn room_status(text: &str) -> Result<RoomStatus, Error> {
+    let mut f = Fields::of(Json::parse(text)?, "a room status")?;
+    Ok(RoomStatus {
+        room: f.room("room")?,
+        members: f.uint("members", usize::MAX as u64)? as usize,
+        capacity: f.uint("capacity", usize::MAX as u64)? as usize,
+        locked: f.flag("locked")?,
+    })
+}
+
+fn peer_info(value: Json) -> Result<PeerInfo, Error> {
     let mut f = Fields::of(value, "a peer")?;
     let id = f.peer_id("id")?;
     let name = DisplayName::parse(&f.string("name")?).map_err(|e| invalid(format_args!("`name`: {e}")))?;
@@ -64,11 +77,11 @@ fn media_state(f: &mut Fields) -> Result<MediaState, Error> {
     Ok(MediaState { muted: f.flag("muted")?, camera_off: f.flag("camera_off")?, sharing: f.flag("sharing")? })
 }
 
-fn ice_server(value: Value) -> Result<IceServer, Error> {
+fn ice_server(value: Json) -> Result<IceServer, Error> {
     let mut f = Fields::of(value, "an ICE server")?;
     Ok(IceServer {
         urls: f.list("urls", |url| match url {
-            Value::String(url) => Ok(url),
+            Json::String(url) => Ok(url),
             other => Err(wrong("urls", "strings", &other)),
         })?,
         username: f.opt_string("username")?,
@@ -76,13 +89,13 @@ fn ice_server(value: Value) -> Result<IceServer, Error> {
     })
 }
 
-fn ice_candidate(value: Value) -> Result<IceCandidate, Error> {
+fn ice_candidate(value: Json) -> Result<IceCandidate, Error> {
     let mut f = Fields::of(value, "an ICE candidate")?;
     Ok(IceCandidate {
         candidate: f.string("candidate")?,
         sdp_mid: f.opt_string("sdpMid")?,
-        sdp_m_line_index: match f.0.remove("sdpMLineIndex") {
-            None | Some(Value::Null) => None,
+        sdp_m_line_index: match f.take("sdpMLineIndex") {
+            None | Some(Json::Null) => None,
             Some(index) => Some(as_uint("sdpMLineIndex", index, u16::MAX.into())? as u16),
         },
     })
@@ -95,52 +108,49 @@ fn error_code(code: &str) -> Result<ErrorCode, Error> {
         .ok_or_else(|| invalid(format_args!("unknown error code `{code}`")))
 }
 
-fn wrong(key: &str, expected: &str, got: &Value) -> Error {
-    let got = match got {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    invalid(format_args!("`{key}`: expected {expected}, got {got}"))
+fn wrong(key: &str, expected: &str, got: &Json) -> Error {
+    invalid(format_args!("`{key}`: expected {expected}, got {}", got.kind()))
 }
 
-fn as_uint(key: &str, value: Value, max: u64) -> Result<u64, Error> {
-    match &value {
-        Value::Number(n) => n.as_u64().filter(|n| *n <= max).ok_or_else(|| invalid(format_args!("`{key}`: {n} is out of range"))),
-        other => Err(wrong(key, "a whole number", other)),
+fn as_uint(key: &str, value: Json, max: u64) -> Result<u64, Error> {
+    match value {
+        Json::Number(n) => n.filter(|n| *n <= max).ok_or_else(|| invalid(format_args!("`{key}`: out of range"))),
+        other => Err(wrong(key, "a whole number", &other)),
     }
 }
 
 /// One JSON object's fields, taken out one by one.
-struct Fields(Map<String, Value>);
+struct Fields(Vec<(String, Json)>);
 
 impl Fields {
-    fn of(value: Value, what: &str) -> Result<Self, Error> {
+    fn of(value: Json, what: &str) -> Result<Self, Error> {
         match value {
-            Value::Object(map) => Ok(Self(map)),
+            Json::Object(fields) => Ok(Self(fields)),
             other => Err(wrong(what, "an object", &other)),
         }
     }
 
-    fn required(&mut self, key: &str) -> Result<Value, Error> {
-        self.0.remove(key).ok_or_else(|| invalid(format_args!("missing field `{key}`")))
+    fn take(&mut self, key: &str) -> Option<Json> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    fn required(&mut self, key: &str) -> Result<Json, Error> {
+        self.take(key).ok_or_else(|| invalid(format_args!("missing field `{key}`")))
     }
 
     fn string(&mut self, key: &str) -> Result<String, Error> {
         match self.required(key)? {
-            Value::String(s) => Ok(s),
+            Json::String(s) => Ok(s),
             other => Err(wrong(key, "a string", &other)),
         }
     }
 
     /// Absent and `null` are both `None`.
     fn opt_string(&mut self, key: &str) -> Result<Option<String>, Error> {
-        match self.0.remove(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+        match self.take(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s)),
             Some(other) => Err(wrong(key, "a string", &other)),
         }
     }
@@ -151,9 +161,9 @@ impl Fields {
 
     /// Absent is `false` (flags added later keep the protocol version).
     fn flag(&mut self, key: &str) -> Result<bool, Error> {
-        match self.0.remove(key) {
+        match self.take(key) {
             None => Ok(false),
-            Some(Value::Bool(b)) => Ok(b),
+            Some(Json::Bool(b)) => Ok(b),
             Some(other) => Err(wrong(key, "true or false", &other)),
         }
     }
@@ -166,9 +176,9 @@ impl Fields {
         RoomName::parse(&self.string(key)?).map_err(|e| invalid(format_args!("`{key}`: {e}")))
     }
 
-    fn list<T>(&mut self, key: &str, item: impl Fn(Value) -> Result<T, Error>) -> Result<Vec<T>, Error> {
+    fn list<T>(&mut self, key: &str, item: impl Fn(Json) -> Result<T, Error>) -> Result<Vec<T>, Error> {
         match self.required(key)? {
-            Value::Array(items) => items.into_iter().map(item).collect(),
+            Json::Array(items) => items.into_iter().map(item).collect(),
             other => Err(wrong(key, "a list", &other)),
         }
     }

@@ -1,0 +1,46 @@
+//! [`ClientMsg::encode`] by hand, so the browser prints its messages without
+//! serde_json (see [`crate::json`]). The output is byte for byte what
+//! `serde_json::to_string` prints for the derived `Serialize`, which the
+//! backend reads; a property test (backend/tests/properties.rs) holds them
+//! equal.
+
+use crate::json::ObjectWriter;
+use crate::protocol::{ClientMsg, IceCandidate};
+
+pub(crate) fn client_msg(msg: &ClientMsg) -> String {
+    match msg {
+        ClientMsg::Join { version, room, name, password } => {
+            let join = ObjectWriter::tagged("join").uint("version", (*version).into()).str("room", room).str("name", name);
+            match password {
+                Some(password) => join.str("password", password),
+                None => join,
+            }
+        }
+        ClientMsg::Resume { version, token } => {
+            ObjectWriter::tagged("resume").uint("version", (*version).into()).str("token", token)
+        }
+        ClientMsg::Offer { to, sdp } => ObjectWriter::tagged("offer").uint("to", to.0).str("sdp", sdp),
+        ClientMsg::Answer { to, sdp } => ObjectWriter::tagged("answer").uint("to", to.0).str("sdp", sdp),
+        ClientMsg::Ice { to, candidate } => {
+            ObjectWriter::tagged("ice").uint("to", to.0).raw("candidate", &ice_candidate(candidate))
+        }
+        ClientMsg::MediaState(state) => ObjectWriter::tagged("media_state")
+            .bool("muted", state.muted)
+            .bool("camera_off", state.camera_off)
+            .bool("sharing", state.sharing),
+        ClientMsg::Leave => ObjectWriter::tagged("leave"),
+        ClientMsg::Ping => ObjectWriter::tagged("ping"),
+    }
+    .finish()
+}
+
+fn ice_candidate(candidate: &IceCandidate) -> String {
+    let object = ObjectWriter::new()
+        .str("candidate", &candidate.candidate)
+        .opt_str("sdpMid", candidate.sdp_mid.as_deref());
+    match candidate.sdp_m_line_index {
+        Some(index) => object.uint("sdpMLineIndex", index.into()),
+        None => object.raw("sdpMLineIndex", "null"),
+    }
+    .finish()
+}
