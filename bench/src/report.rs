@@ -681,7 +681,7 @@ fn client_size(out: &mut String, root: &Path) {
         );
         return;
     }
-    let _ = writeln!(out, "| file in `dist/` | raw | gzip -9 |\n|---|---:|---:|");
+    let _ = writeln!(out, "| file in `dist/` | raw | gzip (`.gz`) |\n|---|---:|---:|");
     let (mut raw_total, mut gz_total) = (0, 0);
     for (name, raw, gz) in &files {
         raw_total += raw;
@@ -696,7 +696,8 @@ fn client_size(out: &mut String, root: &Path) {
     let _ = writeln!(
         out,
         "| **total** | **{}** | **{}** |\n\nAs docs/SIZE.md measures it: the files \
-         `cargo xtask build` leaves in dist/, gzip from their `.gz` twins (level 9).\n",
+         `cargo xtask build` leaves in dist/, gzip from their `.gz` twins (zopfli, \
+         as served).\n",
         thousands(raw_total as f64),
         thousands(gz_total as f64)
     );

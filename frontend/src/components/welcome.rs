@@ -42,13 +42,25 @@ pub fn Welcome() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let ticker = gloo_timers::callback::Interval::new(5_000, move || tick.update(|t| *t += 1));
     let _ticker = StoredValue::new_local(ticker);
-    let occupancy = LocalResource::new(move || {
+    // A signal and a task rather than a `LocalResource`, whose async
+    // machinery (transitions, async locks) is 13 KB of the page's wasm.
+    let occupancy = RwSignal::new(None::<shared::RoomStatus>);
+    Effect::new(move |_| {
         tick.track();
-        let room = RoomName::parse(&room.get()).ok();
-        async move { crate::signaling::room_status(&room?).await }
+        let asked = RoomName::parse(&room.get()).ok();
+        leptos::task::spawn_local(async move {
+            let status = match &asked {
+                Some(name) => crate::signaling::room_status(name).await,
+                None => None,
+            };
+            // An answer about a name no longer typed is dropped.
+            if room.try_with_untracked(|now| RoomName::parse(now).ok() == asked) == Some(true) {
+                occupancy.set(status);
+            }
+        });
     });
     let occupancy_text = move || {
-        let status = occupancy.get().flatten()?;
+        let status = occupancy.get()?;
         let count = match status.members {
             0 => t().nobody_here_yet.to_owned(),
             n if n >= status.capacity => (t().room_full_now)(n, status.capacity),
