@@ -1,6 +1,7 @@
 //! Moim's shared vocabulary: what travels between browser and server
-//! ([`protocol`]), the validated names inside it ([`ids`]), and the client's
-//! negotiation decisions ([`call`]) as a pure state machine.
+//! ([`protocol`], read and written in the browser by [`json`]), the validated
+//! names inside it ([`ids`]), and the client's negotiation decisions
+//! ([`call`]) as a pure state machine.
 
 pub mod budget;
 pub mod call;
