@@ -9,15 +9,11 @@ use std::path::Path;
 const COMPRESSIBLE: [&str; 4] = ["wasm", "js", "css", "html"];
 
 pub fn precompress(dist: &Path) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dist).map_err(|e| format!("reading {}: {e}", dist.display()))?;
+    let entries = std::fs::read_dir(dist).map_err(|e| format!("reading {}: {e}", dist.display()))?;
     let mut report = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or_default();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         if !COMPRESSIBLE.contains(&ext) {
             continue;
         }
@@ -26,25 +22,15 @@ pub fn precompress(dist: &Path) -> Result<(), String> {
         let br = brotli(&raw);
         write(&path, "gz", &gz)?;
         write(&path, "br", &br)?;
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
         report.push((name, [raw.len(), gzip9_len(&raw), gz.len(), br.len()]));
     }
     report.sort();
-    let mut total = [0; 4];
     let row = |name: &str, cells: [String; 4]| {
-        eprintln!(
-            "xtask: {name:<34} {:>8} {:>8} {:>8} {:>8}",
-            cells[0], cells[1], cells[2], cells[3]
-        )
+        eprintln!("xtask: {name:<34} {:>8} {:>8} {:>8} {:>8}", cells[0], cells[1], cells[2], cells[3])
     };
-    row(
-        "client size (bytes)",
-        ["raw", "gzip -9", ".gz", ".br"].map(String::from),
-    );
+    row("client size (bytes)", ["raw", "gzip -9", ".gz", ".br"].map(String::from));
+    let mut total = [0; 4];
     for (name, sizes) in &report {
         row(name, sizes.map(|n| n.to_string()));
         total.iter_mut().zip(sizes).for_each(|(t, n)| *t += n);
@@ -58,19 +44,12 @@ fn write(path: &Path, ext: &str, bytes: &[u8]) -> Result<(), String> {
     let mut target = path.as_os_str().to_owned();
     target.push(".");
     target.push(ext);
-    std::fs::write(&target, bytes)
-        .map_err(|e| format!("writing {}: {e}", Path::new(&target).display()))
+    std::fs::write(&target, bytes).map_err(|e| format!("writing {}: {e}", Path::new(&target).display()))
 }
 
 fn zopfli_gzip(raw: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    zopfli::compress(
-        zopfli::Options::default(),
-        zopfli::Format::Gzip,
-        raw,
-        &mut out,
-    )
-    .map_err(|e| format!("zopfli: {e}"))?;
+    zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, raw, &mut out).map_err(|e| format!("zopfli: {e}"))?;
     Ok(out)
 }
 
@@ -83,11 +62,7 @@ fn gzip9_len(raw: &[u8]) -> usize {
 
 fn brotli(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 22,
-        ..Default::default()
-    };
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
     brotli::BrotliCompress(&mut &raw[..], &mut out, &params).expect("writing to memory");
     out
 }

@@ -32,9 +32,7 @@ fn main() -> ExitCode {
     let outcome = match command {
         "setup" => tools::setup(rest.iter().any(|a| a == "--browsers")),
         "build" => tools::setup(false).and_then(|()| build()),
-        "run" => tools::setup(false)
-            .and_then(|()| build())
-            .and_then(|()| run(passthrough(rest))),
+        "run" => tools::setup(false).and_then(|()| build()).and_then(|()| run(passthrough(rest))),
         "test" => tools::setup(true).and_then(|()| test()),
         "bench" => bench(rest),
         "-h" | "--help" | "help" => {
@@ -60,10 +58,7 @@ fn passthrough(rest: &[String]) -> &[String] {
 }
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
 }
 
 /// Runs `cmd` in the workspace root; a non-zero exit is an error naming it.
@@ -71,9 +66,7 @@ pub fn run_cmd(mut cmd: Command) -> Result<(), String> {
     cmd.current_dir(root());
     let shown = format!("{cmd:?}");
     eprintln!("xtask: running {shown}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("could not start {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -95,9 +88,7 @@ fn build() -> Result<(), String> {
 
 fn run(backend_args: &[String]) -> Result<(), String> {
     let mut backend = cargo();
-    backend
-        .args(["run", "--release", "--package", "backend", "--"])
-        .args(backend_args);
+    backend.args(["run", "--release", "--package", "backend", "--"]).args(backend_args);
     run_cmd(backend)
 }
 
@@ -110,27 +101,17 @@ fn bench(args: &[String]) -> Result<(), String> {
         _ => (true, true, passthrough(args)),
     };
     if (relay && browser) && flags.iter().any(|a| a != "--smoke") {
-        return Err(
-            "name the part (`bench relay ...` or `bench browser ...`) to give it flags".into(),
-        );
+        return Err("name the part (`bench relay ...` or `bench browser ...`) to give it flags".into());
     }
     // A smoke run only proves the benchmarks work: debug builds, which the
     // tests have already compiled, spare a fresh machine minutes of release builds.
     let smoke = flags.iter().any(|a| a == "--smoke");
-    let (profile, release) = if smoke {
-        ("debug", &[][..])
-    } else {
-        ("release", &["--release"][..])
-    };
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let (profile, release) = if smoke { ("debug", &[][..]) } else { ("release", &["--release"][..]) };
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     if relay {
         tools::node()?;
         let mut build = cargo();
-        build
-            .arg("build")
-            .args(release)
-            .args(["--package", "backend", "--package", "bench"]);
+        build.arg("build").args(release).args(["--package", "backend", "--package", "bench"]);
         run_cmd(build)?;
         let mut bench = Command::new(target.join(profile).join("bench"));
         bench.args(flags);
@@ -154,27 +135,13 @@ fn bench(args: &[String]) -> Result<(), String> {
 fn test() -> Result<(), String> {
     // 1. Native: protocol, negotiation state machine, backend over real WebSockets.
     let mut native = cargo();
-    native.args([
-        "test",
-        "--workspace",
-        "--exclude",
-        "frontend",
-        "--exclude",
-        "e2e",
-    ]);
+    native.args(["test", "--workspace", "--exclude", "frontend", "--exclude", "e2e"]);
     run_cmd(native)?;
 
     // 2. The client's browser-facing modules in headless Chromium.
     let mut browser = cargo();
     browser
-        .args([
-            "test",
-            "--package",
-            "frontend",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--tests",
-        ])
+        .args(["test", "--package", "frontend", "--target", "wasm32-unknown-unknown", "--tests"])
         .env("CHROMEDRIVER", tools::CHROMEDRIVER)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
         .env("PATH", tools::path_with_cargo_bin());

@@ -14,12 +14,7 @@ pub fn setup(browsers: bool) -> Result<(), String> {
     cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
     // Must equal the wasm-bindgen in Cargo.lock, or trunk and the test runner
     // refuse the build. Not --locked: its lock names a version crates.io lacks.
-    cargo_tool(
-        "wasm-bindgen",
-        "wasm-bindgen-cli",
-        &pinned_wasm_bindgen()?,
-        false,
-    )?;
+    cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &pinned_wasm_bindgen()?, false)?;
     if browsers {
         debian_packages(&[("chromium", CHROMIUM), ("chromium-driver", CHROMEDRIVER)])?;
     }
@@ -34,38 +29,27 @@ pub fn node() -> Result<(), String> {
 /// `~/.cargo/bin/<name>` when cargo installed it there, else `<name>` on PATH.
 pub fn bin(name: &str) -> PathBuf {
     let installed = cargo_home().join("bin").join(name);
-    if installed.exists() {
-        installed
-    } else {
-        PathBuf::from(name)
-    }
+    if installed.exists() { installed } else { PathBuf::from(name) }
 }
 
 /// PATH with cargo's bin folder first, so the runner finds `wasm-bindgen-test-runner`.
 pub fn path_with_cargo_bin() -> std::ffi::OsString {
     let bin = cargo_home().join("bin");
     let mut dirs = vec![bin.clone()];
-    dirs.extend(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).filter(|d| *d != bin),
-    );
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).filter(|d| *d != bin));
     std::env::join_paths(dirs).expect("PATH entries are valid")
 }
 
 fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
-        })
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
 }
 
 fn wasm_target() -> Result<(), String> {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))
         .map_err(|e| format!("rustup is needed to add the wasm32 target: {e}"))?;
-    if installed
-        .lines()
-        .any(|l| l.trim() == "wasm32-unknown-unknown")
-    {
+    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
         return Ok(());
     }
     let mut add = Command::new("rustup");
@@ -79,10 +63,7 @@ fn cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> Result<
     if have.split_whitespace().nth(1) == Some(version) {
         return Ok(());
     }
-    eprintln!(
-        "xtask: installing {krate} {version} (found {:?}); this compiles for several minutes",
-        have.trim()
-    );
+    eprintln!("xtask: installing {krate} {version} (found {:?}); this compiles for several minutes", have.trim());
     let mut install = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     install.args(["install", krate, "--version", version, "--force"]);
     if locked {
@@ -92,8 +73,7 @@ fn cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> Result<
 }
 
 fn pinned_wasm_bindgen() -> Result<String, String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
-        .map_err(|e| format!("reading Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("reading Cargo.lock: {e}"))?;
     lock_version(&lock, "wasm-bindgen").ok_or_else(|| "Cargo.lock names no wasm-bindgen".into())
 }
 
@@ -103,10 +83,7 @@ fn lock_version(lock: &str, name: &str) -> Option<String> {
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == wanted {
-            let version = lines
-                .next()?
-                .strip_prefix("version = \"")?
-                .strip_suffix('"')?;
+            let version = lines.next()?.strip_prefix("version = \"")?.strip_suffix('"')?;
             return Some(version.to_owned());
         }
     }
@@ -123,15 +100,9 @@ fn debian_packages(packages: &[(&str, &str)]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    let as_root = output(Command::new("id").arg("-u"))
-        .map(|id| id.trim() == "0")
-        .unwrap_or(false);
+    let as_root = output(Command::new("id").arg("-u")).map(|id| id.trim() == "0").unwrap_or(false);
     let apt = |args: &[&str]| {
-        let mut cmd = if as_root {
-            Command::new("apt-get")
-        } else {
-            Command::new("sudo")
-        };
+        let mut cmd = if as_root { Command::new("apt-get") } else { Command::new("sudo") };
         if !as_root {
             cmd.arg("apt-get");
         }
@@ -141,12 +112,7 @@ fn debian_packages(packages: &[(&str, &str)]) -> Result<(), String> {
     run_cmd(apt(&["update"]))?;
     let mut install = apt(&["install", "-y", "--no-install-recommends"]);
     install.args(&missing);
-    run_cmd(install).map_err(|e| {
-        format!(
-            "{e}\n(install them by hand: apt-get install {})",
-            missing.join(" ")
-        )
-    })
+    run_cmd(install).map_err(|e| format!("{e}\n(install them by hand: apt-get install {})", missing.join(" ")))
 }
 
 fn output(cmd: &mut Command) -> Result<String, String> {
@@ -165,10 +131,7 @@ mod tests {
     fn finds_the_exact_package_not_a_prefix() {
         let lock = "[[package]]\nname = \"wasm-bindgen-futures\"\nversion = \"0.4.1\"\n\n\
                     [[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
-        assert_eq!(
-            lock_version(lock, "wasm-bindgen").as_deref(),
-            Some("0.2.130")
-        );
+        assert_eq!(lock_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
         assert_eq!(lock_version(lock, "trunk"), None);
     }
 
