@@ -379,7 +379,7 @@ impl Inner {
         let weak = Rc::downgrade(self);
         *self.spare_soon.borrow_mut() = Some(Timeout::new(SPARE_AFTER_MS, move || {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(ice) = inner.call.borrow().joined().map(|j| j.ice_servers.clone()) else { return };
+            let Some(ice) = inner.ice_servers() else { return };
             if inner.left.get() {
                 return;
             }
@@ -389,6 +389,11 @@ impl Inner {
                 Err(err) => leptos::logging::warn!("{err}"),
             }
         }));
+    }
+
+    /// The ICE servers `welcome` gave us, once we are in.
+    fn ice_servers(&self) -> Option<Vec<shared::IceServer>> {
+        self.call.borrow().joined().map(|j| j.ice_servers.clone())
     }
 
     fn back_in_seat(&self) {
@@ -587,7 +592,7 @@ impl Inner {
     /// Makes the connection to `peer`, or takes one made ahead (warm, to
     /// offer at once; spare, to answer) if it suits.
     fn create_peer(self: &Rc<Self>, peer: PeerId, offering: bool) {
-        let ice = self.call.borrow().joined().map(|j| j.ice_servers.clone()).unwrap_or_default();
+        let ice = self.ice_servers().unwrap_or_default();
         let weak: Weak<Self> = Rc::downgrade(self);
         let on_event = move |event| {
             if let Some(inner) = weak.upgrade() {
