@@ -35,12 +35,9 @@ pub(crate) fn client_msg(msg: &ClientMsg) -> String {
 }
 
 fn ice_candidate(candidate: &IceCandidate) -> String {
-    let object = ObjectWriter::new()
+    ObjectWriter::new()
         .str("candidate", &candidate.candidate)
-        .opt_str("sdpMid", candidate.sdp_mid.as_deref());
-    match candidate.sdp_m_line_index {
-        Some(index) => object.uint("sdpMLineIndex", index.into()),
-        None => object.raw("sdpMLineIndex", "null"),
-    }
-    .finish()
+        .opt_str("sdpMid", candidate.sdp_mid.as_deref())
+        .opt_uint("sdpMLineIndex", candidate.sdp_m_line_index.map(u64::from))
+        .finish()
 }

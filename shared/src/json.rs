@@ -332,6 +332,14 @@ impl ObjectWriter {
         this
     }
 
+    /// `null` for `None`.
+    pub fn opt_uint(self, key: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(value) => self.uint(key, value),
+            None => self.raw(key, "null"),
+        }
+    }
+
     pub fn bool(self, key: &str, value: bool) -> Self {
         self.raw(key, if value { "true" } else { "false" })
     }
