@@ -511,9 +511,8 @@ impl Inner {
                     return leptos::logging::warn!("{err}");
                 }
                 this.input(Input::RemoteDescriptionApplied { peer });
-                match pc.create_answer().await {
-                    Ok(sdp) => this.send(&ClientMsg::Answer { to: peer, sdp }),
-                    Err(err) => leptos::logging::warn!("{err}"),
+                if let Err(err) = pc.answer(|sdp| this.send(&ClientMsg::Answer { to: peer, sdp })).await {
+                    leptos::logging::warn!("{err}");
                 }
             }),
             Effect::ApplyAnswer { peer, sdp } => self.spawn_on(peer, move |this, pc| async move {
@@ -559,22 +558,22 @@ impl Inner {
     }
 
     /// Makes an offer (with new ICE credentials if `restart_ice`), sends it
-    /// and tells the call how it went.
+    /// and tells the call how it went: sent as soon as it is made (an answer
+    /// may then come back before it is set locally, and must find the call
+    /// expecting it), failed if making or setting it failed.
     async fn offer(self: Rc<Self>, peer: PeerId, pc: Rc<Peer>, restart_ice: bool) {
+        let send = |sdp| {
+            self.send(&ClientMsg::Offer { to: peer, sdp });
+            self.input(Input::OfferSent { peer });
+        };
         let restarted = if restart_ice { pc.restart_ice() } else { Ok(()) };
-        let offer = match restarted {
-            Ok(()) => pc.create_offer().await,
+        let offered = match restarted {
+            Ok(()) => pc.offer(send).await,
             Err(err) => Err(err),
         };
-        match offer {
-            Ok(sdp) => {
-                self.send(&ClientMsg::Offer { to: peer, sdp });
-                self.input(Input::OfferSent { peer });
-            }
-            Err(err) => {
-                leptos::logging::warn!("{err}");
-                self.input(Input::OfferFailed { peer });
-            }
+        if let Err(err) = offered {
+            leptos::logging::warn!("{err}");
+            self.input(Input::OfferFailed { peer });
         }
     }
 

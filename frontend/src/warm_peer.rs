@@ -40,7 +40,7 @@ impl WarmPeer {
     /// A connection with its offer made, for the first member we offer to.
     pub async fn prepare(ice_servers: Vec<IceServer>, stream: &MediaStream) -> Result<Self, RtcError> {
         let mut warm = Self::spare(ice_servers, stream)?;
-        warm.peer.create_offer().await?;
+        warm.peer.offer(drop).await?;
         warm.offered_at = Some(js_sys::Date::now());
         Ok(warm)
     }

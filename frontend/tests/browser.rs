@@ -5,6 +5,7 @@ use frontend::media::{self, Camera, LocalMedia, Request};
 use frontend::rtc::{Peer, PeerEvent};
 use frontend::warm_peer::WarmPeer;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver};
+use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use shared::IceServer;
@@ -135,15 +136,26 @@ fn pair(local: &LocalMedia) -> Pair {
     Pair { a, b, a_events, b_events }
 }
 
+/// A negotiation as the page runs it: each description is sent the moment it
+/// is made, and the other side applies it while it is still being set locally.
+async fn negotiate(a: &Peer, b: &Peer) {
+    let (offer_tx, offer_rx) = oneshot::channel();
+    let (answer_tx, answer_rx) = oneshot::channel();
+    let offering = async { a.offer(|sdp| drop(offer_tx.send(sdp))).await.unwrap() };
+    let answering = async {
+        b.set_remote_offer(&offer_rx.await.unwrap()).await.unwrap();
+        b.answer(|sdp| drop(answer_tx.send(sdp))).await.unwrap();
+    };
+    let applying = async { a.set_remote_answer(&answer_rx.await.unwrap()).await.unwrap() };
+    futures::join!(offering, answering, applying);
+}
+
 #[wasm_bindgen_test]
 async fn two_peer_connections_connect_and_deliver_media_and_chat() {
     let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
     let Pair { a, b, mut a_events, mut b_events } = pair(&local);
 
-    let offer = a.create_offer().await.unwrap();
-    b.set_remote_offer(&offer).await.unwrap();
-    let answer = b.create_answer().await.unwrap();
-    a.set_remote_answer(&answer).await.unwrap();
+    negotiate(&a, &b).await;
 
     let PeerEvent::Stream(remote) = next_event(&mut b_events, |e| matches!(e, PeerEvent::Stream(_))).await else {
         unreachable!()
@@ -174,20 +186,24 @@ fn ice_ufrag(sdp: &str) -> String {
 async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
     let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
     let Pair { a, b, mut b_events, .. } = pair(&local);
-    let first = a.create_offer().await.unwrap();
+    let mut first = String::new();
+    a.offer(|sdp| first = sdp).await.unwrap();
     assert_eq!(a.pending_offer().as_deref(), Some(first.as_str()), "the offer awaits its answer");
     b.set_remote_offer(&first).await.unwrap();
-    let answer = b.create_answer().await.unwrap();
+    let mut answer = String::new();
+    b.answer(|sdp| answer = sdp).await.unwrap();
     a.set_remote_answer(&answer).await.unwrap();
     assert_eq!(a.pending_offer(), None, "answered: nothing to send again");
     next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
 
     // What the page does when a connection fails.
     a.restart_ice().unwrap();
-    let restart = a.create_offer().await.unwrap();
+    let mut restart = String::new();
+    a.offer(|sdp| restart = sdp).await.unwrap();
     assert_ne!(ice_ufrag(&restart), ice_ufrag(&first), "the restart offer has new ICE credentials");
     b.set_remote_offer(&restart).await.unwrap();
-    let answer = b.create_answer().await.unwrap();
+    let mut answer = String::new();
+    b.answer(|sdp| answer = sdp).await.unwrap();
     assert_ne!(ice_ufrag(&answer), ice_ufrag(&first));
     a.set_remote_answer(&answer).await.unwrap();
     // Connected over the new credentials: the old ones are gone from both descriptions.
@@ -231,7 +247,8 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     };
     b.add_ice(&kept).await.unwrap();
     let mut a_events = connect_ice(a_rx, b.clone());
-    let answer = b.create_answer().await.unwrap();
+    let mut answer = String::new();
+    b.answer(|sdp| answer = sdp).await.unwrap();
     a.set_remote_answer(&answer).await.unwrap();
     let mut b_events = connect_ice(b_rx, a.clone());
 
@@ -255,10 +272,7 @@ async fn a_spare_peer_answers_the_next_member_s_offer() {
     let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
     a.send_stream(local.stream());
     b.listen(move |e| drop(b_tx.unbounded_send(e)));
-    let offer = a.create_offer().await.unwrap();
-    b.set_remote_offer(&offer).await.unwrap();
-    let answer = b.create_answer().await.unwrap();
-    a.set_remote_answer(&answer).await.unwrap();
+    negotiate(&a, &b).await;
     let mut a_events = connect_ice(a_rx, b.clone());
     let mut b_events = connect_ice(b_rx, a.clone());
     for events in [&mut a_events, &mut b_events] {

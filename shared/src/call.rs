@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     Server(ServerMsg),
-    /// `createOffer` + `setLocalDescription` finished and the offer was sent.
+    /// The offer was made and sent; an answer may come from now on (setting
+    /// the offer locally may still be under way: if that fails, [`Input::OfferFailed`] follows).
     OfferSent { peer: PeerId },
     /// Making the offer failed; the connection is back to stable.
     OfferFailed { peer: PeerId },
@@ -80,10 +81,10 @@ pub enum Effect {
     /// `offering`: a [`Effect::MakeOffer`] follows at once (we are new in the
     /// room), so a connection prepared with its offer already made fits.
     CreatePeer { peer: PeerId, polite: bool, offering: bool },
-    /// `createOffer`, `setLocalDescription`, send it; then [`Input::OfferSent`].
+    /// `createOffer`, then send it while `setLocalDescription` runs; [`Input::OfferSent`] at the send.
     MakeOffer { peer: PeerId },
     /// `setRemoteDescription(offer)` (rolling back our own offer if any),
-    /// report [`Input::RemoteDescriptionApplied`], then answer and send it.
+    /// report [`Input::RemoteDescriptionApplied`], then answer: send it while it is set locally.
     AcceptOffer { peer: PeerId, sdp: String },
     /// `setRemoteDescription(answer)`, then [`Input::RemoteDescriptionApplied`].
     ApplyAnswer { peer: PeerId, sdp: String },

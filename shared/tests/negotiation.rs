@@ -291,6 +291,22 @@ fn a_disconnected_connection_gets_a_grace_period_first() {
 }
 
 #[test]
+fn an_offer_sent_then_not_set_is_forgotten_and_made_again() {
+    let (mut a, mut b) = joined_pair();
+    // The page sends an offer as soon as it is made, then sets it locally: that failed.
+    b.input(Input::OfferFailed { peer: a.id });
+    settle(&mut a, &mut b);
+    assert!(!b.applied.iter().any(|(_, what)| what == "answer"), "its answer is not applied: {:?}", b.applied);
+    b.input(Input::NegotiationNeeded { peer: a.id });
+    assert!(matches!(b.outbox.front(), Some(ClientMsg::Offer { .. })), "nothing is left waiting: a new offer goes");
+    settle(&mut a, &mut b);
+    // The first answer's candidate waited for a remote description, and is applied after this one.
+    assert_eq!(b.applied.first(), Some(&(a.id, "answer".into())), "{:?}", b.applied);
+    assert_eq!(b.applied.iter().filter(|(_, what)| what == "answer").count(), 1);
+    assert!(a.call.is_stable(b.id) && b.call.is_stable(a.id));
+}
+
+#[test]
 fn a_restart_waits_for_the_offer_in_flight() {
     let (mut a, mut b) = joined_pair();
     // b's first offer is out, unanswered, when b's connection fails.
