@@ -510,8 +510,21 @@ impl Inner {
                 if let Err(err) = pc.set_remote_offer(&sdp).await {
                     return leptos::logging::warn!("{err}");
                 }
-                this.input(Input::RemoteDescriptionApplied { peer });
-                if let Err(err) = pc.answer(|sdp| this.send(&ClientMsg::Answer { to: peer, sdp })).await {
+                // The call hears of the offer once the answer is out, so the
+                // candidates it held for the offer are added after: adding
+                // them first kept the main thread from `createAnswer`'s result
+                // (35–43 ms against 11–22 ms; docs/BENCHMARKS.md, "call setup").
+                let told = Cell::new(false);
+                let send = |sdp| {
+                    this.send(&ClientMsg::Answer { to: peer, sdp });
+                    told.set(true);
+                    this.input(Input::RemoteDescriptionApplied { peer });
+                };
+                let answered = pc.answer(send).await;
+                if !told.get() {
+                    this.input(Input::RemoteDescriptionApplied { peer });
+                }
+                if let Err(err) = answered {
                     leptos::logging::warn!("{err}");
                 }
             }),

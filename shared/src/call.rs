@@ -84,7 +84,7 @@ pub enum Effect {
     /// `createOffer`, then send it while `setLocalDescription` runs; [`Input::OfferSent`] at the send.
     MakeOffer { peer: PeerId },
     /// `setRemoteDescription(offer)` (rolling back our own offer if any),
-    /// report [`Input::RemoteDescriptionApplied`], then answer: send it while it is set locally.
+    /// then answer: send it, report [`Input::RemoteDescriptionApplied`], set it locally.
     AcceptOffer { peer: PeerId, sdp: String },
     /// `setRemoteDescription(answer)`, then [`Input::RemoteDescriptionApplied`].
     ApplyAnswer { peer: PeerId, sdp: String },
