@@ -136,6 +136,20 @@ fn pair(local: &LocalMedia) -> Pair {
     Pair { a, b, a_events, b_events }
 }
 
+/// The offer `pc` makes and sends; set locally once this returns.
+async fn offer_of(pc: &Peer) -> String {
+    let mut sdp = String::new();
+    pc.offer(|made| sdp = made).await.unwrap();
+    sdp
+}
+
+/// The answer `pc` makes and sends; set locally once this returns.
+async fn answer_of(pc: &Peer) -> String {
+    let mut sdp = String::new();
+    pc.answer(|made| sdp = made).await.unwrap();
+    sdp
+}
+
 /// A negotiation as the page runs it: each description is sent the moment it
 /// is made, and the other side applies it while it is still being set locally.
 async fn negotiate(a: &Peer, b: &Peer) {
@@ -186,24 +200,20 @@ fn ice_ufrag(sdp: &str) -> String {
 async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
     let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
     let Pair { a, b, mut b_events, .. } = pair(&local);
-    let mut first = String::new();
-    a.offer(|sdp| first = sdp).await.unwrap();
+    let first = offer_of(&a).await;
     assert_eq!(a.pending_offer().as_deref(), Some(first.as_str()), "the offer awaits its answer");
     b.set_remote_offer(&first).await.unwrap();
-    let mut answer = String::new();
-    b.answer(|sdp| answer = sdp).await.unwrap();
+    let answer = answer_of(&b).await;
     a.set_remote_answer(&answer).await.unwrap();
     assert_eq!(a.pending_offer(), None, "answered: nothing to send again");
     next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
 
     // What the page does when a connection fails.
     a.restart_ice().unwrap();
-    let mut restart = String::new();
-    a.offer(|sdp| restart = sdp).await.unwrap();
+    let restart = offer_of(&a).await;
     assert_ne!(ice_ufrag(&restart), ice_ufrag(&first), "the restart offer has new ICE credentials");
     b.set_remote_offer(&restart).await.unwrap();
-    let mut answer = String::new();
-    b.answer(|sdp| answer = sdp).await.unwrap();
+    let answer = answer_of(&b).await;
     assert_ne!(ice_ufrag(&answer), ice_ufrag(&first));
     a.set_remote_answer(&answer).await.unwrap();
     // Connected over the new credentials: the old ones are gone from both descriptions.
@@ -247,8 +257,7 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     };
     b.add_ice(&kept).await.unwrap();
     let mut a_events = connect_ice(a_rx, b.clone());
-    let mut answer = String::new();
-    b.answer(|sdp| answer = sdp).await.unwrap();
+    let answer = answer_of(&b).await;
     a.set_remote_answer(&answer).await.unwrap();
     let mut b_events = connect_ice(b_rx, a.clone());
 
