@@ -1,7 +1,9 @@
 //! The hub: one task owns [`Rooms`] and delivers what it answers. Its whole
 //! interface is events in and addressed [`ServerMsg`]s out, so rooms could
-//! later span nodes by feeding the same events from a pub/sub bus.
+//! later span nodes by feeding the same events from a pub/sub bus. Relays
+//! between members of a room skip it, on the [`Lines`] it lays between them.
 
+use crate::lines::{Lines, Routed};
 use crate::rooms::{Outbox, Rooms};
 use shared::{ClientMsg, PeerId, RoomName, RoomStatus, ServerMsg};
 use std::collections::{HashMap, VecDeque};
@@ -40,10 +42,12 @@ pub enum Event {
     },
     /// A connection ended. With `keep_seat` (it dropped, or the client
     /// said it is reconnecting) its member stays in the room for the resume
-    /// window, and what the room sends it meanwhile is kept.
+    /// window, and what the room sends it meanwhile is kept, after the
+    /// `unsent` its queue still held.
     Disconnect {
         peer: PeerId,
         keep_seat: bool,
+        unsent: Vec<Queued>,
     },
     /// The resume window of `member`, away since connection `conn` ended, is over.
     Expire {
@@ -85,6 +89,7 @@ pub struct PeerSender {
     /// Fired when the hub drops the peer, so its connection ends even while
     /// stuck writing to a socket nobody reads.
     kick: oneshot::Sender<Kick>,
+    lines: Arc<Lines>,
 }
 
 /// The connection's end, from [`Hub::connect`].
@@ -98,6 +103,8 @@ pub struct PeerConn {
     pub replies: mpsc::Sender<Queued>,
     /// Resolves `Ok` when the hub ended this connection, saying why.
     pub kicked: oneshot::Receiver<Kick>,
+    /// Its lines to the others in its room, for [`Hub::message`].
+    pub lines: Arc<Lines>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,9 +147,11 @@ impl Hub {
         let id = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
         let (queue, outbox) = mpsc::channel(PEER_QUEUE);
         let (kick, kicked) = oneshot::channel();
+        let lines = Arc::new(Lines::default());
         let sender = PeerSender {
             queue: queue.clone(),
             kick,
+            lines: lines.clone(),
         };
         self.send(Event::Connect { peer: id, sender }).await?;
         Ok(PeerConn {
@@ -150,16 +159,35 @@ impl Hub {
             outbox,
             replies: queue,
             kicked,
+            lines,
         })
     }
 
-    pub async fn message(&self, peer: PeerId, msg: ClientMsg) -> Result<(), HubStopped> {
-        self.send(Event::Message { peer, msg }).await
+    /// What connection `peer` says: a relay on its lines if they can take
+    /// it, anything else through the hub.
+    pub async fn message(&self, peer: PeerId, lines: &Lines, msg: ClientMsg) -> Result<(), HubStopped> {
+        match lines.route(msg) {
+            Routed::Sent => Ok(()),
+            Routed::ToHub(msg) => self.send(Event::Message { peer, msg }).await,
+        }
     }
 
-    /// The connection `peer` ended; see [`Event::Disconnect`].
-    pub async fn disconnect(&self, peer: PeerId, keep_seat: bool) -> Result<(), HubStopped> {
-        self.send(Event::Disconnect { peer, keep_seat }).await
+    /// The connection `peer` ended; see [`Event::Disconnect`]. Its queue is
+    /// closed first, so the room's lines to it fail over to the hub and
+    /// nothing is put where nobody will read it.
+    pub async fn disconnect(
+        &self,
+        peer: PeerId,
+        keep_seat: bool,
+        outbox: &mut mpsc::Receiver<Queued>,
+    ) -> Result<(), HubStopped> {
+        outbox.close();
+        let mut unsent = Vec::new();
+        // Ends once it is empty and no sender is midway (closed, no permits out).
+        while let Some(msg) = outbox.recv().await {
+            unsent.push(msg);
+        }
+        self.send(Event::Disconnect { peer, keep_seat, unsent }).await
     }
 
     pub async fn status(&self, room: RoomName) -> Result<RoomStatus, HubStopped> {
@@ -191,6 +219,23 @@ async fn run(mut state: State, mut inbox: mpsc::Receiver<Event>) {
 struct Conn {
     sender: PeerSender,
     member: PeerId,
+    /// What came for it after its queue closed, until its `Disconnect`
+    /// says whether the seat is kept.
+    held: Vec<ServerMsg>,
+}
+
+/// What the room sends a member, as opposed to the server's replies to one
+/// connection.
+fn from_the_room(msg: &ServerMsg) -> bool {
+    matches!(
+        msg,
+        ServerMsg::PeerJoined { .. }
+            | ServerMsg::PeerLeft { .. }
+            | ServerMsg::Offer { .. }
+            | ServerMsg::Answer { .. }
+            | ServerMsg::Ice { .. }
+            | ServerMsg::MediaState { .. }
+    )
 }
 
 /// A member whose connection dropped, holding its seat for a while.
@@ -217,7 +262,8 @@ impl State {
     fn apply(&mut self, event: Event) {
         let out = match event {
             Event::Connect { peer, sender } => {
-                self.conns.insert(peer, Conn { sender, member: peer });
+                let held = Vec::new();
+                self.conns.insert(peer, Conn { sender, member: peer, held });
                 self.seats.insert(peer, peer);
                 return;
             }
@@ -226,12 +272,29 @@ impl State {
                 let Some(member) = self.conns.get(&peer).map(|c| c.member) else {
                     return;
                 };
-                match msg {
+                let before = self.rooms.room_of(member).cloned();
+                let out = match msg {
                     ClientMsg::Resume { version, token } => self.resume(peer, version, &token),
                     msg => self.rooms.handle(member, msg),
+                };
+                // A resume changes whom the connection speaks for.
+                let member = self.conns.get(&peer).map_or(member, |c| c.member);
+                let after = self.rooms.room_of(member).cloned();
+                if let Some(conn) = self.conns.get(&peer).filter(|_| after.is_none()) {
+                    conn.sender.lines.cut_all();
                 }
+                self.deliver_relinked(out, [before, after]);
+                if let Some(conn) = self.conns.get(&peer) {
+                    conn.sender.lines.handled();
+                }
+                return;
             }
-            Event::Disconnect { peer, keep_seat } => self.disconnect(peer, keep_seat),
+            Event::Disconnect { peer, keep_seat, unsent } => {
+                let room = self.conns.get(&peer).and_then(|c| self.rooms.room_of(c.member)).cloned();
+                let out = self.disconnect(peer, keep_seat, unsent);
+                return self.deliver_relinked(out, [room, None]);
+            }
+            // An away member has no lines, so nobody's need cutting.
             Event::Expire { member, conn } => match self.away.get(&member) {
                 Some(away) if away.conn == conn => {
                     tracing::info!(%member, "did not come back in time: leaves the room");
@@ -256,15 +319,62 @@ impl State {
         self.deliver(out);
     }
 
-    fn disconnect(&mut self, conn: PeerId, keep_seat: bool) -> Outbox {
+    /// Delivers `out`, with the lines in `rooms` cut before and laid after:
+    /// no line reaches a member once the room has heard it left (or while
+    /// it is away), and none is laid before the room has heard who arrived
+    /// or a resumed member has been given what it missed.
+    fn deliver_relinked(&mut self, out: Outbox, rooms: [Option<RoomName>; 2]) {
+        let [first, second] = rooms;
+        let second = second.filter(|room| first.as_ref() != Some(room));
+        let rooms: Vec<RoomName> = first.into_iter().chain(second).collect();
+        for room in &rooms {
+            self.cut(room);
+        }
+        self.deliver(out);
+        for room in &rooms {
+            self.lay(room);
+        }
+    }
+
+    /// The members of `room` with a connection, and that connection.
+    fn connected(&self, room: &RoomName) -> Vec<(PeerId, &Conn)> {
+        let conn_of = |member| self.seats.get(&member).and_then(|conn| self.conns.get(conn));
+        self.rooms.members_in(room).filter_map(|m| conn_of(m).map(|c| (m, c))).collect()
+    }
+
+    /// Cuts every line in `room` that no longer ends at a member there, in
+    /// the queue of the connection now serving it.
+    fn cut(&self, room: &RoomName) {
+        let here = self.connected(room);
+        let serves = |id, queue: &mpsc::Sender<Queued>| {
+            here.iter().any(|(m, c)| *m == id && c.sender.queue.same_channel(queue))
+        };
+        for (_, conn) in &here {
+            conn.sender.lines.cut(serves);
+        }
+    }
+
+    /// Lays a line from every connected member of `room` to every other.
+    fn lay(&self, room: &RoomName) {
+        let here = self.connected(room);
+        for (member, conn) in &here {
+            let others = here.iter().filter(|(m, _)| m != member);
+            let peers = others.map(|(m, c)| (*m, c.sender.queue.clone())).collect();
+            conn.sender.lines.lay(*member, peers);
+        }
+    }
+
+    fn disconnect(&mut self, conn: PeerId, keep_seat: bool, unsent: Vec<Queued>) -> Outbox {
         // Already gone if the hub dropped it, or a resume replaced it.
-        let Some(Conn { member, .. }) = self.conns.remove(&conn) else {
+        let Some(Conn { member, held, .. }) = self.conns.remove(&conn) else {
             return Vec::new();
         };
         self.seats.remove(&member);
         if keep_seat && self.rooms.room_of(member).is_some() {
             tracing::debug!(%member, window = ?self.resume_window, "connection dropped: keeping the seat");
-            let missed = VecDeque::new();
+            // The connection's own replies (pongs, errors) are not for the next one.
+            let from_room = unsent.into_iter().map(|msg| *msg).filter(from_the_room);
+            let missed = from_room.chain(held).collect();
             self.away.insert(member, Away { conn, missed });
             self.expire_later(member, conn);
             return Vec::new();
@@ -298,6 +408,7 @@ impl State {
         // Still connected (a network change the server has not noticed yet)?
         if let Some(old) = self.seats.get(&member).copied() {
             if let Some(old) = self.conns.remove(&old) {
+                old.sender.lines.cut_all();
                 let _ = old.sender.kick.send(Kick::Replaced);
             }
         }
@@ -338,15 +449,25 @@ impl State {
                 Err(TrySendError::Full(_)) => {
                     tracing::warn!(peer = %to, "outgoing queue full: dropping the peer");
                     if let Some(peer) = self.conns.remove(&conn) {
+                        peer.sender.lines.cut_all();
                         let _ = peer.sender.kick.send(Kick::TooSlow);
                     }
                 }
-                // The connection is gone and its Disconnect is on the way; leave now anyway.
-                Err(TrySendError::Closed(_)) => {
+                // Its task has ended, and its Disconnect, which says whether
+                // the seat is kept, is on the way: hold what comes till then.
+                Err(TrySendError::Closed(msg)) => {
+                    let peer = self.conns.get_mut(&conn).filter(|peer| peer.held.len() < PEER_QUEUE);
+                    if let Some(peer) = peer {
+                        peer.held.push(*msg);
+                        continue;
+                    }
                     self.conns.remove(&conn);
                 }
             }
             self.seats.remove(&to);
+            if let Some(room) = self.rooms.room_of(to).cloned() {
+                self.cut(&room);
+            }
             pending.extend(self.rooms.leave(to));
         }
     }
@@ -359,7 +480,7 @@ mod tests {
     async fn joined(hub: &Hub, room: &str) -> PeerConn {
         let mut conn = hub.connect().await.unwrap();
         let join = ClientMsg::join(room, "n");
-        hub.message(conn.id, join).await.unwrap();
+        hub.message(conn.id, &conn.lines, join).await.unwrap();
         assert!(matches!(
             conn.outbox.recv().await.map(|m| *m),
             Some(ServerMsg::Welcome { .. })
@@ -380,11 +501,11 @@ mod tests {
         let hub = Hub::spawn(Rooms::new(3, vec![]));
         let r = RoomName::parse("r").unwrap();
         assert_eq!(hub.status(r.clone()).await.unwrap().members, 0);
-        let a = joined(&hub, "r").await;
+        let mut a = joined(&hub, "r").await;
         let _b = joined(&hub, "r").await;
         let status = hub.status(r.clone()).await.unwrap();
         assert_eq!((status.members, status.capacity), (2, 3));
-        hub.disconnect(a.id, false).await.unwrap();
+        hub.disconnect(a.id, false, &mut a.outbox).await.unwrap();
         assert_eq!(hub.status(r).await.unwrap().members, 1);
     }
 
@@ -398,7 +519,7 @@ mod tests {
         assert_eq!(hub.counts().await.unwrap(), none);
         let a = joined(&hub, "r").await;
         let _b = joined(&hub, "r").await;
-        let c = joined(&hub, "s").await;
+        let mut c = joined(&hub, "s").await;
         let _lobby = hub.connect().await.unwrap();
         let counts = hub.counts().await.unwrap();
         assert_eq!(
@@ -409,8 +530,8 @@ mod tests {
             },
             "the lobby is not a member"
         );
-        hub.disconnect(c.id, false).await.unwrap();
-        hub.message(a.id, ClientMsg::Leave).await.unwrap();
+        hub.disconnect(c.id, false, &mut c.outbox).await.unwrap();
+        hub.message(a.id, &a.lines, ClientMsg::Leave).await.unwrap();
         assert_eq!(
             hub.counts().await.unwrap(),
             Counts {
@@ -442,7 +563,7 @@ mod tests {
                 to: slow.id,
                 sdp: "v=0".into(),
             };
-            hub.message(a.id, offer).await.unwrap();
+            hub.message(a.id, &a.lines, offer).await.unwrap();
         }
         assert_eq!(slow.kicked.await, Ok(Kick::TooSlow));
         assert_eq!(
@@ -456,6 +577,7 @@ mod tests {
 
         hub.message(
             c.id,
+            &c.lines,
             ClientMsg::Offer {
                 to: a.id,
                 sdp: "x".into(),
@@ -472,6 +594,58 @@ mod tests {
         );
     }
 
+    fn offer(to: &PeerConn, sdp: &str) -> ClientMsg {
+        ClientMsg::Offer { to: to.id, sdp: sdp.into() }
+    }
+
+    /// Two members of room "r", each past what the hub told it of the other.
+    async fn pair() -> (Hub, PeerConn, PeerConn) {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let mut a = joined(&hub, "r").await;
+        let b = joined(&hub, "r").await;
+        assert!(matches!(a.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerJoined { .. })));
+        (hub, a, b)
+    }
+
+    #[tokio::test]
+    async fn a_relay_goes_straight_to_the_addressee_stamped_by_the_server() {
+        let (hub, mut a, b) = pair().await;
+        hub.message(b.id, &b.lines, offer(&a, "x")).await.unwrap();
+        // Not a turn of the hub's task later: this test's task has not yielded to it.
+        assert_eq!(a.outbox.try_recv().map(|m| *m), Ok(ServerMsg::Offer { from: b.id, sdp: "x".into() }));
+    }
+
+    #[tokio::test]
+    async fn a_relay_never_overtakes_what_its_sender_said_before_it() {
+        let (hub, mut a, b) = pair().await;
+        let muted = shared::MediaState { muted: true, ..Default::default() };
+        hub.message(b.id, &b.lines, ClientMsg::MediaState(muted)).await.unwrap();
+        hub.message(b.id, &b.lines, offer(&a, "after")).await.unwrap();
+        assert_eq!(a.outbox.recv().await.map(|m| *m), Some(ServerMsg::MediaState { from: b.id, state: muted }));
+        assert_eq!(a.outbox.recv().await.map(|m| *m), Some(ServerMsg::Offer { from: b.id, sdp: "after".into() }));
+        // Once the hub has caught up, relays take the line again.
+        hub.message(b.id, &b.lines, offer(&a, "direct")).await.unwrap();
+        assert!(a.outbox.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn no_line_reaches_a_member_who_left() {
+        let (hub, mut a, mut b) = pair().await;
+        hub.message(a.id, &a.lines, ClientMsg::Leave).await.unwrap();
+        assert_eq!(b.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerLeft { peer: a.id }));
+        hub.message(b.id, &b.lines, offer(&a, "x")).await.unwrap();
+        assert!(matches!(
+            b.outbox.recv().await.map(|m| *m),
+            Some(ServerMsg::Error { code: shared::ErrorCode::UnknownPeer, .. })
+        ));
+        hub.message(a.id, &a.lines, offer(&b, "from the lobby")).await.unwrap();
+        assert!(matches!(
+            a.outbox.recv().await.map(|m| *m),
+            Some(ServerMsg::Error { code: shared::ErrorCode::NotJoined, .. })
+        ));
+        assert!(b.outbox.try_recv().is_err());
+    }
+
     fn token(welcome: &ServerMsg) -> String {
         match welcome {
             ServerMsg::Welcome { resume: Some(token), .. } => token.clone(),
@@ -482,7 +656,7 @@ mod tests {
     /// Joins `room` and returns the connection with its resume token.
     async fn joined_with_token(hub: &Hub, room: &str) -> (PeerConn, String) {
         let mut conn = hub.connect().await.unwrap();
-        hub.message(conn.id, ClientMsg::join(room, "n")).await.unwrap();
+        hub.message(conn.id, &conn.lines, ClientMsg::join(room, "n")).await.unwrap();
         let welcome = conn.outbox.recv().await.map(|m| *m).unwrap();
         (conn, token(&welcome))
     }
@@ -494,24 +668,29 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_dropped_member_resumes_its_seat_and_gets_what_it_missed() {
         let hub = Hub::spawn_with(Rooms::new(3, vec![]), Duration::from_secs(10));
-        let (a, token) = joined_with_token(&hub, "r").await;
+        let (mut a, token) = joined_with_token(&hub, "r").await;
         let mut b = joined(&hub, "r").await;
-        hub.disconnect(a.id, true).await.unwrap();
+        hub.disconnect(a.id, true, &mut a.outbox).await.unwrap();
         let offer = ClientMsg::Offer { to: a.id, sdp: "while away".into() };
-        hub.message(b.id, offer).await.unwrap();
+        hub.message(b.id, &b.lines, offer).await.unwrap();
 
         let mut again = hub.connect().await.unwrap();
-        hub.message(again.id, resume(&token)).await.unwrap();
+        hub.message(again.id, &again.lines, resume(&token)).await.unwrap();
         assert!(matches!(
             again.outbox.recv().await.map(|m| *m),
             Some(ServerMsg::Resumed { you, ref peers, .. }) if you == a.id && peers.len() == 1
+        ));
+        // What the old connection never wrote comes first (here b's arrival, never read), then what was missed.
+        assert!(matches!(
+            again.outbox.recv().await.map(|m| *m),
+            Some(ServerMsg::PeerJoined { peer }) if peer.id == b.id
         ));
         assert_eq!(
             again.outbox.recv().await.map(|m| *m),
             Some(ServerMsg::Offer { from: b.id, sdp: "while away".into() })
         );
         // Messages from the new connection come from the old member id.
-        hub.message(again.id, ClientMsg::Answer { to: b.id, sdp: "back".into() }).await.unwrap();
+        hub.message(again.id, &again.lines, ClientMsg::Answer { to: b.id, sdp: "back".into() }).await.unwrap();
         assert_eq!(b.outbox.recv().await.map(|m| *m), Some(ServerMsg::Answer { from: a.id, sdp: "back".into() }));
         // Long after the window, still in: the resume cancelled the expiry.
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -522,14 +701,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_member_that_does_not_come_back_leaves_after_the_window() {
         let hub = Hub::spawn_with(Rooms::new(3, vec![]), Duration::from_secs(10));
-        let (a, token) = joined_with_token(&hub, "r").await;
+        let (mut a, token) = joined_with_token(&hub, "r").await;
         let mut b = joined(&hub, "r").await;
-        hub.disconnect(a.id, true).await.unwrap();
+        hub.disconnect(a.id, true, &mut a.outbox).await.unwrap();
         tokio::time::sleep(Duration::from_secs(9)).await;
         assert!(b.outbox.try_recv().is_err(), "not yet");
         assert_eq!(b.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerLeft { peer: a.id }));
         let mut late = hub.connect().await.unwrap();
-        hub.message(late.id, resume(&token)).await.unwrap();
+        hub.message(late.id, &late.lines, resume(&token)).await.unwrap();
         assert!(matches!(
             late.outbox.recv().await.map(|m| *m),
             Some(ServerMsg::Error { code: shared::ErrorCode::ResumeFailed, .. })
@@ -537,17 +716,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_comes_between_a_connection_ending_and_its_disconnect_is_kept_for_its_seat() {
+        let hub = Hub::spawn(Rooms::new(3, vec![]));
+        let (mut a, token) = joined_with_token(&hub, "r").await;
+        let b = joined(&hub, "r").await;
+        // a's loops have ended (its queue is closed); its Disconnect is not sent yet.
+        a.outbox.close();
+        hub.message(b.id, &b.lines, offer(&a, "in between")).await.unwrap();
+        hub.counts().await.unwrap(); // the hub has had the offer
+        hub.disconnect(a.id, true, &mut a.outbox).await.unwrap();
+
+        let mut again = hub.connect().await.unwrap();
+        hub.message(again.id, &again.lines, resume(&token)).await.unwrap();
+        assert!(matches!(again.outbox.recv().await.map(|m| *m), Some(ServerMsg::Resumed { .. })));
+        assert!(matches!(again.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerJoined { .. })), "never written");
+        assert_eq!(
+            again.outbox.recv().await.map(|m| *m),
+            Some(ServerMsg::Offer { from: b.id, sdp: "in between".into() })
+        );
+    }
+
+    #[tokio::test]
     async fn a_resume_replaces_a_connection_the_server_still_thinks_alive() {
         let hub = Hub::spawn(Rooms::new(3, vec![]));
-        let (old, token) = joined_with_token(&hub, "r").await;
+        let (mut old, token) = joined_with_token(&hub, "r").await;
         let mut b = joined(&hub, "r").await;
         let mut new = hub.connect().await.unwrap();
-        hub.message(new.id, resume(&token)).await.unwrap();
+        hub.message(new.id, &new.lines, resume(&token)).await.unwrap();
         assert!(matches!(new.outbox.recv().await.map(|m| *m), Some(ServerMsg::Resumed { .. })));
         assert_eq!(old.kicked.await, Ok(Kick::Replaced));
         // The old connection's own end changes nothing.
-        hub.disconnect(old.id, false).await.unwrap();
-        hub.message(b.id, ClientMsg::Offer { to: old.id, sdp: "x".into() }).await.unwrap();
+        hub.disconnect(old.id, false, &mut old.outbox).await.unwrap();
+        hub.message(b.id, &b.lines, ClientMsg::Offer { to: old.id, sdp: "x".into() }).await.unwrap();
         assert_eq!(new.outbox.recv().await.map(|m| *m), Some(ServerMsg::Offer { from: b.id, sdp: "x".into() }));
         assert_eq!(hub.counts().await.unwrap().members, 2);
         assert!(b.outbox.try_recv().is_err(), "b never heard a departure");
@@ -559,18 +759,18 @@ mod tests {
         let (old, token) = joined_with_token(&hub, "r").await;
         let (mut other, other_token) = joined_with_token(&hub, "r").await;
         let mut new = hub.connect().await.unwrap();
-        hub.message(new.id, resume(&token)).await.unwrap();
+        hub.message(new.id, &new.lines, resume(&token)).await.unwrap();
         assert!(matches!(new.outbox.recv().await.map(|m| *m), Some(ServerMsg::Resumed { .. })));
         assert_eq!(old.kicked.await, Ok(Kick::Replaced));
         // Neither its own seat again (it would replace itself) nor another's.
         for token in [&token, &other_token] {
-            hub.message(new.id, resume(token)).await.unwrap();
+            hub.message(new.id, &new.lines, resume(token)).await.unwrap();
             assert!(matches!(
                 new.outbox.recv().await.map(|m| *m),
                 Some(ServerMsg::Error { code: shared::ErrorCode::AlreadyJoined, .. })
             ));
         }
-        hub.message(new.id, ClientMsg::Offer { to: other.id, sdp: "still here".into() }).await.unwrap();
+        hub.message(new.id, &new.lines, ClientMsg::Offer { to: other.id, sdp: "still here".into() }).await.unwrap();
         assert_eq!(
             other.outbox.recv().await.map(|m| *m),
             Some(ServerMsg::Offer { from: old.id, sdp: "still here".into() }),
@@ -581,15 +781,15 @@ mod tests {
     #[tokio::test]
     async fn a_clean_close_leaves_at_once_and_a_member_cannot_resume_twice_over() {
         let hub = Hub::spawn(Rooms::new(3, vec![]));
-        let (a, token) = joined_with_token(&hub, "r").await;
+        let (mut a, token) = joined_with_token(&hub, "r").await;
         let (mut b, _) = joined_with_token(&hub, "r").await;
         // b, already a member, may not take a's seat as well.
-        hub.message(b.id, resume(&token)).await.unwrap();
+        hub.message(b.id, &b.lines, resume(&token)).await.unwrap();
         assert!(matches!(
             b.outbox.recv().await.map(|m| *m),
             Some(ServerMsg::Error { code: shared::ErrorCode::AlreadyJoined, .. })
         ));
-        hub.disconnect(a.id, false).await.unwrap();
+        hub.disconnect(a.id, false, &mut a.outbox).await.unwrap();
         assert_eq!(b.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerLeft { peer: a.id }));
     }
 }

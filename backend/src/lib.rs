@@ -5,6 +5,7 @@
 mod api;
 pub mod hub;
 pub mod lan;
+pub mod lines;
 mod metrics;
 mod origin;
 mod per_ip;

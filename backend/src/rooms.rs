@@ -156,29 +156,25 @@ impl Rooms {
 
     /// Applies one message from `peer`; a refusal becomes an `Error` to `peer` only.
     pub fn handle(&mut self, peer: PeerId, msg: ClientMsg) -> Outbox {
-        let result = match msg {
-            ClientMsg::Join {
+        let result = match msg.relayed(peer) {
+            Ok((to, stamped)) => self.relay(peer, to, stamped),
+            Err(ClientMsg::Join {
                 version,
                 room,
                 name,
                 password,
-            } => self.join(peer, version, &room, &name, password.as_deref()),
+            }) => self.join(peer, version, &room, &name, password.as_deref()),
             // The hub resumes a seat before a message reaches the rooms
             // (see [`Rooms::resume`]): this one is not a resume it accepted.
-            ClientMsg::Resume { .. } => Err(RoomError::ResumeFailed),
-            ClientMsg::Ping => Ok(vec![(peer, ServerMsg::Pong)]),
-            ClientMsg::Offer { to, sdp } => {
-                self.relay(peer, to, |from| ServerMsg::Offer { from, sdp })
+            Err(ClientMsg::Resume { .. }) => Err(RoomError::ResumeFailed),
+            Err(ClientMsg::Ping) => Ok(vec![(peer, ServerMsg::Pong)]),
+            Err(ClientMsg::MediaState(state)) => self.media_state(peer, state),
+            Err(ClientMsg::Leave) if self.joined.contains_key(&peer) => Ok(self.leave(peer)),
+            Err(ClientMsg::Leave) => Err(RoomError::NotJoined),
+            // `relayed` takes every message for one peer.
+            Err(ClientMsg::Offer { to, .. } | ClientMsg::Answer { to, .. } | ClientMsg::Ice { to, .. }) => {
+                Err(RoomError::UnknownPeer(to))
             }
-            ClientMsg::Answer { to, sdp } => {
-                self.relay(peer, to, |from| ServerMsg::Answer { from, sdp })
-            }
-            ClientMsg::Ice { to, candidate } => {
-                self.relay(peer, to, |from| ServerMsg::Ice { from, candidate })
-            }
-            ClientMsg::MediaState(state) => self.media_state(peer, state),
-            ClientMsg::Leave if self.joined.contains_key(&peer) => Ok(self.leave(peer)),
-            ClientMsg::Leave => Err(RoomError::NotJoined),
         };
         result.unwrap_or_else(|err| err.into_reply(peer))
     }
@@ -343,19 +339,19 @@ impl Rooms {
         Ok(self.rooms.get(room).map_or(&[], |r| r.members.as_slice()))
     }
 
-    /// Delivers to `to` only, stamped with the real sender: whatever the
-    /// client claimed is never read.
-    fn relay(
-        &self,
-        from: PeerId,
-        to: PeerId,
-        msg: impl FnOnce(PeerId) -> ServerMsg,
-    ) -> Result<Outbox, RoomError> {
+    /// Delivers `stamped` (see [`ClientMsg::relayed`]) to `to` only, if
+    /// both are in one room.
+    fn relay(&self, from: PeerId, to: PeerId, stamped: ServerMsg) -> Result<Outbox, RoomError> {
         let members = self.members_of(from)?;
         if to == from || !members.iter().any(|m| m.id == to) {
             return Err(RoomError::UnknownPeer(to));
         }
-        Ok(vec![(to, msg(from))])
+        Ok(vec![(to, stamped)])
+    }
+
+    /// The members of `room`, in join order.
+    pub fn members_in<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = PeerId> + 'a {
+        self.rooms.get(room).into_iter().flat_map(|r| r.members.iter().map(|m| m.id))
     }
 
     fn media_state(

@@ -2,6 +2,7 @@
 //! a write loop sends the peer's queue. When either ends, the connection ends.
 
 use crate::hub::{Hub, Kick, PeerConn, Queued};
+use crate::lines::Lines;
 use crate::metrics::Metrics;
 use crate::origin;
 use crate::per_ip::IpSlot;
@@ -238,6 +239,7 @@ async fn connection(socket: WebSocket, state: AppState, _slot: Option<IpSlot>) {
         mut outbox,
         replies,
         mut kicked,
+        lines,
     }) = hub.connect().await
     else {
         return;
@@ -254,13 +256,13 @@ async fn connection(socket: WebSocket, state: AppState, _slot: Option<IpSlot>) {
             Kick::TooSlow => End::TooSlow,
             Kick::Replaced => End::Replaced,
         },
-        end = read_loop(&mut stream, hub, peer, &replies, &state.limits) => end,
+        end = read_loop(&mut stream, hub, (peer, &lines), &replies, &state.limits) => end,
         end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics) => end,
     };
     // The others hear PeerLeft now, whatever the closing handshake below
     // costs; unless the socket just dropped, when the member may come back.
     let keep_seat = matches!(end, End::Dropped | End::Reconnecting);
-    let _ = hub.disconnect(peer, keep_seat).await;
+    let _ = hub.disconnect(peer, keep_seat, &mut outbox).await;
     state.metrics.connection_closed(end);
     tracing::info!(%peer, ?end, "disconnected");
     finish(sink, stream, end).await;
@@ -274,7 +276,7 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
 async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     hub: &Hub,
-    peer: PeerId,
+    (peer, lines): (PeerId, &Lines),
     replies: &mpsc::Sender<Queued>,
     limits: &Limits,
 ) -> End {
@@ -319,7 +321,7 @@ async fn read_loop(
             Message::Text(text) => match ClientMsg::decode(&text) {
                 // Answered here: the hub has nothing to add.
                 Ok(ClientMsg::Ping) => ServerMsg::Pong,
-                Ok(msg) => match hub.message(peer, msg).await {
+                Ok(msg) => match hub.message(peer, lines, msg).await {
                     Ok(()) => continue,
                     Err(_) => return End::Stopping,
                 },

@@ -302,6 +302,27 @@ impl ClientMsg {
     pub fn encode(&self) -> String {
         crate::client_encode::client_msg(self)
     }
+
+    /// Whom a message for one peer (offer, answer, ICE candidate) is for.
+    pub fn addressee(&self) -> Option<PeerId> {
+        match self {
+            Self::Offer { to, .. } | Self::Answer { to, .. } | Self::Ice { to, .. } => Some(*to),
+            _ => None,
+        }
+    }
+
+    /// A message for one peer (offer, answer, ICE candidate): whom it is
+    /// for, and what they receive, stamped with the true sender `from`
+    /// (whatever the client claimed is never read). Any other message comes
+    /// back unchanged.
+    pub fn relayed(self, from: PeerId) -> Result<(PeerId, ServerMsg), Self> {
+        match self {
+            Self::Offer { to, sdp } => Ok((to, ServerMsg::Offer { from, sdp })),
+            Self::Answer { to, sdp } => Ok((to, ServerMsg::Answer { from, sdp })),
+            Self::Ice { to, candidate } => Ok((to, ServerMsg::Ice { from, candidate })),
+            other => Err(other),
+        }
+    }
 }
 
 impl ServerMsg {
