@@ -80,8 +80,8 @@ impl Lines {
         self.lock().peers.retain(|(id, queue)| keep(*id, queue));
     }
 
-    /// Cuts them all: the connection is out of its room, or its task is
-    /// ending.
+    /// Cuts them all: the connection is out of its room, or the hub dropped
+    /// it.
     pub fn cut_all(&self) {
         let mut state = self.lock();
         state.member = None;

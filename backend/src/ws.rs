@@ -1,5 +1,6 @@
-//! `/ws`: one WebSocket per member. A read loop turns frames into hub events;
-//! a write loop sends the peer's queue. When either ends, the connection ends.
+//! `/ws`: one WebSocket per member. A read loop relays on the connection's
+//! lines or turns frames into hub events; a write loop sends the peer's
+//! queue. When either ends, the connection ends.
 
 use crate::hub::{Hub, Kick, PeerConn, Queued};
 use crate::lines::Lines;
