@@ -1,5 +1,5 @@
-//! Properties over generated input: `ClientMsg::decode` never panics and
-//! always types its refusals; the hand-written `ServerMsg::decode` gives what
+//! Properties over generated input: `ClientMsg::decode` never panics,
+//! always types its refusals and reads what serde's derive reads; the hand-written `ServerMsg::decode` gives what
 //! serde's derive gives, and the browser's JSON reader and writer
 //! (`shared::json`, `ClientMsg::encode`) what serde_json gives; the room
 //! registry keeps its invariants after every step of any sequence of
@@ -174,8 +174,40 @@ fn decodes_sanely(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `decode` reads each variant's fields by itself; the derived
+/// `Deserialize` is the oracle: the same message, or both refuse.
+fn decodes_as_derived(text: &str) -> Result<(), TestCaseError> {
+    let derived = serde_json::from_str::<ClientMsg>(text).ok();
+    match ClientMsg::decode(text) {
+        Ok(msg) => prop_assert_eq!(Some(msg), derived),
+        Err(err) if err.code() == ErrorCode::InvalidMessage => prop_assert_eq!(derived, None, "{:?}", err),
+        // Not an object, or no known type: refused before any fields are read.
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+/// A real message with one field added, replaced or taken away.
+fn near_miss() -> impl Strategy<Value = String> {
+    let keys = vec!["type", "to", "sdp", "candidate", "version", "room", "name", "password", "token", "muted", "x"];
+    (client_msg(), prop::sample::select(keys), json(), any::<bool>()).prop_map(|(msg, key, value, remove)| {
+        let mut object: serde_json::Map<String, Value> = serde_json::from_str(&msg.encode()).unwrap();
+        if remove {
+            object.remove(key);
+        } else {
+            object.insert(key.into(), value);
+        }
+        Value::Object(object).to_string()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn decode_reads_what_the_derive_reads(text in prop_oneof![near_miss(), typed_object().prop_map(|v| v.to_string())]) {
+        decodes_as_derived(&text)?;
+    }
 
     #[test]
     fn decode_takes_any_bytes(bytes in vec(any::<u8>(), 0..300)) {

@@ -292,10 +292,51 @@ impl ClientMsg {
             _ => DecodeError::NotJson(e.to_string()),
         })?;
         let kind = tag.kind.ok_or(DecodeError::UnknownType(String::new()))?;
-        if !CLIENT_MSG_TYPES.contains(&&*kind) {
-            return Err(DecodeError::UnknownType(kind.into_owned()));
+        let invalid = |e: serde_json::Error| DecodeError::Invalid { kind: kind.to_string(), reason: e.to_string() };
+        // Then the variant's own fields, straight from the text (its `type`
+        // is skipped as an unknown field). The derived `Deserialize` reads
+        // the same, but an internally tagged enum first copies the whole
+        // message into serde's `Content`: 5 % of the relay's CPU.
+        fn fields<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, serde_json::Error> {
+            serde_json::from_str(text)
         }
-        serde_json::from_str(text).map_err(|e| DecodeError::Invalid { kind: kind.into_owned(), reason: e.to_string() })
+        #[derive(Deserialize)]
+        struct Join {
+            version: u32,
+            room: String,
+            name: String,
+            #[serde(default)]
+            password: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Resume {
+            version: u32,
+            token: String,
+        }
+        #[derive(Deserialize)]
+        struct Sdp {
+            to: PeerId,
+            sdp: String,
+        }
+        #[derive(Deserialize)]
+        struct Ice {
+            to: PeerId,
+            candidate: IceCandidate,
+        }
+        #[derive(Deserialize)]
+        struct Nothing {}
+        let msg = match &*kind {
+            "join" => fields(text).map(|Join { version, room, name, password }| Self::Join { version, room, name, password }),
+            "resume" => fields(text).map(|Resume { version, token }| Self::Resume { version, token }),
+            "offer" => fields(text).map(|Sdp { to, sdp }| Self::Offer { to, sdp }),
+            "answer" => fields(text).map(|Sdp { to, sdp }| Self::Answer { to, sdp }),
+            "ice" => fields(text).map(|Ice { to, candidate }| Self::Ice { to, candidate }),
+            "media_state" => fields(text).map(Self::MediaState),
+            "leave" => fields(text).map(|Nothing {}| Self::Leave),
+            "ping" => fields(text).map(|Nothing {}| Self::Ping),
+            _ => return Err(DecodeError::UnknownType(kind.into_owned())),
+        };
+        msg.map_err(invalid)
     }
 
     /// By hand (see `client_encode`): what `serde_json::to_string` prints.
