@@ -64,8 +64,8 @@ pub enum ClientMsg {
     Ping,
 }
 
-/// Every `type` a [`ClientMsg`] can have; `decode` uses it to tell an unknown
-/// type from a malformed known one.
+/// Every `type` a [`ClientMsg`] can have, the names `decode` matches (the
+/// property tests draw from this list).
 pub const CLIENT_MSG_TYPES: &[&str] = &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping"];
 
 /// Server → client.
