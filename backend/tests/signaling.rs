@@ -329,3 +329,23 @@ async fn without_a_built_app_pages_explain_and_health_is_ok() {
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
 }
+
+/// Media states go through the room's task and offers on a line straight to
+/// the addressee; the other member still hears them in the order they were
+/// said. On a multi-threaded runtime, so the two paths really race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_is_heard_in_the_order_it_spoke() {
+    let addr = signaling(2).await;
+    let ((mut a, a_id), (mut b, b_id)) = pair(addr, "order").await;
+    // 120 messages, inside the default burst of 200.
+    const ROUNDS: usize = 60;
+    for i in 0..ROUNDS {
+        send(&mut a, json!({ "type": "media_state", "muted": i % 2 == 0, "camera_off": false })).await;
+        send(&mut a, offer_msg(b_id, &i.to_string())).await;
+    }
+    for i in 0..ROUNDS {
+        let state = shared::MediaState { muted: i % 2 == 0, ..Default::default() };
+        assert_eq!(recv(&mut b).await, ServerMsg::MediaState { from: a_id, state }, "round {i}");
+        assert_eq!(recv(&mut b).await, ServerMsg::Offer { from: a_id, sdp: i.to_string() }, "round {i}");
+    }
+}
