@@ -283,7 +283,7 @@ impl State {
                 if let Some(conn) = self.conns.get(&peer).filter(|_| after.is_none()) {
                     conn.sender.lines.cut_all();
                 }
-                self.deliver_relinked(out, [before, after]);
+                self.deliver_relinked(out, before, after);
                 if let Some(conn) = self.conns.get(&peer) {
                     conn.sender.lines.handled();
                 }
@@ -292,7 +292,7 @@ impl State {
             Event::Disconnect { peer, keep_seat, unsent } => {
                 let room = self.conns.get(&peer).and_then(|c| self.rooms.room_of(c.member)).cloned();
                 let out = self.disconnect(peer, keep_seat, unsent);
-                return self.deliver_relinked(out, [room, None]);
+                return self.deliver_relinked(out, room, None);
             }
             // An away member has no lines, so nobody's need cutting.
             Event::Expire { member, conn } => match self.away.get(&member) {
@@ -319,14 +319,18 @@ impl State {
         self.deliver(out);
     }
 
-    /// Delivers `out`, with the lines in `rooms` cut before and laid after:
-    /// no line reaches a member once the room has heard it left (or while
-    /// it is away), and none is laid before the room has heard who arrived
-    /// or a resumed member has been given what it missed.
-    fn deliver_relinked(&mut self, out: Outbox, rooms: [Option<RoomName>; 2]) {
-        let [first, second] = rooms;
-        let second = second.filter(|room| first.as_ref() != Some(room));
-        let rooms: Vec<RoomName> = first.into_iter().chain(second).collect();
+    /// Delivers `out`. If the event moved the connection into or out of a
+    /// room (`before` / `after`: the room it served), the lines there are
+    /// cut before and laid after: no line reaches a member once the room has
+    /// heard it left (or while it is away), and none is laid before the room
+    /// has heard who arrived or a resumed member has been given what it
+    /// missed. Any other event leaves the lines as they are (a peer dropped
+    /// while delivering is cut in [`State::deliver`]).
+    fn deliver_relinked(&mut self, out: Outbox, before: Option<RoomName>, after: Option<RoomName>) {
+        if before == after {
+            return self.deliver(out);
+        }
+        let rooms: Vec<RoomName> = before.into_iter().chain(after).collect();
         for room in &rooms {
             self.cut(room);
         }
