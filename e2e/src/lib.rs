@@ -229,9 +229,10 @@ impl Browser {
         self.join_as(name).await
     }
 
-    /// Waits until the self-preview shows the camera.
+    /// Waits until the app's welcome screen is up (it took over `index.html`'s
+    /// early screen) and its self-preview shows the camera.
     pub async fn wait_for_preview(&self) -> Result<()> {
-        self.wait_for("a live self-preview", "return !!document.querySelector('video.self')?.srcObject").await
+        self.wait_for("a live self-preview", PREVIEW_IN_APP).await
     }
 
     /// Opens the room's link (the welcome screen).
@@ -319,6 +320,11 @@ impl Browser {
 pub fn artifact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(name)
 }
+
+/// True once the app's welcome screen has taken over `index.html`'s early
+/// one (whose `#early` it removes) and the self-preview has the camera.
+pub const PREVIEW_IN_APP: &str =
+    "return !document.getElementById('early') && !!document.querySelector('video.self')?.srcObject";
 
 /// Keeps every WebSocket the page makes in `window.sockets`, so a test can
 /// watch or drop one; add it with CDP `Page.addScriptToEvaluateOnNewDocument`

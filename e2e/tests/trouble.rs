@@ -4,6 +4,10 @@
 use e2e::{Harness, Result, TRACK_SOCKETS};
 
 const MEDIA_ERROR: &str = "document.querySelector('#media-error')?.textContent ?? ''";
+/// `index.html` shows the camera before the app starts; with no camera to
+/// show, the app's screen still replaces it, one preview and no early screen.
+const EARLY_SCREEN_GONE: &str =
+    "return !document.getElementById('early') && document.querySelectorAll('video.self').length === 1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_camera_can_still_join_to_watch_and_listen() -> Result<()> {
@@ -15,6 +19,7 @@ async fn a_blocked_camera_can_still_join_to_watch_and_listen() -> Result<()> {
     bo.open_room("lecture").await?;
     bo.wait_for("the blocked-permission message", &format!("return /access was blocked/.test({MEDIA_ERROR})")).await?;
     bo.screenshot(&e2e::artifact("permission-denied.png")).await?;
+    assert_eq!(bo.eval(EARLY_SCREEN_GONE).await?, true, "the app took over index.html's early screen");
     bo.client.find(fantoccini::Locator::Css("#receive-only")).await?.click().await?;
     bo.wait_for("the message to go", "return !document.querySelector('#media-error')").await?;
     bo.join_as("Bo").await?;
@@ -35,6 +40,7 @@ async fn an_insecure_page_explains_https() -> Result<()> {
     cy.wait_for("the secure-page message", &format!("return /secure page.*https:\\/\\//.test({MEDIA_ERROR})")).await?;
     assert_eq!(cy.eval("return !!document.querySelector('#audio-only')").await?, false, "asking again cannot help here");
     assert_eq!(cy.eval("return !!document.querySelector('#receive-only')").await?, true);
+    assert_eq!(cy.eval(EARLY_SCREEN_GONE).await?, true);
     cy.close().await
 }
 

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod components;
+pub mod early_page;
 pub mod i18n;
 pub mod mailbox;
 pub mod media;
@@ -15,8 +16,11 @@ pub mod session;
 pub mod signaling;
 pub mod warm_peer;
 
-/// Mounts the app on `<body>`.
+/// Mounts the app on `<body>`, once `index.html`'s early preview is up.
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    wasm_bindgen_futures::spawn_local(async {
+        early_page::shown().await;
+        leptos::mount::mount_to_body(app::App);
+    });
 }

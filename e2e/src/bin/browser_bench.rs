@@ -267,7 +267,8 @@ const ON_NEW_DOCUMENT: &str = r#"
   };
   const observer = new MutationObserver(() => {
     const v = document.querySelector('video.self');
-    if (v) { observer.disconnect(); watch(v); }
+    if (v && !L.video) { L.video = v; watch(v); }
+    if (document.getElementById('join')) { mark('app_drawn'); observer.disconnect(); }
   });
   observer.observe(document, { childList: true, subtree: true });
   const media = navigator.mediaDevices;
@@ -294,10 +295,11 @@ const ON_NEW_DOCUMENT: &str = r#"
 })();
 "#;
 
-/// What a finished page load left behind, read after the first frame.
+/// What a finished page load left behind, read after the first frame and once
+/// the app has taken over `index.html`'s early screen.
 const READ_LOAD: &str = r#"
 const L = window.__load;
-if (!L || !('self_frame' in L.marks)) return null;
+if (!L || !('self_frame' in L.marks) || document.getElementById('early')) return null;
 const out = { ...L.marks };
 const nav = performance.getEntriesByType('navigation')[0];
 if (nav) { out.html_response_end = nav.responseEnd; out.dom_content_loaded = nav.domContentLoadedEventEnd; }
@@ -565,7 +567,7 @@ async fn wait_until(browser: &Browser, what: &str, script: &str, patience: Durat
 /// (both put on the system clock), and the clock correction between them.
 async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Result<(Marks, Marks, f64)> {
     const PREVIEW_LIVE: &str = "const v = document.querySelector('video.self');
-        return !!v && !!v.srcObject && v.currentTime > 0";
+        return !document.getElementById('early') && !!v && !!v.srcObject && v.currentTime > 0";
     resident.open_room(room).await?;
     newcomer.open_room(room).await?;
     for b in [resident, newcomer] {
@@ -981,6 +983,7 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
         ("stream set on `video.self`", "self_stream_set"),
         ("`TrunkApplicationStarted` (wasm `init` done)", "wasm_started"),
         ("**first self-preview frame**", "self_frame"),
+        ("the app's welcome screen drawn (`#join` in the DOM)", "app_drawn"),
         ("main-thread long tasks (> 50 ms) before it, total ms", "busy"),
     ] {
         let cells = [&r.moim_warm, &r.bare_warm, &r.moim_cold, &r.bare_cold].map(|runs| median_ms(&column(runs, key)));
