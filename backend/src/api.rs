@@ -3,6 +3,7 @@
 
 use crate::hub::{Hub, HubStopped};
 use crate::rooms::RoomError;
+use crate::turn::TurnRest;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -13,11 +14,23 @@ use axum::{Json, Router};
 use shared::{ApiError, ErrorCode, IceServer, RoomName, RoomStatus};
 use std::sync::Arc;
 
-/// The ICE servers every member is given, when every member is given the
-/// same ones: a page prepares its first peer connection with them before
-/// Join. `None` with per-member TURN credentials.
+/// The ICE servers for a page that has not joined yet: it prepares its first
+/// peer connection with them before Join. The servers every member is given;
+/// with `--turn-secret`, TURN credentials of the page's own (user
+/// [`crate::turn::LOBBY_USER`]), made from the same secret as each member's.
 #[derive(Clone, Debug, Default)]
-pub struct LobbyIce(pub Option<Arc<Vec<IceServer>>>);
+pub struct LobbyIce {
+    pub fixed: Arc<Vec<IceServer>>,
+    pub turn: Option<Arc<TurnRest>>,
+}
+
+impl LobbyIce {
+    pub fn servers(&self) -> Vec<IceServer> {
+        let mut servers = Vec::clone(&self.fixed);
+        servers.extend(self.turn.as_ref().map(|turn| turn.for_lobby()));
+        servers
+    }
+}
 
 pub fn router<S>() -> Router<S>
 where
@@ -86,14 +99,11 @@ async fn status(hub: &Hub, raw: &str) -> Result<Json<RoomStatus>, Error> {
     Ok(Json(hub.status(room).await?))
 }
 
-/// `GET /api/ice-servers`: what a member's `welcome` will carry, so the page
-/// can prepare its first offer ahead of Join; 204 No Content when each
-/// member gets credentials of its own (the page then waits for `welcome`).
-async fn ice_servers(State(LobbyIce(servers)): State<LobbyIce>) -> Response {
-    match servers {
-        Some(servers) => Json(servers.as_slice()).into_response(),
-        None => StatusCode::NO_CONTENT.into_response(),
-    }
+/// `GET /api/ice-servers`: the servers a member's `welcome` will carry (with
+/// TURN credentials of the page's own), so the page can prepare its first
+/// offer, and gather its candidates, ahead of Join.
+async fn ice_servers(State(lobby): State<LobbyIce>) -> Json<Vec<IceServer>> {
+    Json(lobby.servers())
 }
 
 /// Occupancy changes by the second: a cached answer would be wrong.

@@ -129,8 +129,10 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
         limits: Arc::new(limits),
         metrics: Arc::default(),
         stopping,
-        // With per-member TURN credentials there is no list to give ahead.
-        lobby_ice: api::LobbyIce(config.turn.is_none().then(|| Arc::new(config.ice_servers.clone()))),
+        lobby_ice: api::LobbyIce {
+            fixed: Arc::new(config.ice_servers.clone()),
+            turn: config.turn.clone().map(Arc::new),
+        },
     };
     Router::new()
         .route("/ws", get(ws::upgrade))

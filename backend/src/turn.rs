@@ -18,10 +18,18 @@ pub struct TurnRest {
     pub ttl: Duration,
 }
 
+/// The user of credentials given to a page before Join (`/api/ice-servers`).
+pub const LOBBY_USER: &str = "moim-lobby";
+
 impl TurnRest {
     /// Fresh credentials for `peer`, valid for `ttl` from now.
     pub fn for_peer(&self, peer: PeerId) -> IceServer {
         self.ice_server(&format!("moim-{peer}"), SystemTime::now())
+    }
+
+    /// Fresh credentials for a page that has not joined yet.
+    pub fn for_lobby(&self) -> IceServer {
+        self.ice_server(LOBBY_USER, SystemTime::now())
     }
 
     /// The entry for `user` at `now`: username `<expiry unix seconds>:<user>`,

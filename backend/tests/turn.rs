@@ -1,7 +1,7 @@
 //! `--turn-secret`: every joiner's Welcome carries TURN credentials of its
 //! own, in coturn's REST format, checked here as coturn would check them.
-//! `/api/ice-servers` gives the list ahead of Join only when it is the same
-//! for every member.
+//! `/api/ice-servers` gives a page the same list ahead of Join, with TURN
+//! credentials of its own.
 
 mod common;
 
@@ -64,7 +64,7 @@ fn verifies(username: &str, credential: &str) -> bool {
 }
 
 /// The TURN entry's username and credential, checked; returns the username.
-fn check_turn_entry(servers: &[IceServer], me: PeerId) -> String {
+fn check_turn_entry(servers: &[IceServer], me: &str) -> String {
     assert_eq!(servers.len(), 2, "{servers:?}");
     assert_eq!(servers[0].urls, ["stun:stun.example.org:3478"]);
     let turn = &servers[1];
@@ -79,7 +79,7 @@ fn check_turn_entry(servers: &[IceServer], me: PeerId) -> String {
     let now = unix_now();
     assert!(expiry > now, "expired: {expiry} <= {now}");
     assert!(expiry <= now + TTL.as_secs(), "{expiry} is past now + ttl");
-    assert_eq!(user, format!("moim-{me}"));
+    assert_eq!(user, me);
     assert!(verifies(&username, credential), "{username} / {credential}");
     username
 }
@@ -90,8 +90,8 @@ async fn every_joiner_gets_turn_credentials_of_its_own_that_verify() {
     let (mut a, mut b) = (connect(addr).await, connect(addr).await);
     let (a_id, a_servers) = welcome_ice(&mut a, "r", "Ana").await;
     let (b_id, b_servers) = welcome_ice(&mut b, "r", "Ben").await;
-    let a_user = check_turn_entry(&a_servers, a_id);
-    let b_user = check_turn_entry(&b_servers, b_id);
+    let a_user = check_turn_entry(&a_servers, &format!("moim-{a_id}"));
+    let b_user = check_turn_entry(&b_servers, &format!("moim-{b_id}"));
     assert_ne!(a_user, b_user);
     assert!(!verifies(
         &a_user,
@@ -127,9 +127,16 @@ async fn the_lobby_gets_the_welcome_s_servers_when_they_are_the_same_for_all() {
 }
 
 #[tokio::test]
-async fn the_lobby_gets_no_servers_when_credentials_are_per_member() {
+async fn the_lobby_gets_turn_credentials_of_its_own_that_verify() {
     let addr = start_with(turn_config(), Limits::default()).await;
     let res = get(addr, "/api/ice-servers").await;
-    assert_eq!(res.status(), 204);
-    assert!(res.text().await.unwrap().is_empty());
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let lobby: Vec<IceServer> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    check_turn_entry(&lobby, backend::turn::LOBBY_USER);
+    // The same servers as a member's, so the page's prepared connection fits.
+    let (me, welcome) = welcome_ice(&mut connect(addr).await, "r", "Ana").await;
+    let urls = |servers: &[IceServer]| servers.iter().map(|s| s.urls.clone()).collect::<Vec<_>>();
+    assert_eq!(urls(&lobby), urls(&welcome));
+    assert_ne!(lobby[1].username, welcome[1].username, "moim-{me} has credentials of its own");
 }

@@ -47,11 +47,17 @@ fn workspace_root() -> PathBuf {
 impl Harness {
     /// Starts the backend (rooms of `capacity`) and chromedriver.
     pub async fn start(capacity: usize) -> Result<Self> {
+        Self::start_with(capacity, None).await
+    }
+
+    /// [`Harness::start`], with TURN credentials made from a secret as
+    /// `--turn-secret` makes them.
+    pub async fn start_with(capacity: usize, turn: Option<backend::turn::TurnRest>) -> Result<Self> {
         let dist_dir = std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
         if !dist_dir.join("index.html").exists() {
             return Err(format!("{} has no index.html: run `cargo xtask test` (it builds the app first)", dist_dir.display()).into());
         }
-        let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir, turn: None, room_passwords: vec![] };
+        let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir, turn, room_passwords: vec![] };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let (server, shutdown) = serve(listener, config.clone());

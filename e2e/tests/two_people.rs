@@ -3,8 +3,8 @@
 //! mute shows up on the other side, a third person is told the room is full,
 //! and closing a browser removes its tile. The newcomer's first offer is
 //! made on the welcome screen, before Join, and made again when a device is
-//! switched there; the member already in the room answers it on a connection
-//! made ahead too.
+//! switched there, also when each member gets TURN credentials of its own;
+//! the member already in the room answers it on a connection made ahead too.
 
 use e2e::{js_str, Harness, Result, TRACK_PEER_CONNECTIONS};
 
@@ -165,4 +165,40 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     ana.close().await?;
     bo.close().await?;
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_turn_credentials_per_member_the_offer_is_still_made_before_join() -> Result<()> {
+    // No TURN server listens on port 9: the candidates gathered are the
+    // host's, and the call connects on them.
+    let turn = backend::turn::TurnRest {
+        urls: vec!["turn:127.0.0.1:9".into()],
+        secret: "coturn-static-auth-secret".into(),
+        ttl: std::time::Duration::from_secs(3600),
+    };
+    let harness = Harness::start_with(2, Some(turn)).await?;
+    let ana = harness.browser(&[]).await?;
+    let bo = harness.browser(&[]).await?;
+    ana.join("retro", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
+    bo.open_room("retro").await?;
+    bo.wait_for_preview().await?;
+    bo.wait_for(
+        "a connection with its offer made, on the welcome screen",
+        "return window.pcs.length === 1 && window.pcs[0].signalingState === 'have-local-offer'",
+    )
+    .await?;
+    let user = bo.eval("return window.pcs[0].getConfiguration().iceServers[0].username").await?;
+    assert!(user.as_str().is_some_and(|u| u.ends_with(":moim-lobby")), "the page's own TURN credentials: {user}");
+    bo.join_as("Bo").await?;
+    ana.wait_for_live_remote_videos(1).await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    assert_eq!(
+        bo.eval("return [window.pcs[0].connectionState, window.pcs.slice(1).filter(p => !!p.remoteDescription).length]").await?,
+        serde_json::json!(["connected", 0]),
+        "Join used the connection prepared with the page's credentials, made no other"
+    );
+    ana.close().await?;
+    bo.close().await
 }

@@ -4,7 +4,7 @@
 
 use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError, Request};
 use crate::meeting::{Meeting, MeetingView, Phase, Prepared, Problem};
-use crate::signaling::{LobbyIce, Socket};
+use crate::signaling::Socket;
 use crate::warm_peer::{WarmPeer, FRESH_FOR_MS};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -50,9 +50,6 @@ pub struct Session {
     meeting: RwSignal<Option<Meeting>, LocalStorage>,
     /// A socket opened while the person is on the welcome screen, for Join.
     lobby: StoredValue<Option<Socket>, LocalStorage>,
-    /// What the server said of the ICE servers before Join (`None` until
-    /// it has: asked once, again only if it could not say).
-    lobby_ice: StoredValue<Option<LobbyIce>, LocalStorage>,
     /// A connection with its offer made, prepared on the welcome screen for Join.
     warm: StoredValue<Option<WarmPeer>, LocalStorage>,
     /// Counts preparations, so an older one finishing late is dropped.
@@ -87,7 +84,6 @@ impl Session {
             screen_ended: StoredValue::new_local(None),
             meeting: RwSignal::new_local(None),
             lobby: StoredValue::new_local(None),
-            lobby_ice: StoredValue::new_local(None),
             warm: StoredValue::new_local(None),
             warm_round: StoredValue::new(0),
             warm_timer: StoredValue::new_local(None),
@@ -325,10 +321,8 @@ impl Session {
         }
         let round = self.next_warm_round();
         spawn_local(async move {
-            if self.lobby_ice.with_value(Option::is_none) {
-                self.lobby_ice.set_value(crate::signaling::lobby_ice_servers().await);
-            }
-            let Some(LobbyIce::Shared(ice)) = self.lobby_ice.get_value() else { return };
+            // Asked each time: TURN credentials expire.
+            let Some(ice) = crate::signaling::lobby_ice_servers().await else { return };
             match WarmPeer::prepare(ice, local.stream()).await {
                 // Not if Join came meanwhile, or a newer one started.
                 Ok(warm) if self.warm_round.get_value() == round && self.meeting().is_none() => {

@@ -115,22 +115,12 @@ impl Drop for Socket {
     }
 }
 
-/// What the server says of the ICE servers before Join (`GET /api/ice-servers`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum LobbyIce {
-    /// Every member is given these: the first connection can be made now.
-    Shared(Vec<shared::IceServer>),
-    /// Each member gets credentials of its own, in its `welcome` (204).
-    PerMember,
-}
-
-/// `None` when the server could not say (unreachable, garbled): ask again later.
-pub async fn lobby_ice_servers() -> Option<LobbyIce> {
-    match get("/api/ice-servers").await? {
-        (200, text) => shared::IceServer::decode_list(&text).ok().map(LobbyIce::Shared),
-        (204, _) => Some(LobbyIce::PerMember),
-        _ => None,
-    }
+/// The ICE servers before Join (`GET /api/ice-servers`): those every member
+/// is given, with TURN credentials of the page's own where each member gets
+/// its own. `None` when the server could not say (unreachable, garbled).
+pub async fn lobby_ice_servers() -> Option<Vec<shared::IceServer>> {
+    let (200, text) = get("/api/ice-servers").await? else { return None };
+    shared::IceServer::decode_list(&text).ok()
 }
 
 /// How many are in `room` now (`GET /api/rooms/<room>`), for the welcome

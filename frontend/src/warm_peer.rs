@@ -36,6 +36,13 @@ fn track_ids(stream: &MediaStream) -> Vec<String> {
     ids
 }
 
+/// The same servers, credentials aside: with `--turn-secret` the page's TURN
+/// credentials were made for it before Join and the member's in `welcome`,
+/// from one secret, and both hold for the server's TTL.
+pub fn same_servers(prepared: &[IceServer], given: &[IceServer]) -> bool {
+    prepared.len() == given.len() && prepared.iter().zip(given).all(|(p, g)| p.urls == g.urls)
+}
+
 impl WarmPeer {
     /// A connection with its offer made, for the first member we offer to.
     pub async fn prepare(ice_servers: Vec<IceServer>, stream: &MediaStream) -> Result<Self, RtcError> {
@@ -62,7 +69,9 @@ impl WarmPeer {
     /// `stream`'s tracks as they are now; itself back otherwise, for the
     /// caller to close when the main thread can spare it.
     pub fn into_peer_for(self, ice_servers: &[IceServer], stream: &MediaStream) -> Result<Peer, Self> {
-        let fits = self.ice_servers == ice_servers && self.tracks == track_ids(stream) && self.age_ms() < FRESH_FOR_MS;
+        let fits = same_servers(&self.ice_servers, ice_servers)
+            && self.tracks == track_ids(stream)
+            && self.age_ms() < FRESH_FOR_MS;
         if fits { Ok(self.peer) } else { Err(self) }
     }
 

@@ -236,6 +236,16 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     let audio_only = media::capture(&Request::AUDIO_ONLY).await.unwrap();
     let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
     assert!(warm.into_peer_for(&[], &audio_only).is_err());
+    // With `--turn-secret` the page's TURN credentials (made before Join) and
+    // the member's differ, from one secret: it still fits the same servers.
+    let turn = |user: &str| {
+        let server = IceServer { urls: vec!["turn:127.0.0.1:9".into()], username: Some(user.into()), credential: Some(format!("{user}-mac")) };
+        vec![server]
+    };
+    let warm = WarmPeer::prepare(turn("1:moim-lobby"), local.stream()).await.unwrap();
+    assert!(warm.into_peer_for(&turn("1:moim-7"), local.stream()).is_ok());
+    let warm = WarmPeer::prepare(turn("1:moim-lobby"), local.stream()).await.unwrap();
+    assert!(warm.into_peer_for(&stun, local.stream()).is_err());
 
     let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
     // Its candidates are gathered meanwhile, with nobody listening yet.

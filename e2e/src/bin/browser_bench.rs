@@ -1017,7 +1017,9 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
          signaling server and no data channel (Moim negotiates a pre-agreed chat channel in the same offer).\n\n\
          **Page load** (figure 3): a third, fresh browser, a script added with CDP \
          `Page.addScriptToEvaluateOnNewDocument` (runs before any of the page's) watches for `video.self` and marks \
-         its first frame (`requestVideoFrameCallback`) in `performance.now()`, i.e. ms since navigation start. Each \
+         its first frame (`requestVideoFrameCallback`) in `performance.now()`, i.e. ms since navigation start; in \
+         Moim that is `index.html`'s early preview, which the app's welcome screen takes over, and a load is read \
+         only once it has (`#early` gone; `#join` in the DOM marks the app's screen drawn). Each \
          load starts from `about:blank` after {} ms of quiet; Moim (`/r/<new room>`) and `bare.html` alternate. One \
          load of each fills the cache and is not counted; then {} loads of each with the HTTP cache on (a repeat \
          visit: HTML revalidated, hashed assets from cache, V8's wasm code cache may apply) and {} with it disabled \
