@@ -6,9 +6,23 @@
 //! switched there, also when each member gets TURN credentials of its own;
 //! the member already in the room answers it on a connection made ahead too.
 
-use e2e::{js_str, Harness, Result, TRACK_PEER_CONNECTIONS};
+use e2e::{js_str, Browser, Harness, Result, TRACK_PEER_CONNECTIONS};
 
 const REMOTE_TILES: &str = "return document.querySelectorAll('.tile.remote').length";
+
+/// Opens `room` (its connections kept in `window.pcs`) and waits on the
+/// welcome screen until its first offer is made, before Join.
+async fn open_until_the_offer_is_made(harness: &Harness, person: &Browser, room: &str) -> Result<()> {
+    harness.cdp(person, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
+    person.open_room(room).await?;
+    person.wait_for_preview().await?;
+    person
+        .wait_for(
+            "a connection with its offer made, on the welcome screen",
+            "return window.pcs.length === 1 && window.pcs[0].signalingState === 'have-local-offer'",
+        )
+        .await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
@@ -120,14 +134,7 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     .await?;
     let made_by_ana = ana.eval("return window.pcs.length").await?;
 
-    harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
-    bo.open_room("retro").await?;
-    bo.wait_for_preview().await?;
-    bo.wait_for(
-        "a connection with its offer made, on the welcome screen",
-        "return window.pcs.length === 1 && window.pcs[0].signalingState === 'have-local-offer'",
-    )
-    .await?;
+    open_until_the_offer_is_made(&harness, &bo, "retro").await?;
     // Bo picks another microphone after that offer was made: a new one is
     // prepared for it, and the old one closed.
     let target = bo
@@ -181,14 +188,7 @@ async fn with_turn_credentials_per_member_the_offer_is_still_made_before_join() 
     let bo = harness.browser(&[]).await?;
     ana.join("retro", "Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
-    harness.cdp(&bo, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
-    bo.open_room("retro").await?;
-    bo.wait_for_preview().await?;
-    bo.wait_for(
-        "a connection with its offer made, on the welcome screen",
-        "return window.pcs.length === 1 && window.pcs[0].signalingState === 'have-local-offer'",
-    )
-    .await?;
+    open_until_the_offer_is_made(&harness, &bo, "retro").await?;
     let user = bo.eval("return window.pcs[0].getConfiguration().iceServers[0].username").await?;
     assert!(user.as_str().is_some_and(|u| u.ends_with(":moim-lobby")), "the page's own TURN credentials: {user}");
     bo.join_as("Bo").await?;
