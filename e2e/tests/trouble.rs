@@ -63,3 +63,37 @@ async fn a_server_that_is_gone_is_explained() -> Result<()> {
     assert_eq!(ana.eval("return !document.querySelector('#join').disabled").await?, true, "Join can be tried again");
     ana.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_cannot_load_says_so_and_offers_a_reload() -> Result<()> {
+    let harness = Harness::start(2).await?;
+    let cy = harness.browser(&[]).await?;
+    // The network loses the app's wasm on the way, as a flaky connection might.
+    harness.cdp(&cy, "Network.enable", serde_json::json!({})).await?;
+    harness.cdp(&cy, "Network.setBlockedURLs", serde_json::json!({ "urls": ["*.wasm"] })).await?;
+    cy.open_room("lecture").await?;
+    cy.wait_for(
+        "the could-not-start message",
+        "const b = document.querySelector('#early-failed');
+         return !!b && !b.hidden && /could not start.*reload/.test(b.textContent) && window.moimStartFailed",
+    )
+    .await?;
+    // The camera shows all the same: index.html opened it, not the app.
+    cy.wait_for("the early preview", "return document.querySelector('#early-preview').currentTime > 0").await?;
+    cy.screenshot(&e2e::artifact("app-did-not-load.png")).await?;
+    // In the language the person chose in the app before.
+    cy.eval("localStorage.setItem('moim.lang', 'ko'); location.reload(); return true").await?;
+    cy.wait_for(
+        "the message in Korean",
+        "const b = document.querySelector('#early-failed');
+         return !!b && !b.hidden && b.textContent.includes('시작하지 못했어요') && b.textContent.includes('새로 고침')",
+    )
+    .await?;
+
+    // With the network whole again, Reload brings the app.
+    harness.cdp(&cy, "Network.setBlockedURLs", serde_json::json!({ "urls": [] })).await?;
+    cy.client.find(fantoccini::Locator::Css("#early-reload")).await?.click().await?;
+    cy.wait_for_preview().await?;
+    assert_eq!(cy.eval("return !!document.querySelector('#early-failed')").await?, false, "the app took the page over");
+    cy.close().await
+}

@@ -42,6 +42,7 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     ana.wait_for("Bo's name on his tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'").await?;
     bo.wait_for("Ana's name on her tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Ana'").await?;
     assert_eq!(ana.eval("return location.pathname").await?, "/r/standup");
+    assert_eq!(ana.eval("return !!window.moimStartFailed").await?, false, "no failure to start was shown on the way");
     let previews = "return document.querySelectorAll('video.self').length";
     assert_eq!(ana.eval(previews).await?, 1, "the welcome screen's preview (index.html's early one) left with it");
     ana.screenshot(&e2e::artifact("two-people-ana.png")).await?;
