@@ -4,6 +4,7 @@
 //! (`--smoke` for a tiny run); see docs/BENCHMARKS.md.
 
 mod load;
+mod percentile;
 mod report;
 mod servers;
 

@@ -2,6 +2,7 @@
 //! docs/BENCHMARKS.md so the prose around them stays), and figure 4 from dist/.
 
 use crate::load::Proto;
+use crate::percentile::nearest_rank;
 use crate::{PhaseResult, Placement, Run, Settings};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -167,11 +168,7 @@ fn today() -> String {
 
 /// Nearest-rank percentile of sorted nanoseconds, in microseconds.
 fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(f64::from(sorted[rank - 1]) / 1_000.0)
+    nearest_rank(sorted, p).map(|ns| f64::from(ns) / 1_000.0)
 }
 
 struct Latency {

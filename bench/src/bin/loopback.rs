@@ -8,6 +8,10 @@
 //! `target/release/loopback [RATE]` (default 2,000 a second, the relay
 //! benchmark's light load) prints p50 / p99 / p99.9 of 19,000 round trips.
 
+#[path = "../percentile.rs"]
+mod percentile;
+
+use percentile::nearest_rank;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -47,7 +51,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     trips.sort();
-    let at = |q: f64| trips[((trips.len() as f64 * q) as usize).min(trips.len() - 1)].as_secs_f64() * 1e6;
+    let at = |p: f64| nearest_rank(&trips, p).unwrap_or_default().as_secs_f64() * 1e6;
     println!(
         "loopback TCP round trip, one {SIZE}-byte message every {} µs: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs ({COUNTED} round trips)",
         gap.as_micros(),

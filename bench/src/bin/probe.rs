@@ -9,6 +9,10 @@
 //! `target/release/probe ws://127.0.0.1:PORT/ws` against Moim or the floor
 //! (`target/release/floor`) prints p50 / p99 / p99.9 of 10,000 relays each way.
 
+#[path = "../percentile.rs"]
+mod percentile;
+
+use percentile::nearest_rank;
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::sync::mpsc;
@@ -56,7 +60,7 @@ fn next_candidate(ws: &mut Ws) -> Result<Instant, Error> {
 
 fn quantiles(mut v: Vec<Duration>) -> String {
     v.sort();
-    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)].as_secs_f64() * 1e6;
+    let at = |p: f64| nearest_rank(&v, p).unwrap_or_default().as_secs_f64() * 1e6;
     format!("p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs", at(0.5), at(0.99), at(0.999))
 }
 
