@@ -329,7 +329,7 @@ pub fn artifact(name: &str) -> PathBuf {
 
 /// True once the app's welcome screen has taken over `index.html`'s early
 /// one (whose `#early` it removes) and the self-preview has the camera.
-pub const PREVIEW_IN_APP: &str =
+const PREVIEW_IN_APP: &str =
     "return !document.getElementById('early') && !!document.querySelector('video.self')?.srcObject";
 
 /// Keeps every WebSocket the page makes in `window.sockets`, so a test can

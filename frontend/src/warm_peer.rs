@@ -39,7 +39,7 @@ fn track_ids(stream: &MediaStream) -> Vec<String> {
 /// The same servers, credentials aside: with `--turn-secret` the page's TURN
 /// credentials were made for it before Join and the member's in `welcome`,
 /// from one secret, and both hold for the server's TTL.
-pub fn same_servers(prepared: &[IceServer], given: &[IceServer]) -> bool {
+fn same_servers(prepared: &[IceServer], given: &[IceServer]) -> bool {
     prepared.len() == given.len() && prepared.iter().zip(given).all(|(p, g)| p.urls == g.urls)
 }
 

@@ -297,9 +297,7 @@ impl ClientMsg {
         // is skipped as an unknown field). The derived `Deserialize` reads
         // the same, but an internally tagged enum first copies the whole
         // message into serde's `Content`: 5 % of the relay's CPU.
-        fn fields<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, serde_json::Error> {
-            serde_json::from_str(text)
-        }
+        use serde_json::from_str as fields;
         #[derive(Deserialize)]
         struct Join {
             version: u32,
