@@ -2,29 +2,17 @@
 //! over by the app, in headless Chromium like tests/browser.rs:
 //! `cargo test -p frontend --target wasm32-unknown-unknown --test early_page`.
 
+mod common;
+
+use common::{document, wait_until};
 use frontend::early_page::{PREVIEW_ID, SCREEN_ID};
 use frontend::media::{self, Request};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Document, HtmlVideoElement};
+use web_sys::HtmlVideoElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn document() -> Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
-/// Polls `check` every 20 ms for up to `ms`.
-async fn wait_until(what: &str, ms: u32, check: impl Fn() -> bool) {
-    for _ in 0..ms / 20 {
-        if check() {
-            return;
-        }
-        TimeoutFuture::new(20).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 #[wasm_bindgen_test]
 async fn the_welcome_screen_carries_on_in_the_early_preview() {

@@ -2,6 +2,9 @@
 //! whole app mounted in Korean. Runs in headless Chromium like tests/browser.rs:
 //! `cargo test -p frontend --target wasm32-unknown-unknown --test i18n`.
 
+mod common;
+
+use common::{document, wait_until};
 use frontend::i18n::{detect, Lang, LANG_KEY};
 use frontend::media::MediaError;
 use frontend::meeting::{ChatLine, Problem};
@@ -132,23 +135,8 @@ fn is_hangul(c: char) -> bool {
     ('가'..='힣').contains(&c)
 }
 
-fn document() -> web_sys::Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
 fn storage() -> web_sys::Storage {
     web_sys::window().unwrap().local_storage().unwrap().unwrap()
-}
-
-/// Polls `check` every 50 ms for up to `ms`.
-async fn wait_until(what: &str, ms: u32, check: impl Fn() -> bool) {
-    for _ in 0..ms / 50 {
-        if check() {
-            return;
-        }
-        TimeoutFuture::new(50).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[wasm_bindgen_test]
