@@ -598,7 +598,9 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
          127.0.0.1 --port 0 --max-connections-per-ip 0 --ice-server \"\" --room-capacity 2`; \
          Socket.io: `node target/bench/socketio/server.js`), started afresh for each client \
          count. The load generator (bench/src/load.rs: tokio + tokio-tungstenite, TCP_NODELAY \
-         on its sockets, one task per room of two) opens and joins a tenth of the pairs, reads \
+         on its sockets, one task per room of two, which reads every frame already there \
+         before it writes what they call for, in one flush per socket) opens and joins a tenth \
+         of the pairs, reads \
          the server's VmRSS, opens the rest without joining, reads it, joins them, waits {:.1} s \
          and reads it again (the baseline is read {:.1} s after start, before any connection). \
          Every relayed message is an ICE candidate carrying a sequence number and the send \
