@@ -97,3 +97,27 @@ async fn an_app_that_cannot_load_says_so_and_offers_a_reload() -> Result<()> {
     assert_eq!(cy.eval("return !!document.querySelector('#early-failed')").await?, false, "the app took the page over");
     cy.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_stalls_on_the_way_says_so_until_it_arrives() -> Result<()> {
+    const SLOW_SHOWN: &str = "const b = document.querySelector('#early-failed');
+        return !!b && !b.hidden && /taking long to arrive.*reload/i.test(b.textContent)";
+    let harness = Harness::start(2).await?;
+    let cy = harness.browser(&[]).await?;
+    // The app's wasm is held on the way and does not come, as on a stalled
+    // download: no error, no end.
+    let hold = serde_json::json!({ "patterns": [{ "urlPattern": "*.wasm", "requestStage": "Request" }] });
+    harness.cdp(&cy, "Fetch.enable", hold).await?;
+    cy.open_room("lecture").await?;
+    cy.wait_for("the early preview", "return document.querySelector('#early-preview').currentTime > 0").await?;
+    assert_eq!(cy.eval(SLOW_SHOWN).await?, false, "no message while the app may still come in time");
+    cy.wait_for("the slow-arrival message", SLOW_SHOWN).await?;
+    assert_eq!(cy.eval("return !!window.moimStartFailed").await?, false, "slow is not failed");
+    cy.screenshot(&e2e::artifact("app-slow-to-arrive.png")).await?;
+
+    // Once the download moves again the app takes the page over, message and all.
+    harness.cdp(&cy, "Fetch.disable", serde_json::json!({})).await?;
+    cy.wait_for_preview().await?;
+    assert_eq!(cy.eval("return !!document.querySelector('#early-failed')").await?, false, "the app took the page over");
+    cy.close().await
+}
