@@ -16,7 +16,13 @@ pub fn setup(browsers: bool) -> Result<(), String> {
     // refuse the build. Not --locked: its lock names a version crates.io lacks.
     cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &pinned_wasm_bindgen()?, false)?;
     if browsers {
-        debian_packages(&[("chromium", CHROMIUM), ("chromium-driver", CHROMEDRIVER)])?;
+        // A Hangul font, so the Korean pages (and "모임" in every title)
+        // read in the e2e screenshots instead of as empty boxes.
+        debian_packages(&[
+            ("chromium", CHROMIUM),
+            ("chromium-driver", CHROMEDRIVER),
+            ("fonts-nanum", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
+        ])?;
     }
     Ok(())
 }
