@@ -10,6 +10,24 @@ use e2e::{js_str, Browser, Harness, Result, TRACK_PEER_CONNECTIONS};
 
 const REMOTE_TILES: &str = "return document.querySelectorAll('.tile.remote').length";
 
+/// Before Join: notes the welcome screen's preview, where it has got to,
+/// and counts streams set on it from now on.
+const MARK_THE_PREVIEW: &str = "
+    const v = window.preview = document.querySelector('video.self');
+    window.previewAt = v.currentTime;
+    window.previewStreamSet = 0;
+    const src = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
+    Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
+        ...src, set(s) { if (this === window.preview) window.previewStreamSet++; src.set.call(this, s); },
+    });
+    return true";
+
+/// In the room: is your tile's video the welcome screen's, playing on?
+const THE_PREVIEW_IN_THE_ROOM: &str = "
+    const v = document.querySelector('.tile.self video');
+    return { same: v === window.preview, playing: !v.paused && v.currentTime > window.previewAt,
+        streamSet: window.previewStreamSet, previews: document.querySelectorAll('video.self').length }";
+
 /// How many of the connections `person` made (kept in `window.pcs`), from
 /// the `from`-th on, were used for a call (have a remote description).
 async fn answered_from(person: &Browser, from: usize) -> Result<serde_json::Value> {
@@ -39,8 +57,19 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     // over WebRTC, so Bo switches to the third.
     let bo = harness.browser(&["--use-fake-device-for-media-stream=device-count=3"]).await?;
 
-    ana.join("standup", "Ana").await?;
+    ana.open_room("standup").await?;
+    ana.wait_for_preview().await?;
+    ana.eval(MARK_THE_PREVIEW).await?;
+    ana.join_as("Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    ana.wait_for("her tile to show the camera", "return document.querySelector('.tile.self video')?.currentTime > window.previewAt + 0.2")
+        .await?;
+    let carried = ana.eval(THE_PREVIEW_IN_THE_ROOM).await?;
+    assert_eq!(
+        carried,
+        serde_json::json!({ "same": true, "playing": true, "streamSet": 0, "previews": 1 }),
+        "her tile carries on in the welcome screen's preview: not a new one, not started again"
+    );
     bo.join("standup", "Bo").await?;
 
     ana.wait_for_live_remote_videos(1).await?;
@@ -153,9 +182,17 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
         )
         .await?;
     bo.wait_for(
-        "a new connection with its offer made, for the new microphone",
+        "a new connection with its offer made, for the new microphone, its candidates gathered",
         "return window.pcs.length === 2 && window.pcs[1].signalingState === 'have-local-offer'
-            && window.pcs[0].signalingState === 'closed'",
+            && window.pcs[0].signalingState === 'closed' && window.pcs[1].iceGatheringState === 'complete'",
+    )
+    .await?;
+    // Candidates Ana is given one by one, on the connection that answers Bo.
+    ana.eval(
+        "const add = window.spare.addIceCandidate.bind(window.spare);
+         window.added = 0;
+         window.spare.addIceCandidate = c => { window.added++; return add(c); };
+         return true",
     )
     .await?;
     bo.join_as("Bo").await?;
@@ -170,6 +207,10 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
         .await?;
     assert_eq!(sent, target, "it sends the microphone Bo picked");
     assert_eq!(ana.eval("return window.spare.connectionState").await?, "connected", "Ana answered Bo on her spare");
+    // Bo's candidates, gathered before Join, came in his offer, not again after it.
+    let in_offer = ana.eval("return window.spare.remoteDescription.sdp.includes('a=candidate:')").await?;
+    assert_eq!(in_offer, true, "the offer lists Bo's candidates");
+    assert_eq!(ana.eval("return window.added").await?, 0, "none sent again one by one");
     // Any made since is her next spare, not one that answered Bo.
     assert_eq!(answered_from(&ana, made_by_ana).await?, 0, "no connection was made to answer Bo");
     ana.close().await?;

@@ -36,6 +36,13 @@ impl<E: 'static> Mailbox<E> {
         to(event);
     }
 
+    /// Drops the events kept so far that `unwanted` picks.
+    pub fn drop_kept(&self, unwanted: impl Fn(&E) -> bool) {
+        if let Route::Keep(kept) = &mut *self.0.borrow_mut() {
+            kept.retain(|event| !unwanted(event));
+        }
+    }
+
     /// Sends what comes from now on to `on_event`, and what was kept so far
     /// too: in a task of its own, so after the caller has stored the object
     /// and finished what it does synchronously (an offer goes out before

@@ -22,9 +22,15 @@ use web_sys::{MediaStream, MediaStreamTrack};
 /// Longest chat line sent; longer input is cut.
 pub const MAX_CHAT_CHARS: usize = 2000;
 
-/// When the spare connection for the next arrival is made, after `welcome`
-/// or after the last one was taken: once the room screen is drawn.
+/// When the spare connection for the next arrival is made after `welcome`
+/// or a device switch: once the room screen is drawn.
 const SPARE_AFTER_MS: u32 = 500;
+
+/// When the next spare is made after an arrival took the last one: once
+/// the call with them has set up (0.3–0.8 s in the call-setup benchmark),
+/// as making one holds the main thread for 20–60 ms, which would delay
+/// that call's first frames.
+const SPARE_AFTER_ARRIVAL_MS: u32 = 2_000;
 
 /// How often remote voice levels are read for the speaking highlight.
 const SPEAKING_POLL_MS: u32 = 250;
@@ -277,7 +283,7 @@ impl Meeting {
     /// Sends the new track on every connection in place of the old one
     /// (and makes a new spare connection, which sends it too).
     pub async fn replace_track(&self, track: &MediaStreamTrack) {
-        self.0.make_spare_soon();
+        self.0.make_spare_soon(SPARE_AFTER_MS);
         let peers: Vec<Rc<Peer>> = self.0.peers.borrow().values().cloned().collect();
         for peer in peers {
             if let Err(err) = peer.replace_track(track).await {
@@ -349,7 +355,7 @@ impl Inner {
                 self.input(Input::Server(msg));
                 if welcome || resumed {
                     self.back_in_seat();
-                    self.make_spare_soon();
+                    self.make_spare_soon(SPARE_AFTER_MS);
                 }
                 if welcome {
                     self.close_unused_warm_peer();
@@ -373,11 +379,11 @@ impl Inner {
         }
     }
 
-    /// A spare connection for the next arrival, after a pause: not while
-    /// the room or a new tile is being drawn.
-    fn make_spare_soon(self: &Rc<Self>) {
+    /// A spare connection for the next arrival, after a pause of `after_ms`:
+    /// not while the room or a new tile is being drawn.
+    fn make_spare_soon(self: &Rc<Self>, after_ms: u32) {
         let weak = Rc::downgrade(self);
-        *self.spare_soon.borrow_mut() = Some(Timeout::new(SPARE_AFTER_MS, move || {
+        *self.spare_soon.borrow_mut() = Some(Timeout::new(after_ms, move || {
             let Some(inner) = weak.upgrade() else { return };
             let Some(ice) = inner.ice_servers() else { return };
             if inner.left.get() {
@@ -617,17 +623,19 @@ impl Inner {
             self.warm.borrow_mut().take()
         } else {
             let spare = self.spare.borrow_mut().take();
-            self.make_spare_soon();
+            self.make_spare_soon(SPARE_AFTER_ARRIVAL_MS);
             spare
         };
         // One made for other tracks or servers is closed later, off this path.
         let ready = ready.and_then(|ready| ready.into_peer_for(&ice, self.local.stream()).map_err(WarmPeer::close_later).ok());
         let made = match ready {
             Some(pc) => {
-                pc.listen(on_event);
                 if offering {
+                    // Its offer goes out from `localDescription`, candidates and all.
+                    pc.forget_kept_candidates();
                     self.offer_ready.set(Some(peer));
                 }
+                pc.listen(on_event);
                 Ok(pc)
             }
             None => Peer::new(&ice, on_event).inspect(|pc| pc.send_stream(self.local.stream())),

@@ -8,7 +8,7 @@ use shared::{IceCandidate, IceServer};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
+    MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
     RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
     RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
     RtcSessionDescriptionInit, RtcTrackEvent,
@@ -85,6 +85,10 @@ impl Peer {
             servers.push(&js);
         }
         config.set_ice_servers(&servers);
+        // Every member is a browser that bundles: one transport for audio,
+        // video and chat from the first offer, so candidates are gathered,
+        // sent and checked once, not once per kind until the answer.
+        config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
         let pc = RtcPeerConnection::new_with_configuration(&config).map_err(RtcError::at("RTCPeerConnection"))?;
 
         // A pre-agreed channel (same id on both sides): no `datachannel` event
@@ -136,6 +140,15 @@ impl Peer {
             }
         }));
         Ok(Self { pc, chat, events, _listeners: listeners })
+    }
+
+    /// Forgets the candidates kept so far (see [`Peer::open`]): the browser
+    /// adds each to the local description before firing its event, so an
+    /// offer read after this lists them already, and the other side adding
+    /// them again one by one holds its main thread while it sets its answer
+    /// (each `addIceCandidate` waits for the connection's own thread).
+    pub fn forget_kept_candidates(&self) {
+        self.events.drop_kept(|event| matches!(event, PeerEvent::IceCandidate(_)));
     }
 
     /// Sends every track of `stream`; for a kind it lacks, asks to receive

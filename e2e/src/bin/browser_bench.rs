@@ -17,8 +17,9 @@
 //!
 //! Writes the report to `target/bench/browser.md` (`--smoke`:
 //! `target/bench/browser-smoke.md`; `--out FILE` to choose). With
-//! `BENCH_DEBUG=1` it also prints, per call, the long animation frames
-//! (with script attribution) that delayed each page.
+//! `BENCH_DEBUG=1` it also prints, per call, when Join was clicked and the
+//! floor started (wall clock, to line up with a system profile), and the
+//! long animation frames (with script attribution) that delayed each page.
 
 use e2e::{Browser, Harness, Result};
 use fantoccini::Locator;
@@ -119,6 +120,7 @@ window.floor = async (settleMs) => {{
     for (const [k, v] of Object.entries(m)) out[k] = v - t0;
     const last = Math.max(m.frame_offerer, m.frame_answerer);
     out.construct_ms = t0 - built;
+    out.t0_epoch = t0; // for BENCH_DEBUG
     out.busy = long.filter(([start]) => start >= t0 && start < last).reduce((sum, [, d]) => sum + d, 0);
     return out;
   }} finally {{
@@ -603,6 +605,10 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
     let newcomer_raw = marks(newcomer.eval("return window.__b.marks").await?)?;
     let resident_raw = marks(resident.eval("return window.__b.marks").await?)?;
     let click = *newcomer_raw.get("click").ok_or("the click listener did not fire")? - newcomer_offset;
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        // Wall-clock ms, to line up with a system profile (`perf record -k CLOCK_REALTIME`).
+        eprintln!("  Join clicked at {click:.1} ms since the epoch");
+    }
     let rebase = |raw: Marks, offset: f64| raw.into_iter().map(|(k, v)| (k, v - offset - click)).collect::<Marks>();
     let (mut newcomer_marks, mut resident_marks) = (rebase(newcomer_raw, newcomer_offset), rebase(resident_raw, resident_offset));
     // Main-thread long tasks that began between the click and this side's first frame.
@@ -649,6 +655,9 @@ async fn floor_run(browser: &Browser, base: &str) -> Result<Marks> {
         return Err(format!("the floor page failed: {err}").into());
     }
     let m = marks(value)?;
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        eprintln!("  floor started at {:.1} ms since the epoch", m.get("t0_epoch").copied().unwrap_or_default());
+    }
     for k in ["frame_offerer", "frame_answerer"] {
         if !m.contains_key(k) {
             return Err(format!("the floor page has no {k}").into());

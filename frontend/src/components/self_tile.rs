@@ -14,7 +14,7 @@ pub fn SelfTile() -> impl IntoView {
         <figure class="tile self" class:camera-off=move || camera_off.get() && !sharing.get()
             class:speaking=speaking>
             <Show when=move || sharing.get()
-                fallback=move || view! { <StreamVideo stream=session.preview muted=true mirror=true class="self" /> }>
+                fallback=move || view! { <StreamVideo stream=session.preview muted=true mirror=true class="self" own_camera=true /> }>
                 <StreamVideo stream=session.screen_preview muted=true class="self screen" />
             </Show>
             <figcaption><span class="name">{tr(|t| t.you)}</span>

@@ -1,14 +1,23 @@
 use crate::{early_page, media};
 use leptos::html::Video;
 use leptos::prelude::*;
+use std::cell::RefCell;
 use web_sys::{HtmlVideoElement, MediaStream};
+
+thread_local! {
+    /// The `<video>` your camera was last shown in, carried from screen to
+    /// screen (see [`StreamVideo`]'s `own_camera`).
+    static OWN_CAMERA: RefCell<Option<HtmlVideoElement>> = const { RefCell::new(None) };
+}
 
 /// A `<video>` showing a stream. `playsinline` keeps iOS from going full
 /// screen; `muted` is for your own preview, so you don't hear yourself.
 /// `speaker` picks the output device where the browser allows it.
-/// `early`: carry on in the `<video>` `index.html` shows the camera in before
-/// the app starts, if it is there (the welcome screen's preview, which plays
-/// no sound, so `speaker` need not follow it).
+/// `own_camera`: your camera's preview (the welcome screen's, your tile's in
+/// the room), which carries on in the element that already shows it, so it
+/// neither goes black nor starts again when the screen changes: at first
+/// the `<video>` `index.html` shows the camera in before the app starts,
+/// then the last screen's. It plays no sound, so `speaker` need not follow it.
 #[component]
 pub fn StreamVideo(
     stream: RwSignal<Option<MediaStream>, LocalStorage>,
@@ -16,12 +25,12 @@ pub fn StreamVideo(
     #[prop(optional)] mirror: bool,
     #[prop(optional)] class: &'static str,
     #[prop(optional)] speaker: Option<RwSignal<Option<String>>>,
-    #[prop(optional)] early: bool,
+    #[prop(optional)] own_camera: bool,
 ) -> impl IntoView {
     let video = NodeRef::<Video>::new();
     Effect::new(move |shown: Option<Option<Shown>>| {
         let stream = stream.get();
-        let mut shown = shown.flatten().or_else(|| video.get().map(|ours| Shown::new(ours, early)))?;
+        let mut shown = shown.flatten().or_else(|| video.get().map(|ours| Shown::new(ours, own_camera)))?;
         shown.show(stream.as_ref());
         Some(shown)
     });
@@ -39,26 +48,37 @@ pub fn StreamVideo(
 /// The element a [`StreamVideo`] shows its stream in.
 struct Shown {
     video: HtmlVideoElement,
-    /// Still showing `index.html`'s capture, not yet given a stream here.
-    early: bool,
+    /// Carried over already showing your camera, not yet given a stream here.
+    carried: bool,
 }
 
 impl Shown {
-    fn new(ours: HtmlVideoElement, early: bool) -> Self {
-        match early.then(|| early_page::take_preview(&ours)).flatten() {
-            Some(video) => Self { video, early: true },
-            None => Self { video: ours, early: false },
+    fn new(ours: HtmlVideoElement, own_camera: bool) -> Self {
+        if !own_camera {
+            return Self { video: ours, carried: false };
         }
+        let carried = early_page::take_preview(&ours).or_else(|| {
+            let last = OWN_CAMERA.with_borrow(Clone::clone)?;
+            // A move within one task keeps it playing; from a screen already
+            // gone it was paused, and `show` plays it again.
+            ours.replace_with_with_node_1(&last).ok().map(|()| last)
+        });
+        let video = carried.clone().unwrap_or(ours);
+        OWN_CAMERA.set(Some(video.clone()));
+        Self { video, carried: carried.is_some() }
     }
 
     fn show(&mut self, stream: Option<&MediaStream>) {
-        if self.early {
+        if self.carried {
             // Until the app has the stream there is nothing to clear, and
             // setting the very stream it shows would start the video again.
             let Some(stream) = stream else { return };
-            self.early = false;
+            self.carried = false;
             // (`Object::is`: web-sys' `==` on a `MediaStream` is false here for the same object.)
             if self.video.src_object().is_some_and(|shown| js_sys::Object::is(&shown, stream)) {
+                if self.video.paused() {
+                    let _ = self.video.play();
+                }
                 return;
             }
         }

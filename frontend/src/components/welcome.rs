@@ -76,7 +76,7 @@ pub fn Welcome() -> impl IntoView {
                 <LanguagePicker />
             </header>
             <div class="preview">
-                <StreamVideo stream=session.preview muted=true mirror=true class="self" early=true />
+                <StreamVideo stream=session.preview muted=true mirror=true class="self" own_camera=true />
                 <Show when=move || session.media_pending.get()>
                     <p class="hint">{tr(|t| t.waiting_for_media)}</p>
                 </Show>
