@@ -96,6 +96,11 @@ async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
         let options = ana.eval(&format!("return document.querySelectorAll('{picker} option').length")).await?;
         assert!(options.as_u64() >= Some(1), "{picker} lists devices");
     }
+
+    // A new member's tile waits for their offer only a moment: one who never
+    // offers (a bare signaling client) still gets a tile.
+    let _seat = harness.hold_seats("desk", 1).await?;
+    ana.wait_for("a tile for the seat", "return document.querySelectorAll('.tile.remote').length === 2").await?;
     ana.close().await?;
     bo.close().await
 }

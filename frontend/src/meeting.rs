@@ -32,6 +32,9 @@ const SPARE_AFTER_MS: u32 = 500;
 /// that call's first frames.
 const SPARE_AFTER_ARRIVAL_MS: u32 = 2_000;
 
+/// The longest a new arrival's tile waits for our answer to them.
+const TILE_AT_MOST_AFTER_MS: u32 = 250;
+
 /// How often remote voice levels are read for the speaking highlight.
 const SPEAKING_POLL_MS: u32 = 250;
 
@@ -103,6 +106,20 @@ pub struct RemoteTile {
     pub connection: RwSignal<String>,
     /// Their voice is above the speaking threshold right now.
     pub speaking: RwSignal<bool>,
+    /// In the grid. Someone who has just arrived offers to us at once; their
+    /// tile (a `<video>` and a new layout: 40–60 ms of main thread) is drawn
+    /// once our answer is out, or after [`TILE_AT_MOST_AFTER_MS`], so their
+    /// offer is not read behind it (docs/BENCHMARKS.md, "call setup").
+    pub drawn: RwSignal<bool>,
+}
+
+impl RemoteTile {
+    /// Puts it in the grid, if it is not there yet (nor gone).
+    fn draw(&self) {
+        if self.drawn.try_get_untracked() == Some(false) {
+            self.drawn.set(true);
+        }
+    }
 }
 
 /// A line in the chat log; notices are put in words when drawn.
@@ -525,6 +542,10 @@ impl Inner {
                     this.send(&ClientMsg::Answer { to: peer, sdp });
                     told.set(true);
                     this.input(Input::RemoteDescriptionApplied { peer });
+                    // Drawn after this task, which sets the answer locally.
+                    if let Some(tile) = this.view.tile(peer) {
+                        tile.draw();
+                    }
                 };
                 let answered = pc.answer(send).await;
                 if !told.get() {
@@ -706,6 +727,8 @@ impl Inner {
                 }
                 None => {
                     notices.push(ChatLine::Joined(member.name.to_string()));
+                    // An arrival after us, who will offer (not `welcome`'s list).
+                    let arriving = view.phase.get_untracked() == Phase::InRoom && !self.quiet.get();
                     let tile = view.owner.get_value().with(|| RemoteTile {
                         peer,
                         name: RwSignal::new(member.name.to_string()),
@@ -715,7 +738,11 @@ impl Inner {
                         stream: RwSignal::new_local(None),
                         connection: RwSignal::new("connecting".into()),
                         speaking: RwSignal::new(false),
+                        drawn: RwSignal::new(!arriving),
                     });
+                    if arriving {
+                        Timeout::new(TILE_AT_MOST_AFTER_MS, move || tile.draw()).forget();
+                    }
                     tiles.push(tile);
                 }
             }

@@ -10,8 +10,11 @@ pub fn Room() -> impl IntoView {
     let view_state = session.view;
     let (lang, t) = (use_lang(), use_texts());
     let count = move || view_state.tiles.with(Vec::len) + 1;
+    // The grid lays out the tiles drawn (a new arrival's waits a moment).
+    let drawn = move || view_state.tiles.get().into_iter().filter(|tile| tile.drawn.get()).collect::<Vec<_>>();
+    let in_grid = move || view_state.tiles.with(|tiles| tiles.iter().filter(|tile| tile.drawn.get()).count()) + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
-    let columns = move || (count() as f64).sqrt().ceil() as usize;
+    let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
     view! {
         <main class="room">
             <header>
@@ -24,9 +27,9 @@ pub fn Room() -> impl IntoView {
                 <div class="banner warn" id="notice" role="status">{problem.text(lang.get())}</div>
             })}
             <MediaProblem />
-            <section class="grid" data-count=count style:--columns=move || columns().to_string()>
+            <section class="grid" data-count=in_grid style:--columns=move || columns().to_string()>
                 <SelfTile />
-                <For each=move || view_state.tiles.get() key=|tile| tile.peer children=|tile| view! { <Tile tile /> } />
+                <For each=drawn key=|tile| tile.peer children=|tile| view! { <Tile tile /> } />
             </section>
             <nav class="controls">
                 <MediaToggles />

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[component]
 pub fn Tile(tile: RemoteTile) -> impl IntoView {
     let session = expect_context::<Session>();
-    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking } = tile;
+    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, .. } = tile;
     let t = use_texts();
     view! {
         <figure class="tile remote" data-peer=peer.to_string()
