@@ -709,6 +709,9 @@ impl Inner {
     fn sync_tiles(&self) {
         let call = self.call.borrow();
         let view = self.view;
+        // Once we are in, a new member is news (the welcome's list is not),
+        // and is arriving: they will offer to us.
+        let news = view.phase.get_untracked() == Phase::InRoom && !self.quiet.get();
         let mut notices = vec![];
         let mut tiles = view.tiles.get_untracked();
         tiles.retain(|tile| {
@@ -727,8 +730,6 @@ impl Inner {
                 }
                 None => {
                     notices.push(ChatLine::Joined(member.name.to_string()));
-                    // An arrival after us, who will offer (not `welcome`'s list).
-                    let arriving = view.phase.get_untracked() == Phase::InRoom && !self.quiet.get();
                     let tile = view.owner.get_value().with(|| RemoteTile {
                         peer,
                         name: RwSignal::new(member.name.to_string()),
@@ -738,17 +739,16 @@ impl Inner {
                         stream: RwSignal::new_local(None),
                         connection: RwSignal::new("connecting".into()),
                         speaking: RwSignal::new(false),
-                        drawn: RwSignal::new(!arriving),
+                        drawn: RwSignal::new(!news),
                     });
-                    if arriving {
+                    if news {
                         Timeout::new(TILE_AT_MOST_AFTER_MS, move || tile.draw()).forget();
                     }
                     tiles.push(tile);
                 }
             }
         }
-        // Joins are noted only once we are in: the welcome's list is not news.
-        if view.phase.get_untracked() == Phase::InRoom && !self.quiet.get() {
+        if news {
             view.chat.update(|c| c.extend(notices));
         }
         view.tiles.set(tiles);
