@@ -1,59 +1,138 @@
-//! What this machine allows under any relay's latency: round trips of one
-//! 200-byte message over loopback TCP between two threads with blocking
-//! reads, one message every `1e6 / RATE` µs, so each side sleeps in the
-//! kernel between messages as a lightly loaded server does. A round trip is
-//! two wake-ups and two hops, as a relayed message is (sender to server,
-//! server to addressee), with no WebSocket, no JSON and no runtime.
+//! What this machine allows under any relay's latency, with no WebSocket, no
+//! JSON and no runtime: 200-byte messages over loopback TCP between threads
+//! with blocking reads, one every `1e6 / RATE` µs, so each thread sleeps in
+//! the kernel between messages as a lightly loaded server does.
 //!
-//! `target/release/loopback [RATE]` (default 2,000 a second, the relay
-//! benchmark's light load) prints p50 / p99 / p99.9 of 19,000 round trips.
+//! - `target/release/loopback [RATE]` (default 2,000 a second, the relay
+//!   benchmark's light load): round trips between two threads, two wake-ups
+//!   and two hops.
+//! - `target/release/loopback [RATE] relay`: one way from a sender through a
+//!   third thread that only forwards to a receiver, the shape of a relayed
+//!   message (sender, server, addressee), timed on one clock.
+//! - `… relay spin`: the same with the forwarder and the receiver polling
+//!   their sockets instead of sleeping, what a busy-polling server and client
+//!   would get.
+//!
+//! Each prints p50 / p99 / p99.9 of 19,000 messages after 1,000 to warm up.
 
 #[path = "../percentile.rs"]
 mod percentile;
 
 use percentile::nearest_rank;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const SIZE: usize = 200;
 const WARM_UP: usize = 1_000;
 const COUNTED: usize = 19_000;
 
-fn main() -> std::io::Result<()> {
-    let rate: u64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|_| std::io::Error::other(format!("RATE must be a whole number, not {arg:?}")))?,
-        None => 2_000,
-    };
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds on this process's one clock, to stamp into a message.
+fn now() -> u64 {
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// A connected pair of loopback sockets, Nagle off on both.
+fn pair(listener: &TcpListener) -> std::io::Result<(TcpStream, TcpStream)> {
+    let near = TcpStream::connect(listener.local_addr()?)?;
+    let (far, _) = listener.accept()?;
+    near.set_nodelay(true)?;
+    far.set_nodelay(true)?;
+    Ok((near, far))
+}
+
+/// Reads one message, sleeping in the kernel or, with `spin`, polling.
+fn read_message(socket: &mut TcpStream, buf: &mut [u8; SIZE], spin: bool) -> std::io::Result<()> {
+    if !spin {
+        return socket.read_exact(buf);
+    }
+    let mut got = 0;
+    while got < SIZE {
+        match socket.read(&mut buf[got..]) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn round_trips(listener: &TcpListener, gap: Duration) -> std::io::Result<Vec<Duration>> {
+    let (mut client, mut echo) = pair(listener)?;
     std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut echo, _) = listener.accept()?;
-        echo.set_nodelay(true)?;
         let mut buf = [0u8; SIZE];
         loop {
             echo.read_exact(&mut buf)?;
             echo.write_all(&buf)?;
         }
     });
-    let mut client = TcpStream::connect(addr)?;
-    client.set_nodelay(true)?;
     let (out, mut back) = ([7u8; SIZE], [0u8; SIZE]);
-    let gap = Duration::from_micros(1_000_000 / rate.max(1));
-    let mut trips = Vec::with_capacity(COUNTED);
-    for i in 0..WARM_UP + COUNTED {
+    let mut trips = Vec::with_capacity(WARM_UP + COUNTED);
+    for _ in 0..WARM_UP + COUNTED {
         std::thread::sleep(gap);
         let start = Instant::now();
         client.write_all(&out)?;
         client.read_exact(&mut back)?;
-        if i >= WARM_UP {
-            trips.push(start.elapsed());
-        }
+        trips.push(start.elapsed());
     }
-    trips.sort();
-    let at = |p: f64| nearest_rank(&trips, p).unwrap_or_default().as_secs_f64() * 1e6;
+    Ok(trips)
+}
+
+fn relayed(listener: &TcpListener, gap: Duration, spin: bool) -> std::io::Result<Vec<Duration>> {
+    let (mut sender, mut relay_in) = pair(listener)?;
+    let (mut relay_out, mut receiver) = pair(listener)?;
+    relay_in.set_nonblocking(spin)?;
+    receiver.set_nonblocking(spin)?;
+    std::thread::spawn(move || -> std::io::Result<()> {
+        let mut buf = [0u8; SIZE];
+        loop {
+            read_message(&mut relay_in, &mut buf, spin)?;
+            relay_out.write_all(&buf)?;
+        }
+    });
+    let timer = std::thread::spawn(move || -> std::io::Result<Vec<Duration>> {
+        let mut buf = [0u8; SIZE];
+        let mut one_way = Vec::with_capacity(WARM_UP + COUNTED);
+        for _ in 0..WARM_UP + COUNTED {
+            read_message(&mut receiver, &mut buf, spin)?;
+            let sent = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+            one_way.push(Duration::from_nanos(now() - sent));
+        }
+        Ok(one_way)
+    });
+    let mut out = [7u8; SIZE];
+    for _ in 0..WARM_UP + COUNTED {
+        std::thread::sleep(gap);
+        out[..8].copy_from_slice(&now().to_le_bytes());
+        sender.write_all(&out)?;
+    }
+    timer.join().map_err(|_| std::io::Error::other("the receiving thread panicked"))?
+}
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rate: u64 = match args.first().filter(|a| a.parse::<u64>().is_ok()) {
+        Some(arg) => arg.parse().expect("checked"),
+        None => 2_000,
+    };
+    let (relay, spin) = (args.iter().any(|a| a == "relay"), args.iter().any(|a| a == "spin"));
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let gap = Duration::from_micros(1_000_000 / rate.max(1));
+    now();
+    let (what, mut times) = match (relay, spin) {
+        (false, _) => ("round trip", round_trips(&listener, gap)?),
+        (true, false) => ("one way through a relay thread", relayed(&listener, gap, false)?),
+        (true, true) => ("one way through a polling relay thread to a polling reader", relayed(&listener, gap, true)?),
+    };
+    let mut times = times.split_off(WARM_UP);
+    times.sort();
+    let at = |p: f64| nearest_rank(&times, p).unwrap_or_default().as_secs_f64() * 1e6;
     println!(
-        "loopback TCP round trip, one {SIZE}-byte message every {} µs: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs ({COUNTED} round trips)",
+        "loopback TCP {what}, one {SIZE}-byte message every {} µs: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs ({COUNTED} messages)",
         gap.as_micros(),
         at(0.5),
         at(0.99),
