@@ -26,6 +26,7 @@ async fn the_seventh_is_refused_and_the_welcome_screen_counts() -> Result<()> {
     seats.pop();
     eve.wait_for("the count to drop", &format!("{OCCUPANCY} === '5 of 6 here now.'")).await?;
     eve.client.find(Locator::Css("#join")).await?.click().await?;
+    // The seats never answer her offers: her room is drawn without them.
     eve.wait_for("Eve in the room", "return !!document.querySelector('main.room')").await?;
     eve.wait_for("six here", "return document.querySelector('.count')?.textContent === '6 here'").await?;
     eve.close().await

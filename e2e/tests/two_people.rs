@@ -195,6 +195,17 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
          return true",
     )
     .await?;
+    // What Bo's connections are doing when his room screen is drawn.
+    bo.eval(
+        "window.drawnWith = null;
+         new MutationObserver((_, seen) => {
+             if (!document.querySelector('main.room')) return;
+             window.drawnWith = window.pcs.map(p => p.signalingState).join();
+             seen.disconnect();
+         }).observe(document.body, { childList: true, subtree: true });
+         return true",
+    )
+    .await?;
     bo.join_as("Bo").await?;
 
     ana.wait_for_live_remote_videos(1).await?;
@@ -202,6 +213,9 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     // Join used the prepared connection; any made since is a spare for the next arrival.
     assert_eq!(bo.eval("return window.pcs[1].connectionState").await?, "connected", "Join used the prepared connection");
     assert_eq!(answered_from(&bo, 2).await?, 0, "Join made no other");
+    // Drawing it holds the page for 50–100 ms: it waits for Ana's answer,
+    // which was read behind it.
+    assert_eq!(bo.eval("return window.drawnWith").await?, "closed,stable", "Bo's room is drawn once Ana's answer is applied");
     let sent = bo
         .eval("return window.pcs[1].getSenders().find(s => s.track?.kind === 'audio').track.getSettings().deviceId")
         .await?;

@@ -35,6 +35,10 @@ const SPARE_AFTER_ARRIVAL_MS: u32 = 2_000;
 /// The longest a new arrival's tile waits for our answer to them.
 const TILE_AT_MOST_AFTER_MS: u32 = 250;
 
+/// The longest the room screen waits, after `welcome`, for the answers to
+/// our offers.
+const ROOM_AT_MOST_AFTER_MS: u32 = 250;
+
 /// How often remote voice levels are read for the speaking highlight.
 const SPEAKING_POLL_MS: u32 = 250;
 
@@ -151,6 +155,11 @@ impl ChatLine {
 #[derive(Clone, Copy)]
 pub struct MeetingView {
     pub phase: RwSignal<Phase>,
+    /// The room screen is drawn: at once when nobody is there to answer
+    /// us, else once our offers are answered (at most
+    /// [`ROOM_AT_MOST_AFTER_MS`] after `welcome`). Drawing it holds the
+    /// page for 50–100 ms, and their answers were read behind it.
+    pub room_drawn: RwSignal<bool>,
     pub room: RwSignal<String>,
     pub tiles: RwSignal<Vec<RemoteTile>, LocalStorage>,
     pub chat: RwSignal<Vec<ChatLine>>,
@@ -164,6 +173,7 @@ impl MeetingView {
     pub fn new() -> Self {
         Self {
             phase: RwSignal::new(Phase::Idle),
+            room_drawn: RwSignal::new(false),
             room: RwSignal::new(String::new()),
             tiles: RwSignal::new_local(vec![]),
             chat: RwSignal::new(vec![]),
@@ -212,6 +222,8 @@ struct Inner {
     spare: RefCell<Option<WarmPeer>>,
     /// Making the next spare, a moment after the last was taken.
     spare_soon: RefCell<Option<Timeout>>,
+    /// Draws the room screen if the answers are slow.
+    room_soon: RefCell<Option<Timeout>>,
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
@@ -248,6 +260,7 @@ impl Meeting {
         view: MeetingView,
     ) -> Self {
         view.phase.set(Phase::Connecting);
+        view.room_drawn.set(false);
         view.notice.set(None);
         view.chat.set(vec![]);
         view.room.set(room.clone());
@@ -261,6 +274,7 @@ impl Meeting {
             offer_ready: Cell::new(None),
             spare: RefCell::new(None),
             spare_soon: RefCell::new(None),
+            room_soon: RefCell::new(None),
             peers: RefCell::new(BTreeMap::new()),
             local,
             view,
@@ -423,11 +437,29 @@ impl Inner {
         self.backoff.borrow_mut().reset();
         self.quiet.set(false);
         self.view.phase.set(Phase::InRoom);
+        if !self.view.room_drawn.get_untracked() {
+            let room_drawn = self.view.room_drawn;
+            *self.room_soon.borrow_mut() = Some(Timeout::new(ROOM_AT_MOST_AFTER_MS, move || room_drawn.set(true)));
+            self.draw_room_if_answered();
+        }
         if matches!(self.view.notice.get_untracked(), Some(Problem::Reconnecting(_))) {
             self.view.notice.set(None);
         }
         for msg in std::mem::take(&mut *self.held.borrow_mut()) {
             self.send(&msg);
+        }
+    }
+
+    /// Draws the room screen once no offer of ours awaits its answer.
+    fn draw_room_if_answered(&self) {
+        let answered = {
+            let call = self.call.borrow();
+            let all = call.members().all(|(peer, _)| call.is_stable(peer));
+            all
+        };
+        if answered && !self.view.room_drawn.get_untracked() {
+            self.room_soon.borrow_mut().take();
+            self.view.room_drawn.set(true);
         }
     }
 
@@ -557,7 +589,10 @@ impl Inner {
             }),
             Effect::ApplyAnswer { peer, sdp } => self.spawn_on(peer, move |this, pc| async move {
                 match pc.set_remote_answer(&sdp).await {
-                    Ok(()) => this.input(Input::RemoteDescriptionApplied { peer }),
+                    Ok(()) => {
+                        this.input(Input::RemoteDescriptionApplied { peer });
+                        this.draw_room_if_answered();
+                    }
                     Err(err) => leptos::logging::warn!("{err}"),
                 }
             }),

@@ -371,8 +371,9 @@ impl Session {
         }
     }
 
+    /// In the room and its screen drawn ([`MeetingView::room_drawn`]).
     pub fn in_room(self) -> bool {
-        self.view.phase.get() == Phase::InRoom
+        self.view.phase.get() == Phase::InRoom && self.view.room_drawn.get()
     }
 }
 

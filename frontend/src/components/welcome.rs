@@ -24,9 +24,9 @@ pub fn Welcome() -> impl IntoView {
         room_problem().map(|e| (t.room_problem)(&e)).or_else(|| name_problem().map(|e| (t.name_problem)(&e)))
     };
     let media_ready = move || session.preview.with(Option::is_some);
-    let can_join = move || {
-        media_ready() && room_problem().is_none() && name_problem().is_none() && phase.get() != Phase::Connecting
-    };
+    // In the room already while its screen waits for the answers to our offers.
+    let joining = move || matches!(phase.get(), Phase::Connecting | Phase::InRoom);
+    let can_join = move || media_ready() && room_problem().is_none() && name_problem().is_none() && !joining();
     let join = move || {
         if !can_join() {
             return;
@@ -121,7 +121,7 @@ pub fn Welcome() -> impl IntoView {
                     _ => None,
                 }}
                 <button id="join" type="submit" disabled=move || !can_join()>
-                    {move || if phase.get() == Phase::Connecting { t().joining } else { t().join }}
+                    {move || if joining() { t().joining } else { t().join }}
                 </button>
             </form>
         </main>
