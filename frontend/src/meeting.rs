@@ -452,11 +452,9 @@ impl Inner {
 
     /// Draws the room screen once no offer of ours awaits its answer.
     fn draw_room_if_answered(&self) {
-        let answered = {
-            let call = self.call.borrow();
-            let all = call.members().all(|(peer, _)| call.is_stable(peer));
-            all
-        };
+        let call = self.call.borrow();
+        let answered = call.members().all(|(peer, _)| call.is_stable(peer));
+        drop(call);
         if answered && !self.view.room_drawn.get_untracked() {
             self.room_soon.borrow_mut().take();
             self.view.room_drawn.set(true);
