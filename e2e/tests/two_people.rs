@@ -192,6 +192,9 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
         "const add = window.spare.addIceCandidate.bind(window.spare);
          window.added = 0;
          window.spare.addIceCandidate = c => { window.added++; return add(c); };
+         const stats = window.spare.getStats.bind(window.spare);
+         window.statsWhile = [];
+         window.spare.getStats = (...a) => { window.statsWhile.push(window.spare.connectionState); return stats(...a); };
          return true",
     )
     .await?;
@@ -225,6 +228,11 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     let in_offer = ana.eval("return window.spare.remoteDescription.sdp.includes('a=candidate:')").await?;
     assert_eq!(in_offer, true, "the offer lists Bo's candidates");
     assert_eq!(ana.eval("return window.added").await?, 0, "none sent again one by one");
+    // Who is speaking is read from the stats once connected, not while the call sets up.
+    let stats_while = ana.eval("return window.statsWhile").await?;
+    let states = stats_while.as_array().ok_or("statsWhile is a list")?;
+    assert!(!states.is_empty(), "Ana's page reads Bo's voice level");
+    assert!(states.iter().all(|s| s == "connected"), "no stats read before connected: {stats_while}");
     // Any made since is her next spare, not one that answered Bo.
     assert_eq!(answered_from(&ana, made_by_ana).await?, 0, "no connection was made to answer Bo");
     ana.close().await?;

@@ -803,6 +803,11 @@ impl Inner {
     fn poll_speaking(&self) {
         for (peer, pc) in self.peers.borrow().iter() {
             let Some(tile) = self.view.tile(*peer) else { continue };
+            // Nobody is heard before the call connects, and reading the
+            // stats of one that is setting up would slow it down.
+            if tile.connection.with_untracked(|state| state != "connected") {
+                continue;
+            }
             let pc = pc.clone();
             spawn_local(async move {
                 let speaking = pc.audio_level().await > crate::media::SPEAKING;

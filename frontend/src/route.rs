@@ -32,6 +32,11 @@ pub fn copy_room_link(room: &str) {
 pub fn show_room_in_address_bar(room: &str) {
     let Some(window) = web_sys::window() else { return };
     let path = format!("/r/{}", String::from(js_sys::encode_uri_component(room)));
+    // Opened from the room's link, as most are: the browser's work for a
+    // history entry is not needed at the moment of joining.
+    if window.location().pathname().is_ok_and(|now| now == path) {
+        return;
+    }
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
     }
@@ -46,7 +51,7 @@ pub fn remembered_name() -> String {
 }
 
 pub fn remember_name(name: &str) {
-    if let Some(s) = storage() {
+    if let Some(s) = storage().filter(|_| remembered_name() != name) {
         let _ = s.set_item(NAME_KEY, name);
     }
 }
