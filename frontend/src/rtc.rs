@@ -3,7 +3,7 @@
 
 use crate::mailbox::Mailbox;
 use gloo_events::EventListener;
-use shared::budget::VideoBudget;
+use shared::budget::{with_start_bitrate, VideoBudget, START_KBPS};
 use shared::{IceCandidate, IceServer};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -200,7 +200,7 @@ impl Peer {
         if get(&self.pc, "signalingState")?.as_string()? != "have-local-offer" {
             return None;
         }
-        get(&get(&self.pc, "localDescription")?, "sdp")?.as_string()
+        get(&get(&self.pc, "localDescription")?, "sdp")?.as_string().as_deref().map(to_send)
     }
 
     pub async fn set_remote_answer(&self, sdp: &str) -> Result<(), RtcError> {
@@ -294,7 +294,7 @@ impl Peer {
     /// `setLocalDescription` is called in this same task, so it is queued
     /// on the connection before anything that comes back can be applied.
     async fn set_local(&self, desc: RtcSessionDescriptionInit, send: impl FnOnce(String)) -> Result<(), RtcError> {
-        send(desc.get_sdp().unwrap_or_default());
+        send(to_send(&desc.get_sdp().unwrap_or_default()));
         JsFuture::from(self.pc.set_local_description(&desc))
             .await
             .map_err(RtcError::at("setLocalDescription"))?;
@@ -322,4 +322,10 @@ impl Drop for Peer {
         self.chat.close();
         self.pc.close();
     }
+}
+
+/// A description of ours as the other side gets it: their video senders
+/// start at [`START_KBPS`], not at Chromium's 300 kbit/s.
+fn to_send(sdp: &str) -> String {
+    with_start_bitrate(sdp, START_KBPS)
 }
