@@ -227,12 +227,12 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     // Bo's candidates, gathered before Join, came in his offer, not again after it.
     let in_offer = ana.eval("return window.spare.remoteDescription.sdp.includes('a=candidate:')").await?;
     assert_eq!(in_offer, true, "the offer lists Bo's candidates");
-    // And asks Ana's video to start at 720p's rate, not the browser's 300 kbit/s.
+    assert_eq!(ana.eval("return window.added").await?, 0, "none sent again one by one");
+    // His offer asks Ana's video to start at 720p's rate, not the browser's 300 kbit/s.
     let start = ana.eval("return window.spare.remoteDescription.sdp.match(/x-google-start-bitrate=\\d+/g)").await?;
     let expected = format!("x-google-start-bitrate={}", shared::budget::START_KBPS);
     let each = start.as_array().ok_or(format!("no start rate in Bo's offer: {start}"))?;
-    assert!(each.len() >= 2 && each.iter().all(|s| *s == *expected), "every video codec's: {start}");
-    assert_eq!(ana.eval("return window.added").await?, 0, "none sent again one by one");
+    assert!(each.len() >= 2 && each.iter().all(|s| *s == *expected), "on each video codec (VP8, VP9…): {start}");
     // Who is speaking is read from the stats once connected, not while the call sets up.
     let stats_while = ana.eval("return window.statsWhile").await?;
     let states = stats_while.as_array().ok_or("statsWhile is a list")?;

@@ -50,7 +50,7 @@ pub fn with_start_bitrate(sdp: &str, kbps: u32) -> String {
     const PARAM: &str = "x-google-start-bitrate=";
     let lines: Vec<&str> = sdp.split_inclusive('\n').collect();
     let eol = if sdp.contains('\r') { "\r\n" } else { "\n" };
-    // Bytewise, not `str::contains`: its substring search is 3 KB of the page's wasm.
+    // Bytewise, not `str::contains`: its substring search added 0.7 KB to the page's wasm.
     let has_param = |line: &str| line.as_bytes().windows(PARAM.len()).any(|w| w == PARAM.as_bytes());
     // (media section, payload type) of each video codec, and whether it has an fmtp line.
     let mut codecs: Vec<(usize, &str, bool)> = vec![];
@@ -88,7 +88,7 @@ pub fn with_start_bitrate(sdp: &str, kbps: u32) -> String {
             out.push(';');
             out.push_str(PARAM);
             out.push_str(&value);
-            // The line's ending (no slicing by index: its panic path is 1 KB of wasm).
+            // The line's ending, not sliced by index (a panic path in the wasm).
             out.push_str(line.strip_prefix(bare).unwrap_or_default());
             continue;
         }
