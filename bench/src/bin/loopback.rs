@@ -114,12 +114,18 @@ fn relayed(listener: &TcpListener, gap: Duration, spin: bool) -> std::io::Result
 }
 
 fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rate: u64 = match args.first().filter(|a| a.parse::<u64>().is_ok()) {
-        Some(arg) => arg.parse().expect("checked"),
-        None => 2_000,
-    };
-    let (relay, spin) = (args.iter().any(|a| a == "relay"), args.iter().any(|a| a == "spin"));
+    let (mut rate, mut relay, mut spin) = (2_000u64, false, false);
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "relay" => relay = true,
+            "spin" => spin = true,
+            number => {
+                rate = number.parse().map_err(|_| {
+                    std::io::Error::other(format!("expected RATE (a whole number), `relay` or `spin`, not {arg:?}"))
+                })?
+            }
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let gap = Duration::from_micros(1_000_000 / rate.max(1));
     now();

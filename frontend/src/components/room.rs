@@ -12,7 +12,7 @@ pub fn Room() -> impl IntoView {
     let count = move || view_state.tiles.with(Vec::len) + 1;
     // The grid lays out the tiles drawn (a new arrival's waits a moment).
     let drawn = move || view_state.tiles.get().into_iter().filter(|tile| tile.drawn.get()).collect::<Vec<_>>();
-    let in_grid = move || view_state.tiles.with(|tiles| tiles.iter().filter(|tile| tile.drawn.get()).count()) + 1;
+    let in_grid = move || drawn().len() + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
     let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
     view! {
