@@ -61,7 +61,10 @@ navigator.mediaDevices.getUserMedia({CONSTRAINTS})
 /// peer connections in this page by direct calls and resolves with the
 /// milestones in ms after the start of `createOffer`. The offerer plays the
 /// newcomer's part (in Moim the newcomer offers), the answerer the part of
-/// the one already in the room.
+/// the one already in the room. `window.floor(settleMs, startKbps)` with a
+/// rate hands each side the other's description with that
+/// `x-google-start-bitrate` on its video codecs, as Moim's
+/// `shared::budget::with_start_bitrate` does: the stricter floor.
 fn floor_html() -> String {
     format!(
         r#"<!doctype html>
@@ -72,7 +75,28 @@ fn floor_html() -> String {
 <video id="at-answerer" autoplay playsinline></video>
 <script>
 const abs = () => performance.timeOrigin + performance.now();
-window.floor = async (settleMs) => {{
+// Each video codec but rtx/red/FEC gets the start rate on its fmtp line (a new one if it has none).
+const withStartRate = (sdp, kbps) => {{
+  const lines = sdp.split('\r\n'), codecs = new Map(), out = [];
+  let video = false;
+  for (const l of lines) {{
+    if (l.startsWith('m=')) video = l.startsWith('m=video');
+    const m = video && l.match(/^a=rtpmap:(\d+) ([^/]+)\//);
+    if (m && !/^(rtx|red|ulpfec|flexfec-03)$/i.test(m[2])) codecs.set(m[1], false);
+    const f = video && l.match(/^a=fmtp:(\d+) /);
+    if (f && codecs.has(f[1])) codecs.set(f[1], true);
+  }}
+  for (const l of lines) {{
+    if (l.startsWith('m=')) video = l.startsWith('m=video');
+    const f = video && l.match(/^a=fmtp:(\d+) /);
+    out.push(f && codecs.has(f[1]) ? l + ';x-google-start-bitrate=' + kbps : l);
+    const r = video && l.match(/^a=rtpmap:(\d+) /);
+    if (r && codecs.get(r[1]) === false) out.push('a=fmtp:' + r[1] + ' x-google-start-bitrate=' + kbps);
+  }}
+  return out.join('\r\n');
+}};
+window.floor = async (settleMs, startKbps) => {{
+  const given = d => startKbps ? {{ type: d.type, sdp: withStartRate(d.sdp, startKbps) }} : d;
   const stream = await navigator.mediaDevices.getUserMedia({CONSTRAINTS});
   // Media already flowing, as on a Moim page whose preview is live.
   await new Promise(r => setTimeout(r, settleMs));
@@ -110,16 +134,17 @@ window.floor = async (settleMs) => {{
   try {{
     const offer = await pc1.createOffer();
     await pc1.setLocalDescription(offer); mark('offer_ready');
-    await pc2.setRemoteDescription(offer); flush(pc2); mark('offer_applied');
+    await pc2.setRemoteDescription(given(offer)); flush(pc2); mark('offer_applied');
     const answer = await pc2.createAnswer();
     await pc2.setLocalDescription(answer); mark('answer_ready');
-    await pc1.setRemoteDescription(answer); flush(pc1); mark('answer_applied');
+    await pc1.setRemoteDescription(given(answer)); flush(pc1); mark('answer_applied');
     const late = new Promise((_, no) => setTimeout(() => no(new Error('no remote frame in 20 s')), 20000));
     await Promise.race([frames, late]);
     const out = {{}};
     for (const [k, v] of Object.entries(m)) out[k] = v - t0;
     const last = Math.max(m.frame_offerer, m.frame_answerer);
     out.construct_ms = t0 - built;
+    out.start_rate_codecs = (pc2.remoteDescription.sdp.match(/x-google-start-bitrate/g) || []).length;
     out.t0_epoch = t0; // for BENCH_DEBUG
     out.busy = long.filter(([start]) => start >= t0 && start < last).reduce((sum, [, d]) => sum + d, 0);
     return out;
@@ -461,6 +486,8 @@ struct CallRun {
     newcomer: Marks,
     resident: Marks,
     floor: Marks,
+    /// The floor whose descriptions ask for Moim's start rate.
+    strict: Marks,
 }
 
 async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) -> Result<Results> {
@@ -476,32 +503,41 @@ async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) ->
         let (resident, newcomer) = (&browsers[0], &browsers[1]);
         let room = format!("{prefix}-{run}");
         // Alternate which goes first, so a drift in machine load hits both alike.
-        let (moim, floor) = if run % 2 == 0 {
+        let floors = async {
+            let floor = floor_run(newcomer, base, None).await;
+            (floor, floor_run(newcomer, base, Some(shared::budget::START_KBPS)).await)
+        };
+        let (moim, (floor, strict)) = if run % 2 == 0 {
             let moim = call_setup(resident, newcomer, &room).await;
             park(&[resident, newcomer]).await;
-            let floor = floor_run(newcomer, base).await;
-            (moim, floor)
+            (moim, floors.await)
         } else {
-            let floor = floor_run(newcomer, base).await;
-            let moim = call_setup(resident, newcomer, &room).await;
-            (moim, floor)
+            let floors = floors.await;
+            (call_setup(resident, newcomer, &room).await, floors)
         };
         park(&[resident, newcomer]).await;
-        match (moim, floor) {
-            (Ok((newcomer_marks, resident_marks, skew)), Ok(floor_marks)) => {
+        match (moim, floor, strict) {
+            (Ok((newcomer_marks, resident_marks, skew)), Ok(floor), Ok(strict)) => {
                 eprintln!(
-                    "call setup run {}: Moim {:.0} ms (newcomer) / {:.0} ms (in the room); floor {:.0} / {:.0} ms",
+                    "call setup run {}: Moim {:.0} ms (newcomer) / {:.0} ms (in the room); floor {:.0} / {:.0} ms; \
+                     with the start rate {:.0} / {:.0} ms",
                     run + 1,
                     newcomer_marks["frame"],
                     resident_marks["frame"],
-                    floor_marks["frame_offerer"],
-                    floor_marks["frame_answerer"]
+                    floor["frame_offerer"],
+                    floor["frame_answerer"],
+                    strict["frame_offerer"],
+                    strict["frame_answerer"]
                 );
                 results.max_clock_skew_ms = results.max_clock_skew_ms.max(skew.abs());
-                results.calls.push(CallRun { newcomer: newcomer_marks, resident: resident_marks, floor: floor_marks });
+                results.calls.push(CallRun { newcomer: newcomer_marks, resident: resident_marks, floor, strict });
             }
-            (moim, floor) => {
-                let why = [moim.err().map(|e| format!("Moim: {e}")), floor.err().map(|e| format!("floor: {e}"))];
+            (moim, floor, strict) => {
+                let why = [
+                    moim.err().map(|e| format!("Moim: {e}")),
+                    floor.err().map(|e| format!("floor: {e}")),
+                    strict.err().map(|e| format!("floor with the start rate: {e}")),
+                ];
                 let why = why.into_iter().flatten().collect::<Vec<_>>().join("; ");
                 eprintln!("call setup run {} failed: {why}", run + 1);
                 results.call_failures.push(why);
@@ -638,15 +674,17 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
 }
 
 /// One floor measurement, on `floor.html` in `browser`.
-async fn floor_run(browser: &Browser, base: &str) -> Result<Marks> {
+/// With `start_kbps`, the stricter floor: its descriptions carry Moim's start rate.
+async fn floor_run(browser: &Browser, base: &str, start_kbps: Option<u32>) -> Result<Marks> {
     browser.client.goto(&format!("{base}/floor.html")).await?;
     let value = browser
         .client
         .execute_async(
             &format!(
                 "const done = arguments[arguments.length - 1];
-                 window.floor({}).then(done, e => done({{ error: String(e) }}));",
-                SETTLE.as_millis()
+                 window.floor({}, {}).then(done, e => done({{ error: String(e) }}));",
+                SETTLE.as_millis(),
+                start_kbps.unwrap_or(0)
             ),
             vec![],
         )
@@ -662,6 +700,11 @@ async fn floor_run(browser: &Browser, base: &str) -> Result<Marks> {
         if !m.contains_key(k) {
             return Err(format!("the floor page has no {k}").into());
         }
+    }
+    // The answerer's offer as applied: with the rate on every video codec (VP8, VP9, H.264…), or none.
+    let with_rate = m.get("start_rate_codecs").copied().unwrap_or_default();
+    if (start_kbps.is_some() && with_rate < 2.0) || (start_kbps.is_none() && with_rate > 0.0) {
+        return Err(format!("the floor's offer carries the start rate on {with_rate} codecs").into());
     }
     Ok(m)
 }
@@ -788,6 +831,8 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     let resident = column(r.calls.iter().map(|c| &c.resident), "frame");
     let floor_offerer = column(r.calls.iter().map(|c| &c.floor), "frame_offerer");
     let floor_answerer = column(r.calls.iter().map(|c| &c.floor), "frame_answerer");
+    let strict_offerer = column(r.calls.iter().map(|c| &c.strict), "frame_offerer");
+    let strict_answerer = column(r.calls.iter().map(|c| &c.strict), "frame_answerer");
     let moim_warm = column(&r.moim_warm, "self_frame");
     let bare_warm = column(&r.bare_warm, "self_frame");
     let moim_cold = column(&r.moim_cold, "self_frame");
@@ -840,6 +885,15 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
         ms(&floor_answerer),
         fmt_ratio(ratio(&resident, &floor_answerer))
     );
+    for (page, moim, strict) in [("newcomer's page", &newcomer, &strict_offerer), ("page already in the room", &resident, &strict_answerer)] {
+        let _ = writeln!(
+            s,
+            "| 2. call setup, {page}, against the stricter floor: its descriptions also ask for Moim's start rate | {} | {} | {} | {n_calls} |",
+            ms(moim),
+            ms(strict),
+            fmt_ratio(ratio(moim, strict))
+        );
+    }
     let _ = writeln!(
         s,
         "| **3. page load → self-preview's first frame**, repeat visit (HTTP cache on) | {} | {} | {} | {} |",
@@ -916,31 +970,56 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
             let _ = writeln!(s, "| {label} | {} | {} |", median_ms(&a), median_ms(&b));
         }
     }
-    let _ = writeln!(s, "\n| floor step | offerer | answerer |\n|---|---:|---:|");
+    let _ = writeln!(
+        s,
+        "\n| floor step | offerer | answerer | offerer, with the start rate | answerer, with the start rate |\n|---|---:|---:|---:|---:|"
+    );
     let floor_col = |k: &str| column(r.calls.iter().map(|c| &c.floor), k);
-    let _ = writeln!(s, "| offer set locally | {} | |", median_ms(&floor_col("offer_ready")));
-    let _ = writeln!(s, "| offer applied | | {} |", median_ms(&floor_col("offer_applied")));
-    let _ = writeln!(s, "| answer set locally | | {} |", median_ms(&floor_col("answer_ready")));
-    let _ = writeln!(s, "| answer applied | {} | |", median_ms(&floor_col("answer_applied")));
+    let strict_col = |k: &str| column(r.calls.iter().map(|c| &c.strict), k);
+    for (label, offerer, answerer) in [
+        ("offer set locally", Some("offer_ready"), None),
+        ("offer applied", None, Some("offer_applied")),
+        ("answer set locally", None, Some("answer_ready")),
+        ("answer applied", Some("answer_applied"), None),
+    ] {
+        let cell = |col: &dyn Fn(&str) -> Option<Stats>, key: Option<&str>| key.map(|k| median_ms(&col(k))).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {} | {} |",
+            cell(&floor_col, offerer),
+            cell(&floor_col, answerer),
+            cell(&strict_col, offerer),
+            cell(&strict_col, answerer)
+        );
+    }
     for (label, key) in [
         ("ICE connected", "ice_connected"),
         ("connection connected", "pc_connected"),
         ("`track` event", "track"),
         ("**first remote frame**", "frame"),
     ] {
+        let (offerer, answerer) = (format!("{key}_offerer"), format!("{key}_answerer"));
         let _ = writeln!(
             s,
-            "| {label} | {} | {} |",
-            median_ms(&floor_col(&format!("{key}_offerer"))),
-            median_ms(&floor_col(&format!("{key}_answerer")))
+            "| {label} | {} | {} | {} | {} |",
+            median_ms(&floor_col(&offerer)),
+            median_ms(&floor_col(&answerer)),
+            median_ms(&strict_col(&offerer)),
+            median_ms(&strict_col(&answerer))
         );
     }
 
-    let _ = writeln!(s, "| main-thread long tasks (> 50 ms) before the later frame, total ms | {} | |", median_ms(&floor_col("busy")));
     let _ = writeln!(
         s,
-        "| (before the start, not counted: two `new RTCPeerConnection` + `addTrack`, ms) | {} | |",
-        median_ms(&floor_col("construct_ms"))
+        "| main-thread long tasks (> 50 ms) before the later frame, total ms | {} | | {} | |",
+        median_ms(&floor_col("busy")),
+        median_ms(&strict_col("busy"))
+    );
+    let _ = writeln!(
+        s,
+        "| (before the start, not counted: two `new RTCPeerConnection` + `addTrack`, ms) | {} | | {} | |",
+        median_ms(&floor_col("construct_ms")),
+        median_ms(&strict_col("construct_ms"))
     );
 
     // The same path cut into phases, Moim against the floor: where the extra time is.
@@ -1021,8 +1100,11 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
          and the floor runs on `floor.html` in the newcomer's browser: `getUserMedia`, {} ms of quiet, two \
          `RTCPeerConnection`s in the one page each sending the stream (audio and video) to the other, candidates \
          handed over directly (held until the remote description is set), offer → answer by direct calls, timed from \
-         the start of `createOffer` to each side's first remote frame (`requestVideoFrameCallback`). Odd runs measure \
-         the floor first. A run counts only if both Moim and the floor show video within {} s. The floor has no \
+         the start of `createOffer` to each side's first remote frame (`requestVideoFrameCallback`). Then the stricter \
+         floor, the same with each description handed over asking for Moim's start rate \
+         (`x-google-start-bitrate={}` on every video codec, as `shared::budget::with_start_bitrate` writes it; the \
+         run fails unless the answerer's applied offer has it on at least two codecs). Odd runs measure the floors \
+         first. A run counts only if Moim and both floors show video within {} s. The floor has no \
          signaling server and no data channel (Moim negotiates a pre-agreed chat channel in the same offer).\n\n\
          **Page load** (figure 3): a third, fresh browser, a script added with CDP \
          `Page.addScriptToEvaluateOnNewDocument` (runs before any of the page's) watches for `video.self` and marks \
@@ -1036,6 +1118,7 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
         SETTLE.as_millis(),
         r.max_clock_skew_ms,
         SETTLE.as_millis(),
+        shared::budget::START_KBPS,
         CALL_PATIENCE.as_secs(),
         (SETTLE / 2).as_millis(),
         r.moim_warm.len(),
