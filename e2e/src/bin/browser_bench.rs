@@ -5,7 +5,9 @@
 //!    video frame, on the newcomer's page and on the page already in the
 //!    room; next to it, in the same run, the floor: one page, two
 //!    `RTCPeerConnection`s wired by direct calls, media already captured,
-//!    from `createOffer` to the first remote frame on each side.
+//!    from `createOffer` to the first remote frame on each side; and a
+//!    stricter floor, the same page asking for Moim's start rate
+//!    (`x-google-start-bitrate`) in the descriptions it hands over.
 //! 3. **Page load to the self-preview's first frame**: `/r/<room>` from
 //!    navigation start to the first frame of `video.self`; next to it a
 //!    bare page that only calls `getUserMedia` and shows it in a `<video>`.
