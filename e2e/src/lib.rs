@@ -249,12 +249,17 @@ impl Browser {
 
     /// On the welcome screen: types a name and clicks Join.
     pub async fn join_as(&self, name: &str) -> Result<()> {
+        self.type_name(name).await?;
+        self.client.find(Locator::Css("#join")).await?.click().await?;
+        Ok(())
+    }
+
+    /// On the welcome screen: types a name and waits until Join can be clicked.
+    pub async fn type_name(&self, name: &str) -> Result<()> {
         let input = self.client.find(Locator::Css("#name")).await?;
         input.clear().await?;
         input.send_keys(name).await?;
-        self.wait_for("Join to be enabled", "return !document.querySelector('#join').disabled").await?;
-        self.client.find(Locator::Css("#join")).await?.click().await?;
-        Ok(())
+        self.wait_for("Join to be enabled", "return !document.querySelector('#join').disabled").await
     }
 
     /// Runs `script` (a function body returning a value) and returns the value.

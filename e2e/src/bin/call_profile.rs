@@ -48,10 +48,7 @@ async fn main() -> Result<()> {
         resident.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
         newcomer.open_room(&room).await?;
         newcomer.wait_for_preview().await?;
-        let name = newcomer.client.find(Locator::Css("#name")).await?;
-        name.clear().await?;
-        name.send_keys("Bo").await?;
-        newcomer.wait_for("Join to be enabled", "return !document.querySelector('#join').disabled").await?;
+        newcomer.type_name("Bo").await?;
         // Let both pages settle, as the benchmark does, before the profile starts.
         tokio::time::sleep(Duration::from_secs(1)).await;
         harness.cdp(profiled, "Profiler.enable", json!({})).await?;
