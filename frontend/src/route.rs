@@ -51,7 +51,9 @@ pub fn remembered_name() -> String {
 }
 
 pub fn remember_name(name: &str) {
-    if let Some(s) = storage().filter(|_| remembered_name() != name) {
+    let Some(s) = storage() else { return };
+    // Opened by someone who joined before, it already says so.
+    if s.get_item(NAME_KEY).ok().flatten().as_deref() != Some(name) {
         let _ = s.set_item(NAME_KEY, name);
     }
 }
