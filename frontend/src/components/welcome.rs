@@ -104,15 +104,6 @@ pub fn Welcome() -> impl IntoView {
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
                 </label>
                 <p class="hint" id="occupancy">{occupancy_text}</p>
-                <Show when=move || room_problem().is_none()>
-                    // The link to send the others, before anyone has joined.
-                    <p class="share-link">
-                        <code id="room-link">{move || route::room_link(room.get().trim())}</code>
-                        <button type="button" id="welcome-copy-link"
-                            on:click=move |_| route::copy_room_link(room.get_untracked().trim())>{tr(|t| t.copy_link)}</button>
-                    </p>
-                </Show>
-                <DevicePickers />
                 <p class="hint">{problem_text}</p>
                 {move || match phase.get() {
                     Phase::Failed(problem) => Some(view! {
@@ -123,6 +114,16 @@ pub fn Welcome() -> impl IntoView {
                 <button id="join" type="submit" disabled=move || !can_join()>
                     {move || if joining() { t().joining } else { t().join }}
                 </button>
+                <Show when=move || room_problem().is_none()>
+                    // The link to send the others, before anyone has joined.
+                    <p class="share-link">
+                        <code id="room-link">{move || route::room_link(room.get().trim())}</code>
+                        <button type="button" id="welcome-copy-link"
+                            on:click=move |_| route::copy_room_link(room.get_untracked().trim())>{tr(|t| t.copy_link)}</button>
+                    </p>
+                </Show>
+                // Set up before joining, and changeable in the room: below Join so it stays in sight.
+                <DevicePickers />
             </form>
         </main>
     }
