@@ -11,7 +11,9 @@
 //!   message (sender, server, addressee), timed on one clock.
 //! - `… relay spin`: the same with the forwarder and the receiver polling
 //!   their sockets instead of sleeping, what a busy-polling server and client
-//!   would get.
+//!   would get. `… relay spin-relay` polls in the forwarder only and
+//!   `… relay spin-reader` in the receiver only: what each side's wake-up
+//!   costs.
 //!
 //! Each prints p50 / p99 / p99.9 of 19,000 messages after 1,000 to warm up.
 
@@ -82,15 +84,17 @@ fn round_trips(listener: &TcpListener, gap: Duration) -> std::io::Result<Vec<Dur
     Ok(trips)
 }
 
-fn relayed(listener: &TcpListener, gap: Duration, spin: bool) -> std::io::Result<Vec<Duration>> {
+fn relayed(listener: &TcpListener, gap: Duration, spin: Spin) -> std::io::Result<Vec<Duration>> {
     let (mut sender, mut relay_in) = pair(listener)?;
     let (mut relay_out, mut receiver) = pair(listener)?;
-    relay_in.set_nonblocking(spin)?;
-    receiver.set_nonblocking(spin)?;
+    let relay_spins = matches!(spin, Spin::Relay | Spin::Both);
+    let reader_spins = matches!(spin, Spin::Reader | Spin::Both);
+    relay_in.set_nonblocking(relay_spins)?;
+    receiver.set_nonblocking(reader_spins)?;
     std::thread::spawn(move || -> std::io::Result<()> {
         let mut buf = [0u8; SIZE];
         loop {
-            read_message(&mut relay_in, &mut buf, spin)?;
+            read_message(&mut relay_in, &mut buf, relay_spins)?;
             relay_out.write_all(&buf)?;
         }
     });
@@ -98,7 +102,7 @@ fn relayed(listener: &TcpListener, gap: Duration, spin: bool) -> std::io::Result
         let mut buf = [0u8; SIZE];
         let mut one_way = Vec::with_capacity(WARM_UP + COUNTED);
         for _ in 0..WARM_UP + COUNTED {
-            read_message(&mut receiver, &mut buf, spin)?;
+            read_message(&mut receiver, &mut buf, reader_spins)?;
             let sent = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
             one_way.push(Duration::from_nanos(now() - sent));
         }
@@ -113,15 +117,26 @@ fn relayed(listener: &TcpListener, gap: Duration, spin: bool) -> std::io::Result
     timer.join().map_err(|_| std::io::Error::other("the receiving thread panicked"))?
 }
 
+/// Which of the relayed message's two readers poll instead of sleeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spin {
+    Neither,
+    Relay,
+    Reader,
+    Both,
+}
+
 fn main() -> std::io::Result<()> {
-    let (mut rate, mut relay, mut spin) = (2_000u64, false, false);
+    let (mut rate, mut relay, mut spin) = (2_000u64, false, Spin::Neither);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "relay" => relay = true,
-            "spin" => spin = true,
+            "spin" => spin = Spin::Both,
+            "spin-relay" => spin = Spin::Relay,
+            "spin-reader" => spin = Spin::Reader,
             number => {
                 rate = number.parse().map_err(|_| {
-                    std::io::Error::other(format!("expected RATE (a whole number), `relay` or `spin`, not {arg:?}"))
+                    std::io::Error::other(format!("expected RATE (a whole number), `relay`, `spin`, `spin-relay` or `spin-reader`, not {arg:?}"))
                 })?
             }
         }
@@ -129,10 +144,16 @@ fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let gap = Duration::from_micros(1_000_000 / rate.max(1));
     now();
-    let (what, mut times) = match (relay, spin) {
-        (false, _) => ("round trip", round_trips(&listener, gap)?),
-        (true, false) => ("one way through a relay thread", relayed(&listener, gap, false)?),
-        (true, true) => ("one way through a polling relay thread to a polling reader", relayed(&listener, gap, true)?),
+    let (what, mut times) = if relay {
+        let what = match spin {
+            Spin::Neither => "one way through a relay thread",
+            Spin::Relay => "one way through a polling relay thread to a sleeping reader",
+            Spin::Reader => "one way through a sleeping relay thread to a polling reader",
+            Spin::Both => "one way through a polling relay thread to a polling reader",
+        };
+        (what, relayed(&listener, gap, spin)?)
+    } else {
+        ("round trip", round_trips(&listener, gap)?)
     };
     let mut times = times.split_off(WARM_UP);
     times.sort();

@@ -8,6 +8,8 @@
 //!
 //! `target/release/probe ws://127.0.0.1:PORT/ws` against Moim or the floor
 //! (`target/release/floor`) prints p50 / p99 / p99.9 of 10,000 relays each way.
+//! With `spin` after the address, both threads poll their sockets instead of
+//! sleeping: the relay's latency without the reading client's own wake-up.
 
 #[path = "../percentile.rs"]
 mod percentile;
@@ -18,7 +20,7 @@ use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::stream::MaybeTlsStream;
-use tokio_tungstenite::tungstenite::{connect, Message, WebSocket};
+use tokio_tungstenite::tungstenite::{connect, Error as WsError, Message, WebSocket};
 
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -47,13 +49,26 @@ fn candidate(to: u64, seq: u64) -> Message {
     Message::text(json!({ "type": "ice", "to": to, "candidate": { "candidate": line, "sdpMid": "0", "sdpMLineIndex": 0 } }).to_string())
 }
 
-/// Reads until the next ICE candidate; the time it arrived.
-fn next_candidate(ws: &mut Ws) -> Result<Instant, Error> {
+/// Reads until the next ICE candidate; the time it arrived. With `spin` the
+/// socket is non-blocking and polled, so this thread never sleeps.
+fn next_candidate(ws: &mut Ws, spin: bool) -> Result<Instant, Error> {
     loop {
-        if let Message::Text(text) = ws.read()? {
-            if text.contains(r#""type":"ice""#) {
-                return Ok(Instant::now());
-            }
+        match ws.read() {
+            Ok(Message::Text(text)) if text.contains(r#""type":"ice""#) => return Ok(Instant::now()),
+            Ok(_) => {}
+            Err(WsError::Io(e)) if spin && e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends one message; a polled socket may take it in more than one write.
+fn send(ws: &mut Ws, msg: Message) -> Result<(), Error> {
+    let mut result = ws.send(msg);
+    loop {
+        match result {
+            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => result = ws.flush(),
+            other => return Ok(other?),
         }
     }
 }
@@ -65,22 +80,33 @@ fn quantiles(mut v: Vec<Duration>) -> String {
 }
 
 fn main() -> Result<(), Error> {
-    let url = std::env::args().nth(1).ok_or("usage: probe ws://127.0.0.1:PORT/ws")?;
+    let usage = "usage: probe ws://127.0.0.1:PORT/ws [spin]";
+    let url = std::env::args().nth(1).ok_or(usage)?;
+    let spin = match std::env::args().nth(2).as_deref() {
+        None => false,
+        Some("spin") => true,
+        Some(_) => return Err(usage.into()),
+    };
     let room = format!("probe-{}", std::process::id());
     let (mut a, id_a, _) = open(&url, &room, "a")?;
     let (mut b, id_b, peers) = open(&url, &room, "b")?;
     if peers != [id_a] {
         return Err(format!("the room has {peers:?}, expected [{id_a}]").into());
     }
+    for ws in [&a, &b] {
+        if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+            tcp.set_nonblocking(spin)?;
+        }
+    }
     // B answers each candidate at once and reports when it arrived.
     let (sent_tx, sent_rx) = mpsc::channel::<Instant>();
     let (b_to_a_tx, b_to_a_rx) = mpsc::channel::<(Duration, Instant)>();
     let answerer = std::thread::spawn(move || -> Result<(), Error> {
         for seq in 0..ROUNDS {
-            let arrived = next_candidate(&mut b)?;
+            let arrived = next_candidate(&mut b, spin)?;
             let sent = sent_rx.recv()?;
             let reply = Instant::now();
-            b.send(candidate(id_a, seq))?;
+            send(&mut b, candidate(id_a, seq))?;
             b_to_a_tx.send((arrived - sent, reply))?;
         }
         Ok(())
@@ -89,9 +115,9 @@ fn main() -> Result<(), Error> {
     for seq in 0..ROUNDS {
         std::thread::sleep(Duration::from_millis(1));
         let sent = Instant::now();
-        a.send(candidate(id_b, seq))?;
+        send(&mut a, candidate(id_b, seq))?;
         sent_tx.send(sent)?;
-        let arrived = next_candidate(&mut a)?;
+        let arrived = next_candidate(&mut a, spin)?;
         let (one_way, replied) = b_to_a_rx.recv()?;
         if seq >= WARM_UP {
             a_to_b.push(one_way);
