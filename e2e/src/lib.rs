@@ -262,6 +262,16 @@ impl Browser {
         self.wait_for("Join to be enabled", "return !document.querySelector('#join').disabled").await
     }
 
+    /// Whether the element is wholly on screen with the page scrolled to its
+    /// top: what a person sees without scrolling.
+    pub async fn in_sight_at_top(&self, selector: &str) -> Result<bool> {
+        let script = format!(
+            "scrollTo(0, 0); const r = document.querySelector('{selector}')?.getBoundingClientRect();
+             return !!r && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth"
+        );
+        Ok(self.eval(&script).await? == Value::Bool(true))
+    }
+
     /// Runs `script` (a function body returning a value) and returns the value.
     pub async fn eval(&self, script: &str) -> Result<Value> {
         Ok(self.client.execute(script, vec![]).await?)

@@ -112,7 +112,12 @@ async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
     let phone = harness.phone().await?;
     let desk = harness.browser(&[]).await?;
     desk.join("walk", "Desk").await?;
-    phone.join("walk", "Phone").await?;
+    phone.open_room("walk").await?;
+    phone.wait_for_preview().await?;
+    for what in ["#room", "#name", "#join"] {
+        assert!(phone.in_sight_at_top(what).await?, "{what} is on the phone's first screen");
+    }
+    phone.join_as("Phone").await?;
     phone.wait_for_live_remote_videos(1).await?;
     desk.wait_for_live_remote_videos(1).await?;
     phone.screenshot(&e2e::artifact("phone.png")).await?;

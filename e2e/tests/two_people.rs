@@ -136,13 +136,7 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     assert_eq!(ana.eval(REMOTE_TILES).await?, 1);
     // Where Cy looks: the message and the button to try again, with the page at its top.
     for what in ["#join-error", "#join"] {
-        let in_sight = cy
-            .eval(&format!(
-                "scrollTo(0, 0); const r = document.querySelector('{what}').getBoundingClientRect();
-                 return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight"
-            ))
-            .await?;
-        assert_eq!(in_sight, true, "{what} is on screen without scrolling");
+        assert!(cy.in_sight_at_top(what).await?, "{what} is on screen without scrolling");
     }
     cy.screenshot(&e2e::artifact("room-full.png")).await?;
     cy.close().await?;
