@@ -137,6 +137,18 @@ async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
             .await?;
         assert_eq!(visible, true, "{control} is on screen");
     }
+    // Keyboard shortcuts are not offered to a touch screen, and the device
+    // pickers wait behind a button, so the bar is two rows on a phone, not four.
+    let shown = |what: &str| format!("return document.querySelector('{what}')?.getClientRects().length > 0");
+    assert_eq!(phone.eval(&shown("#help-button")).await?, false, "no Shortcuts button on a phone");
+    assert_eq!(phone.eval(&shown("#camera-select")).await?, false, "the pickers wait behind Devices");
+    let bar_height = phone.eval("return document.querySelector('nav.controls').getBoundingClientRect().height").await?;
+    assert!(bar_height.as_f64().is_some_and(|h| h < 100.0), "the bar takes two rows of buttons at most, not {bar_height} px");
+    phone.client.find(Locator::Css("#devices-button")).await?.click().await?;
+    phone.wait_for("the pickers to open", &shown("#camera-select")).await?;
+    assert_eq!(desk.eval(&shown("#help-button")).await?, true, "a desktop keeps its Shortcuts button");
+    assert_eq!(desk.eval(&shown("#devices-button")).await?, false, "and its pickers in the bar");
+
     // The phone picks its third camera, then flips: the fakes say no facing,
     // so the flip takes the other camera in turn. The desk keeps seeing live video.
     let third = phone

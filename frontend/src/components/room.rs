@@ -15,6 +15,8 @@ pub fn Room() -> impl IntoView {
     let in_grid = move || drawn().len() + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
     let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
+    // On a narrow screen the pickers wait behind a button (style.css), leaving the room to the video.
+    let devices_open = RwSignal::new(false);
     view! {
         <main class="room">
             <header>
@@ -34,7 +36,9 @@ pub fn Room() -> impl IntoView {
             <nav class="controls">
                 <MediaToggles />
                 <ShareButton />
-                <DevicePickers />
+                <button id="devices-button" aria-controls="devices" aria-expanded=move || devices_open.get().to_string()
+                    on:click=move |_| devices_open.update(|open| *open = !*open)>{tr(|t| t.devices)}</button>
+                <div id="devices" class:open=move || devices_open.get()><DevicePickers /></div>
                 <HelpOverlay />
                 <button id="leave" class="leave" on:click=move |_| session.leave()>{tr(|t| t.leave)}</button>
             </nav>

@@ -40,6 +40,7 @@ pub static EN: Texts = Texts {
     copy_link: "Copy link",
     leave: "Leave",
     language: "Language",
+    devices: "Devices",
 
     shortcuts: "Shortcuts",
     keyboard_shortcuts: "Keyboard shortcuts",

@@ -40,6 +40,7 @@ pub static KO: Texts = Texts {
     copy_link: "링크 복사",
     leave: "나가기",
     language: "언어",
+    devices: "장치",
 
     shortcuts: "단축키",
     keyboard_shortcuts: "키보드 단축키",

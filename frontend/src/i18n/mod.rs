@@ -183,6 +183,8 @@ pub struct Texts {
     pub copy_link: &'static str,
     pub leave: &'static str,
     pub language: &'static str,
+    /// Opens the device pickers on a narrow screen, where the bar has no room for them.
+    pub devices: &'static str,
 
     // Shortcuts.
     pub shortcuts: &'static str,
