@@ -64,11 +64,17 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     .await?;
     eprintln!("Bo's video at Cy: camera {camera_size}, screen {}", cy.eval(&size("Bo")).await?);
     everyone_sees(&[&ana, &cy, &di], 3).await?;
+    // A shared screen is readable: large across the top, the others in a row beneath it.
+    let layout = |test: &str| {
+        format!("const b = {}.getBoundingClientRect(), a = {}.getBoundingClientRect(); return {test}", tile_named("Bo"), tile_named("Ana"))
+    };
+    cy.wait_for("Bo's screen large above Ana", &layout("b.width > 2 * a.width && b.bottom <= a.top")).await?;
     eprintln!("{:?} share seen", started.elapsed());
     cy.screenshot(&e2e::artifact("four-people-share-cy.png")).await?;
     bo.client.find(Locator::Css("#share")).await?.click().await?;
     bo.wait_for("Bo's own camera back on his tile", "return !document.querySelector('video.screen') && !!document.querySelector('.tile.self video.mirror')").await?;
     everyone_sees(&[&ana, &cy, &di], 3).await?;
+    cy.wait_for("the even grid again", &layout("Math.abs(b.width - a.width) < 2")).await?;
     eprintln!("{:?} share and back", started.elapsed());
 
     // Di leaves: the others drop Di's tile and carry on.
