@@ -41,6 +41,7 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     c?;
     d?;
     everyone_sees(&[&ana, &bo, &cy, &di], 3).await?;
+    assert_eq!(ana.eval("return document.title").await?, "weekly · Moim", "the tab names the meeting");
     eprintln!("{:?} four connected", started.elapsed());
     ana.screenshot(&e2e::artifact("four-people-ana.png")).await?;
 
@@ -79,6 +80,7 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
 
     // Di leaves: the others drop Di's tile and carry on.
     di.client.find(Locator::Css("#leave")).await?.click().await?;
+    di.wait_for("Di's tab to be plain Moim again", "return document.title === 'Moim'").await?;
     for person in [&ana, &bo, &cy] {
         person.wait_for("Di's tile to go", &format!("return !{}", tile_named("Di"))).await?;
     }

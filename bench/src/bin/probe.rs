@@ -9,7 +9,8 @@
 //! `target/release/probe ws://127.0.0.1:PORT/ws` against Moim or the floor
 //! (`target/release/floor`) prints p50 / p99 / p99.9 of 10,000 relays each way.
 //! With `spin` after the address, both threads poll their sockets instead of
-//! sleeping: the relay's latency without the reading client's own wake-up.
+//! sleeping, to take the reading client's wake-up out of the figure; on two
+//! cores they take the server's core too (docs/BENCHMARKS.md).
 
 #[path = "../percentile.rs"]
 mod percentile;

@@ -15,6 +15,9 @@ pub fn Room() -> impl IntoView {
     let in_grid = move || drawn().len() + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
     let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
+    // The tab says which meeting it is, among the others.
+    Effect::new(move |_| set_tab_title(&format!("{} · Moim", view_state.room.get())));
+    on_cleanup(|| set_tab_title("Moim"));
     // On a narrow screen the pickers wait behind a button (style.css), leaving the room to the video.
     let devices_open = RwSignal::new(false);
     view! {
@@ -47,5 +50,11 @@ pub fn Room() -> impl IntoView {
                 <Chat />
             </aside>
         </main>
+    }
+}
+
+fn set_tab_title(title: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(title);
     }
 }
