@@ -83,6 +83,7 @@ fn build() -> Result<(), String> {
     let mut trunk = Command::new(tools::bin("trunk"));
     trunk.args(["build", "--release"]);
     run_cmd(trunk)?;
+    glue::minify(&root().join("dist"))?;
     compress::precompress(&root().join("dist"))
 }
 
@@ -157,3 +158,4 @@ fn test() -> Result<(), String> {
 }
 
 mod compress;
+mod glue;
