@@ -1,12 +1,19 @@
 //! Four people in one room, in the real app: everyone sees everyone, two can
 //! arrive at the same moment, a mute shows on every other screen, a screen
-//! share reaches everyone, and someone leaving drops their tile everywhere.
+//! share reaches everyone, large, a tile can be made large by a click or from
+//! the keyboard, and someone leaving drops their tile everywhere.
 
 use e2e::{Browser, Harness, Result};
+use fantoccini::key::Key;
 use fantoccini::Locator;
 
 fn tile_named(name: &str) -> String {
     format!("[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})", e2e::js_str(name))
+}
+
+/// The name on a remote tile, a button that makes the tile large.
+fn name_button(name: &str) -> String {
+    format!("//figure[contains(@class, 'remote')]//button[contains(@class, 'name') and text() = '{name}']")
 }
 
 async fn everyone_sees(people: &[&Browser], remote: usize) -> Result<()> {
@@ -72,10 +79,20 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     cy.wait_for("Bo's screen large above Ana", &layout("b.width > 2 * a.width && b.bottom <= a.top")).await?;
     eprintln!("{:?} share seen", started.elapsed());
     cy.screenshot(&e2e::artifact("four-people-share-cy.png")).await?;
+    // Cy clicks the large screen: the even grid, Bo's screen in it.
+    let even = layout("Math.abs(b.width - a.width) < 2 && Math.abs(b.height - a.height) < 2");
+    cy.client.find(Locator::XPath(&name_button("Bo"))).await?.click().await?;
+    cy.wait_for("the even grid while Bo shares", &even).await?;
+    // From the keyboard, on Ana's name: Ana's tile is large, and stays so after the share.
+    cy.client.find(Locator::XPath(&name_button("Ana"))).await?.send_keys(&Key::Enter.to_string()).await?;
+    let ana_large = layout("a.width > 2 * b.width && a.bottom <= b.top");
+    cy.wait_for("Ana large above Bo", &ana_large).await?;
     bo.client.find(Locator::Css("#share")).await?.click().await?;
     bo.wait_for("Bo's own camera back on his tile", "return !document.querySelector('video.screen') && !!document.querySelector('.tile.self video.mirror')").await?;
     everyone_sees(&[&ana, &cy, &di], 3).await?;
-    cy.wait_for("the even grid again", &layout("Math.abs(b.width - a.width) < 2")).await?;
+    cy.wait_for("Ana still large", &ana_large).await?;
+    cy.client.find(Locator::XPath(&name_button("Ana"))).await?.click().await?;
+    cy.wait_for("the even grid again", &even).await?;
     eprintln!("{:?} share and back", started.elapsed());
 
     // Di leaves: the others drop Di's tile and carry on.

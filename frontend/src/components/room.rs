@@ -2,6 +2,9 @@ use super::{Chat, DevicePickers, HelpOverlay, LanguagePicker, MediaProblem, Medi
 use crate::i18n::{tr, use_lang, use_texts};
 use crate::session::Session;
 use leptos::prelude::*;
+use shared::spotlight::Spotlight;
+use shared::PeerId;
+use wasm_bindgen::JsCast;
 
 /// The meeting: everyone's video, your controls, the people and the chat.
 #[component]
@@ -15,6 +18,17 @@ pub fn Room() -> impl IntoView {
     let in_grid = move || drawn().len() + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
     let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
+    // One tile large, the rest in a row below (shared::spotlight): a shared
+    // screen unasked, or the one clicked. One listener for every tile: a click
+    // in a remote tile (or Enter on its name) picks it.
+    let spotlight = RwSignal::new(Spotlight::Auto);
+    let on_grid_click = move |ev: web_sys::MouseEvent| {
+        let tile = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|el| el.closest(".tile.remote").ok().flatten());
+        let Some(tile) = tile else { return };
+        if let Some(peer) = tile.get_attribute("data-peer").and_then(|id| id.parse().ok()) {
+            spotlight.set(Spotlight::clicked(PeerId(peer), tile.class_list().contains("large")));
+        }
+    };
     // The tab says which meeting it is, among the others.
     Effect::new(move |_| set_tab_title(&format!("{} · Moim", view_state.room.get())));
     on_cleanup(|| set_tab_title("Moim"));
@@ -32,9 +46,9 @@ pub fn Room() -> impl IntoView {
                 <div class="banner warn" id="notice" role="status">{problem.text(lang.get())}</div>
             })}
             <MediaProblem />
-            <section class="grid" data-count=in_grid style:--columns=move || columns().to_string()>
+            <section class="grid" data-count=in_grid style:--columns=move || columns().to_string() on:click=on_grid_click>
                 <SelfTile />
-                <For each=drawn key=|tile| tile.peer children=|tile| view! { <Tile tile /> } />
+                <For each=drawn key=|tile| tile.peer children=move |tile| view! { <Tile tile spotlight /> } />
             </section>
             <nav class="controls">
                 <MediaToggles />

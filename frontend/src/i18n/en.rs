@@ -29,6 +29,7 @@ pub static EN: Texts = Texts {
     muted: "Muted",
     camera_off_badge: "Camera off",
     presenting: "Presenting",
+    enlarge_title: "Show large; on the large one, back to the grid",
     people: |n| format!("People ({n})"),
     conn_new: "new",
     conn_connecting: "connecting",

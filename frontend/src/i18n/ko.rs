@@ -29,6 +29,7 @@ pub static KO: Texts = Texts {
     muted: "음소거됨",
     camera_off_badge: "카메라 꺼짐",
     presenting: "발표 중",
+    enlarge_title: "크게 보기. 큰 화면에서는 격자로 돌아가기",
     people: |n| format!("참여자 ({n})"),
     conn_new: "연결 준비 중",
     conn_connecting: "연결 중",

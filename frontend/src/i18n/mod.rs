@@ -168,6 +168,8 @@ pub struct Texts {
     pub muted: &'static str,
     pub camera_off_badge: &'static str,
     pub presenting: &'static str,
+    /// A remote tile's name: a click makes the tile large, or the grid even again.
+    pub enlarge_title: &'static str,
     /// "People (3)".
     pub people: fn(usize) -> String,
     /// `RTCPeerConnectionState`s other than "connected", shown on a tile.
