@@ -28,6 +28,15 @@ impl Spotlight {
         }
     }
 
+    /// `peer` left the room: if they were pinned, shares decide again.
+    pub fn left(self, peer: PeerId) -> Self {
+        if self == Self::Pinned(peer) {
+            Self::Auto
+        } else {
+            self
+        }
+    }
+
     /// A click on `peer`'s tile: a large tile goes back to the grid, any
     /// other becomes the one large tile.
     pub fn clicked(peer: PeerId, was_large: bool) -> Self {
@@ -67,7 +76,10 @@ mod tests {
     }
 
     #[test]
-    fn a_pinned_member_who_leaves_leaves_the_grid_even() {
-        assert_eq!(large(Spotlight::Pinned(PeerId(7)), &[(1, false), (2, true)]), Vec::<u64>::new());
+    fn a_pinned_member_who_leaves_hands_back_to_the_shares() {
+        let pinned = Spotlight::Pinned(PeerId(7));
+        assert_eq!(pinned.left(PeerId(1)), pinned, "someone else leaving changes nothing");
+        assert_eq!(large(pinned.left(PeerId(7)), &[(1, false), (2, true)]), [2]);
+        assert_eq!(Spotlight::Grid.left(PeerId(7)), Spotlight::Grid, "a chosen even grid stays");
     }
 }
