@@ -37,6 +37,7 @@ fn error_slot(code: ErrorCode) -> usize {
         ErrorCode::PasswordRequired => 12,
         ErrorCode::WrongPassword => 13,
         ErrorCode::InvalidPassword => 14,
+        ErrorCode::TooManyAttempts => 15,
     }
 }
 

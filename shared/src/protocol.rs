@@ -29,6 +29,9 @@ pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// Server: a newer connection resumed this member, so this one ends.
     pub const REPLACED: u16 = 4003;
+    /// Server: several wrong passwords on this connection; joining again
+    /// is refused for a while (see [`super::ErrorCode::TooManyAttempts`]).
+    pub const TOO_MANY_ATTEMPTS: u16 = 4004;
     /// Client: this socket seems dead and I am reconnecting; keep my seat
     /// for a resume instead of telling the room I left.
     pub const RECONNECTING: u16 = 4100;
@@ -200,11 +203,14 @@ pub enum ErrorCode {
     WrongPassword,
     /// A password that could never be right (too long, control characters).
     InvalidPassword,
+    /// Too many wrong passwords from this address or for this room: join
+    /// attempts are refused for a while (the message says how long).
+    TooManyAttempts,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::NotJson,
         Self::UnknownType,
         Self::InvalidMessage,
@@ -220,6 +226,7 @@ impl ErrorCode {
         Self::PasswordRequired,
         Self::WrongPassword,
         Self::InvalidPassword,
+        Self::TooManyAttempts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -239,6 +246,7 @@ impl ErrorCode {
             Self::PasswordRequired => "password_required",
             Self::WrongPassword => "wrong_password",
             Self::InvalidPassword => "invalid_password",
+            Self::TooManyAttempts => "too_many_attempts",
         }
     }
 }
