@@ -3,24 +3,25 @@
 //! later span nodes by feeding the same events from a pub/sub bus. Relays
 //! between members of a room skip it, on the [`Lines`] it lays between them.
 
+use crate::guesses::{self, Guesses};
 use crate::lines::{Lines, Routed};
+use crate::per_ip::IpSlot;
+pub use crate::queue::{Queued, PEER_QUEUE};
+use crate::queue::{weight, Outbox as PeerOutbox, Queue, PEER_QUEUE_BYTES};
 use crate::rooms::{Outbox, Rooms};
-use shared::{ClientMsg, PeerId, RoomName, RoomStatus, ServerMsg};
+use shared::{ClientMsg, ErrorCode, PeerId, RoomName, RoomStatus, ServerMsg};
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-/// Outgoing messages a peer may have waiting. A peer this far behind is not
-/// reading; dropping it beats letting it hold memory or slow the room.
-pub const PEER_QUEUE: usize = 256;
-
-/// What a peer's queue holds. Boxed: the queue allocates room for 32 at
-/// once, and 32 boxes (256 B) beat 32 inline messages (3.8 KB) on every
-/// idle connection.
-pub type Queued = Box<ServerMsg>;
+/// Wrong passwords one connection may give before it is closed: a person
+/// retypes in the same page, a script must reconnect (and wait, see
+/// [`crate::guesses`]).
+pub const WRONG_PASSWORDS_PER_CONNECTION: u32 = 3;
 
 /// Events waiting for the hub. Connections wait when it is full, which slows
 /// the chattiest clients first.
@@ -35,6 +36,8 @@ pub enum Event {
     Connect {
         peer: PeerId,
         sender: PeerSender,
+        /// Its client's address, if known: wrong passwords count against it.
+        ip: Option<IpAddr>,
     },
     Message {
         peer: PeerId,
@@ -48,6 +51,10 @@ pub enum Event {
         peer: PeerId,
         keep_seat: bool,
         unsent: Vec<Queued>,
+        /// The connection's place in its address's count: a kept seat
+        /// holds it until it is resumed or let go, so one address cannot
+        /// pile up seats by dropping its connections.
+        slot: Option<IpSlot>,
     },
     /// The resume window of `member`, away since connection `conn` ended, is over.
     Expire {
@@ -80,12 +87,15 @@ pub enum Kick {
     TooSlow,
     /// A newer connection resumed its member.
     Replaced,
+    /// It gave [`WRONG_PASSWORDS_PER_CONNECTION`] wrong passwords; the next
+    /// try from its address is judged after this.
+    TooManyAttempts(Duration),
 }
 
 /// The hub's end of one connection.
 #[derive(Debug)]
 pub struct PeerSender {
-    queue: mpsc::Sender<Queued>,
+    queue: Queue,
     /// Fired when the hub drops the peer, so its connection ends even while
     /// stuck writing to a socket nobody reads.
     kick: oneshot::Sender<Kick>,
@@ -97,10 +107,10 @@ pub struct PeerSender {
 pub struct PeerConn {
     pub id: PeerId,
     /// What the hub sends this peer.
-    pub outbox: mpsc::Receiver<Queued>,
+    pub outbox: PeerOutbox,
     /// The same queue, for the connection's own replies (e.g. decode errors),
     /// so they stay in order with the hub's messages.
-    pub replies: mpsc::Sender<Queued>,
+    pub replies: Queue,
     /// Resolves `Ok` when the hub ended this connection, saying why.
     pub kicked: oneshot::Receiver<Kick>,
     /// Its lines to the others in its room, for [`Hub::message`].
@@ -132,6 +142,7 @@ impl Hub {
             conns: HashMap::new(),
             seats: HashMap::new(),
             away: HashMap::new(),
+            guesses: Guesses::default(),
             resume_window,
             events: events.downgrade(),
         };
@@ -144,8 +155,13 @@ impl Hub {
 
     /// Registers a new peer with a fresh id, unique for the hub's lifetime.
     pub async fn connect(&self) -> Result<PeerConn, HubStopped> {
+        self.connect_from(None).await
+    }
+
+    /// [`Hub::connect`] for a client at `ip`.
+    pub async fn connect_from(&self, ip: Option<IpAddr>) -> Result<PeerConn, HubStopped> {
         let id = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
-        let (queue, outbox) = mpsc::channel(PEER_QUEUE);
+        let (queue, outbox) = crate::queue::queue();
         let (kick, kicked) = oneshot::channel();
         let lines = Arc::new(Lines::default());
         let sender = PeerSender {
@@ -153,7 +169,7 @@ impl Hub {
             kick,
             lines: lines.clone(),
         };
-        self.send(Event::Connect { peer: id, sender }).await?;
+        self.send(Event::Connect { peer: id, sender, ip }).await?;
         Ok(PeerConn {
             id,
             outbox,
@@ -175,11 +191,17 @@ impl Hub {
     /// The connection `peer` ended; see [`Event::Disconnect`]. Its queue is
     /// closed first, so the room's lines to it fail over to the hub and
     /// nothing is put where nobody will read it.
-    pub async fn disconnect(
+    pub async fn disconnect(&self, peer: PeerId, keep_seat: bool, outbox: &mut PeerOutbox) -> Result<(), HubStopped> {
+        self.disconnect_from(peer, keep_seat, outbox, None).await
+    }
+
+    /// [`Hub::disconnect`], handing over the connection's address slot.
+    pub async fn disconnect_from(
         &self,
         peer: PeerId,
         keep_seat: bool,
-        outbox: &mut mpsc::Receiver<Queued>,
+        outbox: &mut PeerOutbox,
+        slot: Option<IpSlot>,
     ) -> Result<(), HubStopped> {
         outbox.close();
         let mut unsent = Vec::new();
@@ -187,7 +209,7 @@ impl Hub {
         while let Some(msg) = outbox.recv().await {
             unsent.push(msg);
         }
-        self.send(Event::Disconnect { peer, keep_seat, unsent }).await
+        self.send(Event::Disconnect { peer, keep_seat, unsent, slot }).await
     }
 
     pub async fn status(&self, room: RoomName) -> Result<RoomStatus, HubStopped> {
@@ -219,6 +241,9 @@ async fn run(mut state: State, mut inbox: mpsc::Receiver<Event>) {
 struct Conn {
     sender: PeerSender,
     member: PeerId,
+    ip: Option<IpAddr>,
+    /// Wrong passwords given on this connection.
+    wrong_passwords: u32,
     /// What came for it after its queue closed, until its `Disconnect`
     /// says whether the seat is kept.
     held: Vec<ServerMsg>,
@@ -244,6 +269,10 @@ struct Away {
     conn: PeerId,
     /// What the room sent meanwhile, delivered on resume.
     missed: VecDeque<ServerMsg>,
+    /// Bytes of `missed`, bounded as a connection's queue is.
+    missed_bytes: usize,
+    /// Counts the seat against its address until it is resumed or let go.
+    _slot: Option<IpSlot>,
 }
 
 struct State {
@@ -253,6 +282,7 @@ struct State {
     /// Member (or not-yet-joined connection) → the connection serving it.
     seats: HashMap<PeerId, PeerId>,
     away: HashMap<PeerId, Away>,
+    guesses: Guesses,
     resume_window: Duration,
     /// For the hub's own timers; weak, so they don't keep the hub alive.
     events: mpsc::WeakSender<Event>,
@@ -261,9 +291,9 @@ struct State {
 impl State {
     fn apply(&mut self, event: Event) {
         let out = match event {
-            Event::Connect { peer, sender } => {
-                let held = Vec::new();
-                self.conns.insert(peer, Conn { sender, member: peer, held });
+            Event::Connect { peer, sender, ip } => {
+                let conn = Conn { sender, member: peer, ip, wrong_passwords: 0, held: Vec::new() };
+                self.conns.insert(peer, conn);
                 self.seats.insert(peer, peer);
                 return;
             }
@@ -275,7 +305,7 @@ impl State {
                 let before = self.rooms.room_of(member).cloned();
                 let out = match msg {
                     ClientMsg::Resume { version, token } => self.resume(peer, version, &token),
-                    msg => self.rooms.handle(member, msg),
+                    msg => self.judged(peer, member, msg),
                 };
                 // A resume changes whom the connection speaks for.
                 let member = self.conns.get(&peer).map_or(member, |c| c.member);
@@ -289,9 +319,9 @@ impl State {
                 }
                 return;
             }
-            Event::Disconnect { peer, keep_seat, unsent } => {
+            Event::Disconnect { peer, keep_seat, unsent, slot } => {
                 let room = self.conns.get(&peer).and_then(|c| self.rooms.room_of(c.member)).cloned();
-                let out = self.disconnect(peer, keep_seat, unsent);
+                let out = self.disconnect(peer, keep_seat, unsent, slot);
                 return self.deliver_relinked(out, room, None);
             }
             // An away member has no lines, so nobody's need cutting.
@@ -350,9 +380,7 @@ impl State {
     /// the queue of the connection now serving it.
     fn cut(&self, room: &RoomName) {
         let here = self.connected(room);
-        let serves = |id, queue: &mpsc::Sender<Queued>| {
-            here.iter().any(|(m, c)| *m == id && c.sender.queue.same_channel(queue))
-        };
+        let serves = |id, queue: &Queue| here.iter().any(|(m, c)| *m == id && c.sender.queue.same_queue(queue));
         for (_, conn) in &here {
             conn.sender.lines.cut(serves);
         }
@@ -368,7 +396,48 @@ impl State {
         }
     }
 
-    fn disconnect(&mut self, conn: PeerId, keep_seat: bool, unsent: Vec<Queued>) -> Outbox {
+    /// Handles `msg` from connection `conn` (speaking as `member`), with
+    /// joins that carry a password judged by [`Guesses`] first: refused
+    /// unjudged while their address or room must wait, counted when wrong,
+    /// and the connection closed after a few wrong ones.
+    fn judged(&mut self, conn: PeerId, member: PeerId, msg: ClientMsg) -> Outbox {
+        let guarded = match &msg {
+            ClientMsg::Join { room, password: Some(password), .. } if !password.is_empty() => RoomName::parse(room).ok(),
+            _ => None,
+        };
+        let Some(room) = guarded else {
+            return self.rooms.handle(member, msg);
+        };
+        let ip = self.conns.get(&conn).and_then(|c| c.ip);
+        let now = tokio::time::Instant::now().into_std();
+        if let guesses::Verdict::Wait(wait) = self.guesses.check(ip, &room, now) {
+            let message = format!("too many wrong passwords: try again in {} s", wait.as_secs().max(1));
+            return vec![(member, ServerMsg::error(ErrorCode::TooManyAttempts, message))];
+        }
+        let out = self.rooms.handle(member, msg);
+        let wrong = matches!(out.as_slice(), [(_, ServerMsg::Error { code: ErrorCode::WrongPassword, .. })]);
+        if wrong {
+            self.guesses.failed(ip, &room, now);
+            tracing::info!(?ip, %room, "wrong room password");
+            let too_many = self.conns.get_mut(&conn).is_some_and(|c| {
+                c.wrong_passwords += 1;
+                c.wrong_passwords >= WRONG_PASSWORDS_PER_CONNECTION
+            });
+            if too_many {
+                let wait = match self.guesses.check(ip, &room, now) {
+                    guesses::Verdict::Wait(wait) => wait,
+                    guesses::Verdict::Try => Duration::ZERO,
+                };
+                if let Some(c) = self.conns.remove(&conn) {
+                    self.seats.remove(&c.member);
+                    let _ = c.sender.kick.send(Kick::TooManyAttempts(wait));
+                }
+            }
+        }
+        out
+    }
+
+    fn disconnect(&mut self, conn: PeerId, keep_seat: bool, unsent: Vec<Queued>, slot: Option<IpSlot>) -> Outbox {
         // Already gone if the hub dropped it, or a resume replaced it.
         let Some(Conn { member, held, .. }) = self.conns.remove(&conn) else {
             return Vec::new();
@@ -378,8 +447,9 @@ impl State {
             tracing::debug!(%member, window = ?self.resume_window, "connection dropped: keeping the seat");
             // The connection's own replies (pongs, errors) are not for the next one.
             let from_room = unsent.into_iter().map(|msg| *msg).filter(from_the_room);
-            let missed = from_room.chain(held).collect();
-            self.away.insert(member, Away { conn, missed });
+            let missed: VecDeque<ServerMsg> = from_room.chain(held).collect();
+            let missed_bytes = missed.iter().map(weight).sum();
+            self.away.insert(member, Away { conn, missed, missed_bytes, _slot: slot });
             self.expire_later(member, conn);
             return Vec::new();
         }
@@ -435,7 +505,8 @@ impl State {
         while let Some((to, msg)) = pending.pop_front() {
             let Some(conn) = self.seats.get(&to).copied() else {
                 if let Some(away) = self.away.get_mut(&to) {
-                    if away.missed.len() < PEER_QUEUE {
+                    if away.missed.len() < PEER_QUEUE && away.missed_bytes < PEER_QUEUE_BYTES {
+                        away.missed_bytes += weight(&msg);
                         away.missed.push_back(msg);
                         continue;
                     }

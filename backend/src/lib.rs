@@ -2,36 +2,37 @@
 //! `/api/rooms/{room}`, counters at `/metrics` and the built web app, on one
 //! origin. Media flows browser to browser; the server only introduces peers.
 
+mod accept;
 mod api;
+mod headers;
 pub mod hub;
 pub mod lan;
 pub mod lines;
+mod guesses;
 mod metrics;
 mod origin;
-mod per_ip;
+pub mod per_ip;
+pub mod queue;
 mod rate;
 pub mod rooms;
 mod static_files;
 pub mod tls;
-mod tls_listener;
 pub mod turn;
 mod ws;
 
 use axum::extract::FromRef;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use hub::Hub;
 use rooms::{IceSource, Rooms};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
-pub use origin::{AllowedOrigin, OriginError};
+pub use origin::{AllowedOrigin, OriginError, PublicHost, PublicHostError};
 pub use rate::MessageRate;
 
 #[derive(Clone, Debug)]
@@ -67,8 +68,24 @@ pub struct Limits {
     /// resume without the room noticing (see `ClientMsg::Resume`).
     pub resume_window: Duration,
     /// Open WebSockets per client IP address; 0 means no limit. Behind a
-    /// reverse proxy every client has the proxy's address.
+    /// reverse proxy every client has the proxy's address. TCP connections
+    /// of any kind are counted at accept against twice this (a page also
+    /// keeps a few HTTP connections open beside its WebSocket).
     pub max_connections_per_ip: usize,
+    /// A request's head must arrive within this (a trickle holds nothing).
+    pub header_read_timeout: Duration,
+    /// A connection with no byte either way for this long is closed (an
+    /// open WebSocket is never idle: it is pinged).
+    pub idle_timeout: Duration,
+    /// The names the server is reached at (`--public-host`). When any is
+    /// given, requests for other hosts (but loopback) get 421, so a site
+    /// whose name was made to resolve here (DNS rebinding) is refused.
+    pub public_hosts: Vec<PublicHost>,
+    /// Requests to `/api` per client address (one budget per IPv4 address
+    /// or IPv6 /64): 429 beyond it.
+    pub api_rate: MessageRate,
+    /// Send `Strict-Transport-Security`: set when serving HTTPS.
+    pub hsts: bool,
 }
 
 impl Default for Limits {
@@ -79,6 +96,17 @@ impl Default for Limits {
             message_rate: MessageRate::default(),
             resume_window: hub::RESUME_WINDOW,
             max_connections_per_ip: 50,
+            // nginx's client_header_timeout is 60 s, Galène's 60 s / 120 s.
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            public_hosts: Vec::new(),
+            // A page asks on load, every 5 s and per keystroke of a room
+            // name; a few pages behind one NAT stay well under it.
+            api_rate: MessageRate {
+                per_second: 20,
+                burst: 60,
+            },
+            hsts: false,
         }
     }
 }
@@ -123,6 +151,9 @@ fn rooms(config: &Config) -> Rooms {
 
 /// The whole server. Starts the hub task, so call it inside a Tokio runtime.
 fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Router {
+    let security = Arc::new(headers::SecurityHeaders::new(&config.dist_dir, limits.hsts));
+    let public_hosts: Arc<[PublicHost]> = limits.public_hosts.clone().into();
+    let api_routes = api::router(limits.api_rate);
     let state = AppState {
         hub: Hub::spawn_with(rooms(&config), limits.resume_window),
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),
@@ -138,9 +169,12 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
-        .merge(api::router())
+        .merge(api_routes)
         .with_state(state)
         .merge(static_files::router(&config.dist_dir))
+        // Outside every route: a refusal gets the security headers too.
+        .layer(axum::middleware::from_fn_with_state(public_hosts, origin::misdirected))
+        .layer(axum::middleware::map_response_with_state(security, headers::add))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -195,47 +229,37 @@ async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
-    let signal = {
-        let stop = stop.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing every connection");
-            stop.send_replace(true);
-        }
+    let served = accept::Served {
+        tls: tls.map(tokio_rustls::TlsAcceptor::from),
+        per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip.saturating_mul(2))),
+        header_read: limits.header_read_timeout,
+        // Never below the heartbeat: a WebSocket over HTTP/2 stays under the idle watch.
+        idle: limits.idle_timeout.max(limits.heartbeat_timeout),
+        app: app(config, limits, stopping.clone()),
     };
-    // With each connection's address, for the per-IP limit.
-    let app = app(config, limits, stopping).into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
-        None => {
-            // Signaling is small messages that someone waits for: no Nagle
-            // delay (it put ~40 ms on the relay's tail under load).
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await?;
-        }
-        Some(tls) => {
-            // A no-op `tap_io`: axum hands the client's address to wrapped listeners only.
-            let listener = tls_listener::TlsListener::new(listener, tls)?.tap_io(|_| {});
-            axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await?;
-        }
-    }
-    // axum waited for HTTP requests only: an upgraded WebSocket is not one.
-    if tokio::time::timeout(DRAIN_TIMEOUT, stop.closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            open = stop.receiver_count(),
-            "connections still closing: stopping anyway"
-        );
+    let signal = async {
+        shutdown.await;
+        tracing::info!("shutting down: closing every connection");
+        stop.send_replace(true);
+    };
+    // Returns once stopped and every HTTP request in flight has finished.
+    tokio::join!(signal, accept::serve(listener, served, stopping));
+    // An upgraded WebSocket is not an HTTP request: each holds a receiver
+    // of `stop` until it has closed.
+    if tokio::time::timeout(DRAIN_TIMEOUT, stop.closed()).await.is_err() {
+        tracing::warn!(open = stop.receiver_count(), "connections still closing: stopping anyway");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one (often 1024 against
+/// 524288), so the per-address counts, not the OS, are what bind.
+pub fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files"),
+        Err(err) => tracing::warn!(%err, "cannot raise the open-files limit"),
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -5,10 +5,9 @@
 //! room now, and whose queue serves them) and handles everything else,
 //! including any relay a line cannot take.
 
-use crate::hub::Queued;
+use crate::queue::Queue;
 use shared::{ClientMsg, PeerId};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use tokio::sync::mpsc;
 
 /// One connection's lines, shared by its task (which relays on them) and
 /// the hub (which lays and cuts them).
@@ -21,7 +20,7 @@ struct State {
     /// or the seat it resumed.
     member: Option<PeerId>,
     /// The room's other connected members, and their queues.
-    peers: Vec<(PeerId, mpsc::Sender<Queued>)>,
+    peers: Vec<(PeerId, Queue)>,
     /// This connection's messages the hub has not handled yet. While there
     /// are any, relays go to the hub behind them, so the room hears each
     /// member in the order it spoke (a relay never overtakes a message that
@@ -68,7 +67,7 @@ impl Lines {
     }
 
     /// Lays the lines of `member` to `peers`, replacing any it had.
-    pub fn lay(&self, member: PeerId, peers: Vec<(PeerId, mpsc::Sender<Queued>)>) {
+    pub fn lay(&self, member: PeerId, peers: Vec<(PeerId, Queue)>) {
         let mut state = self.lock();
         state.member = Some(member);
         state.peers = peers;
@@ -76,7 +75,7 @@ impl Lines {
 
     /// Cuts every line to a peer `keep` rejects (given the peer and the
     /// queue its line ends in).
-    pub fn cut(&self, keep: impl Fn(PeerId, &mpsc::Sender<Queued>) -> bool) {
+    pub fn cut(&self, keep: impl Fn(PeerId, &Queue) -> bool) {
         self.lock().peers.retain(|(id, queue)| keep(*id, queue));
     }
 
@@ -98,6 +97,7 @@ impl Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::Outbox;
     use shared::ServerMsg;
 
     const A: PeerId = PeerId(1);
@@ -115,8 +115,8 @@ mod tests {
     }
 
     /// `a`'s lines to `b`, whose queue holds `room` messages.
-    fn laid(room: usize) -> (Lines, mpsc::Receiver<Queued>) {
-        let (queue, outbox) = mpsc::channel(room);
+    fn laid() -> (Lines, Outbox) {
+        let (queue, outbox) = crate::queue::queue();
         let lines = Lines::default();
         lines.lay(A, vec![(B, queue)]);
         (lines, outbox)
@@ -124,14 +124,14 @@ mod tests {
 
     #[test]
     fn a_relay_goes_on_its_line_stamped_with_the_member() {
-        let (lines, mut b) = laid(4);
+        let (lines, mut b) = laid();
         assert!(matches!(lines.route(offer(B)), Routed::Sent));
         assert_eq!(b.try_recv().map(|m| *m), Ok(ServerMsg::Offer { from: A, sdp: "v=0".into() }));
     }
 
     #[test]
     fn what_has_no_line_goes_to_the_hub_unchanged() {
-        let (lines, mut b) = laid(4);
+        let (lines, mut b) = laid();
         for msg in [offer(PeerId(3)), offer(A), ClientMsg::Leave, ClientMsg::join("r", "n")] {
             assert_eq!(to_hub(lines.route(msg.clone())), msg);
         }
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn relays_wait_behind_what_the_hub_has_not_handled() {
-        let (lines, mut b) = laid(4);
+        let (lines, mut b) = laid();
         to_hub(lines.route(ClientMsg::Leave));
         to_hub(lines.route(offer(B)));
         lines.handled();
@@ -155,7 +155,11 @@ mod tests {
 
     #[test]
     fn a_full_or_closed_queue_is_for_the_hub_to_judge() {
-        let (lines, b) = laid(1);
+        let (lines, b) = laid();
+        let queue = lines.lock().peers[0].1.clone();
+        for _ in 1..crate::queue::PEER_QUEUE {
+            queue.try_send(Box::new(ServerMsg::Pong)).unwrap();
+        }
         assert!(matches!(lines.route(offer(B)), Routed::Sent));
         assert_eq!(to_hub(lines.route(offer(B))), offer(B), "full");
         lines.handled();
@@ -165,11 +169,11 @@ mod tests {
 
     #[test]
     fn cut_lines_no_longer_reach() {
-        let (lines, mut b) = laid(4);
+        let (lines, mut b) = laid();
         lines.cut(|id, _| id != B);
         to_hub(lines.route(offer(B)));
         lines.handled();
-        let (again, _) = laid(4);
+        let (again, _) = laid();
         again.cut_all();
         to_hub(again.route(offer(B)));
         assert!(b.try_recv().is_err());

@@ -3,7 +3,7 @@
 
 use backend::tls::{self, SelfSigned, TlsError};
 use backend::turn::TurnRest;
-use backend::{AllowedOrigin, MessageRate, OriginError};
+use backend::{AllowedOrigin, MessageRate, OriginError, PublicHost, PublicHostError};
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 use shared::{IceServer, RoomName};
@@ -119,6 +119,19 @@ struct Args {
     )]
     allowed_origins: Vec<String>,
 
+    /// The name (host, or host:port) people reach this server at; repeat or
+    /// comma-separate. When given, requests for any other name get 421
+    /// (localhost and 127.0.0.1 always work), so a hostile site that points
+    /// its own name at this server (DNS rebinding) cannot use it.
+    #[arg(
+        long = "public-host",
+        env = "MOIM_PUBLIC_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ',',
+        value_parser = public_host_arg
+    )]
+    public_hosts: Vec<String>,
+
     /// Messages a second one connection may send. The default never binds a
     /// browser (see `MessageRate`); raise it to load-test the relay.
     #[arg(long, env = "MOIM_MESSAGE_RATE", value_name = "N", default_value_t = MessageRate::default().per_second, value_parser = clap::value_parser!(u32).range(1..))]
@@ -162,6 +175,8 @@ enum Error {
     Serve(std::io::Error),
     #[error(transparent)]
     Origin(#[from] OriginError),
+    #[error(transparent)]
+    PublicHost(#[from] PublicHostError),
     #[error("--turn-secret needs a --turn-url (turn: or turns:) of a server sharing it")]
     TurnSecretWithoutUrl,
     #[error(
@@ -180,6 +195,7 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    backend::raise_open_files_limit();
     match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -207,6 +223,8 @@ async fn run(args: Args) -> Result<(), Error> {
         allowed_origins: allowed_origins(&args.allowed_origins)?,
         max_connections_per_ip: args.max_connections_per_ip,
         message_rate: MessageRate { per_second: args.message_rate, burst: args.message_burst },
+        public_hosts: public_hosts(&args.public_hosts)?,
+        hsts: args.tls,
         ..backend::Limits::default()
     };
     if !config.dist_dir.join("index.html").is_file() {
@@ -419,6 +437,21 @@ fn allowed_origins(raw: &[String]) -> Result<Vec<AllowedOrigin>, OriginError> {
         .collect()
 }
 
+/// A host name, or empty for none (e.g. an empty `MOIM_PUBLIC_HOSTS`).
+fn public_host_arg(raw: &str) -> Result<String, PublicHostError> {
+    if raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    PublicHost::parse(raw).map(|h| h.as_string())
+}
+
+fn public_hosts(raw: &[String]) -> Result<Vec<PublicHost>, PublicHostError> {
+    raw.iter()
+        .filter(|h| !h.is_empty())
+        .map(|h| PublicHost::parse(h))
+        .collect()
+}
+
 /// Accepts what browsers accept in `RTCIceServer.urls`, or empty for none.
 fn ice_url(raw: &str) -> Result<String, String> {
     let url = raw.trim();
@@ -578,6 +611,18 @@ mod tests {
         assert!(allowed_origins(&empty.allowed_origins).unwrap().is_empty());
         assert!(parse(&["--allowed-origin", "meet.example.org"]).is_err());
         assert!(parse(&["--allowed-origin", "https://meet.example.org/room"]).is_err());
+    }
+
+    #[test]
+    fn public_hosts_from_flags() {
+        let args = parse(&["--public-host", "Moim.Example.org,meet.example.org:8443", "--public-host", "10.0.0.5"]).unwrap();
+        let hosts: Vec<String> = public_hosts(&args.public_hosts).unwrap().iter().map(PublicHost::as_string).collect();
+        assert_eq!(hosts, ["moim.example.org", "meet.example.org:8443", "10.0.0.5"]);
+        let empty = parse(&["--public-host", ""]).unwrap();
+        assert!(public_hosts(&empty.public_hosts).unwrap().is_empty());
+        assert!(parse(&["--public-host", "https://moim.example.org"]).is_err());
+        assert!(parse(&["--public-host", "moim.example.org/r"]).is_err());
+        assert_eq!(env("public_hosts").as_deref(), Some("MOIM_PUBLIC_HOSTS"));
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! server, sending the page's `Origin`; without this check a site a member
 //! visits could join rooms as them (cross-site WebSocket hijacking).
 
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 /// An origin from `--allowed-origin`: `scheme://host[:port]`, in the form
 /// browsers send it (lowercase, no default port, no path).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +90,129 @@ fn same_host(origin: &str, host: &str) -> bool {
     };
     without_default_port(scheme, &host.trim().to_ascii_lowercase())
         .is_some_and(|host| host == authority)
+}
+
+/// A name this server is reached at, from `--public-host`: `host` or
+/// `host:port`, lowercase. Without a port it stands for the name on any port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicHost {
+    name: String,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a host name like moim.example.org or moim.example.org:8443, got {0:?}")]
+pub struct PublicHostError(String);
+
+impl PublicHost {
+    /// Accepts what people paste: surrounding spaces, any case, a trailing dot.
+    pub fn parse(raw: &str) -> Result<Self, PublicHostError> {
+        split_host(raw.trim())
+            .filter(|(name, _)| !name.is_empty())
+            .map(|(name, port)| Self { name, port })
+            .ok_or_else(|| PublicHostError(raw.to_owned()))
+    }
+
+    /// As it was given, normalized: `name` or `name:port`.
+    pub fn as_string(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    fn matches(&self, name: &str, port: Option<u16>) -> bool {
+        // A browser leaves out the default port, and which default (80 or
+        // 443) the server cannot tell behind a TLS proxy.
+        let port_fits = match (self.port, port) {
+            (None, _) => true,
+            (Some(want), None) => matches!(want, 80 | 443),
+            (Some(want), Some(got)) => want == got,
+        };
+        self.name == name && port_fits
+    }
+}
+
+/// `host[:port]` as a `Host` header carries it, lowercase, without a
+/// trailing dot; `None` if it is not one (a scheme, a path, a user, junk).
+fn split_host(host: &str) -> Option<(String, Option<u16>)> {
+    let host = host.to_ascii_lowercase();
+    let (name, port) = match host.strip_prefix('[') {
+        // An IPv6 literal keeps its brackets, as browsers send it.
+        Some(rest) => {
+            let (inside, after) = rest.split_once(']')?;
+            let ok = !inside.is_empty() && inside.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+            (ok.then(|| format!("[{inside}]"))?, after)
+        }
+        None => match host.find(':') {
+            Some(at) => (host[..at].to_owned(), &host[at..]),
+            None => (host.clone(), ""),
+        },
+    };
+    let port = match port {
+        "" => None,
+        _ => Some(port.strip_prefix(':')?.parse::<u16>().ok()?),
+    };
+    let name = name.strip_suffix('.').unwrap_or(&name).to_owned();
+    let well_formed = name.starts_with('[')
+        || name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+    well_formed.then_some((name, port))
+}
+
+/// Whether a request sent to `host` (a `Host` header or the like) may be
+/// served. With no public hosts configured, any may; otherwise one of them
+/// or this machine's loopback names, on any port.
+///
+/// DNS rebinding is why: a hostile site can make its own name resolve to
+/// this server, and then its pages are same-origin with it as far as the
+/// browser knows, `Origin` and `Host` agreeing. Only the name tells them
+/// apart, and only the operator knows the right names.
+pub fn host_allowed(public: &[PublicHost], host: &str) -> bool {
+    if public.is_empty() {
+        return true;
+    }
+    let Some((name, port)) = split_host(host.trim()) else {
+        return false;
+    };
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+        || public.iter().any(|p| p.matches(&name, port))
+}
+
+pub const MISDIRECTED: &str = "This Moim server answers only to the names its operator gave it \
+(--public-host), and this request was sent to another one. Use the address you were given.";
+
+/// Refuses, with 421 Misdirected Request, a request for a host that is not
+/// one of `public` (see [`host_allowed`]): `Host`, the URI's authority (HTTP/2,
+/// or an absolute URI) and a proxy's `X-Forwarded-Host` must all be.
+pub async fn misdirected(
+    State(public): State<Arc<[PublicHost]>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if public.is_empty() {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let host = headers.get(header::HOST).map(|v| v.to_str().unwrap_or(""));
+    let authority = req.uri().authority().map(|a| a.as_str());
+    // The first proxy's, as `/ws` reads it.
+    let forwarded = headers
+        .get("x-forwarded-host")
+        .map(|v| v.to_str().unwrap_or("").split(',').next().unwrap_or(""));
+    // A browser always names the host; a request naming none is not for us.
+    let named = host.is_some() || authority.is_some();
+    let all_ours = [host, authority, forwarded]
+        .into_iter()
+        .flatten()
+        .all(|h| host_allowed(&public, h));
+    if named && all_ours {
+        return next.run(req).await;
+    }
+    // Debug: anyone can send these, as fast as they like.
+    tracing::debug!(?host, ?authority, ?forwarded, "request for another host refused");
+    (StatusCode::MISDIRECTED_REQUEST, MISDIRECTED).into_response()
 }
 
 #[cfg(test)]
@@ -185,5 +314,69 @@ mod tests {
             "scheme"
         );
         assert!(!allows(&some, Some("https://evil.example"), host));
+    }
+
+    fn public(hosts: &[&str]) -> Vec<PublicHost> {
+        hosts.iter().map(|h| PublicHost::parse(h).unwrap()).collect()
+    }
+
+    #[test]
+    fn public_hosts_are_read_as_hosts_are_sent() {
+        for (raw, want) in [
+            ("moim.example.org", "moim.example.org"),
+            (" Moim.Example.ORG. ", "moim.example.org"),
+            ("moim.example.org:8443", "moim.example.org:8443"),
+            ("10.0.0.5", "10.0.0.5"),
+            ("[FD00::5]:8443", "[fd00::5]:8443"),
+        ] {
+            assert_eq!(PublicHost::parse(raw).unwrap().as_string(), want, "{raw}");
+        }
+        for bad in [
+            "",
+            "https://moim.example.org",
+            "moim.example.org/",
+            "user@moim.example.org",
+            "moim.example.org:",
+            "moim.example.org:99999",
+            "fd00::5",
+            "[]",
+            ":8080",
+        ] {
+            assert!(PublicHost::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn with_public_hosts_only_they_and_loopback_are_served() {
+        assert!(host_allowed(&[], "evil.example:8080"), "none configured: any host");
+        let hosts = public(&["moim.example.org", "meet.example.org:8443"]);
+        for host in [
+            "moim.example.org",
+            "MOIM.example.org:8080",
+            "moim.example.org.",
+            "meet.example.org:8443",
+            "localhost:8080",
+            "127.0.0.1",
+            "127.0.0.1:9",
+            "[::1]:8080",
+        ] {
+            assert!(host_allowed(&hosts, host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8443",
+            "meet.example.org:8080",
+            "moim.example.org.evil.example",
+            "10.0.0.5:8080",
+            "127.0.0.2",
+            "",
+            "moim.example.org/x",
+        ] {
+            assert!(!host_allowed(&hosts, host), "{host}");
+        }
+        // A default port given is the one a browser leaves out.
+        let https = public(&["moim.example.org:443"]);
+        assert!(host_allowed(&https, "moim.example.org"));
+        assert!(!host_allowed(&https, "moim.example.org:8443"));
     }
 }

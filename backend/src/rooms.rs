@@ -259,7 +259,11 @@ impl Rooms {
     /// Finds the member whose seat `token` proves, for a new connection to
     /// take over: the [`ServerMsg::Resumed`] to send it, and its id. The
     /// room is not told: to them the member never left.
-    pub fn resume(&self, version: u32, token: &str) -> Result<(PeerId, ServerMsg), RoomError> {
+    ///
+    /// Each resume spends its token and issues the next one (in `Resumed`):
+    /// a token seen by someone else (a log, a shared screen) is worthless
+    /// once its owner has resumed with it.
+    pub fn resume(&mut self, version: u32, token: &str) -> Result<(PeerId, ServerMsg), RoomError> {
         if version != PROTOCOL_VERSION {
             return Err(RoomError::VersionMismatch {
                 client: version,
@@ -268,11 +272,16 @@ impl Rooms {
         }
         let member = *self.tokens.get(token).ok_or(RoomError::ResumeFailed)?;
         let room = self.joined.get(&member).ok_or(RoomError::ResumeFailed)?;
-        let peers = self.rooms.get(room).map_or(&[][..], |r| &r.members);
+        let members = self.rooms.get_mut(room).map_or(&mut [][..], |r| r.members.as_mut_slice());
+        let seat = members.iter_mut().find(|m| m.id == member).ok_or(RoomError::ResumeFailed)?;
+        let fresh = new_token();
+        self.tokens.remove(&std::mem::replace(&mut seat.token, fresh.clone()));
+        self.tokens.insert(fresh.clone(), member);
         let resumed = ServerMsg::Resumed {
             you: member,
             room: room.clone(),
-            peers: peers.iter().filter(|m| m.id != member).map(Member::info).collect(),
+            peers: members.iter().filter(|m| m.id != member).map(Member::info).collect(),
+            resume: Some(fresh),
         };
         Ok((member, resumed))
     }
@@ -789,20 +798,62 @@ mod tests {
         let mut rooms = rooms();
         let token = token_of(&rooms.handle(A, join("r", "Ana")));
         rooms.handle(B, join("r", "Ben"));
-        let (member, resumed) = rooms.resume(PROTOCOL_VERSION, &token).unwrap();
-        assert_eq!(member, A);
-        assert_eq!(
-            resumed,
-            ServerMsg::Resumed { you: A, room: RoomName::parse("r").unwrap(), peers: vec![info(B, "Ben")] }
-        );
-        assert_eq!(rooms.resume(PROTOCOL_VERSION, "not-a-token").unwrap_err(), RoomError::ResumeFailed);
         assert!(matches!(
             rooms.resume(PROTOCOL_VERSION + 1, &token),
             Err(RoomError::VersionMismatch { .. })
         ));
+        let (member, resumed) = rooms.resume(PROTOCOL_VERSION, &token).unwrap();
+        assert_eq!(member, A);
+        let ServerMsg::Resumed { resume: Some(token), .. } = &resumed else { panic!("{resumed:?}") };
+        let token = token.clone();
+        assert_eq!(
+            resumed,
+            ServerMsg::Resumed {
+                you: A,
+                room: RoomName::parse("r").unwrap(),
+                peers: vec![info(B, "Ben")],
+                resume: Some(token.clone())
+            }
+        );
+        assert_eq!(rooms.resume(PROTOCOL_VERSION, "not-a-token").unwrap_err(), RoomError::ResumeFailed);
         rooms.leave(A);
         assert_eq!(rooms.resume(PROTOCOL_VERSION, &token).unwrap_err(), RoomError::ResumeFailed);
         let again = token_of(&rooms.handle(A, join("r", "Ana")));
         assert_ne!(again, token, "every seat has its own token");
+    }
+
+    fn token_of_resumed(resumed: &ServerMsg) -> String {
+        match resumed {
+            ServerMsg::Resumed { resume: Some(token), .. } => token.clone(),
+            other => panic!("expected resumed with a token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_resume_spends_its_token_and_gives_the_next() {
+        let mut rooms = rooms();
+        let first = token_of(&rooms.handle(A, join("r", "Ana")));
+        let (_, resumed) = rooms.resume(PROTOCOL_VERSION, &first).unwrap();
+        let second = token_of_resumed(&resumed);
+        assert_ne!(second, first);
+        assert_eq!(second.len(), 32);
+        assert_eq!(rooms.resume(PROTOCOL_VERSION, &first).unwrap_err(), RoomError::ResumeFailed, "spent");
+        let (member, resumed) = rooms.resume(PROTOCOL_VERSION, &second).unwrap();
+        assert_eq!(member, A);
+        let third = token_of_resumed(&resumed);
+        assert_eq!(rooms.resume(PROTOCOL_VERSION, &second).unwrap_err(), RoomError::ResumeFailed);
+        assert_eq!(rooms.tokens.len(), 1, "one live token per seat");
+        rooms.leave(A);
+        assert!(rooms.tokens.is_empty(), "the seat's last token goes with it");
+        assert_eq!(rooms.resume(PROTOCOL_VERSION, &third).unwrap_err(), RoomError::ResumeFailed);
+    }
+
+    #[test]
+    fn spellings_of_one_room_name_are_one_room() {
+        let mut rooms = rooms();
+        rooms.handle(A, join("cafe\u{301}", "Ana"));
+        let out = rooms.handle(B, join("caf\u{e9}", "Ben"));
+        assert!(matches!(&out[0].1, ServerMsg::Welcome { peers, .. } if peers.len() == 1), "{out:?}");
+        assert_eq!(rooms.room_count(), 1);
     }
 }

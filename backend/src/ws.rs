@@ -2,15 +2,17 @@
 //! lines or turns frames into hub events; a write loop sends the peer's
 //! queue. When either ends, the connection ends.
 
-use crate::hub::{Hub, Kick, PeerConn, Queued};
+use crate::accept::BytesRead;
+use crate::hub::{Hub, Kick, PeerConn};
 use crate::lines::Lines;
+use crate::queue::{Outbox, Queue};
 use crate::metrics::Metrics;
 use crate::origin;
 use crate::per_ip::IpSlot;
 use crate::rate::{Bucket, MessageRate, Verdict};
 use crate::{AppState, Limits};
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code as rfc6455, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -19,14 +21,15 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
 use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::watch;
+use tokio::time::{interval_at, timeout, timeout_at, Instant, MissedTickBehavior};
 
-/// tungstenite's own limit, well above [`MAX_FRAME_BYTES`] so our check runs
-/// first and can close with a reason; it still bounds what one frame costs.
-const MAX_WS_MESSAGE: usize = 1024 * 1024;
+/// tungstenite's own limit on a message, and so on a fragmented one being
+/// assembled: past it the read fails and we close with 1009.
+const MAX_WS_MESSAGE: usize = MAX_FRAME_BYTES;
 
 /// Pings per heartbeat timeout: a peer must miss this many in a row (or
 /// their pongs must all be late) before it is presumed gone.
@@ -46,6 +49,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     // Absent only if the app is served without connect info: then no limit.
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    read: Option<Extension<BytesRead>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
@@ -71,11 +75,12 @@ pub async fn upgrade(
         tracing::info!(?origin, ?hosts, "WebSocket from another origin refused");
         return refuse(&state, Refused::Origin);
     }
+    let ip = client.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip().to_canonical());
     let slot = match client {
         Some(Extension(ConnectInfo(addr))) => match state.per_ip.acquire(addr.ip()) {
             Some(slot) => Some(slot),
             None => {
-                tracing::info!(ip = %addr.ip(), "too many connections from one address");
+                tracing::debug!(ip = %addr.ip(), "too many connections from one address");
                 return refuse(&state, Refused::TooManyFromAddress);
             }
         },
@@ -90,7 +95,7 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state, slot))
+        .on_upgrade(move |socket| connection(socket, state, ip, slot, read.map(|Extension(read)| read)))
 }
 
 /// Why an upgrade was refused. The `Display` text is the response body.
@@ -152,20 +157,29 @@ pub enum End {
     Dropped,
     /// Nothing arrived for the heartbeat timeout, not even a pong.
     Silent,
-    /// The hub dropped the peer for not reading its messages.
+    /// It did not read its messages: its queue filled, or a write did not
+    /// drain within the heartbeat timeout.
     TooSlow,
     /// A newer connection resumed this member.
     Replaced,
     TooBig,
     VersionMismatch,
     TooManyMessages,
+    /// Too many wrong room passwords on this connection.
+    TooManyAttempts,
+    /// A frame that breaks RFC 6455 (unmasked, reserved bits, bad opcode...).
+    ProtocolError,
+    /// A text frame that is not UTF-8.
+    InvalidUtf8,
+    /// A fragmented message still incomplete after the heartbeat timeout.
+    Incomplete,
     /// The server is stopping (the hub being gone means the same).
     Stopping,
 }
 
 impl End {
     /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 14] = [
         Self::ClientClosed,
         Self::Reconnecting,
         Self::Dropped,
@@ -175,6 +189,10 @@ impl End {
         Self::TooBig,
         Self::VersionMismatch,
         Self::TooManyMessages,
+        Self::TooManyAttempts,
+        Self::ProtocolError,
+        Self::InvalidUtf8,
+        Self::Incomplete,
         Self::Stopping,
     ];
 
@@ -190,12 +208,16 @@ impl End {
             Self::TooBig => "too_big",
             Self::VersionMismatch => "version_mismatch",
             Self::TooManyMessages => "too_many_messages",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::ProtocolError => "protocol_error",
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::Incomplete => "incomplete_message",
             Self::Stopping => "server_stopping",
         }
     }
 
     /// The close frame we send, if this end is ours to explain.
-    fn close_frame(self) -> Option<CloseFrame> {
+    pub fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             Self::ClientClosed | Self::Reconnecting | Self::Dropped | Self::Silent => return None,
             Self::TooSlow => (
@@ -218,6 +240,13 @@ impl End {
                 close_code::TOO_MANY_MESSAGES,
                 "too many messages".to_owned(),
             ),
+            Self::TooManyAttempts => (
+                close_code::TOO_MANY_ATTEMPTS,
+                "too many wrong passwords: wait before trying again".to_owned(),
+            ),
+            Self::ProtocolError => (rfc6455::PROTOCOL, "WebSocket protocol error".to_owned()),
+            Self::InvalidUtf8 => (rfc6455::INVALID, "text frame is not UTF-8".to_owned()),
+            Self::Incomplete => (rfc6455::POLICY, "message not completed in time".to_owned()),
             Self::Stopping => (
                 close_code::GOING_AWAY,
                 "the server is restarting".to_owned(),
@@ -230,8 +259,15 @@ impl End {
     }
 }
 
-/// `_slot` counts this connection against its address until it ends.
-async fn connection(socket: WebSocket, state: AppState, _slot: Option<IpSlot>) {
+/// `slot` counts this connection against its address until it ends, or,
+/// if its member keeps the seat for a resume, until the seat is let go.
+async fn connection(
+    socket: WebSocket,
+    state: AppState,
+    ip: Option<IpAddr>,
+    slot: Option<IpSlot>,
+    read: Option<BytesRead>,
+) {
     let _open = state.metrics.connection_opened();
     let hub = &state.hub;
     let heartbeat = state.limits.heartbeat_timeout;
@@ -241,32 +277,41 @@ async fn connection(socket: WebSocket, state: AppState, _slot: Option<IpSlot>) {
         replies,
         mut kicked,
         lines,
-    }) = hub.connect().await
+    }) = hub.connect_from(ip).await
     else {
         return;
     };
-    tracing::info!(%peer, "connected");
+    tracing::debug!(%peer, "connected");
     let (mut sink, mut stream) = socket.split();
 
     // Biased: once the server stops, nothing more is read or sent, so members
     // hear the close, not the others leaving one by one before it.
+    let mut wait = None;
     let end = tokio::select! {
         biased;
         () = stopped(state.stopping.clone()) => End::Stopping,
         Ok(kick) = &mut kicked => match kick {
             Kick::TooSlow => End::TooSlow,
             Kick::Replaced => End::Replaced,
+            Kick::TooManyAttempts(retry) => {
+                wait = Some(retry);
+                End::TooManyAttempts
+            }
         },
-        end = read_loop(&mut stream, hub, (peer, &lines), &replies, &state.limits) => end,
-        end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics) => end,
+        end = read_loop(&mut stream, hub, (peer, &lines), (&replies, read), &state.limits) => end,
+        end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics, &state.stopping) => end,
     };
     // The others hear PeerLeft now, whatever the closing handshake below
     // costs; unless the socket just dropped, when the member may come back.
     let keep_seat = matches!(end, End::Dropped | End::Reconnecting);
-    let _ = hub.disconnect(peer, keep_seat, &mut outbox).await;
+    let _ = hub.disconnect_from(peer, keep_seat, &mut outbox, slot).await;
     state.metrics.connection_closed(end);
-    tracing::info!(%peer, ?end, "disconnected");
-    finish(sink, stream, end).await;
+    tracing::debug!(%peer, ?end, "disconnected");
+    let mut close = end.close_frame();
+    if let (Some(frame), Some(wait)) = (close.as_mut(), wait.filter(|w| !w.is_zero())) {
+        frame.reason = format!("too many wrong passwords: try again in {} s", wait.as_secs().max(1)).into();
+    }
+    finish(sink, stream, close).await;
 }
 
 /// Resolves once the server is stopping (or its stop signal is gone).
@@ -278,26 +323,51 @@ async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     hub: &Hub,
     (peer, lines): (PeerId, &Lines),
-    replies: &mpsc::Sender<Queued>,
+    (replies, read): (&Queue, Option<BytesRead>),
     limits: &Limits,
 ) -> End {
     let heartbeat = limits.heartbeat_timeout;
     let mut bucket = Bucket::new(limits.message_rate, std::time::Instant::now());
+    // A pong proves the client reads what we send (browsers answer pings by
+    // themselves): one that keeps sending but never answers is not reading,
+    // and would only fill its queue and buffers.
+    let mut answered = Instant::now();
+    let mut sent_since = false;
+    let mut assembly = Assembly::new(read);
     loop {
-        // Any frame resets the clock; the write loop's pings make live
-        // clients send pongs even when they have nothing to say.
-        let frame = match timeout(heartbeat, stream.next()).await {
+        // Checked here too: under a steady stream of frames the read below
+        // never waits long enough to time out.
+        let deadline = answered + heartbeat;
+        if sent_since && Instant::now() >= deadline {
+            tracing::debug!(%peer, ?heartbeat, "sends but answers no ping: not reading");
+            return End::TooSlow;
+        }
+        let frame = match timeout_at(deadline, stream.next()).await {
             Ok(Some(Ok(frame))) => frame,
             Ok(Some(Err(err))) => {
                 tracing::debug!(%peer, %err, "read failed");
-                return End::Dropped;
+                return read_error(err);
             }
             Ok(None) => return End::Dropped,
+            Err(_) if sent_since => {
+                tracing::debug!(%peer, ?heartbeat, "sends but answers no ping: not reading");
+                return End::TooSlow;
+            }
             Err(_) => {
-                tracing::info!(%peer, ?heartbeat, "nothing received, not even a pong: presumed gone");
+                tracing::debug!(%peer, ?heartbeat, "nothing received, not even a pong: presumed gone");
                 return End::Silent;
             }
         };
+        if matches!(frame, Message::Pong(_)) {
+            (answered, sent_since) = (Instant::now(), false);
+        } else {
+            sent_since = true;
+        }
+        assembly.saw(&frame);
+        if assembly.stalled(heartbeat) {
+            tracing::debug!(%peer, "a message being assembled stalled: closing");
+            return End::Incomplete;
+        }
         // Pongs answer our pings and a close ends it all: neither is the
         // client's to ration. Anything else, pings included, costs a token.
         if !matches!(frame, Message::Pong(_) | Message::Close(_)) {
@@ -305,13 +375,13 @@ async fn read_loop(
                 Verdict::Pass => {}
                 Verdict::Refuse => {
                     tracing::debug!(%peer, "over the message rate: dropped one");
-                    if replies.send(Box::new(too_many(limits.message_rate))).await.is_err() {
-                        return End::Dropped;
+                    match reply(replies, too_many(limits.message_rate)) {
+                        Ok(()) => continue,
+                        Err(end) => return end,
                     }
-                    continue;
                 }
                 Verdict::Close => {
-                    tracing::info!(%peer, "still over the message rate after refusals: closing");
+                    tracing::debug!(%peer, "still over the message rate after refusals: closing");
                     return End::TooManyMessages;
                 }
             }
@@ -331,17 +401,77 @@ async fn read_loop(
             Message::Binary(_) => {
                 ServerMsg::error(ErrorCode::InvalidMessage, "send JSON text frames")
             }
-            // tungstenite answers pings itself; any frame proves the peer is there.
+            // tungstenite answers pings itself; pongs were noted above.
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(Some(frame)) if frame.code == close_code::RECONNECTING => {
                 return End::Reconnecting
             }
             Message::Close(_) => return End::ClientClosed,
         };
-        // Our own queue: closed only if the connection is already ending.
-        if replies.send(Box::new(reply)).await.is_err() {
-            return End::Dropped;
+        if let Err(end) = self::reply(replies, reply) {
+            return end;
         }
+    }
+}
+
+/// Queues the connection's own reply, never waiting: a client that sends
+/// while it does not read fills its queue and is closed, rather than
+/// stopping this loop (and with it the heartbeat) in a wait.
+fn reply(replies: &Queue, msg: ServerMsg) -> Result<(), End> {
+    match replies.try_send(Box::new(msg)) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => Err(End::TooSlow),
+        // Closed only if the connection is already ending.
+        Err(TrySendError::Closed(_)) => Err(End::Dropped),
+    }
+}
+
+/// Why a read failed: a broken rule gets its close code and gives the seat
+/// up; a socket that just went away keeps it for a resume.
+fn read_error(err: axum::Error) -> End {
+    use tungstenite::error::{Error, ProtocolError};
+    match err.into_inner().downcast::<Error>().map(|err| *err) {
+        Ok(Error::Capacity(_)) => End::TooBig,
+        Ok(Error::Utf8(_)) => End::InvalidUtf8,
+        Ok(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => End::Dropped,
+        Ok(Error::Protocol(_) | Error::AttackAttempt) => End::ProtocolError,
+        _ => End::Dropped,
+    }
+}
+
+/// A message sent in fragments is assembled out of this loop's sight: only
+/// the connection's byte count shows it growing. One that has taken more
+/// than [`Assembly::SLACK`] bytes beyond the control frames around it, and
+/// the heartbeat timeout, without completing is closed: its size is already
+/// bounded by the message limit, this bounds its time.
+struct Assembly {
+    read: Option<BytesRead>,
+    since: Instant,
+    mark: u64,
+    controls: u64,
+}
+
+impl Assembly {
+    const SLACK: u64 = 4096;
+    /// The most one control frame (a ping or pong from the client) takes.
+    const CONTROL: u64 = 2 + 4 + 125;
+
+    fn new(read: Option<BytesRead>) -> Self {
+        let mark = read.as_ref().map_or(0, BytesRead::get);
+        Self { read, since: Instant::now(), mark, controls: 0 }
+    }
+
+    fn saw(&mut self, frame: &Message) {
+        match frame {
+            Message::Ping(_) | Message::Pong(_) => self.controls += 1,
+            _ => *self = Self::new(self.read.take()),
+        }
+    }
+
+    fn stalled(&self, limit: Duration) -> bool {
+        let Some(read) = &self.read else { return false };
+        let unexplained = read.get().saturating_sub(self.mark + self.controls * Self::CONTROL);
+        self.since.elapsed() >= limit && unexplained > Self::SLACK
     }
 }
 
@@ -355,64 +485,77 @@ fn too_many(rate: MessageRate) -> ServerMsg {
 
 async fn write_loop(
     sink: &mut SplitSink<WebSocket, Message>,
-    outbox: &mut mpsc::Receiver<Queued>,
+    outbox: &mut Outbox,
     heartbeat: Duration,
     metrics: &Metrics,
+    stopping: &watch::Receiver<bool>,
 ) -> End {
     // Never zero: `interval_at` panics on a zero period.
     let every = (heartbeat / PINGS_PER_TIMEOUT).max(Duration::from_millis(10));
     let mut ping = interval_at(Instant::now() + every, every);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let first = tokio::select! {
-            msg = outbox.recv() => msg,
+        let written = tokio::select! {
+            msg = outbox.recv() => match msg {
+                Some(msg) => timeout(heartbeat, write_batch(sink, msg, outbox, metrics, stopping)).await,
+                // The hub dropped its end: it has stopped.
+                None => return End::Stopping,
+            },
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    return End::Dropped;
-                }
-                continue;
+                timeout(heartbeat, async { sink.send(Message::Ping(Bytes::new())).await.map_err(|_| End::Dropped) }).await
             }
         };
-        // The hub dropped its end: it has stopped.
-        let Some(msg) = first else { return End::Stopping };
-        // Whatever else is already queued goes out in the same write: one
-        // syscall for a burst of ICE candidates instead of one each.
-        let (mut next, mut batch) = (Some(msg), 0);
-        while let Some(msg) = next.take() {
-            // A client on another protocol version cannot go on: tell it why, then close.
-            let then_close = matches!(&*msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
-            metrics.sent(&msg);
-            if sink.feed(Message::Text(msg.encode().into())).await.is_err() {
-                return End::Dropped;
-            }
-            if then_close {
-                let _ = sink.flush().await;
-                return End::VersionMismatch;
-            }
-            batch += 1;
-            if batch == WRITE_BATCH {
-                if sink.flush().await.is_err() {
-                    return End::Dropped;
-                }
-                batch = 0;
-            }
-            next = outbox.try_recv().ok();
-        }
-        if sink.flush().await.is_err() {
-            return End::Dropped;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(end)) => return end,
+            // The socket has not taken our bytes for as long as a silent
+            // client is given: it is not reading, and would hold its
+            // buffers for good.
+            Err(_) => return End::TooSlow,
         }
     }
 }
 
+/// Writes `msg` and whatever else is already queued in one go: one syscall
+/// for a burst of ICE candidates instead of one each.
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    msg: Box<ServerMsg>,
+    outbox: &mut Outbox,
+    metrics: &Metrics,
+    stopping: &watch::Receiver<bool>,
+) -> Result<(), End> {
+    let (mut next, mut batch) = (Some(msg), 0);
+    while let Some(msg) = next.take() {
+        // Whatever came after the server began stopping (a member leaving,
+        // say) is not said: the close comes first. Checked here because
+        // this task may have been polled just before the stop.
+        if *stopping.borrow() {
+            return Err(End::Stopping);
+        }
+        // A client on another protocol version cannot go on: tell it why, then close.
+        let then_close = matches!(&*msg, ServerMsg::Error { code: ErrorCode::VersionMismatch, .. });
+        metrics.sent(&msg);
+        sink.feed(Message::Text(msg.encode().into())).await.map_err(|_| End::Dropped)?;
+        if then_close {
+            let _ = sink.flush().await;
+            return Err(End::VersionMismatch);
+        }
+        batch += 1;
+        if batch == WRITE_BATCH {
+            sink.flush().await.map_err(|_| End::Dropped)?;
+            batch = 0;
+        }
+        next = outbox.try_recv().ok();
+    }
+    sink.flush().await.map_err(|_| End::Dropped)
+}
+
 /// Sends our Close (or answers theirs), then waits briefly for the peer's
 /// Close so the socket shuts down cleanly instead of racing our frame.
-async fn finish(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut stream: SplitStream<WebSocket>,
-    end: End,
-) {
+async fn finish(mut sink: SplitSink<WebSocket, Message>, mut stream: SplitStream<WebSocket>, close: Option<CloseFrame>) {
     let handshake = async {
-        match end.close_frame() {
+        match close {
             None => sink.close().await?,
             Some(frame) => sink.send(Message::Close(Some(frame))).await?,
         }

@@ -106,3 +106,42 @@ async fn shutdown_closes_every_connection_with_going_away_and_serve_returns() {
         started.elapsed()
     );
 }
+
+/// The case: SIGTERM to the real binary with 200 members.
+#[tokio::test]
+async fn sigterm_with_two_hundred_members_says_going_away_before_any_departure() {
+    let server = common::binary::Server::start(&["--max-connections-per-ip", "0", "--room-capacity", "5"]);
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], server.port).into();
+
+    // 40 rooms of 5, everyone told of everyone.
+    let mut members = Vec::new();
+    for i in 0..200 {
+        let mut ws = connect(addr).await;
+        let (_, peers) = join(&mut ws, &format!("room{}", i / 5), "m").await;
+        members.push((ws, peers.len()));
+    }
+    for (ws, known) in &mut members {
+        while *known < 4 {
+            assert!(matches!(recv(ws).await, ServerMsg::PeerJoined { .. }));
+            *known += 1;
+        }
+    }
+
+    server.terminate();
+    let heard = futures_util::future::join_all(members.into_iter().map(|(mut ws, _)| async move {
+        // Everything up to the close frame.
+        let mut before = Vec::new();
+        loop {
+            match next_frame(&mut ws).await {
+                Message::Close(Some(frame)) => return (u16::from(frame.code), before),
+                Message::Text(text) => before.push(text.to_string()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }))
+    .await;
+    for (code, before) in heard {
+        assert_eq!(code, close_code::GOING_AWAY);
+        assert!(before.is_empty(), "heard before the close: {before:?}");
+    }
+}

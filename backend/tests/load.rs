@@ -13,12 +13,13 @@
 //! cargo test -p backend --release --test load -- --ignored --nocapture
 //! ```
 
+mod common;
+
+use common::binary::Server;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shared::{ClientMsg, PeerId, ServerMsg};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +120,8 @@ async fn thousands_of_clients_relay_every_message_exactly_once() {
 async fn run(load: Load) {
     let started = Instant::now();
     let deadline = started + load.timeout;
-    let server = Server::start(load.room_size);
+    let capacity = load.room_size.to_string();
+    let server = Server::start(&["--max-connections-per-ip", "0", "--room-capacity", &capacity]);
     let url = format!("ws://127.0.0.1:{}/ws", server.port);
     wait_healthy(server.port, deadline).await;
     let baseline = server.rss_bytes();
@@ -441,88 +443,3 @@ async fn wait_healthy(port: u16, deadline: Instant) {
     }
 }
 
-/// The `backend` binary on 127.0.0.1 and an ephemeral port, killed on drop
-/// (a failing test included).
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(room_capacity: usize) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
-        command
-            .args(["--bind", "127.0.0.1", "--port", "0", "--max-connections-per-ip", "0", "--ice-server", ""])
-            .args(["--room-capacity", &room_capacity.to_string(), "--dist", "/nonexistent/moim-dist"])
-            // Warnings only: an info line per connection would cost more than the relaying.
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // The flags above, not whatever MOIM_* the environment holds.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("MOIM_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("cannot start the backend binary");
-        let stdout = child.stdout.take().expect("piped");
-        // Keep reading stdout, so the server never blocks on a full pipe; its
-        // warnings show with the test's output.
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut port_tx = Some(port_tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let port = line
-                    .split_once("Moim is running at http://localhost:")
-                    .and_then(|(_, rest)| rest.trim().parse::<u16>().ok());
-                match (port, port_tx.take()) {
-                    (Some(port), Some(tx)) => {
-                        let _ = tx.send(port);
-                    }
-                    (_, tx) => {
-                        port_tx = tx;
-                        eprintln!("[server] {line}");
-                    }
-                }
-            }
-        });
-        let mut server = Server { child, port: 0 };
-        server.port = match port_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(port) => port,
-            Err(_) => {
-                let status = server.child.try_wait().ok().flatten();
-                panic!("the server did not say its port within 30 s (exit status {status:?})")
-            }
-        };
-        server
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Resident memory, from /proc (Linux only, like the deployment).
-    fn rss_bytes(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.pid());
-        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmRSS in {path}"));
-        kib * 1024
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // A server that died explains every client error at once.
-        if let Ok(Some(status)) = self.child.try_wait() {
-            eprintln!("the server had exited: {status}");
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}

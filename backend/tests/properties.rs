@@ -280,8 +280,8 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                 peers,
                 resume,
             }),
-        (from(), valid_room(), vec(peer_info(), 0..4))
-            .prop_map(|(you, room, peers)| ServerMsg::Resumed { you, room, peers }),
+        (from(), valid_room(), vec(peer_info(), 0..4), proptest::option::of("[0-9a-f]{0,8}"))
+            .prop_map(|(you, room, peers, resume)| ServerMsg::Resumed { you, room, peers, resume }),
         peer_info().prop_map(|peer| ServerMsg::PeerJoined { peer }),
         from().prop_map(|peer| ServerMsg::PeerLeft { peer }),
         (from(), ".{0,10}").prop_map(|(from, sdp)| ServerMsg::Offer { from, sdp }),

@@ -185,7 +185,10 @@ impl Harness {
             .capabilities(caps)
             .connect(&self.webdriver)
             .await?;
-        Ok(Browser { client, base: self.base.clone() })
+        let browser = Browser { client, base: self.base.clone() };
+        // Every page is watched for CSP violations: see `Browser::csp_violations`.
+        self.cdp(&browser, "Page.addScriptToEvaluateOnNewDocument", json!({ "source": WATCH_CSP })).await?;
+        Ok(browser)
     }
 }
 
@@ -331,9 +334,42 @@ impl Browser {
         Ok(())
     }
 
+    /// Fails if the page reported a CSP violation; checked on `close` too.
     pub async fn close(self) -> Result<()> {
+        let violations = self.csp_violations().await;
         self.client.close().await?;
-        Ok(())
+        match violations {
+            Ok(list) if !list.is_empty() => Err(format!("the page broke its Content-Security-Policy: {list:?}").into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// What the page (since it loaded) reported as blocked by the server's
+    /// Content-Security-Policy: a policy that blocks the app's own scripts,
+    /// styles or connections would break it without an error of its own.
+    pub async fn csp_violations(&self) -> Result<Vec<String>> {
+        let list = self.eval("return window.cspViolations ?? []").await?;
+        Ok(serde_json::from_value(list)?)
+    }
+
+    /// Fails unless the page runs under a Content-Security-Policy (so the
+    /// check means something) and reported no violation of it.
+    pub async fn assert_csp_kept(&self) -> Result<()> {
+        let policy = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 fetch(location.href).then(r => done(r.headers.get('content-security-policy')), e => done(String(e)))",
+                vec![],
+            )
+            .await?;
+        if !policy.as_str().is_some_and(|p| p.contains("script-src")) {
+            return Err(format!("the page has no Content-Security-Policy: {policy}").into());
+        }
+        match self.csp_violations().await? {
+            list if list.is_empty() => Ok(()),
+            list => Err(format!("the page broke its Content-Security-Policy: {list:?}").into()),
+        }
     }
 }
 
@@ -355,6 +391,12 @@ pub const TRACK_SOCKETS: &str = "window.sockets = [];
     window.WebSocket = function (...args) { const s = new Native(...args); window.sockets.push(s); return s; };
     window.WebSocket.prototype = Native.prototype;
     for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) window.WebSocket[k] = Native[k];";
+
+/// Keeps each Content-Security-Policy violation the page reports in
+/// `window.cspViolations`; every browser gets it (see `Harness::launch_with`).
+pub const WATCH_CSP: &str = "window.cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(
+        `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`), true);";
 
 /// Keeps every `RTCPeerConnection` the page makes in `window.pcs`; add it
 /// like [`TRACK_SOCKETS`].

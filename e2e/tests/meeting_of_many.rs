@@ -1,7 +1,8 @@
 //! Four people in one room, in the real app: everyone sees everyone, two can
 //! arrive at the same moment, a mute shows on every other screen, a screen
 //! share reaches everyone, large, a tile can be made large by a click or from
-//! the keyboard, and someone leaving drops their tile everywhere.
+//! the keyboard, chat crosses during a share, nothing breaks the server's
+//! Content-Security-Policy, and someone leaving drops their tile everywhere.
 
 use e2e::{Browser, Harness, Result};
 use fantoccini::key::Key;
@@ -79,6 +80,13 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     cy.wait_for("Bo's screen large above Ana", &layout("b.width > 2 * a.width && b.bottom <= a.top")).await?;
     eprintln!("{:?} share seen", started.elapsed());
     cy.screenshot(&e2e::artifact("four-people-share-cy.png")).await?;
+    // Chat while the screen is shared.
+    bo.say("the plan, on screen").await?;
+    di.wait_for(
+        "Bo's chat line at Di",
+        "return [...document.querySelectorAll('.chat-line .text')].some(t => t.textContent === 'the plan, on screen')",
+    )
+    .await?;
     // Cy clicks the large screen: the even grid, Bo's screen in it.
     let even = layout("Math.abs(b.width - a.width) < 2 && Math.abs(b.height - a.height) < 2");
     cy.client.find(Locator::XPath(&name_button("Bo"))).await?.click().await?;
@@ -94,6 +102,12 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     cy.client.find(Locator::XPath(&name_button("Ana"))).await?.click().await?;
     cy.wait_for("the even grid again", &even).await?;
     eprintln!("{:?} share and back", started.elapsed());
+    // Joining, the call, the share and the chat all ran within the server's
+    // Content-Security-Policy: a policy that blocked any of it would break
+    // the app without an error of the app's own.
+    for person in [&ana, &bo, &cy, &di] {
+        person.assert_csp_kept().await?;
+    }
 
     // Di leaves: the others drop Di's tile and carry on.
     di.client.find(Locator::Css("#leave")).await?.click().await?;

@@ -95,6 +95,9 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     )
     .await?;
     assert_eq!(bo.eval("return document.querySelectorAll('.chat-line .text *').length").await?, 0, "chat is never HTML");
+    // The early preview, the app, the call and the chat, all within the CSP.
+    ana.assert_csp_kept().await?;
+    bo.assert_csp_kept().await?;
 
     // Bo mutes: his button flips, his audio track is disabled, Ana sees the badge.
     bo.client.find(fantoccini::Locator::Css("#mute")).await?.click().await?;

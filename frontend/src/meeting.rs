@@ -70,6 +70,9 @@ pub enum Problem {
     PasswordRequired,
     WrongPassword,
     BadPassword(String),
+    /// Too many wrong passwords: joining is refused for a while (the
+    /// server's detail says how long; empty when it closed the socket).
+    TooManyAttempts(String),
     ServerSaid(String),
     /// A peer connection could not be made.
     NoConnection(String),
@@ -90,10 +93,33 @@ impl Problem {
             Self::PasswordRequired => t.password_required.to_owned(),
             Self::WrongPassword => t.wrong_password.to_owned(),
             Self::BadPassword(detail) => (t.bad_password)(detail),
+            Self::TooManyAttempts(detail) => (t.too_many_attempts)(detail),
             Self::ServerSaid(detail) => (t.server_said)(detail),
             Self::NoConnection(detail) => (t.no_connection)(detail),
             Self::ShareFailed(err) => format!("{} {}", t.share_failed, err.text(lang)),
         }
+    }
+
+    /// A refusal from the server, with its (English) detail.
+    fn refused(code: ErrorCode, message: String) -> Self {
+        match code {
+            ErrorCode::RoomFull => Self::RoomFull(message),
+            ErrorCode::VersionMismatch => Self::ServerUpdated,
+            ErrorCode::InvalidRoomName => Self::BadRoomName(message),
+            ErrorCode::InvalidDisplayName => Self::BadDisplayName(message),
+            ErrorCode::PasswordRequired => Self::PasswordRequired,
+            ErrorCode::WrongPassword => Self::WrongPassword,
+            ErrorCode::InvalidPassword => Self::BadPassword(message),
+            ErrorCode::TooManyAttempts => Self::TooManyAttempts(message),
+            _ => Self::ServerSaid(message),
+        }
+    }
+
+    /// Why a socket closed with `code` ends this join attempt outright,
+    /// meeting or not: any new socket would be refused too, so reconnecting
+    /// would only loop. `None` for closes that [`reconnect::after_close`] judges.
+    fn closed_for_good(code: u16, reason: &str) -> Option<Self> {
+        (code == close_code::TOO_MANY_ATTEMPTS).then(|| Self::TooManyAttempts(reason.to_owned()))
     }
 }
 
@@ -486,6 +512,9 @@ impl Inner {
         if self.left.get() {
             return;
         }
+        if let Some(problem) = Problem::closed_for_good(code, &reason) {
+            return self.fail_at_the_door(problem);
+        }
         let problem = if code == close_code::VERSION_MISMATCH {
             Problem::ServerUpdated
         } else if !reason.is_empty() {
@@ -821,26 +850,54 @@ impl Inner {
 
     fn on_refused(&self, code: ErrorCode, message: String) {
         let joined = self.call.borrow().joined().is_some();
-        let problem = match code {
-            ErrorCode::RoomFull => Problem::RoomFull(message),
-            ErrorCode::VersionMismatch => Problem::ServerUpdated,
-            ErrorCode::InvalidRoomName => Problem::BadRoomName(message),
-            ErrorCode::InvalidDisplayName => Problem::BadDisplayName(message),
-            ErrorCode::PasswordRequired => Problem::PasswordRequired,
-            ErrorCode::WrongPassword => Problem::WrongPassword,
-            ErrorCode::InvalidPassword => Problem::BadPassword(message),
-            _ => Problem::ServerSaid(message),
-        };
+        let problem = Problem::refused(code, message);
         if joined {
             self.view.notice.set(Some(problem));
         } else {
-            // Refused at the door: this meeting is over before it began.
-            self.left.set(true);
-            self.keepalive.borrow_mut().take();
-            // We are inside the socket's own listener: drop it after it returns.
-            let socket = self.socket.borrow_mut().take();
-            spawn_local(async move { drop(socket) });
-            self.view.phase.set(Phase::Failed(problem));
+            self.fail_at_the_door(problem);
+        }
+    }
+
+    /// Refused at the door: this meeting is over before it began.
+    fn fail_at_the_door(&self, problem: Problem) {
+        self.left.set(true);
+        self.keepalive.borrow_mut().take();
+        self.retry.borrow_mut().take();
+        // We are inside the socket's own listener: drop it after it returns.
+        let socket = self.socket.borrow_mut().take();
+        spawn_local(async move { drop(socket) });
+        self.view.phase.set(Phase::Failed(problem));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn too_many_wrong_passwords_is_said_with_the_servers_detail() {
+        let problem = Problem::refused(ErrorCode::TooManyAttempts, "try again in 5 minutes".into());
+        assert_eq!(problem, Problem::TooManyAttempts("try again in 5 minutes".into()));
+        assert_eq!(problem.text(Lang::En), "Too many wrong passwords. try again in 5 minutes");
+        let korean = problem.text(Lang::Ko);
+        assert!(korean.starts_with("잘못된 비밀번호를 너무 많이") && korean.contains("5 minutes"), "{korean}");
+        let bare = Problem::TooManyAttempts(String::new());
+        assert_eq!(bare.text(Lang::En), "Too many wrong passwords. Wait a while, then try again.");
+        assert!(!bare.text(Lang::Ko).contains("()"));
+        assert_eq!(Problem::refused(ErrorCode::WrongPassword, "x".into()), Problem::WrongPassword, "unchanged");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_close_for_too_many_attempts_ends_the_attempt_instead_of_reconnecting() {
+        assert_eq!(
+            Problem::closed_for_good(close_code::TOO_MANY_ATTEMPTS, "wait"),
+            Some(Problem::TooManyAttempts("wait".into()))
+        );
+        for code in [1000, 1001, 1006, close_code::TOO_SLOW, close_code::REPLACED, close_code::VERSION_MISMATCH] {
+            assert_eq!(Problem::closed_for_good(code, ""), None, "{code}: judged by reconnect::after_close");
         }
     }
 }

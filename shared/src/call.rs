@@ -324,7 +324,13 @@ impl Call {
                 effects.push(Effect::MembersChanged);
                 effects
             }
-            ServerMsg::Resumed { peers, .. } => self.resumed(peers),
+            ServerMsg::Resumed { peers, resume, .. } => {
+                // The server rotates the token on each resume: the old one is spent.
+                if let (Some(joined), Some(token)) = (&mut self.joined, resume) {
+                    joined.resume = Some(token);
+                }
+                self.resumed(peers)
+            }
             ServerMsg::PeerLeft { peer } => {
                 let mut effects = self.remove_member(peer);
                 effects.push(Effect::MembersChanged);

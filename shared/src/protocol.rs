@@ -89,7 +89,15 @@ pub enum ServerMsg {
     },
     /// Your seat is back. `peers` is the room now; what was sent to you
     /// while you were away follows.
-    Resumed { you: PeerId, room: RoomName, peers: Vec<PeerInfo> },
+    Resumed {
+        you: PeerId,
+        room: RoomName,
+        peers: Vec<PeerInfo>,
+        /// The seat's new token: the one just used no longer works, so a
+        /// token that leaked resumes nothing once its owner has resumed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
     PeerJoined { peer: PeerInfo },
     PeerLeft { peer: PeerId },
     Offer { from: PeerId, sdp: String },
@@ -251,15 +259,33 @@ impl ErrorCode {
     }
 }
 
-/// Why a text frame is not a [`ClientMsg`].
+/// Why a text frame is not a [`ClientMsg`]. Each text is an [`excerpt`]:
+/// the reply to a bad frame must not echo it back at length.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("not a JSON object: {0}")]
     NotJson(String),
-    #[error("unknown message type {0:?}")]
+    #[error("unknown message type `{0}`")]
     UnknownType(String),
-    #[error("malformed {kind:?} message: {reason}")]
+    #[error("malformed `{kind}` message: {reason}")]
     Invalid { kind: String, reason: String },
+}
+
+/// Longest input-derived text a [`DecodeError`] keeps, in characters.
+pub const EXCERPT_MAX: usize = 100;
+
+/// At most [`EXCERPT_MAX`] characters of `s`, printable ASCII only (any
+/// other character becomes `?`), with `…` when cut. serde_json's messages
+/// quote the offending string Debug-escaped: a 64 KB frame of combining
+/// marks made an error reply four times its size.
+pub fn excerpt(s: &str) -> String {
+    let mut chars = s.chars();
+    let mut out: String =
+        chars.by_ref().take(EXCERPT_MAX).map(|c| if matches!(c, ' '..='~') { c } else { '?' }).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 impl DecodeError {
@@ -288,19 +314,21 @@ impl ClientMsg {
             kind: Option<std::borrow::Cow<'a, str>>,
         }
         // serde would also read a struct from an array: only objects count.
+        let not_json = |e: serde_json::Error| DecodeError::NotJson(excerpt(&e.to_string()));
         if !text.trim_start().starts_with('{') {
             return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
                 Ok(_) => DecodeError::NotJson("expected an object".into()),
-                Err(e) => DecodeError::NotJson(e.to_string()),
+                Err(e) => not_json(e),
             });
         }
         let tag: Tag = serde_json::from_str(text).map_err(|e| match e.classify() {
             // Well-formed, but `type` is not a string.
             serde_json::error::Category::Data => DecodeError::UnknownType(String::new()),
-            _ => DecodeError::NotJson(e.to_string()),
+            _ => not_json(e),
         })?;
         let kind = tag.kind.ok_or(DecodeError::UnknownType(String::new()))?;
-        let invalid = |e: serde_json::Error| DecodeError::Invalid { kind: kind.to_string(), reason: e.to_string() };
+        let invalid =
+            |e: serde_json::Error| DecodeError::Invalid { kind: excerpt(&kind), reason: excerpt(&e.to_string()) };
         // Then the variant's own fields, straight from the text (its `type`
         // is skipped as an unknown field). The derived `Deserialize` reads
         // the same, but an internally tagged enum first copies the whole
@@ -340,7 +368,7 @@ impl ClientMsg {
             "media_state" => fields(text).map(Self::MediaState),
             "leave" => fields(text).map(|Nothing {}| Self::Leave),
             "ping" => fields(text).map(|Nothing {}| Self::Ping),
-            _ => return Err(DecodeError::UnknownType(kind.into_owned())),
+            _ => return Err(DecodeError::UnknownType(excerpt(&kind))),
         };
         msg.map_err(invalid)
     }

@@ -34,7 +34,12 @@ pub(crate) fn server_msg(text: &str) -> Result<ServerMsg, Error> {
             peers: f.list("peers", peer_info)?,
             resume: f.opt_string("resume")?,
         },
-        "resumed" => ServerMsg::Resumed { you: f.peer_id("you")?, room: f.room("room")?, peers: f.list("peers", peer_info)? },
+        "resumed" => ServerMsg::Resumed {
+            you: f.peer_id("you")?,
+            room: f.room("room")?,
+            peers: f.list("peers", peer_info)?,
+            resume: f.opt_string("resume")?,
+        },
         "peer_joined" => ServerMsg::PeerJoined { peer: peer_info(f.required("peer")?)? },
         "peer_left" => ServerMsg::PeerLeft { peer: f.peer_id("peer")? },
         "offer" => ServerMsg::Offer { from: f.peer_id("from")?, sdp: f.string("sdp")? },

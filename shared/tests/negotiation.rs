@@ -330,10 +330,32 @@ fn after_a_dropped_socket_the_seat_is_resumed_with_the_token() {
     // While a was away c joined and b left; b's departure was buffered but
     // the room list is the truth either way.
     let c = Client::new(3);
-    a.input(Input::Server(ServerMsg::Resumed { you: a.id, room: RoomName::parse("r").unwrap(), peers: vec![c.info()] }));
+    a.input(Input::Server(resumed(a.id, vec![c.info()], None)));
     assert_eq!(a.open_peers, [c.id], "b's connection is closed, c's made");
     assert!(a.call.member(b.id).is_none());
     assert!(a.outbox.is_empty(), "c is the newcomer: c offers");
+}
+
+fn resumed(you: PeerId, peers: Vec<PeerInfo>, resume: Option<&str>) -> ServerMsg {
+    ServerMsg::Resumed { you, room: RoomName::parse("r").unwrap(), peers, resume: resume.map(str::to_owned) }
+}
+
+#[test]
+fn the_next_resume_uses_the_token_the_last_resume_gave() {
+    let (mut a, mut b) = joined_pair();
+    settle(&mut a, &mut b);
+    let resume = |token: &str| ClientMsg::Resume { version: PROTOCOL_VERSION, token: token.into() };
+    a.outbox.clear();
+    a.input(Input::SocketOpened);
+    assert_eq!(a.outbox.pop_front(), Some(resume("token-1")));
+    a.input(Input::Server(resumed(a.id, vec![b.info()], Some("token-1b"))));
+    assert_eq!(a.call.joined().and_then(|j| j.resume.as_deref()), Some("token-1b"));
+    a.outbox.clear();
+    a.input(Input::SocketOpened);
+    assert_eq!(a.outbox.pop_front(), Some(resume("token-1b")), "the spent token is not sent again");
+    // A server that gives no new token leaves the one we have.
+    a.input(Input::Server(resumed(a.id, vec![b.info()], None)));
+    assert_eq!(a.call.joined().and_then(|j| j.resume.as_deref()), Some("token-1b"));
 }
 
 #[test]
@@ -342,7 +364,7 @@ fn resuming_resends_an_offer_that_may_have_died_with_the_socket() {
     b.outbox.clear(); // b's offer went into the dead socket
     b.input(Input::SocketOpened);
     b.outbox.clear();
-    b.input(Input::Server(ServerMsg::Resumed { you: b.id, room: RoomName::parse("r").unwrap(), peers: vec![a.info()] }));
+    b.input(Input::Server(resumed(b.id, vec![a.info()], None)));
     assert_eq!(b.outbox.front(), Some(&ClientMsg::Offer { to: a.id, sdp: "again 2".into() }));
     b.outbox.push_back(ClientMsg::Ice { to: a.id, candidate: cand("offer", b.id) });
     settle(&mut a, &mut b);

@@ -1,7 +1,7 @@
 //! Golden JSON for every message: a change to the wire shows up here as a diff.
 
 use serde_json::json;
-use shared::protocol::{close_code, CLIENT_MSG_TYPES, MAX_FRAME_BYTES};
+use shared::protocol::{self, close_code, CLIENT_MSG_TYPES, MAX_FRAME_BYTES};
 use shared::*;
 
 fn candidate() -> IceCandidate {
@@ -81,9 +81,24 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 "resume": "c0ffee"}),
         ),
         (
-            ServerMsg::Resumed { you: PeerId(2), room: RoomName::parse("standup").unwrap(), peers: vec![ana.clone()] },
+            ServerMsg::Resumed {
+                you: PeerId(2),
+                room: RoomName::parse("standup").unwrap(),
+                peers: vec![ana.clone()],
+                resume: Some("decaf".into()),
+            },
             json!({"type": "resumed", "you": 2, "room": "standup",
-                "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}]}),
+                "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}],
+                "resume": "decaf"}),
+        ),
+        (
+            ServerMsg::Resumed {
+                you: PeerId(2),
+                room: RoomName::parse("standup").unwrap(),
+                peers: vec![],
+                resume: None,
+            },
+            json!({"type": "resumed", "you": 2, "room": "standup", "peers": []}),
         ),
         (
             ServerMsg::PeerJoined { peer: ana },
@@ -228,4 +243,53 @@ fn close_codes_are_distinct_and_in_their_ranges() {
 fn a_welcome_without_a_resume_token_still_decodes() {
     let old = r#"{"type":"welcome","version":1,"you":2,"room":"r","capacity":2,"ice_servers":[],"peers":[]}"#;
     assert!(matches!(ServerMsg::decode(old).unwrap(), ServerMsg::Welcome { resume: None, .. }));
+}
+
+#[test]
+fn a_resumed_without_a_token_still_decodes() {
+    let old = r#"{"type":"resumed","you":2,"room":"r","peers":[]}"#;
+    assert!(matches!(ServerMsg::decode(old).unwrap(), ServerMsg::Resumed { resume: None, .. }));
+    let old: ServerMsg = serde_json::from_str(old).unwrap();
+    assert!(matches!(old, ServerMsg::Resumed { resume: None, .. }), "the derive agrees");
+}
+
+#[test]
+fn decode_errors_do_not_echo_a_big_frame() {
+    let marks = "\u{301}".repeat(32_000);
+    let frame = format!(r#"{{"type":"offer","sdp":"","to":"{marks}"}}"#);
+    assert!(frame.len() <= MAX_FRAME_BYTES);
+    let err = ClientMsg::decode(&frame).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidMessage);
+    let text = err.to_string();
+    assert!(text.len() < 200, "{} bytes: {text}", text.len());
+    assert!(text.ends_with('…'), "{text}");
+    assert!(text.starts_with("malformed `offer` message: invalid type: string"), "{text}");
+}
+
+#[test]
+fn decode_errors_keep_printable_ascii_only_and_still_say_what_is_wrong() {
+    let err = ClientMsg::decode(r#"{"type":"foo"}"#).unwrap_err();
+    assert_eq!(err.to_string(), "unknown message type `foo`");
+    let err = ClientMsg::decode(r#"{"type":"offer","sdp":"","to":"bob"}"#).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("offer") && text.contains("\"bob\"") && text.contains("expected u64"), "{text}");
+
+    let err = ClientMsg::decode(r#"{"type":"t\u00e9l\u202e\n\u0000x"}"#).unwrap_err();
+    assert_eq!(err, DecodeError::UnknownType("t?l???x".into()));
+    let long = "y".repeat(5_000);
+    let err = ClientMsg::decode(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
+    assert_eq!(err, DecodeError::UnknownType(format!("{}…", "y".repeat(protocol::EXCERPT_MAX))));
+    let err = ClientMsg::decode(&format!("{{\"type\":\"ping\",{}", "\u{1F600}".repeat(10_000))).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotJson);
+    assert!(err.to_string().len() < 200, "{err}");
+}
+
+#[test]
+fn excerpts_are_short_printable_and_marked_when_cut() {
+    use protocol::excerpt;
+    assert_eq!(excerpt("expected u64 at line 1 column 9"), "expected u64 at line 1 column 9");
+    assert_eq!(excerpt("é\u{301}\t\"~"), "???\"~");
+    assert_eq!(excerpt(&"z".repeat(100)), "z".repeat(100), "not cut at the limit");
+    assert_eq!(excerpt(&"z".repeat(101)), format!("{}…", "z".repeat(100)));
+    assert_eq!(excerpt(""), "");
 }

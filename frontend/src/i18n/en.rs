@@ -83,6 +83,10 @@ pub static EN: Texts = Texts {
     password_required: "This room is locked. Enter its password (ask whoever sent you the link), then join.",
     wrong_password: "That password is not right for this room. Check it with whoever sent you the link.",
     bad_password: |detail| format!("That password won't work: {detail}"),
+    too_many_attempts: |detail| match detail {
+        "" => "Too many wrong passwords. Wait a while, then try again.".to_owned(),
+        detail => format!("Too many wrong passwords. {detail}"),
+    },
     server_said: |detail| format!("The server said: {detail}"),
     unreachable: |url| {
         format!("Can't reach the Moim server ({url}). Check that it is running and that you are online, then try again.")
@@ -108,5 +112,9 @@ fn name_error(err: &NameError) -> String {
         NameError::Empty => "the name is empty".to_owned(),
         NameError::TooLong { max } => format!("the name is longer than {max} characters"),
         NameError::BadChar(c) => format!("the name contains {c:?}, which is not allowed"),
+        NameError::Invisible => "the name has no visible character".to_owned(),
+        NameError::BidiControl => "the name contains a text direction control character".to_owned(),
+        NameError::TooManyMarks { max } => format!("the name has more than {max} accents or marks on one character"),
+        NameError::Dots => "the name cannot be just \".\" or \"..\"".to_owned(),
     }
 }

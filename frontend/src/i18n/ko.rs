@@ -85,6 +85,10 @@ pub static KO: Texts = Texts {
     password_required: "잠긴 방이에요. 링크를 보낸 사람에게 비밀번호를 물어 입력한 뒤 참여해 주세요.",
     wrong_password: "이 방의 비밀번호가 아니에요. 링크를 보낸 사람에게 확인해 주세요.",
     bad_password: |detail| format!("이 비밀번호는 쓸 수 없어요: {detail}"),
+    too_many_attempts: |detail| match detail {
+        "" => "잘못된 비밀번호를 너무 많이 입력했어요. 잠시 뒤에 다시 시도해 주세요.".to_owned(),
+        detail => format!("잘못된 비밀번호를 너무 많이 입력했어요. 잠시 뒤에 다시 시도해 주세요. ({detail})"),
+    },
     server_said: |detail| format!("서버 응답: {detail}"),
     unreachable: |url| {
         format!("Moim 서버에 연결할 수 없어요 ({url}). 서버가 실행 중인지, 인터넷에 연결되어 있는지 확인한 뒤 다시 시도해 주세요.")
@@ -110,5 +114,9 @@ fn name_error(what: &str, err: &NameError) -> String {
         NameError::Empty => format!("{what}을 입력해 주세요."),
         NameError::TooLong { max } => format!("{what}은 {max}자까지 쓸 수 있어요."),
         NameError::BadChar(c) => format!("{what}에는 {c:?} 문자를 쓸 수 없어요."),
+        NameError::Invisible => format!("{what}에 보이는 글자가 없어요."),
+        NameError::BidiControl => format!("{what}에는 글자 방향을 바꾸는 제어 문자를 쓸 수 없어요."),
+        NameError::TooManyMarks { max } => format!("{what}의 한 글자에는 부호를 {max}개까지 붙일 수 있어요."),
+        NameError::Dots => format!("{what}은 \".\"이나 \"..\"만으로 정할 수 없어요."),
     }
 }

@@ -234,6 +234,9 @@ pub struct Texts {
     pub wrong_password: &'static str,
     /// The server's (English) reason follows.
     pub bad_password: fn(&str) -> String,
+    /// Joining is refused for a while; the server's (English) detail, maybe
+    /// empty, says how long.
+    pub too_many_attempts: fn(&str) -> String,
     pub server_said: fn(&str) -> String,
     /// The server's address (or what went wrong opening it).
     pub unreachable: fn(&str) -> String,
