@@ -36,23 +36,28 @@ impl LobbyIce {
     }
 }
 
-/// `rate`: requests one client address may make, to all of `/api` together.
-pub fn router<S>(rate: MessageRate) -> Router<S>
+/// `rate`: requests one client address may make, to all of `/api`
+/// together; `None` for no limit (behind a proxy, where every client has
+/// the proxy's address).
+pub fn router<S>(rate: Option<MessageRate>) -> Router<S>
 where
     Hub: FromRef<S>,
     LobbyIce: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
+    let routes = Router::new()
         // A catch-all never matches an empty name, which must be refused too
         // rather than fall through to the web app.
         .route("/api/rooms/", get(empty_room_status))
         // A catch-all, so `a/b` is refused as a name instead of served the app.
         .route("/api/rooms/{*room}", get(room_status))
-        .route("/api/ice-servers", get(ice_servers))
+        .route("/api/ice-servers", get(ice_servers));
+    let routes = match rate {
         // `route_layer`: only these routes spend the budget, not the app's fallback.
-        .route_layer(from_fn_with_state(Arc::new(Budgets::new(rate)), throttle))
-        .layer(map_response(no_store))
+        Some(rate) => routes.route_layer(from_fn_with_state(Arc::new(Budgets::new(rate)), throttle)),
+        None => routes,
+    };
+    routes.layer(map_response(no_store))
 }
 
 /// Addresses remembered at most; see [`Budgets::make_room`].

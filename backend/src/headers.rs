@@ -137,7 +137,7 @@ fn inline_bodies<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
             break;
         };
         let body_end = lower[body_start..].find(&close).map_or(html.len(), |i| body_start + i);
-        if !attributes.iter().any(|name| *name == "src") {
+        if !attributes.contains(&"src") {
             bodies.push(&html[body_start..body_end]);
         }
         at = body_end;

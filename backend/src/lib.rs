@@ -82,7 +82,8 @@ pub struct Limits {
     /// whose name was made to resolve here (DNS rebinding) is refused.
     pub public_hosts: Vec<PublicHost>,
     /// Requests to `/api` per client address (one budget per IPv4 address
-    /// or IPv6 /64): 429 beyond it.
+    /// or IPv6 /64): 429 beyond it. Not applied when
+    /// `max_connections_per_ip` is 0 (behind a proxy).
     pub api_rate: MessageRate,
     /// Send `Strict-Transport-Security`: set when serving HTTPS.
     pub hsts: bool,
@@ -153,7 +154,8 @@ fn rooms(config: &Config) -> Rooms {
 fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Router {
     let security = Arc::new(headers::SecurityHeaders::new(&config.dist_dir, limits.hsts));
     let public_hosts: Arc<[PublicHost]> = limits.public_hosts.clone().into();
-    let api_routes = api::router(limits.api_rate);
+    // Per address, like the connections: both off together behind a proxy.
+    let api_routes = api::router((limits.max_connections_per_ip != 0).then_some(limits.api_rate));
     let state = AppState {
         hub: Hub::spawn_with(rooms(&config), limits.resume_window),
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),

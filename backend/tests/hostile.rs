@@ -95,6 +95,7 @@ async fn sockets_that_send_but_never_read_are_closed_and_hold_no_memory() {
     let closed = metric(addr, "moim_connections_closed_total{reason=\"too_slow\"}").await;
     assert_eq!(closed, 20, "closed for not reading");
     let grew = server.rss_bytes().saturating_sub(before);
+    eprintln!("RSS {} KiB before, grew by {} KiB", before >> 10, grew >> 10);
     assert!(grew < 24 << 20, "the server grew by {} MiB", grew >> 20);
 }
 

@@ -49,12 +49,19 @@ fn bare_html() -> String {
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bare</title></head>
 <body>
 <video class="self" autoplay playsinline muted></video>
-<script>
-navigator.mediaDevices.getUserMedia({CONSTRAINTS})
-  .then(stream => {{ document.querySelector('video.self').srcObject = stream; }});
-</script>
+<script src="bare.js"></script>
 </body>
 </html>
+"#
+    )
+}
+
+/// The script of [`bare_html`], a file of its own: the server's Content-Security-Policy
+/// runs no inline script but its own page's.
+fn bare_js() -> String {
+    format!(
+        r#"navigator.mediaDevices.getUserMedia({CONSTRAINTS})
+  .then(stream => {{ document.querySelector('video.self').srcObject = stream; }});
 "#
     )
 }
@@ -71,12 +78,22 @@ fn floor_html() -> String {
     format!(
         r#"<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>floor</title><style>video {{ width: 320px; height: 180px; }}</style></head>
+<head><meta charset="utf-8"><title>floor</title></head>
 <body>
-<video id="at-offerer" autoplay playsinline></video>
-<video id="at-answerer" autoplay playsinline></video>
-<script>
-const abs = () => performance.timeOrigin + performance.now();
+<video id="at-offerer" width="320" height="180" autoplay playsinline></video>
+<video id="at-answerer" width="320" height="180" autoplay playsinline></video>
+<script src="floor.js"></script>
+</body>
+</html>
+"#
+    )
+}
+
+/// The script of [`floor_html`], a file of its own: the server's Content-Security-Policy
+/// runs no inline script but its own page's.
+fn floor_js() -> String {
+    format!(
+        r#"const abs = () => performance.timeOrigin + performance.now();
 // Each video codec but rtx/red/FEC gets the start rate on its fmtp line (a new one if it has none).
 const withStartRate = (sdp, kbps) => {{
   const lines = sdp.split('\r\n'), codecs = new Map(), out = [];
@@ -157,9 +174,6 @@ window.floor = async (settleMs, startKbps) => {{
     v1.srcObject = null; v2.srcObject = null;
   }}
 }};
-</script>
-</body>
-</html>
 "#
     )
 }
@@ -416,6 +430,8 @@ fn prepare_dist() -> Result<PathBuf> {
     copy_dir(&source, &target)?;
     std::fs::write(target.join("bare.html"), bare_html())?;
     std::fs::write(target.join("floor.html"), floor_html())?;
+    std::fs::write(target.join("bare.js"), bare_js())?;
+    std::fs::write(target.join("floor.js"), floor_js())?;
     Ok(target)
 }
 
