@@ -248,3 +248,27 @@ async fn the_per_ip_limit_sees_tls_clients_addresses() {
     let second = wss(&client, addr, &own).await.err();
     assert_eq!(second.map(|r| r.0), Some(429));
 }
+
+#[tokio::test]
+async fn over_tls_an_idle_or_trickling_connection_is_closed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, _) = certificate(dir.path());
+    let limits = Limits {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        idle_timeout: std::time::Duration::from_secs(1),
+        heartbeat_timeout: std::time::Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let (addr, _server) = start_tls_with(&identity, limits, std::future::pending()).await;
+    let client = trusting(&identity.chain[0]);
+    // Handshaken, then nothing.
+    let mut idle = handshake(&client, addr).await.unwrap();
+    // Handshaken, then a request that never ends.
+    let mut trickle = handshake(&client, addr).await.unwrap();
+    trickle.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a").await.unwrap();
+    for tls in [&mut idle, &mut trickle] {
+        let mut rest = Vec::new();
+        // Ends (EOF, or an error once the server is gone) well before WAIT.
+        let _ = timeout(WAIT, tls.read_to_end(&mut rest)).await.expect("still open");
+    }
+}
