@@ -84,10 +84,7 @@ struct Allowance {
 
 impl Allowance {
     fn full(rate: MessageRate, now: Instant) -> Self {
-        Self {
-            tokens: rate.burst.into(),
-            last: now,
-        }
+        Self { tokens: rate.burst.into(), last: now }
     }
 
     fn refilled(self, rate: MessageRate, now: Instant) -> f64 {
@@ -110,10 +107,7 @@ impl Allowance {
 
 impl Budgets {
     fn new(rate: MessageRate) -> Self {
-        Self {
-            rate,
-            buckets: Mutex::default(),
-        }
+        Self { rate, buckets: Mutex::default() }
     }
 
     fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
@@ -122,10 +116,7 @@ impl Budgets {
         if !buckets.contains_key(&key) && buckets.len() >= MAX_ADDRESSES {
             self.make_room(&mut buckets, now);
         }
-        buckets
-            .entry(key)
-            .or_insert_with(|| Allowance::full(self.rate, now))
-            .take(self.rate, now)
+        buckets.entry(key).or_insert_with(|| Allowance::full(self.rate, now)).take(self.rate, now)
     }
 
     /// Forgets addresses whose bucket has refilled (a new one would be the
@@ -196,19 +187,13 @@ impl IntoResponse for Error {
             // Not quite a message over the WebSocket's rate, but the same
             // advice: slow down. Whole seconds, rounded up, at least one.
             Self::TooMany(wait) => {
-                let body = ApiError {
-                    code: ErrorCode::TooManyMessages,
-                    message: self.to_string(),
-                };
+                let body = ApiError { code: ErrorCode::TooManyMessages, message: self.to_string() };
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let retry = [(header::RETRY_AFTER, seconds.max(1).to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, retry, Json(body)).into_response();
             }
         };
-        let body = ApiError {
-            code,
-            message: self.to_string(),
-        };
+        let body = ApiError { code, message: self.to_string() };
         (status, Json(body)).into_response()
     }
 }
@@ -241,8 +226,7 @@ async fn ice_servers(State(lobby): State<LobbyIce>) -> Json<Vec<IceServer>> {
 
 /// Occupancy changes by the second: a cached answer would be wrong.
 async fn no_store(mut res: Response) -> Response {
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -250,10 +234,7 @@ async fn no_store(mut res: Response) -> Response {
 mod tests {
     use super::*;
 
-    const RATE: MessageRate = MessageRate {
-        per_second: 20,
-        burst: 60,
-    };
+    const RATE: MessageRate = MessageRate { per_second: 20, burst: 60 };
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
     fn passed(budgets: &Budgets, ip: IpAddr, n: usize, at: Instant) -> usize {

@@ -14,8 +14,7 @@ use std::time::SystemTime;
 
 /// Who may use what: the meeting needs the camera, microphone, a screen and
 /// a speaker choice on its own pages, and no frame of another site does.
-const PERMISSIONS_POLICY: &str =
-    "camera=(self), microphone=(self), display-capture=(self), speaker-selection=(self)";
+const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(self), speaker-selection=(self)";
 
 /// Everything after `script-src` and `style-src`, which carry the hashes.
 /// - `img-src data: blob:`: CSS may inline small images, and a still of a
@@ -55,11 +54,7 @@ impl SecurityHeaders {
         let index = dist.join("index.html");
         let csp = Csp::read(&index);
         tracing::debug!(csp = ?csp.value, "content security policy");
-        Self {
-            index,
-            hsts,
-            csp: Mutex::new(csp),
-        }
+        Self { index, hsts, csp: Mutex::new(csp) }
     }
 
     /// The policy; on a page, made anew if `index.html` changed since, so a
@@ -80,10 +75,7 @@ impl Csp {
         // The stamp first: a change while reading is seen next time.
         let stamp = stamp(index);
         let html = std::fs::read_to_string(index).unwrap_or_default();
-        Self {
-            stamp,
-            value: policy(&html),
-        }
+        Self { stamp, value: policy(&html) }
     }
 }
 
@@ -95,10 +87,7 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 /// The Content-Security-Policy for a page whose HTML is `html`.
 pub fn policy(html: &str) -> HeaderValue {
     let sources = |tag: &str| -> String {
-        inline_bodies(html, tag)
-            .iter()
-            .map(|body| format!(" '{}'", sha256_source(body)))
-            .collect()
+        inline_bodies(html, tag).iter().map(|body| format!(" '{}'", sha256_source(body))).collect()
     };
     let value = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{}; style-src 'self'{}; {REST}",
@@ -209,10 +198,7 @@ pub async fn add(State(security): State<Arc<SecurityHeaders>>, mut res: Response
 }
 
 fn is_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"))
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"))
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 use crate::guesses::{self, Guesses};
 use crate::lines::{Lines, Routed};
 use crate::per_ip::IpSlot;
-pub use crate::queue::{Queued, PEER_QUEUE};
 use crate::queue::{weight, Outbox as PeerOutbox, Queue, PEER_QUEUE_BYTES};
+pub use crate::queue::{Queued, PEER_QUEUE};
 use crate::rooms::{Outbox, Rooms};
 use shared::{ClientMsg, ErrorCode, PeerId, RoomName, RoomStatus, ServerMsg};
 use std::collections::{HashMap, VecDeque};
@@ -147,10 +147,7 @@ impl Hub {
             events: events.downgrade(),
         };
         tokio::spawn(run(state, inbox));
-        Self {
-            events,
-            next_peer: Arc::new(AtomicU64::new(1)),
-        }
+        Self { events, next_peer: Arc::new(AtomicU64::new(1)) }
     }
 
     /// Registers a new peer with a fresh id, unique for the hub's lifetime.
@@ -164,19 +161,9 @@ impl Hub {
         let (queue, outbox) = crate::queue::queue();
         let (kick, kicked) = oneshot::channel();
         let lines = Arc::new(Lines::default());
-        let sender = PeerSender {
-            queue: queue.clone(),
-            kick,
-            lines: lines.clone(),
-        };
+        let sender = PeerSender { queue: queue.clone(), kick, lines: lines.clone() };
         self.send(Event::Connect { peer: id, sender, ip }).await?;
-        Ok(PeerConn {
-            id,
-            outbox,
-            replies: queue,
-            kicked,
-            lines,
-        })
+        Ok(PeerConn { id, outbox, replies: queue, kicked, lines })
     }
 
     /// What connection `peer` says: a relay on its lines if they can take
@@ -339,10 +326,7 @@ impl State {
                 return;
             }
             Event::Counts { reply } => {
-                let _ = reply.send(Counts {
-                    rooms: self.rooms.room_count(),
-                    members: self.rooms.member_count(),
-                });
+                let _ = reply.send(Counts { rooms: self.rooms.room_count(), members: self.rooms.member_count() });
                 return;
             }
         };
@@ -402,7 +386,9 @@ impl State {
     /// and the connection closed after a few wrong ones.
     fn judged(&mut self, conn: PeerId, member: PeerId, msg: ClientMsg) -> Outbox {
         let guarded = match &msg {
-            ClientMsg::Join { room, password: Some(password), .. } if !password.is_empty() => RoomName::parse(room).ok(),
+            ClientMsg::Join { room, password: Some(password), .. } if !password.is_empty() => {
+                RoomName::parse(room).ok()
+            }
             _ => None,
         };
         let Some(room) = guarded else {
@@ -493,9 +479,7 @@ impl State {
         self.seats.insert(member, conn);
         let missed = self.away.remove(&member).map(|a| a.missed).unwrap_or_default();
         tracing::info!(%member, %conn, missed = missed.len(), "resumed");
-        std::iter::once((member, resumed))
-            .chain(missed.into_iter().map(|msg| (member, msg)))
-            .collect()
+        std::iter::once((member, resumed)).chain(missed.into_iter().map(|msg| (member, msg))).collect()
     }
 
     /// Never waits on a peer: a full queue is that peer's failure alone, and
@@ -556,10 +540,7 @@ mod tests {
         let mut conn = hub.connect().await.unwrap();
         let join = ClientMsg::join(room, "n");
         hub.message(conn.id, &conn.lines, join).await.unwrap();
-        assert!(matches!(
-            conn.outbox.recv().await.map(|m| *m),
-            Some(ServerMsg::Welcome { .. })
-        ));
+        assert!(matches!(conn.outbox.recv().await.map(|m| *m), Some(ServerMsg::Welcome { .. })));
         conn
     }
 
@@ -587,33 +568,17 @@ mod tests {
     #[tokio::test]
     async fn counts_follow_joins_and_leaves() {
         let hub = Hub::spawn(Rooms::new(3, vec![]));
-        let none = Counts {
-            rooms: 0,
-            members: 0,
-        };
+        let none = Counts { rooms: 0, members: 0 };
         assert_eq!(hub.counts().await.unwrap(), none);
         let a = joined(&hub, "r").await;
         let _b = joined(&hub, "r").await;
         let mut c = joined(&hub, "s").await;
         let _lobby = hub.connect().await.unwrap();
         let counts = hub.counts().await.unwrap();
-        assert_eq!(
-            counts,
-            Counts {
-                rooms: 2,
-                members: 3
-            },
-            "the lobby is not a member"
-        );
+        assert_eq!(counts, Counts { rooms: 2, members: 3 }, "the lobby is not a member");
         hub.disconnect(c.id, false, &mut c.outbox).await.unwrap();
         hub.message(a.id, &a.lines, ClientMsg::Leave).await.unwrap();
-        assert_eq!(
-            hub.counts().await.unwrap(),
-            Counts {
-                rooms: 1,
-                members: 1
-            }
-        );
+        assert_eq!(hub.counts().await.unwrap(), Counts { rooms: 1, members: 1 });
     }
 
     #[tokio::test]
@@ -623,50 +588,20 @@ mod tests {
         let mut slow = joined(&hub, "r").await;
         let mut c = joined(&hub, "r").await;
         for _ in 0..2 {
-            assert!(matches!(
-                a.outbox.recv().await.map(|m| *m),
-                Some(ServerMsg::PeerJoined { .. })
-            ));
+            assert!(matches!(a.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerJoined { .. })));
         }
-        assert!(matches!(
-            slow.outbox.recv().await.map(|m| *m),
-            Some(ServerMsg::PeerJoined { .. })
-        ));
+        assert!(matches!(slow.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerJoined { .. })));
 
         for _ in 0..=PEER_QUEUE {
-            let offer = ClientMsg::Offer {
-                to: slow.id,
-                sdp: "v=0".into(),
-            };
+            let offer = ClientMsg::Offer { to: slow.id, sdp: "v=0".into() };
             hub.message(a.id, &a.lines, offer).await.unwrap();
         }
         assert_eq!(slow.kicked.await, Ok(Kick::TooSlow));
-        assert_eq!(
-            a.outbox.recv().await.map(|m| *m),
-            Some(ServerMsg::PeerLeft { peer: slow.id })
-        );
-        assert_eq!(
-            c.outbox.recv().await.map(|m| *m),
-            Some(ServerMsg::PeerLeft { peer: slow.id })
-        );
+        assert_eq!(a.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerLeft { peer: slow.id }));
+        assert_eq!(c.outbox.recv().await.map(|m| *m), Some(ServerMsg::PeerLeft { peer: slow.id }));
 
-        hub.message(
-            c.id,
-            &c.lines,
-            ClientMsg::Offer {
-                to: a.id,
-                sdp: "x".into(),
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            a.outbox.recv().await.map(|m| *m),
-            Some(ServerMsg::Offer {
-                from: c.id,
-                sdp: "x".into()
-            })
-        );
+        hub.message(c.id, &c.lines, ClientMsg::Offer { to: a.id, sdp: "x".into() }).await.unwrap();
+        assert_eq!(a.outbox.recv().await.map(|m| *m), Some(ServerMsg::Offer { from: c.id, sdp: "x".into() }));
     }
 
     fn offer(to: &PeerConn, sdp: &str) -> ClientMsg {

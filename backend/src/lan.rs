@@ -43,11 +43,9 @@ fn lan_only<'a>(candidates: impl IntoIterator<Item = (&'a str, Ipv4Addr)>) -> Ve
 
 /// Interfaces that container and VM tools create; a phone cannot reach them.
 fn is_virtual(name: &str) -> bool {
-    [
-        "docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "podman", "lxc", "lxd",
-    ]
-    .iter()
-    .any(|prefix| name.starts_with(prefix))
+    ["docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "podman", "lxc", "lxd"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 #[cfg(test)]

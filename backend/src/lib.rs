@@ -4,11 +4,11 @@
 
 mod accept;
 mod api;
+mod guesses;
 mod headers;
 pub mod hub;
 pub mod lan;
 pub mod lines;
-mod guesses;
 mod metrics;
 mod origin;
 pub mod per_ip;
@@ -103,10 +103,7 @@ impl Default for Limits {
             public_hosts: Vec::new(),
             // A page asks on load, every 5 s and per keystroke of a room
             // name; a few pages behind one NAT stay well under it.
-            api_rate: MessageRate {
-                per_second: 20,
-                burst: 60,
-            },
+            api_rate: MessageRate { per_second: 20, burst: 60 },
             hsts: false,
         }
     }
@@ -144,10 +141,7 @@ impl FromRef<AppState> for api::LobbyIce {
 fn rooms(config: &Config) -> Rooms {
     let ice = ice_source(config.ice_servers.clone(), config.turn.clone());
     let rooms = Rooms::with_ice_source(config.room_capacity, ice);
-    config
-        .room_passwords
-        .iter()
-        .fold(rooms, |rooms, (room, password)| rooms.lock(room.clone(), password.clone()))
+    config.room_passwords.iter().fold(rooms, |rooms, (room, password)| rooms.lock(room.clone(), password.clone()))
 }
 
 /// The whole server. Starts the hub task, so call it inside a Tokio runtime.

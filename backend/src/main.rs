@@ -86,12 +86,7 @@ struct Args {
 
     /// Where the self-signed certificate is kept between runs [default:
     /// $XDG_DATA_HOME/moim/tls, or ~/.local/share/moim/tls, or ./.moim-tls].
-    #[arg(
-        long,
-        env = "MOIM_TLS_DIR",
-        value_name = "DIR",
-        conflicts_with = "tls_cert"
-    )]
+    #[arg(long, env = "MOIM_TLS_DIR", value_name = "DIR", conflicts_with = "tls_cert")]
     tls_dir: Option<PathBuf>,
 
     /// Print no QR code of the address for phones.
@@ -143,12 +138,7 @@ struct Args {
 
     /// Open WebSockets allowed from one IP address; 0 for no limit. Behind
     /// a reverse proxy every client has the proxy's address: raise it or use 0.
-    #[arg(
-        long,
-        env = "MOIM_MAX_CONNECTIONS_PER_IP",
-        value_name = "N",
-        default_value_t = 50
-    )]
+    #[arg(long, env = "MOIM_MAX_CONNECTIONS_PER_IP", value_name = "N", default_value_t = 50)]
     max_connections_per_ip: usize,
 
     /// Locks a room for good: ROOM=PASSWORD; repeat for more rooms. Other
@@ -167,10 +157,7 @@ struct Args {
 #[derive(Debug, thiserror::Error)]
 enum Error {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error(transparent)]
@@ -191,9 +178,7 @@ enum Error {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     backend::raise_open_files_limit();
     match run(Args::parse()).await {
@@ -206,11 +191,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Error> {
-    let ice_servers = ice_servers(
-        &args.ice_servers,
-        args.turn_username.clone(),
-        args.turn_credential.clone(),
-    );
+    let ice_servers = ice_servers(&args.ice_servers, args.turn_username.clone(), args.turn_credential.clone());
     let config = backend::Config {
         ice_servers,
         room_capacity: args.room_capacity.into(),
@@ -231,12 +212,7 @@ async fn run(args: Args) -> Result<(), Error> {
         tracing::warn!(dist = %config.dist_dir.display(), "the web app is not built: pages answer 503 until it is");
     }
     // Not `?config`: it holds the TURN credential.
-    let ice_urls: Vec<&str> = config
-        .ice_servers
-        .iter()
-        .flat_map(|s| &s.urls)
-        .map(String::as_str)
-        .collect();
+    let ice_urls: Vec<&str> = config.ice_servers.iter().flat_map(|s| &s.urls).map(String::as_str).collect();
     // `TurnRest`'s Debug leaves the secret out.
     tracing::info!(
         room_capacity = config.room_capacity,
@@ -248,21 +224,11 @@ async fn run(args: Args) -> Result<(), Error> {
     );
 
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
     let port = listener.local_addr().map_or(args.port, |a| a.port());
     // Other devices reach it on these only if it listens on every address.
-    let lan = if args.bind.is_unspecified() {
-        backend::lan::ipv4_addresses()
-    } else {
-        Vec::new()
-    };
-    let tls = if args.tls {
-        Some(tls_config(&args, &lan)?)
-    } else {
-        None
-    };
+    let lan = if args.bind.is_unspecified() { backend::lan::ipv4_addresses() } else { Vec::new() };
+    let tls = if args.tls { Some(tls_config(&args, &lan)?) } else { None };
     let scheme = if args.tls { "https" } else { "http" };
     let note = if !args.tls {
         "Phones need --tls: browsers allow the camera only on https pages or localhost."
@@ -290,11 +256,7 @@ fn turn_rest(secret: Option<String>, urls: &[String], ttl: u64) -> Result<Option
         (None, true) => Ok(None),
         (Some(_), true) => Err(Error::TurnSecretWithoutUrl),
         (None, false) => Err(Error::TurnUrlWithoutSecret),
-        (Some(secret), false) => Ok(Some(TurnRest {
-            urls,
-            secret,
-            ttl: Duration::from_secs(ttl),
-        })),
+        (Some(secret), false) => Ok(Some(TurnRest { urls, secret, ttl: Duration::from_secs(ttl) })),
     }
 }
 
@@ -340,10 +302,7 @@ fn tls_config(args: &Args, lan: &[Ipv4Addr]) -> Result<Arc<rustls::ServerConfig>
     Ok(identity.server_config()?)
 }
 
-fn self_signed_in(
-    dir: &Path,
-    ips: &[IpAddr],
-) -> Result<(tls::Identity, SelfSigned, PathBuf), Error> {
+fn self_signed_in(dir: &Path, ips: &[IpAddr]) -> Result<(tls::Identity, SelfSigned, PathBuf), Error> {
     let (identity, made) = tls::self_signed(dir, ips)?;
     Ok((identity, made, dir.to_owned()))
 }
@@ -360,17 +319,11 @@ fn urls(scheme: &str, bind: IpAddr, port: u16, lan: &[Ipv4Addr]) -> Urls {
         // localhost only reaches the server if it listens there too.
         Urls {
             local: format!("{scheme}://localhost:{port}"),
-            lan: lan
-                .iter()
-                .map(|ip| format!("{scheme}://{ip}:{port}"))
-                .collect(),
+            lan: lan.iter().map(|ip| format!("{scheme}://{ip}:{port}")).collect(),
         }
     } else {
         let url = format!("{scheme}://{}", SocketAddr::new(bind, port));
-        Urls {
-            local: url.clone(),
-            lan: vec![url],
-        }
+        Urls { local: url.clone(), lan: vec![url] }
     }
 }
 
@@ -396,20 +349,13 @@ fn print_urls(urls: &Urls, note: &str, qr: bool) {
 fn qr_code(url: &str) -> Option<String> {
     use qrcode::render::unicode::Dense1x2;
     let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
-    Some(
-        code.render::<Dense1x2>()
-            .dark_color(Dense1x2::Light)
-            .light_color(Dense1x2::Dark)
-            .build(),
-    )
+    Some(code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).build())
 }
 
 /// An origin, or empty for none (e.g. an empty `MOIM_ALLOWED_ORIGINS`).
 /// `ROOM=PASSWORD`, checked by the rules a joiner's room name and password meet.
 fn room_password(raw: &str) -> Result<(RoomName, String), String> {
-    let (room, password) = raw
-        .split_once('=')
-        .ok_or_else(|| format!("expected ROOM=PASSWORD, got {raw:?}"))?;
+    let (room, password) = raw.split_once('=').ok_or_else(|| format!("expected ROOM=PASSWORD, got {raw:?}"))?;
     let room = RoomName::parse(room).map_err(|e| format!("room {room:?}: {e}"))?;
     if password.is_empty()
         || password.chars().count() > backend::rooms::PASSWORD_MAX
@@ -431,10 +377,7 @@ fn origin_arg(raw: &str) -> Result<String, OriginError> {
 }
 
 fn allowed_origins(raw: &[String]) -> Result<Vec<AllowedOrigin>, OriginError> {
-    raw.iter()
-        .filter(|o| !o.is_empty())
-        .map(|o| AllowedOrigin::parse(o))
-        .collect()
+    raw.iter().filter(|o| !o.is_empty()).map(|o| AllowedOrigin::parse(o)).collect()
 }
 
 /// A host name, or empty for none (e.g. an empty `MOIM_PUBLIC_HOSTS`).
@@ -446,10 +389,7 @@ fn public_host_arg(raw: &str) -> Result<String, PublicHostError> {
 }
 
 fn public_hosts(raw: &[String]) -> Result<Vec<PublicHost>, PublicHostError> {
-    raw.iter()
-        .filter(|h| !h.is_empty())
-        .map(|h| PublicHost::parse(h))
-        .collect()
+    raw.iter().filter(|h| !h.is_empty()).map(|h| PublicHost::parse(h)).collect()
 }
 
 /// Accepts what browsers accept in `RTCIceServer.urls`, or empty for none.
@@ -459,23 +399,16 @@ fn ice_url(raw: &str) -> Result<String, String> {
     if url.is_empty() || known.iter().any(|scheme| has_scheme(url, scheme)) {
         Ok(url.to_owned())
     } else {
-        Err(format!(
-            "expected a stun:, stuns:, turn: or turns: URL, got {url:?}"
-        ))
+        Err(format!("expected a stun:, stuns:, turn: or turns: URL, got {url:?}"))
     }
 }
 
 fn has_scheme(url: &str, scheme: &str) -> bool {
-    url.get(..scheme.len())
-        .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    url.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
 }
 
 /// STUN URLs in one entry, TURN URLs (with their credentials) in another.
-fn ice_servers(
-    urls: &[String],
-    username: Option<String>,
-    credential: Option<String>,
-) -> Vec<IceServer> {
+fn ice_servers(urls: &[String], username: Option<String>, credential: Option<String>) -> Vec<IceServer> {
     let (turn, stun): (Vec<String>, Vec<String>) = urls
         .iter()
         .filter(|url| !url.is_empty())
@@ -489,18 +422,10 @@ fn ice_servers(
     }
     let mut servers = Vec::new();
     if !stun.is_empty() {
-        servers.push(IceServer {
-            urls: stun,
-            username: None,
-            credential: None,
-        });
+        servers.push(IceServer { urls: stun, username: None, credential: None });
     }
     if !turn.is_empty() {
-        servers.push(IceServer {
-            urls: turn,
-            username,
-            credential,
-        });
+        servers.push(IceServer { urls: turn, username, credential });
     }
     servers
 }
@@ -521,31 +446,12 @@ mod tests {
 
     #[test]
     fn ice_servers_from_flags() {
-        let args = parse(&[
-            "--ice-server",
-            "stun:a:1,turn:b:2",
-            "--ice-server",
-            "turns:c:3",
-        ])
-        .unwrap();
+        let args = parse(&["--ice-server", "stun:a:1,turn:b:2", "--ice-server", "turns:c:3"]).unwrap();
         let servers = ice_servers(&args.ice_servers, Some("u".into()), Some("p".into()));
         assert_eq!(servers.len(), 2);
-        assert_eq!(
-            servers[0],
-            IceServer {
-                urls: vec!["stun:a:1".into()],
-                username: None,
-                credential: None
-            }
-        );
+        assert_eq!(servers[0], IceServer { urls: vec!["stun:a:1".into()], username: None, credential: None });
         assert_eq!(servers[1].urls, ["turn:b:2", "turns:c:3"]);
-        assert_eq!(
-            (
-                servers[1].username.as_deref(),
-                servers[1].credential.as_deref()
-            ),
-            (Some("u"), Some("p"))
-        );
+        assert_eq!((servers[1].username.as_deref(), servers[1].credential.as_deref()), (Some("u"), Some("p")));
 
         let none = parse(&["--ice-server", ""]).unwrap();
         assert!(ice_servers(&none.ice_servers, None, None).is_empty());
@@ -556,36 +462,19 @@ mod tests {
     fn room_capacity_defaults_to_six() {
         // Read from the definition, not a parse: MOIM_ROOM_CAPACITY may be set here.
         let command = Args::command();
-        let arg = command
-            .get_arguments()
-            .find(|a| a.get_id() == "room_capacity")
-            .unwrap();
+        let arg = command.get_arguments().find(|a| a.get_id() == "room_capacity").unwrap();
         assert_eq!(arg.get_default_values(), ["6"]);
-        assert_eq!(
-            arg.get_env().and_then(|v| v.to_str()),
-            Some("MOIM_ROOM_CAPACITY")
-        );
+        assert_eq!(arg.get_env().and_then(|v| v.to_str()), Some("MOIM_ROOM_CAPACITY"));
     }
 
     #[test]
     fn heartbeat_timeout_is_in_seconds_and_not_zero() {
         let command = Args::command();
-        let arg = command
-            .get_arguments()
-            .find(|a| a.get_id() == "heartbeat_timeout")
-            .unwrap();
+        let arg = command.get_arguments().find(|a| a.get_id() == "heartbeat_timeout").unwrap();
         assert_eq!(arg.get_default_values(), ["15"]);
-        assert_eq!(
-            arg.get_env().and_then(|v| v.to_str()),
-            Some("MOIM_HEARTBEAT_TIMEOUT")
-        );
+        assert_eq!(arg.get_env().and_then(|v| v.to_str()), Some("MOIM_HEARTBEAT_TIMEOUT"));
         assert!(parse(&["--heartbeat-timeout", "0"]).is_err());
-        assert_eq!(
-            parse(&["--heartbeat-timeout", "5"])
-                .unwrap()
-                .heartbeat_timeout,
-            5
-        );
+        assert_eq!(parse(&["--heartbeat-timeout", "5"]).unwrap().heartbeat_timeout, 5);
     }
 
     #[test]
@@ -599,14 +488,7 @@ mod tests {
         .unwrap();
         let origins = allowed_origins(&args.allowed_origins).unwrap();
         let origins: Vec<&str> = origins.iter().map(AllowedOrigin::as_str).collect();
-        assert_eq!(
-            origins,
-            [
-                "https://meet.example.org",
-                "http://10.0.0.5:8080",
-                "https://other.example"
-            ]
-        );
+        assert_eq!(origins, ["https://meet.example.org", "http://10.0.0.5:8080", "https://other.example"]);
         let empty = parse(&["--allowed-origin", ""]).unwrap();
         assert!(allowed_origins(&empty.allowed_origins).unwrap().is_empty());
         assert!(parse(&["--allowed-origin", "meet.example.org"]).is_err());
@@ -615,7 +497,8 @@ mod tests {
 
     #[test]
     fn public_hosts_from_flags() {
-        let args = parse(&["--public-host", "Moim.Example.org,meet.example.org:8443", "--public-host", "10.0.0.5"]).unwrap();
+        let args =
+            parse(&["--public-host", "Moim.Example.org,meet.example.org:8443", "--public-host", "10.0.0.5"]).unwrap();
         let hosts: Vec<String> = public_hosts(&args.public_hosts).unwrap().iter().map(PublicHost::as_string).collect();
         assert_eq!(hosts, ["moim.example.org", "meet.example.org:8443", "10.0.0.5"]);
         let empty = parse(&["--public-host", ""]).unwrap();
@@ -628,15 +511,9 @@ mod tests {
     #[test]
     fn connections_per_ip_default_to_fifty_and_zero_lifts_the_limit() {
         let command = Args::command();
-        let arg = command
-            .get_arguments()
-            .find(|a| a.get_id() == "max_connections_per_ip")
-            .unwrap();
+        let arg = command.get_arguments().find(|a| a.get_id() == "max_connections_per_ip").unwrap();
         assert_eq!(arg.get_default_values(), ["50"]);
-        assert_eq!(
-            arg.get_env().and_then(|v| v.to_str()),
-            Some("MOIM_MAX_CONNECTIONS_PER_IP")
-        );
+        assert_eq!(arg.get_env().and_then(|v| v.to_str()), Some("MOIM_MAX_CONNECTIONS_PER_IP"));
         let args = parse(&["--max-connections-per-ip", "0"]).unwrap();
         assert_eq!(args.max_connections_per_ip, 0);
         assert!(parse(&["--max-connections-per-ip", "-1"]).is_err());
@@ -664,18 +541,11 @@ mod tests {
     }
 
     fn arg(id: &str) -> clap::Arg {
-        Args::command()
-            .get_arguments()
-            .find(|a| a.get_id() == id)
-            .unwrap()
-            .clone()
+        Args::command().get_arguments().find(|a| a.get_id() == id).unwrap().clone()
     }
 
     fn env(id: &str) -> Option<String> {
-        arg(id)
-            .get_env()
-            .and_then(|v| v.to_str())
-            .map(str::to_owned)
+        arg(id).get_env().and_then(|v| v.to_str()).map(str::to_owned)
     }
 
     #[test]
@@ -689,9 +559,7 @@ mod tests {
             "600",
         ])
         .unwrap();
-        let turn = turn_rest(args.turn_secret, &args.turn_urls, args.turn_ttl)
-            .unwrap()
-            .unwrap();
+        let turn = turn_rest(args.turn_secret, &args.turn_urls, args.turn_ttl).unwrap().unwrap();
         assert_eq!(turn.urls, ["turn:a.example:3478", "turns:b.example:5349"]);
         assert_eq!(turn.secret, "s3cret");
         assert_eq!(turn.ttl, Duration::from_secs(600));
@@ -702,18 +570,10 @@ mod tests {
     #[test]
     fn turn_secret_and_urls_need_each_other() {
         let url = ["turn:a.example:3478".to_owned()];
-        assert!(matches!(
-            turn_rest(Some("s".into()), &[], 60),
-            Err(Error::TurnSecretWithoutUrl)
-        ));
-        assert!(matches!(
-            turn_rest(None, &url, 60),
-            Err(Error::TurnUrlWithoutSecret)
-        ));
+        assert!(matches!(turn_rest(Some("s".into()), &[], 60), Err(Error::TurnSecretWithoutUrl)));
+        assert!(matches!(turn_rest(None, &url, 60), Err(Error::TurnUrlWithoutSecret)));
         // Empty environment variables mean "not set".
-        assert!(turn_rest(Some(String::new()), &[String::new()], 60)
-            .unwrap()
-            .is_none());
+        assert!(turn_rest(Some(String::new()), &[String::new()], 60).unwrap().is_none());
     }
 
     #[test]
@@ -739,16 +599,7 @@ mod tests {
         // --tls-dir is where a self-signed one goes; not with a given one.
         let dir = parse(&["--tls", "--tls-dir", "/tmp/t"]).unwrap();
         assert_eq!(dir.tls_dir.as_deref(), Some(Path::new("/tmp/t")));
-        assert!(parse(&[
-            "--tls",
-            "--tls-dir",
-            "/tmp/t",
-            "--tls-cert",
-            "c.pem",
-            "--tls-key",
-            "k.pem"
-        ])
-        .is_err());
+        assert!(parse(&["--tls", "--tls-dir", "/tmp/t", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).is_err());
         for (id, var) in [
             ("tls", "MOIM_TLS"),
             ("tls_cert", "MOIM_TLS_CERT"),
@@ -765,18 +616,9 @@ mod tests {
         let lan = [Ipv4Addr::new(192, 168, 1, 20), Ipv4Addr::new(10, 0, 0, 7)];
         let any = urls("https", Ipv4Addr::UNSPECIFIED.into(), 8443, &lan);
         assert_eq!(any.local, "https://localhost:8443");
-        assert_eq!(
-            any.lan,
-            ["https://192.168.1.20:8443", "https://10.0.0.7:8443"]
-        );
+        assert_eq!(any.lan, ["https://192.168.1.20:8443", "https://10.0.0.7:8443"]);
         let local = urls("http", Ipv4Addr::LOCALHOST.into(), 8080, &[]);
-        assert_eq!(
-            local,
-            Urls {
-                local: "http://localhost:8080".into(),
-                lan: vec![]
-            }
-        );
+        assert_eq!(local, Urls { local: "http://localhost:8080".into(), lan: vec![] });
         let one = urls("https", lan[0].into(), 8443, &[]);
         assert_eq!(one.local, "https://192.168.1.20:8443");
         assert_eq!(one.lan, ["https://192.168.1.20:8443"]);
@@ -790,17 +632,14 @@ mod tests {
         let lines: Vec<&str> = code.lines().collect();
         // A version 2 code (25 modules) with its quiet zone, two rows a line.
         assert!(lines.len() >= 13, "{code}");
-        assert!(lines
-            .iter()
-            .all(|l| l.chars().count() == lines[0].chars().count()));
+        assert!(lines.iter().all(|l| l.chars().count() == lines[0].chars().count()));
         assert!(code.chars().all(|c| " \n▀▄█".contains(c)), "{code}");
     }
 
     #[test]
     fn room_passwords_from_flags() {
         let args = parse(&["--room-password", "board=quarterly,모임=비밀 번호", "--room-password", "x=a=b"]).unwrap();
-        let got: Vec<(&str, &str)> =
-            args.room_passwords.iter().map(|(r, p)| (r.as_str(), p.as_str())).collect();
+        let got: Vec<(&str, &str)> = args.room_passwords.iter().map(|(r, p)| (r.as_str(), p.as_str())).collect();
         assert_eq!(got, [("board", "quarterly"), ("모임", "비밀 번호"), ("x", "a=b")]);
         assert!(parse(&["--room-password", "board"]).is_err(), "no password");
         assert!(parse(&["--room-password", "board="]).is_err(), "empty password");

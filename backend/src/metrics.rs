@@ -85,10 +85,9 @@ impl Metrics {
             | ServerMsg::Ice { .. }
             | ServerMsg::MediaState { .. } => &self.relayed,
             ServerMsg::Resumed { .. } => &self.resumed,
-            ServerMsg::Welcome { .. }
-            | ServerMsg::PeerJoined { .. }
-            | ServerMsg::PeerLeft { .. }
-            | ServerMsg::Pong => return,
+            ServerMsg::Welcome { .. } | ServerMsg::PeerJoined { .. } | ServerMsg::PeerLeft { .. } | ServerMsg::Pong => {
+                return
+            }
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -96,11 +95,7 @@ impl Metrics {
     fn render(&self, counts: Counts) -> String {
         let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
         let mut out = Text::default();
-        out.family(
-            "moim_connections_open",
-            "gauge",
-            "WebSocket connections open now, in a room or not.",
-        );
+        out.family("moim_connections_open", "gauge", "WebSocket connections open now, in a room or not.");
         out.sample("moim_connections_open", None, load(&self.connections_open));
         out.family("moim_rooms", "gauge", "Rooms with at least one member.");
         out.sample("moim_rooms", None, counts.rooms as u64);
@@ -118,28 +113,16 @@ impl Metrics {
             "Members who took their seat back on a new connection after theirs dropped.",
         );
         out.sample("moim_resumes_total", None, load(&self.resumed));
-        out.family(
-            "moim_errors_total",
-            "counter",
-            "Error messages sent to clients, by code.",
-        );
+        out.family("moim_errors_total", "counter", "Error messages sent to clients, by code.");
         for (code, n) in ErrorCode::ALL.iter().zip(&self.errors) {
             out.sample("moim_errors_total", Some(("code", code.as_str())), load(n));
         }
-        out.family(
-            "moim_connections_refused_total",
-            "counter",
-            "WebSocket upgrades refused, by reason.",
-        );
+        out.family("moim_connections_refused_total", "counter", "WebSocket upgrades refused, by reason.");
         for (why, n) in Refused::ALL.iter().zip(&self.refused) {
             let label = Some(("reason", why.label()));
             out.sample("moim_connections_refused_total", label, load(n));
         }
-        out.family(
-            "moim_connections_closed_total",
-            "counter",
-            "WebSocket connections ended, by reason.",
-        );
+        out.family("moim_connections_closed_total", "counter", "WebSocket connections ended, by reason.");
         for (end, n) in End::ALL.iter().zip(&self.closed) {
             let label = Some(("reason", end.label()));
             out.sample("moim_connections_closed_total", label, load(n));
@@ -172,10 +155,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         tracing::error!("metrics asked of a stopped hub");
         return (StatusCode::SERVICE_UNAVAILABLE, "the hub has stopped").into_response();
     };
-    let headers = [
-        (header::CONTENT_TYPE, CONTENT_TYPE),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
+    let headers = [(header::CONTENT_TYPE, CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")];
     (headers, state.metrics.render(counts)).into_response()
 }
 
@@ -206,10 +186,7 @@ mod tests {
         let open = metrics.connection_opened();
         metrics.sent(&ServerMsg::error(ErrorCode::RoomFull, "full"));
         metrics.connection_closed(End::Silent);
-        let text = metrics.render(Counts {
-            rooms: 2,
-            members: 5,
-        });
+        let text = metrics.render(Counts { rooms: 2, members: 5 });
         drop(open);
         for line in [
             "# TYPE moim_connections_open gauge",
@@ -221,10 +198,7 @@ mod tests {
             "moim_errors_total{code=\"not_json\"} 0",
             "moim_connections_closed_total{reason=\"heartbeat_timeout\"} 1",
         ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "{line} missing from\n{text}"
-            );
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
         }
         assert_eq!(metrics.connections_open.load(Ordering::Relaxed), 0);
     }

@@ -22,9 +22,7 @@ impl AllowedOrigin {
     pub fn parse(raw: &str) -> Result<Self, OriginError> {
         let trimmed = raw.trim();
         let origin = trimmed.strip_suffix('/').unwrap_or(trimmed);
-        normalize(origin)
-            .map(Self)
-            .ok_or_else(|| OriginError(raw.to_owned()))
+        normalize(origin).map(Self).ok_or_else(|| OriginError(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -62,9 +60,7 @@ fn normalize(origin: &str) -> Option<String> {
     let scheme = scheme.to_ascii_lowercase();
     let authority = without_default_port(&scheme, &authority.to_ascii_lowercase())?;
     let well_formed = !authority.is_empty()
-        && authority
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'));
+        && authority.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'));
     well_formed.then(|| format!("{scheme}://{authority}"))
 }
 
@@ -75,12 +71,7 @@ fn without_default_port(scheme: &str, authority: &str) -> Option<String> {
         "https" => ":443",
         _ => return None,
     };
-    Some(
-        authority
-            .strip_suffix(default)
-            .unwrap_or(authority)
-            .to_owned(),
-    )
+    Some(authority.strip_suffix(default).unwrap_or(authority).to_owned())
 }
 
 /// `origin` is normalized; `host` is a `Host` header.
@@ -88,8 +79,7 @@ fn same_host(origin: &str, host: &str) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    without_default_port(scheme, &host.trim().to_ascii_lowercase())
-        .is_some_and(|host| host == authority)
+    without_default_port(scheme, &host.trim().to_ascii_lowercase()).is_some_and(|host| host == authority)
 }
 
 /// A name this server is reached at, from `--public-host`: `host` or
@@ -154,10 +144,8 @@ fn split_host(host: &str) -> Option<(String, Option<u16>)> {
         _ => Some(port.strip_prefix(':')?.parse::<u16>().ok()?),
     };
     let name = name.strip_suffix('.').unwrap_or(&name).to_owned();
-    let well_formed = name.starts_with('[')
-        || name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+    let well_formed =
+        name.starts_with('[') || name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
     well_formed.then_some((name, port))
 }
 
@@ -176,8 +164,7 @@ pub fn host_allowed(public: &[PublicHost], host: &str) -> bool {
     let Some((name, port)) = split_host(host.trim()) else {
         return false;
     };
-    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
-        || public.iter().any(|p| p.matches(&name, port))
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]") || public.iter().any(|p| p.matches(&name, port))
 }
 
 pub const MISDIRECTED: &str = "This Moim server answers only to the names its operator gave it \
@@ -186,11 +173,7 @@ pub const MISDIRECTED: &str = "This Moim server answers only to the names its op
 /// Refuses, with 421 Misdirected Request, a request for a host that is not
 /// one of `public` (see [`host_allowed`]): `Host`, the URI's authority (HTTP/2,
 /// or an absolute URI) and a proxy's `X-Forwarded-Host` must all be.
-pub async fn misdirected(
-    State(public): State<Arc<[PublicHost]>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn misdirected(State(public): State<Arc<[PublicHost]>>, req: Request, next: Next) -> Response {
     if public.is_empty() {
         return next.run(req).await;
     }
@@ -198,15 +181,10 @@ pub async fn misdirected(
     let host = headers.get(header::HOST).map(|v| v.to_str().unwrap_or(""));
     let authority = req.uri().authority().map(|a| a.as_str());
     // The first proxy's, as `/ws` reads it.
-    let forwarded = headers
-        .get("x-forwarded-host")
-        .map(|v| v.to_str().unwrap_or("").split(',').next().unwrap_or(""));
+    let forwarded = headers.get("x-forwarded-host").map(|v| v.to_str().unwrap_or("").split(',').next().unwrap_or(""));
     // A browser always names the host; a request naming none is not for us.
     let named = host.is_some() || authority.is_some();
-    let all_ours = [host, authority, forwarded]
-        .into_iter()
-        .flatten()
-        .all(|h| host_allowed(&public, h));
+    let all_ours = [host, authority, forwarded].into_iter().flatten().all(|h| host_allowed(&public, h));
     if named && all_ours {
         return next.run(req).await;
     }
@@ -220,10 +198,7 @@ mod tests {
     use super::*;
 
     fn listed(origins: &[&str]) -> Vec<AllowedOrigin> {
-        origins
-            .iter()
-            .map(|o| AllowedOrigin::parse(o).unwrap())
-            .collect()
+        origins.iter().map(|o| AllowedOrigin::parse(o).unwrap()).collect()
     }
 
     #[test]
@@ -234,10 +209,7 @@ mod tests {
             ("https://meet.example.org:443", "https://meet.example.org"),
             ("http://10.0.0.5:80", "http://10.0.0.5"),
             ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
-            (
-                "https://meet.example.org:8443",
-                "https://meet.example.org:8443",
-            ),
+            ("https://meet.example.org:8443", "https://meet.example.org:8443"),
             ("http://[::1]:8080", "http://[::1]:8080"),
         ] {
             assert_eq!(AllowedOrigin::parse(raw).unwrap().as_str(), want, "{raw}");
@@ -268,10 +240,7 @@ mod tests {
             ("https://meet.example.org", &["meet.example.org:443"]),
             ("http://[::1]:8080", &["[::1]:8080"]),
             // A proxy that rewrote Host and said where the request was sent.
-            (
-                "http://localhost:8081",
-                &["127.0.0.1:8080", "localhost:8081"],
-            ),
+            ("http://localhost:8081", &["127.0.0.1:8080", "localhost:8081"]),
         ] {
             assert!(allows(&none, Some(origin), hosts), "{origin} on {hosts:?}");
         }
@@ -285,17 +254,11 @@ mod tests {
             ("http://127.0.0.1:9090", &["127.0.0.1:8080"]),
             ("http://127.0.0.1", &["127.0.0.1:8080"]),
             ("http://localhost:8080", &["127.0.0.1:8080"]),
-            (
-                "https://meet.example.org.evil.example",
-                &["meet.example.org"],
-            ),
+            ("https://meet.example.org.evil.example", &["meet.example.org"]),
             ("null", &["127.0.0.1:8080"]),
             ("", &["127.0.0.1:8080"]),
             ("http://evil.example/", &["evil.example"]),
-            (
-                "http://localhost:9999",
-                &["127.0.0.1:8080", "localhost:8081"],
-            ),
+            ("http://localhost:9999", &["127.0.0.1:8080", "localhost:8081"]),
             ("http://127.0.0.1:8080", &[]),
         ] {
             assert!(!allows(&none, Some(origin), hosts), "{origin} on {hosts:?}");
@@ -305,14 +268,8 @@ mod tests {
         let host = &["backend:8080"][..];
         assert!(allows(&some, Some("https://meet.example.org"), host));
         assert!(allows(&some, Some("http://10.0.0.5:8080"), host));
-        assert!(
-            allows(&some, Some("http://backend:8080"), host),
-            "and its own"
-        );
-        assert!(
-            !allows(&some, Some("http://meet.example.org"), host),
-            "scheme"
-        );
+        assert!(allows(&some, Some("http://backend:8080"), host), "and its own");
+        assert!(!allows(&some, Some("http://meet.example.org"), host), "scheme");
         assert!(!allows(&some, Some("https://evil.example"), host));
     }
 

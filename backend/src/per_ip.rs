@@ -22,10 +22,7 @@ pub struct IpSlot {
 
 impl PerIp {
     pub fn new(max: usize) -> Self {
-        Self {
-            max,
-            open: Mutex::default(),
-        }
+        Self { max, open: Mutex::default() }
     }
 
     /// A slot for one more connection from `ip`, or `None` if it has `max`.
@@ -38,10 +35,7 @@ impl PerIp {
             return None;
         }
         *count += 1;
-        Some(IpSlot {
-            ip,
-            owner: self.clone(),
-        })
+        Some(IpSlot { ip, owner: self.clone() })
     }
 
     /// The counts stay right even if a holder panicked: each change is one

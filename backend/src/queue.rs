@@ -129,7 +129,9 @@ pub fn weight(msg: &ServerMsg) -> usize {
                 let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
                 let servers: usize = ice_servers
                     .iter()
-                    .map(|s| FIXED + s.urls.iter().map(String::len).sum::<usize>() + text(&s.username) + text(&s.credential))
+                    .map(|s| {
+                        FIXED + s.urls.iter().map(String::len).sum::<usize>() + text(&s.username) + text(&s.credential)
+                    })
                     .sum();
                 peers.iter().map(|p| peer(&p.name)).sum::<usize>() + servers
             }

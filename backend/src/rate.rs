@@ -23,10 +23,7 @@ pub struct MessageRate {
 
 impl Default for MessageRate {
     fn default() -> Self {
-        Self {
-            per_second: 50,
-            burst: 200,
-        }
+        Self { per_second: 50, burst: 200 }
     }
 }
 
@@ -53,12 +50,7 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(rate: MessageRate, now: Instant) -> Self {
-        Self {
-            per_second: rate.per_second.into(),
-            burst: rate.burst.into(),
-            tokens: rate.burst.into(),
-            last: now,
-        }
+        Self { per_second: rate.per_second.into(), burst: rate.burst.into(), tokens: rate.burst.into(), last: now }
     }
 
     pub fn take(&mut self, now: Instant) -> Verdict {
@@ -103,11 +95,7 @@ mod tests {
         let mut bucket = Bucket::new(MessageRate::default(), start);
         assert_eq!(count(&mut bucket, 200, start), [200, 0, 0]);
         let later = start + Duration::from_millis(100);
-        assert_eq!(
-            count(&mut bucket, 6, later),
-            [5, 1, 0],
-            "5 tokens in 100 ms"
-        );
+        assert_eq!(count(&mut bucket, 6, later), [5, 1, 0], "5 tokens in 100 ms");
         // A long pause refills to the burst, never beyond.
         let much_later = later + Duration::from_secs(3600);
         assert_eq!(count(&mut bucket, 201, much_later), [200, 1, 0]);

@@ -3,8 +3,8 @@
 //! directly, and whatever delivers the answers stays a thin layer.
 
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceServer, MediaState, NameError, PeerId, PeerInfo, RoomName,
-    RoomStatus, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceServer, MediaState, NameError, PeerId, PeerInfo, RoomName, RoomStatus,
+    ServerMsg, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 
@@ -14,9 +14,7 @@ pub type Outbox = Vec<(PeerId, ServerMsg)>;
 /// Why a client message was refused. The `Display` text is what the user sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoomError {
-    #[error(
-        "this page speaks protocol version {client}, the server speaks {server}: reload the page"
-    )]
+    #[error("this page speaks protocol version {client}, the server speaks {server}: reload the page")]
     VersionMismatch { client: u32, server: u32 },
     #[error("join a room first")]
     NotJoined,
@@ -84,11 +82,7 @@ struct Room {
 
 impl Member {
     fn info(&self) -> PeerInfo {
-        PeerInfo {
-            id: self.id,
-            name: self.name.clone(),
-            state: self.state,
-        }
+        PeerInfo { id: self.id, name: self.name.clone(), state: self.state }
     }
 }
 
@@ -158,12 +152,9 @@ impl Rooms {
     pub fn handle(&mut self, peer: PeerId, msg: ClientMsg) -> Outbox {
         let result = match msg.relayed(peer) {
             Ok((to, stamped)) => self.relay(peer, to, stamped),
-            Err(ClientMsg::Join {
-                version,
-                room,
-                name,
-                password,
-            }) => self.join(peer, version, &room, &name, password.as_deref()),
+            Err(ClientMsg::Join { version, room, name, password }) => {
+                self.join(peer, version, &room, &name, password.as_deref())
+            }
             // The hub resumes a seat before a message reaches the rooms
             // (see [`Rooms::resume`]): this one is not a resume it accepted.
             Err(ClientMsg::Resume { .. }) => Err(RoomError::ResumeFailed),
@@ -191,34 +182,23 @@ impl Rooms {
             return Err(RoomError::AlreadyJoined(room.clone()));
         }
         if version != PROTOCOL_VERSION {
-            return Err(RoomError::VersionMismatch {
-                client: version,
-                server: PROTOCOL_VERSION,
-            });
+            return Err(RoomError::VersionMismatch { client: version, server: PROTOCOL_VERSION });
         }
         let room = RoomName::parse(room).map_err(RoomError::InvalidRoomName)?;
         let name = DisplayName::parse(name).map_err(RoomError::InvalidDisplayName)?;
         let password = parse_password(password)?;
         // Checked before `entry` so a refused join never leaves an empty room behind.
         let existing = self.rooms.get(&room);
-        let required = self
-            .locks
-            .get(&room)
-            .or_else(|| existing.and_then(|r| r.password.as_ref()));
+        let required = self.locks.get(&room).or_else(|| existing.and_then(|r| r.password.as_ref()));
         match (required, password) {
             (None, _) => {}
             (Some(_), None) => return Err(RoomError::PasswordRequired),
-            (Some(want), Some(given)) if !same_secret(want, given) => {
-                return Err(RoomError::WrongPassword)
-            }
+            (Some(want), Some(given)) if !same_secret(want, given) => return Err(RoomError::WrongPassword),
             (Some(_), Some(_)) => {}
         }
         let present = existing.map_or(0, |r| r.members.len());
         if present >= self.capacity {
-            return Err(RoomError::RoomFull {
-                members: present,
-                capacity: self.capacity,
-            });
+            return Err(RoomError::RoomFull { members: present, capacity: self.capacity });
         }
 
         let lockable = !self.locks.contains_key(&room);
@@ -227,12 +207,7 @@ impl Rooms {
             entry.password = password.map(str::to_owned);
         }
         let token = new_token();
-        let newcomer = Member {
-            id: peer,
-            name,
-            state: MediaState::default(),
-            token: token.clone(),
-        };
+        let newcomer = Member { id: peer, name, state: MediaState::default(), token: token.clone() };
         let members = &mut entry.members;
         let mut out = vec![(
             peer,
@@ -246,9 +221,7 @@ impl Rooms {
                 resume: Some(token.clone()),
             },
         )];
-        let joined = ServerMsg::PeerJoined {
-            peer: newcomer.info(),
-        };
+        let joined = ServerMsg::PeerJoined { peer: newcomer.info() };
         out.extend(members.iter().map(|m| (m.id, joined.clone())));
         members.push(newcomer);
         self.joined.insert(peer, room);
@@ -265,10 +238,7 @@ impl Rooms {
     /// once its owner has resumed with it.
     pub fn resume(&mut self, version: u32, token: &str) -> Result<(PeerId, ServerMsg), RoomError> {
         if version != PROTOCOL_VERSION {
-            return Err(RoomError::VersionMismatch {
-                client: version,
-                server: PROTOCOL_VERSION,
-            });
+            return Err(RoomError::VersionMismatch { client: version, server: PROTOCOL_VERSION });
         }
         let member = *self.tokens.get(token).ok_or(RoomError::ResumeFailed)?;
         let room = self.joined.get(&member).ok_or(RoomError::ResumeFailed)?;
@@ -303,10 +273,7 @@ impl Rooms {
             self.rooms.remove(&room);
             return Vec::new();
         }
-        members
-            .iter()
-            .map(|m| (m.id, ServerMsg::PeerLeft { peer }))
-            .collect()
+        members.iter().map(|m| (m.id, ServerMsg::PeerLeft { peer })).collect()
     }
 
     /// How many rooms have members.
@@ -326,10 +293,7 @@ impl Rooms {
 
     /// Every room with members, each with its members in join order.
     pub fn snapshot(&self) -> Vec<(RoomName, Vec<PeerId>)> {
-        self.rooms
-            .iter()
-            .map(|(room, r)| (room.clone(), r.members.iter().map(|m| m.id).collect()))
-            .collect()
+        self.rooms.iter().map(|(room, r)| (room.clone(), r.members.iter().map(|m| m.id).collect())).collect()
     }
 
     /// Who is in `room` right now, against the same capacity `join` enforces.
@@ -363,25 +327,15 @@ impl Rooms {
         self.rooms.get(room).into_iter().flat_map(|r| r.members.iter().map(|m| m.id))
     }
 
-    fn media_state(
-        &mut self,
-        from: PeerId,
-        state: MediaState,
-    ) -> Result<Outbox, RoomError> {
+    fn media_state(&mut self, from: PeerId, state: MediaState) -> Result<Outbox, RoomError> {
         let room = self.joined.get(&from).ok_or(RoomError::NotJoined)?;
-        let members = self
-            .rooms
-            .get_mut(room)
-            .map_or(&mut [][..], |r| r.members.as_mut_slice());
+        let members = self.rooms.get_mut(room).map_or(&mut [][..], |r| r.members.as_mut_slice());
         let mut out = Vec::new();
         for member in members {
             if member.id == from {
                 member.state = state;
             } else {
-                out.push((
-                    member.id,
-                    ServerMsg::MediaState { from, state },
-                ));
+                out.push((member.id, ServerMsg::MediaState { from, state }));
             }
         }
         Ok(out)
@@ -429,14 +383,7 @@ mod tests {
     const MUTED_NO_CAMERA: MediaState = MediaState { muted: true, camera_off: true, sharing: false };
 
     fn rooms() -> Rooms {
-        Rooms::new(
-            2,
-            vec![IceServer {
-                urls: vec!["stun:example.org".into()],
-                username: None,
-                credential: None,
-            }],
-        )
+        Rooms::new(2, vec![IceServer { urls: vec!["stun:example.org".into()], username: None, credential: None }])
     }
 
     fn join(room: &str, name: &str) -> ClientMsg {
@@ -444,134 +391,63 @@ mod tests {
     }
 
     fn offer(to: PeerId) -> ClientMsg {
-        ClientMsg::Offer {
-            to,
-            sdp: "v=0".into(),
-        }
+        ClientMsg::Offer { to, sdp: "v=0".into() }
     }
 
     /// Asserts `out` is exactly one `Error` to `peer`, and returns its message.
     fn error_to(peer: PeerId, code: ErrorCode, out: Outbox) -> String {
         match out.as_slice() {
-            [(to, ServerMsg::Error { code: got, message })] if *to == peer && *got == code => {
-                message.clone()
-            }
+            [(to, ServerMsg::Error { code: got, message })] if *to == peer && *got == code => message.clone(),
             other => panic!("expected one {code:?} error to {peer}, got {other:?}"),
         }
     }
 
     fn info(id: PeerId, name: &str) -> PeerInfo {
-        PeerInfo {
-            id,
-            name: DisplayName::parse(name).unwrap(),
-            state: MediaState::default(),
-        }
+        PeerInfo { id, name: DisplayName::parse(name).unwrap(), state: MediaState::default() }
     }
 
     #[test]
     fn join_welcomes_the_newcomer_and_tells_the_others() {
         let mut rooms = rooms();
         let out = rooms.handle(A, join(" standup ", "Ana"));
-        let [(
-            to,
-            ServerMsg::Welcome {
-                version,
-                you,
-                room,
-                capacity,
-                ice_servers,
-                peers,
-                resume,
-            },
-        )] = out.as_slice()
+        let [(to, ServerMsg::Welcome { version, you, room, capacity, ice_servers, peers, resume })] = out.as_slice()
         else {
             panic!("expected a welcome, got {out:?}")
         };
-        assert_eq!(
-            (*to, *version, *you, room.as_str(), *capacity),
-            (A, PROTOCOL_VERSION, A, "standup", 2)
-        );
+        assert_eq!((*to, *version, *you, room.as_str(), *capacity), (A, PROTOCOL_VERSION, A, "standup", 2));
         assert_eq!(ice_servers.len(), 1);
         assert!(peers.is_empty());
         assert!(resume.as_ref().is_some_and(|t| t.len() == 32), "{resume:?}");
 
         let out = rooms.handle(B, join("standup", "Ben"));
         assert_eq!(out.len(), 2);
-        assert!(
-            matches!(&out[0], (B, ServerMsg::Welcome { peers, .. }) if *peers == [info(A, "Ana")])
-        );
-        assert_eq!(
-            out[1],
-            (
-                A,
-                ServerMsg::PeerJoined {
-                    peer: info(B, "Ben")
-                }
-            )
-        );
+        assert!(matches!(&out[0], (B, ServerMsg::Welcome { peers, .. }) if *peers == [info(A, "Ana")]));
+        assert_eq!(out[1], (A, ServerMsg::PeerJoined { peer: info(B, "Ben") }));
     }
 
     #[test]
     fn join_is_validated() {
         let mut rooms = rooms();
-        let wrong = ClientMsg::Join {
-            version: PROTOCOL_VERSION + 1,
-            room: "r".into(),
-            name: "Ana".into(),
-            password: None,
-        };
+        let wrong =
+            ClientMsg::Join { version: PROTOCOL_VERSION + 1, room: "r".into(), name: "Ana".into(), password: None };
         let message = error_to(A, ErrorCode::VersionMismatch, rooms.handle(A, wrong));
         assert!(message.contains("reload"), "{message}");
-        error_to(
-            A,
-            ErrorCode::InvalidRoomName,
-            rooms.handle(A, join("", "Ana")),
-        );
-        error_to(
-            A,
-            ErrorCode::InvalidRoomName,
-            rooms.handle(A, join(&"a".repeat(100), "Ana")),
-        );
-        error_to(
-            A,
-            ErrorCode::InvalidRoomName,
-            rooms.handle(A, join("a/b", "Ana")),
-        );
-        error_to(
-            A,
-            ErrorCode::InvalidDisplayName,
-            rooms.handle(A, join("r", " ")),
-        );
-        error_to(
-            A,
-            ErrorCode::InvalidDisplayName,
-            rooms.handle(A, join("r", "a\nb")),
-        );
+        error_to(A, ErrorCode::InvalidRoomName, rooms.handle(A, join("", "Ana")));
+        error_to(A, ErrorCode::InvalidRoomName, rooms.handle(A, join(&"a".repeat(100), "Ana")));
+        error_to(A, ErrorCode::InvalidRoomName, rooms.handle(A, join("a/b", "Ana")));
+        error_to(A, ErrorCode::InvalidDisplayName, rooms.handle(A, join("r", " ")));
+        error_to(A, ErrorCode::InvalidDisplayName, rooms.handle(A, join("r", "a\nb")));
         assert_eq!(rooms.room_count(), 0, "refused joins leave nothing behind");
 
-        assert!(matches!(
-            rooms.handle(A, join("r", "Ana"))[0].1,
-            ServerMsg::Welcome { .. }
-        ));
-        error_to(
-            A,
-            ErrorCode::AlreadyJoined,
-            rooms.handle(A, join("other", "Ana")),
-        );
+        assert!(matches!(rooms.handle(A, join("r", "Ana"))[0].1, ServerMsg::Welcome { .. }));
+        error_to(A, ErrorCode::AlreadyJoined, rooms.handle(A, join("other", "Ana")));
     }
 
     #[test]
     fn nothing_but_join_before_joining() {
         let mut rooms = rooms();
         error_to(A, ErrorCode::NotJoined, rooms.handle(A, offer(B)));
-        error_to(
-            A,
-            ErrorCode::NotJoined,
-            rooms.handle(
-                A,
-                ClientMsg::MediaState(MUTED),
-            ),
-        );
+        error_to(A, ErrorCode::NotJoined, rooms.handle(A, ClientMsg::MediaState(MUTED)));
         error_to(A, ErrorCode::NotJoined, rooms.handle(A, ClientMsg::Leave));
     }
 
@@ -582,20 +458,8 @@ mod tests {
         rooms.handle(B, join("r", "Ben"));
         let message = error_to(C, ErrorCode::RoomFull, rooms.handle(C, join("r", "Cy")));
         assert_eq!(message, "this room is full: 2 of 2");
-        assert!(matches!(
-            rooms.handle(C, join("elsewhere", "Cy"))[0].1,
-            ServerMsg::Welcome { .. }
-        ));
-        assert_eq!(
-            rooms.handle(A, offer(B)),
-            [(
-                B,
-                ServerMsg::Offer {
-                    from: A,
-                    sdp: "v=0".into()
-                }
-            )]
-        );
+        assert!(matches!(rooms.handle(C, join("elsewhere", "Cy"))[0].1, ServerMsg::Welcome { .. }));
+        assert_eq!(rooms.handle(A, offer(B)), [(B, ServerMsg::Offer { from: A, sdp: "v=0".into() })]);
     }
 
     #[test]
@@ -605,111 +469,44 @@ mod tests {
         rooms.handle(B, join("r", "Ben"));
         rooms.handle(C, join("other", "Cy"));
 
-        assert_eq!(
-            rooms.handle(A, offer(B)),
-            [(
-                B,
-                ServerMsg::Offer {
-                    from: A,
-                    sdp: "v=0".into()
-                }
-            )]
-        );
-        let answer = ClientMsg::Answer {
-            to: A,
-            sdp: "v=1".into(),
-        };
-        assert_eq!(
-            rooms.handle(B, answer),
-            [(
-                A,
-                ServerMsg::Answer {
-                    from: B,
-                    sdp: "v=1".into()
-                }
-            )]
-        );
-        let candidate = shared::IceCandidate {
-            candidate: "c".into(),
-            sdp_mid: None,
-            sdp_m_line_index: Some(0),
-        };
-        let ice = ClientMsg::Ice {
-            to: B,
-            candidate: candidate.clone(),
-        };
-        assert_eq!(
-            rooms.handle(A, ice),
-            [(B, ServerMsg::Ice { from: A, candidate })]
-        );
+        assert_eq!(rooms.handle(A, offer(B)), [(B, ServerMsg::Offer { from: A, sdp: "v=0".into() })]);
+        let answer = ClientMsg::Answer { to: A, sdp: "v=1".into() };
+        assert_eq!(rooms.handle(B, answer), [(A, ServerMsg::Answer { from: B, sdp: "v=1".into() })]);
+        let candidate = shared::IceCandidate { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: Some(0) };
+        let ice = ClientMsg::Ice { to: B, candidate: candidate.clone() };
+        assert_eq!(rooms.handle(A, ice), [(B, ServerMsg::Ice { from: A, candidate })]);
 
         error_to(A, ErrorCode::UnknownPeer, rooms.handle(A, offer(C)));
         error_to(A, ErrorCode::UnknownPeer, rooms.handle(A, offer(A)));
-        error_to(
-            A,
-            ErrorCode::UnknownPeer,
-            rooms.handle(A, offer(PeerId(99))),
-        );
+        error_to(A, ErrorCode::UnknownPeer, rooms.handle(A, offer(PeerId(99))));
     }
 
     #[test]
     fn media_state_is_stored_and_told_to_the_others() {
         let mut rooms = rooms();
         rooms.handle(A, join("r", "Ana"));
-        let out = rooms.handle(
-            A,
-            ClientMsg::MediaState(MUTED_NO_CAMERA),
-        );
+        let out = rooms.handle(A, ClientMsg::MediaState(MUTED_NO_CAMERA));
         assert!(out.is_empty(), "nobody else to tell, and never the sender");
 
         let out = rooms.handle(B, join("r", "Ben"));
-        let ServerMsg::Welcome { peers, .. } = &out[0].1 else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            peers[0],
-            PeerInfo {
-                state: MUTED_NO_CAMERA,
-                ..info(A, "Ana")
-            }
-        );
+        let ServerMsg::Welcome { peers, .. } = &out[0].1 else { panic!("{out:?}") };
+        assert_eq!(peers[0], PeerInfo { state: MUTED_NO_CAMERA, ..info(A, "Ana") });
 
-        let out = rooms.handle(
-            B,
-            ClientMsg::MediaState(MUTED),
-        );
-        assert_eq!(
-            out,
-            [(
-                A,
-                ServerMsg::MediaState {
-                    from: B,
-                    state: MUTED
-                }
-            )]
-        );
+        let out = rooms.handle(B, ClientMsg::MediaState(MUTED));
+        assert_eq!(out, [(A, ServerMsg::MediaState { from: B, state: MUTED })]);
     }
 
     #[test]
     fn status_counts_the_members_of_one_room() {
         let mut rooms = rooms();
         let r = RoomName::parse("r").unwrap();
-        let empty = RoomStatus {
-            room: r.clone(),
-            members: 0,
-            capacity: 2,
-            locked: false,
-        };
+        let empty = RoomStatus { room: r.clone(), members: 0, capacity: 2, locked: false };
         assert_eq!(rooms.status(r.clone()), empty);
         rooms.handle(A, join("r", "Ana"));
         rooms.handle(B, join("r", "Ben"));
         rooms.handle(C, join("r", "Cy"));
         rooms.handle(C, join("other", "Cy"));
-        assert_eq!(
-            rooms.status(r.clone()).members,
-            2,
-            "the refused is not counted"
-        );
+        assert_eq!(rooms.status(r.clone()).members, 2, "the refused is not counted");
         rooms.handle(A, ClientMsg::Leave);
         assert_eq!(rooms.status(r.clone()).members, 1);
         rooms.leave(B);
@@ -722,18 +519,9 @@ mod tests {
         rooms.handle(A, join("r", "Ana"));
         rooms.handle(B, join("r", "Ben"));
 
-        assert_eq!(
-            rooms.handle(B, ClientMsg::Leave),
-            [(A, ServerMsg::PeerLeft { peer: B })]
-        );
+        assert_eq!(rooms.handle(B, ClientMsg::Leave), [(A, ServerMsg::PeerLeft { peer: B })]);
         error_to(B, ErrorCode::NotJoined, rooms.handle(B, offer(A)));
-        assert!(
-            matches!(
-                rooms.handle(B, join("r", "Ben"))[0].1,
-                ServerMsg::Welcome { .. }
-            ),
-            "may rejoin"
-        );
+        assert!(matches!(rooms.handle(B, join("r", "Ben"))[0].1, ServerMsg::Welcome { .. }), "may rejoin");
 
         assert_eq!(rooms.leave(A), [(B, ServerMsg::PeerLeft { peer: A })]);
         assert!(rooms.leave(A).is_empty(), "leaving twice is harmless");
@@ -767,10 +555,7 @@ mod tests {
         error_to(B, ErrorCode::PasswordRequired, rooms.handle(B, join("r", "Ben")));
         error_to(B, ErrorCode::WrongPassword, rooms.handle(B, locked_join("r", "Ben", "open sesame!")));
         assert_eq!(rooms.status(r.clone()).members, 1, "refused joiners are not counted");
-        assert!(matches!(
-            rooms.handle(B, locked_join("r", "Ben", "open sesame"))[0].1,
-            ServerMsg::Welcome { .. }
-        ));
+        assert!(matches!(rooms.handle(B, locked_join("r", "Ben", "open sesame"))[0].1, ServerMsg::Welcome { .. }));
         rooms.leave(A);
         rooms.leave(B);
         assert!(!rooms.status(r.clone()).locked, "an empty room forgets its password");
@@ -798,10 +583,7 @@ mod tests {
         let mut rooms = rooms();
         let token = token_of(&rooms.handle(A, join("r", "Ana")));
         rooms.handle(B, join("r", "Ben"));
-        assert!(matches!(
-            rooms.resume(PROTOCOL_VERSION + 1, &token),
-            Err(RoomError::VersionMismatch { .. })
-        ));
+        assert!(matches!(rooms.resume(PROTOCOL_VERSION + 1, &token), Err(RoomError::VersionMismatch { .. })));
         let (member, resumed) = rooms.resume(PROTOCOL_VERSION, &token).unwrap();
         assert_eq!(member, A);
         let ServerMsg::Resumed { resume: Some(token), .. } = &resumed else { panic!("{resumed:?}") };

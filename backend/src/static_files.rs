@@ -18,13 +18,8 @@ Run `cargo xtask run` (or `trunk build --release`) in the project folder, then r
 /// `index.html`, whose router handles deep links like `/r/<room>`.
 pub fn router(dist: &Path) -> Router {
     let index = Arc::new(dist.join("index.html"));
-    let files = ServeDir::new(dist)
-        .precompressed_gzip()
-        .precompressed_br()
-        .fallback(app_shell.with_state(index));
-    Router::new()
-        .fallback_service(files)
-        .layer(map_response(revalidate_html))
+    let files = ServeDir::new(dist).precompressed_gzip().precompressed_br().fallback(app_shell.with_state(index));
+    Router::new().fallback_service(files).layer(map_response(revalidate_html))
 }
 
 async fn app_shell(State(index): State<Arc<PathBuf>>, req: Request) -> Response {
@@ -34,9 +29,7 @@ async fn app_shell(State(index): State<Arc<PathBuf>>, req: Request) -> Response 
     if is_file_name {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let mut file = ServeFile::new(index.as_path())
-        .precompressed_gzip()
-        .precompressed_br();
+    let mut file = ServeFile::new(index.as_path()).precompressed_gzip().precompressed_br();
     match file.try_call(req).await {
         Ok(res) if res.status() == StatusCode::NOT_FOUND => {
             (StatusCode::SERVICE_UNAVAILABLE, NOT_BUILT).into_response()
@@ -58,8 +51,7 @@ async fn revalidate_html(mut res: Response) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     res
 }

@@ -27,15 +27,9 @@ const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not valid PEM: {source}")]
-    Pem {
-        path: PathBuf,
-        source: rustls::pki_types::pem::Error,
-    },
+    Pem { path: PathBuf, source: rustls::pki_types::pem::Error },
     #[error("no certificate in {0}")]
     NoCertificate(PathBuf),
     #[error("no private key in {0}")]
@@ -43,10 +37,7 @@ pub enum TlsError {
     #[error("cannot make a certificate: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("cannot store the certificate in {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("unusable certificate or key: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -59,9 +50,7 @@ pub struct Identity {
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity")
-            .field("chain", &self.chain.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Identity").field("chain", &self.chain.len()).finish_non_exhaustive()
     }
 }
 
@@ -102,9 +91,7 @@ pub fn load(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
     }
     let key = match PrivateKeyDer::from_pem_slice(&read(key)?) {
         Ok(der) => der,
-        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
-            return Err(TlsError::NoKey(key.to_owned()))
-        }
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => return Err(TlsError::NoKey(key.to_owned())),
         Err(source) => return Err(pem_error(key, source)),
     };
     Ok(Identity { chain, key })
@@ -128,11 +115,7 @@ pub fn self_signed(dir: &Path, ips: &[IpAddr]) -> Result<(Identity, SelfSigned),
 
 /// `$XDG_DATA_HOME/moim/tls`, else `~/.local/share/moim/tls`, else `./.moim-tls`.
 pub fn default_dir() -> PathBuf {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     var("XDG_DATA_HOME")
         .filter(|p| p.is_absolute())
         .or_else(|| var("HOME").map(|home| home.join(".local/share")))
@@ -162,25 +145,18 @@ fn stored(dir: &Path, names: &[SanType]) -> Result<Identity, String> {
     let cert = &identity.chain[0];
     let mut roots = RootCertStore::empty();
     roots.add(cert.clone()).map_err(|e| e.to_string())?;
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build().map_err(|e| e.to_string())?;
     let then = UnixTime::since_unix_epoch(
-        (SystemTime::now() + RENEW_BEFORE)
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default(),
+        (SystemTime::now() + RENEW_BEFORE).duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
     );
     for name in names {
         let server_name = match name {
-            SanType::DnsName(dns) => {
-                ServerName::try_from(dns.as_str().to_owned()).map_err(|e| e.to_string())?
-            }
+            SanType::DnsName(dns) => ServerName::try_from(dns.as_str().to_owned()).map_err(|e| e.to_string())?,
             SanType::IpAddress(ip) => ServerName::IpAddress((*ip).into()),
             other => return Err(format!("unexpected name {other:?}")),
         };
-        verifier
-            .verify_server_cert(cert, &[], &server_name, &[], then)
-            .map_err(|e| format!("{server_name:?}: {e}"))?;
+        verifier.verify_server_cert(cert, &[], &server_name, &[], then).map_err(|e| format!("{server_name:?}: {e}"))?;
     }
     Ok(identity)
 }
@@ -190,9 +166,7 @@ fn generate(names: &[SanType]) -> Result<(String, String), TlsError> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     params.subject_alt_names = names.to_vec();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Moim (self-signed)");
+    params.distinguished_name.push(DnType::CommonName, "Moim (self-signed)");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     // A day back, for clocks (a phone's, say) slightly behind this one.
     let now = SystemTime::now();
@@ -203,27 +177,18 @@ fn generate(names: &[SanType]) -> Result<(String, String), TlsError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })
 }
 
 fn pem_error(path: &Path, source: rustls::pki_types::pem::Error) -> TlsError {
-    TlsError::Pem {
-        path: path.to_owned(),
-        source,
-    }
+    TlsError::Pem { path: path.to_owned(), source }
 }
 
 /// Writes `dir/name` readable by this user only: it may be the private key.
 fn write_private(dir: &Path, name: &str, contents: &str) -> Result<(), TlsError> {
     use std::io::Write;
     let path = dir.join(name);
-    let error = |source| TlsError::Write {
-        path: path.clone(),
-        source,
-    };
+    let error = |source| TlsError::Write { path: path.clone(), source };
     let mut dirs = std::fs::DirBuilder::new();
     dirs.recursive(true);
     let mut file = std::fs::OpenOptions::new();
@@ -235,9 +200,7 @@ fn write_private(dir: &Path, name: &str, contents: &str) -> Result<(), TlsError>
         file.mode(0o600);
     }
     dirs.create(dir).map_err(error)?;
-    file.open(&path)
-        .and_then(|mut f| f.write_all(contents.as_bytes()))
-        .map_err(error)
+    file.open(&path).and_then(|mut f| f.write_all(contents.as_bytes())).map_err(error)
 }
 
 #[cfg(test)]
@@ -247,10 +210,7 @@ mod tests {
     const LAN: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20));
 
     fn files(dir: &Path) -> (Vec<u8>, Vec<u8>) {
-        (
-            std::fs::read(dir.join(CERT_FILE)).unwrap(),
-            std::fs::read(dir.join(KEY_FILE)).unwrap(),
-        )
+        (std::fs::read(dir.join(CERT_FILE)).unwrap(), std::fs::read(dir.join(KEY_FILE)).unwrap())
     }
 
     #[test]
@@ -280,10 +240,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         self_signed(dir.path(), &[]).unwrap();
         std::fs::write(dir.path().join(CERT_FILE), "garbage").unwrap();
-        assert_eq!(
-            self_signed(dir.path(), &[]).unwrap().1,
-            SelfSigned::Generated
-        );
+        assert_eq!(self_signed(dir.path(), &[]).unwrap().1, SelfSigned::Generated);
     }
 
     #[cfg(unix)]
@@ -292,10 +249,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         self_signed(dir.path(), &[]).unwrap();
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
 
@@ -326,9 +280,6 @@ mod tests {
     #[test]
     fn the_default_dir_is_under_the_users_data() {
         let dir = default_dir();
-        assert!(
-            dir.ends_with("moim/tls") || dir == Path::new(".moim-tls"),
-            "{dir:?}"
-        );
+        assert!(dir.ends_with("moim/tls") || dir == Path::new(".moim-tls"), "{dir:?}");
     }
 }

@@ -35,10 +35,8 @@ impl TurnRest {
     /// The entry for `user` at `now`: username `<expiry unix seconds>:<user>`,
     /// credential base64(HMAC-SHA1(secret, username)).
     pub fn ice_server(&self, user: &str, now: SystemTime) -> IceServer {
-        let expiry = now
-            .checked_add(self.ttl)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
+        let expiry =
+            now.checked_add(self.ttl).and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
         let username = format!("{expiry}:{user}");
         IceServer {
             urls: self.urls.clone(),
@@ -50,8 +48,7 @@ impl TurnRest {
 
 /// base64(HMAC-SHA1(secret, username)), what coturn recomputes to check it.
 pub fn credential(secret: &str, username: &str) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any length");
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(username.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -72,20 +69,13 @@ mod tests {
     use super::*;
 
     fn turn(ttl: Duration) -> TurnRest {
-        TurnRest {
-            urls: vec!["turn:turn.example.org:3478".into()],
-            secret: "secret".into(),
-            ttl,
-        }
+        TurnRest { urls: vec!["turn:turn.example.org:3478".into()], secret: "secret".into(), ttl }
     }
 
     #[test]
     fn credential_matches_an_independently_computed_vector() {
         // python3: base64.b64encode(hmac.new(b"secret", b"1700086400:moim-7", hashlib.sha1).digest())
-        assert_eq!(
-            credential("secret", "1700086400:moim-7"),
-            "Cm434ViFqzuDXs2CVNARssSeb64="
-        );
+        assert_eq!(credential("secret", "1700086400:moim-7"), "Cm434ViFqzuDXs2CVNARssSeb64=");
     }
 
     #[test]
@@ -94,10 +84,7 @@ mod tests {
         let server = turn(Duration::from_secs(86_400)).ice_server("moim-7", now);
         assert_eq!(server.urls, ["turn:turn.example.org:3478"]);
         assert_eq!(server.username.as_deref(), Some("1700086400:moim-7"));
-        assert_eq!(
-            server.credential.as_deref(),
-            Some("Cm434ViFqzuDXs2CVNARssSeb64=")
-        );
+        assert_eq!(server.credential.as_deref(), Some("Cm434ViFqzuDXs2CVNARssSeb64="));
     }
 
     #[test]
@@ -116,13 +103,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_secret() {
-        let shown = format!(
-            "{:?}",
-            TurnRest {
-                secret: "hunter2".into(),
-                ..turn(Duration::from_secs(1))
-            }
-        );
+        let shown = format!("{:?}", TurnRest { secret: "hunter2".into(), ..turn(Duration::from_secs(1)) });
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("turn.example.org"), "{shown}");
     }

@@ -5,10 +5,10 @@
 use crate::accept::BytesRead;
 use crate::hub::{Hub, Kick, PeerConn};
 use crate::lines::Lines;
-use crate::queue::{Outbox, Queue};
 use crate::metrics::Metrics;
 use crate::origin;
 use crate::per_ip::IpSlot;
+use crate::queue::{Outbox, Queue};
 use crate::rate::{Bucket, MessageRate, Verdict};
 use crate::{AppState, Limits};
 use axum::body::Bytes;
@@ -57,19 +57,14 @@ pub async fn upgrade(
         return refuse(&state, Refused::Stopping);
     }
     // Unreadable (non-ASCII) values count as present but wrong.
-    let origin = headers
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or(""));
+    let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or(""));
     // HTTP/2 has no Host header: the authority is in the URI.
     let host = match headers.get(header::HOST) {
         Some(host) => host.to_str().ok(),
         None => uri.authority().map(|a| a.as_str()),
     };
     // The first proxy's, if several appended theirs.
-    let forwarded = headers
-        .get("x-forwarded-host")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next());
+    let forwarded = headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next());
     let hosts: Vec<&str> = host.into_iter().chain(forwarded).collect();
     if !origin::allows(&state.limits.allowed_origins, origin, &hosts) {
         tracing::info!(?origin, ?hosts, "WebSocket from another origin refused");
@@ -220,42 +215,22 @@ impl End {
     pub fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             Self::ClientClosed | Self::Reconnecting | Self::Dropped | Self::Silent => return None,
-            Self::TooSlow => (
-                close_code::TOO_SLOW,
-                "too slow to receive messages".to_owned(),
-            ),
-            Self::Replaced => (
-                close_code::REPLACED,
-                "resumed on a newer connection".to_owned(),
-            ),
-            Self::TooBig => (
-                close_code::TOO_BIG,
-                format!("message larger than {} KiB", MAX_FRAME_BYTES / 1024),
-            ),
-            Self::VersionMismatch => (
-                close_code::VERSION_MISMATCH,
-                "protocol version mismatch: reload the page".to_owned(),
-            ),
-            Self::TooManyMessages => (
-                close_code::TOO_MANY_MESSAGES,
-                "too many messages".to_owned(),
-            ),
-            Self::TooManyAttempts => (
-                close_code::TOO_MANY_ATTEMPTS,
-                "too many wrong passwords: wait before trying again".to_owned(),
-            ),
+            Self::TooSlow => (close_code::TOO_SLOW, "too slow to receive messages".to_owned()),
+            Self::Replaced => (close_code::REPLACED, "resumed on a newer connection".to_owned()),
+            Self::TooBig => (close_code::TOO_BIG, format!("message larger than {} KiB", MAX_FRAME_BYTES / 1024)),
+            Self::VersionMismatch => {
+                (close_code::VERSION_MISMATCH, "protocol version mismatch: reload the page".to_owned())
+            }
+            Self::TooManyMessages => (close_code::TOO_MANY_MESSAGES, "too many messages".to_owned()),
+            Self::TooManyAttempts => {
+                (close_code::TOO_MANY_ATTEMPTS, "too many wrong passwords: wait before trying again".to_owned())
+            }
             Self::ProtocolError => (rfc6455::PROTOCOL, "WebSocket protocol error".to_owned()),
             Self::InvalidUtf8 => (rfc6455::INVALID, "text frame is not UTF-8".to_owned()),
             Self::Incomplete => (rfc6455::POLICY, "message not completed in time".to_owned()),
-            Self::Stopping => (
-                close_code::GOING_AWAY,
-                "the server is restarting".to_owned(),
-            ),
+            Self::Stopping => (close_code::GOING_AWAY, "the server is restarting".to_owned()),
         };
-        Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })
+        Some(CloseFrame { code, reason: reason.into() })
     }
 }
 
@@ -271,14 +246,7 @@ async fn connection(
     let _open = state.metrics.connection_opened();
     let hub = &state.hub;
     let heartbeat = state.limits.heartbeat_timeout;
-    let Ok(PeerConn {
-        id: peer,
-        mut outbox,
-        replies,
-        mut kicked,
-        lines,
-    }) = hub.connect_from(ip).await
-    else {
+    let Ok(PeerConn { id: peer, mut outbox, replies, mut kicked, lines }) = hub.connect_from(ip).await else {
         return;
     };
     tracing::debug!(%peer, "connected");
@@ -398,14 +366,10 @@ async fn read_loop(
                 },
                 Err(err) => ServerMsg::error(err.code(), err.to_string()),
             },
-            Message::Binary(_) => {
-                ServerMsg::error(ErrorCode::InvalidMessage, "send JSON text frames")
-            }
+            Message::Binary(_) => ServerMsg::error(ErrorCode::InvalidMessage, "send JSON text frames"),
             // tungstenite answers pings itself; pongs were noted above.
             Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(Some(frame)) if frame.code == close_code::RECONNECTING => {
-                return End::Reconnecting
-            }
+            Message::Close(Some(frame)) if frame.code == close_code::RECONNECTING => return End::Reconnecting,
             Message::Close(_) => return End::ClientClosed,
         };
         if let Err(end) = self::reply(replies, reply) {
@@ -553,7 +517,11 @@ async fn write_batch(
 
 /// Sends our Close (or answers theirs), then waits briefly for the peer's
 /// Close so the socket shuts down cleanly instead of racing our frame.
-async fn finish(mut sink: SplitSink<WebSocket, Message>, mut stream: SplitStream<WebSocket>, close: Option<CloseFrame>) {
+async fn finish(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    close: Option<CloseFrame>,
+) {
     let handshake = async {
         match close {
             None => sink.close().await?,

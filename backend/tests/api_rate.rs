@@ -48,13 +48,7 @@ async fn a_flood_from_one_address_is_refused_until_the_budget_refills() {
 
 #[tokio::test]
 async fn the_budget_is_a_limit_of_its_own() {
-    let limits = Limits {
-        api_rate: backend::MessageRate {
-            per_second: 1,
-            burst: 3,
-        },
-        ..Limits::default()
-    };
+    let limits = Limits { api_rate: backend::MessageRate { per_second: 1, burst: 3 }, ..Limits::default() };
     let addr = start_with(config(6), limits).await;
     let mut statuses = Vec::new();
     for _ in 0..5 {

@@ -21,10 +21,7 @@ const PATHS: [&str; 7] = ["/", "/r/x", "/api/rooms/x", "/api/ice-servers", "/hea
 
 async fn server_with_page(dist: &Path, page: &str, limits: Limits) -> SocketAddr {
     std::fs::write(dist.join("index.html"), page).unwrap();
-    let config = Config {
-        dist_dir: dist.to_owned(),
-        ..config(6)
-    };
+    let config = Config { dist_dir: dist.to_owned(), ..config(6) };
     start_with(config, limits).await
 }
 
@@ -73,10 +70,7 @@ async fn every_response_carries_the_security_headers() {
 #[tokio::test]
 async fn hsts_is_sent_when_asked_for() {
     let dist = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        hsts: true,
-        ..Limits::default()
-    };
+    let limits = Limits { hsts: true, ..Limits::default() };
     let addr = server_with_page(dist.path(), PAGE, limits).await;
     for path in ["/", "/healthz", "/api/rooms/x"] {
         let res = get(addr, path).await;
@@ -101,7 +95,8 @@ async fn a_rebuilt_page_gets_a_policy_with_its_own_hashes() {
     assert!(csp(&get(addr, "/").await).contains(EARLY_HASH));
     // As trunk rewrites index.html while the server runs; CRLF line ends,
     // which the browser reads as LF before it hashes.
-    let rebuilt = "<html><head>\r\n<script>alert(1)</script>\r\n<script>\r\nconsole.log('early')</script></head></html>";
+    let rebuilt =
+        "<html><head>\r\n<script>alert(1)</script>\r\n<script>\r\nconsole.log('early')</script></head></html>";
     std::fs::write(dist.path().join("index.html"), rebuilt).unwrap();
     let policy = csp(&get(addr, "/r/again").await);
     assert!(policy.contains(&format!("'wasm-unsafe-eval' {REBUILT_HASH} 'sha256-")), "{policy}");

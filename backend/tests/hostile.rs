@@ -30,9 +30,7 @@ fn marks_frame() -> String {
 /// `name` in /metrics, with its labels, e.g. `moim_connections_open`.
 async fn metric(addr: SocketAddr, name: &str) -> u64 {
     let text = get(addr, "/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(0)
+    text.lines().find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
 }
 
 /// Waits (up to `WAIT`) until `name` reads `want`.
@@ -361,11 +359,7 @@ async fn frames_that_break_the_protocol_get_their_close_code_and_give_the_seat_u
 
 #[tokio::test]
 async fn seats_kept_for_a_resume_count_against_their_address() {
-    let limits = Limits {
-        max_connections_per_ip: 2,
-        resume_window: Duration::from_secs(1),
-        ..Limits::default()
-    };
+    let limits = Limits { max_connections_per_ip: 2, resume_window: Duration::from_secs(1), ..Limits::default() };
     let addr = start_with(config(6), limits).await;
     for name in ["Ana", "Ben"] {
         let mut ws = connect(addr).await;
@@ -398,7 +392,9 @@ async fn deep_nesting_and_path_traversal_are_refused_plainly() {
     assert!(matches!(code, ErrorCode::NotJson | ErrorCode::UnknownType), "{code:?}");
     join(&mut ws, "r", "Ana").await;
 
-    for path in ["/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/r/..%2f..%2fetc%2fpasswd", "/..%5c..%5cetc%5cpasswd"] {
+    for path in
+        ["/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/r/..%2f..%2fetc%2fpasswd", "/..%5c..%5cetc%5cpasswd"]
+    {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         tcp.write_all(request.as_bytes()).await.unwrap();

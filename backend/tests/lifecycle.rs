@@ -28,10 +28,7 @@ async fn only_pings_for(ws: &mut Ws, how_long: Duration) -> usize {
 #[tokio::test]
 async fn a_member_that_stops_answering_is_dropped_and_the_room_told() {
     let heartbeat = Duration::from_secs(1);
-    let limits = Limits {
-        heartbeat_timeout: heartbeat,
-        ..Limits::default()
-    };
+    let limits = Limits { heartbeat_timeout: heartbeat, ..Limits::default() };
     let addr = start_with(config(3), limits).await;
     let ((mut a, a_id), (mut b, b_id)) = pair(addr, "r").await;
     let mut silent = connect(addr).await;
@@ -48,16 +45,10 @@ async fn a_member_that_stops_answering_is_dropped_and_the_room_told() {
     assert_eq!(to_a, ServerMsg::PeerLeft { peer: silent_id });
     assert_eq!(to_b, ServerMsg::PeerLeft { peer: silent_id });
     assert!(waited >= heartbeat / 2, "dropped after only {waited:?}");
-    assert!(
-        waited < heartbeat + Duration::from_secs(2),
-        "took {waited:?}"
-    );
+    assert!(waited < heartbeat + Duration::from_secs(2), "took {waited:?}");
 
     // Members that say nothing but answer pings stay, however long.
-    let (pings_a, pings_b) = tokio::join!(
-        only_pings_for(&mut a, 2 * heartbeat),
-        only_pings_for(&mut b, 2 * heartbeat)
-    );
+    let (pings_a, pings_b) = tokio::join!(only_pings_for(&mut a, 2 * heartbeat), only_pings_for(&mut b, 2 * heartbeat));
     assert!(pings_a >= 3 && pings_b >= 3, "pings: {pings_a}, {pings_b}");
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
     drop(silent);
@@ -71,12 +62,7 @@ async fn shutdown_closes_every_connection_with_going_away_and_serve_returns() {
     let shutdown = async {
         let _ = stopped.await;
     };
-    let server = tokio::spawn(backend::serve_with(
-        listener,
-        config(3),
-        Limits::default(),
-        shutdown,
-    ));
+    let server = tokio::spawn(backend::serve_with(listener, config(3), Limits::default(), shutdown));
 
     let ((mut a, _), (mut b, _)) = pair(addr, "r").await;
     let mut c = connect(addr).await;
@@ -100,11 +86,7 @@ async fn shutdown_closes_every_connection_with_going_away_and_serve_returns() {
     let served = tokio::time::timeout(WAIT, server).await;
     assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
     // Every closing handshake completed: none waited out its 2 s timeout.
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
 
 /// The issue's case: SIGTERM to the real binary with 200 members.

@@ -16,10 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{client_async, WebSocketStream};
 
 fn ice_msg(to: PeerId, i: usize) -> Value {
-    let candidate = format!(
-        "candidate:{i} 1 udp 2122260223 192.168.1.{} 50000 typ host",
-        i % 250
-    );
+    let candidate = format!("candidate:{i} 1 udp 2122260223 192.168.1.{} 50000 typ host", i % 250);
     json!({ "type": "ice", "to": to, "candidate": { "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0 } })
 }
 
@@ -84,23 +81,10 @@ async fn messages_over_the_rate_are_refused_one_by_one_and_the_connection_lives(
     let refused = drain(&mut a).await;
     assert!(refused.iter().all(is_too_many), "{refused:?}");
     let passed = drain(&mut b).await;
-    assert!(
-        passed
-            .iter()
-            .all(|m| matches!(m, ServerMsg::MediaState { from, .. } if *from == a_id)),
-        "{passed:?}"
-    );
-    assert_eq!(
-        passed.len() + refused.len(),
-        250,
-        "each one passed or was refused"
-    );
+    assert!(passed.iter().all(|m| matches!(m, ServerMsg::MediaState { from, .. } if *from == a_id)), "{passed:?}");
+    assert_eq!(passed.len() + refused.len(), 250, "each one passed or was refused");
     // 199 tokens, plus what refilled at 50 a second while they arrived.
-    assert!(
-        (199..230).contains(&passed.len()),
-        "{} passed",
-        passed.len()
-    );
+    assert!((199..230).contains(&passed.len()), "{} passed", passed.len());
 
     // Refusals are debt repaid at 50 a second: after about a second
     // messages pass again, and the connection was never closed.
@@ -108,10 +92,7 @@ async fn messages_over_the_rate_are_refused_one_by_one_and_the_connection_lives(
     loop {
         a.send(Message::text("hello")).await.unwrap();
         match recv(&mut a).await {
-            ServerMsg::Error {
-                code: ErrorCode::NotJson,
-                ..
-            } => break,
+            ServerMsg::Error { code: ErrorCode::NotJson, .. } => break,
             other if is_too_many(&other) => {}
             other => panic!("expected not_json or too_many_messages, got {other:?}"),
         }
@@ -163,10 +144,7 @@ const TOO_MANY_FROM_ADDRESS: &str = "Too many connections from your address. \
 
 /// A WebSocket from `ip` (any 127.x.y.z is this machine); on refusal, the
 /// status and body.
-async fn connect_from_ip(
-    addr: SocketAddr,
-    ip: Ipv4Addr,
-) -> Result<WebSocketStream<TcpStream>, (u16, String)> {
+async fn connect_from_ip(addr: SocketAddr, ip: Ipv4Addr) -> Result<WebSocketStream<TcpStream>, (u16, String)> {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(IpAddr::V4(ip), 0)).unwrap();
     let stream = socket.connect(addr).await.unwrap();
@@ -175,10 +153,7 @@ async fn connect_from_ip(
 
 #[tokio::test]
 async fn the_fourth_connection_from_one_address_gets_429() {
-    let limits = Limits {
-        max_connections_per_ip: 3,
-        ..Limits::default()
-    };
+    let limits = Limits { max_connections_per_ip: 3, ..Limits::default() };
     let addr = start_with(config(6), limits).await;
     let home = Ipv4Addr::LOCALHOST;
     let mut open = Vec::new();
@@ -210,10 +185,7 @@ async fn the_fourth_connection_from_one_address_gets_429() {
             Err(other) => panic!("the freed slot was never given back: {other:?}"),
         }
     };
-    again
-        .send(Message::text(join_msg("r", "Ana").to_string()))
-        .await
-        .unwrap();
+    again.send(Message::text(join_msg("r", "Ana").to_string())).await.unwrap();
     let welcome = loop {
         match again.next().await {
             Some(Ok(Message::Text(text))) => break ServerMsg::decode(&text).unwrap(),
@@ -227,10 +199,6 @@ async fn the_fourth_connection_from_one_address_gets_429() {
     // Three refusals at least: one per address, and the last one.
     let metrics = get(addr, "/metrics").await.text().await.unwrap();
     let key = "moim_connections_refused_total{reason=\"too_many_from_address\"}";
-    let refusals: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap();
+    let refusals: u64 = metrics.lines().find_map(|l| l.strip_prefix(key)).and_then(|n| n.trim().parse().ok()).unwrap();
     assert!(refusals >= 3, "{refusals}");
 }

@@ -60,10 +60,7 @@ impl Load {
     fn from_env(defaults: Load) -> Load {
         let var = |name: &str, default: u64| -> u64 {
             match std::env::var(name) {
-                Ok(v) => v
-                    .trim()
-                    .parse()
-                    .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+                Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
                 Err(_) => default,
             }
         };
@@ -208,9 +205,8 @@ async fn run(load: Load) {
 
     // Each member's offers to each room-mate, plus its "end".
     let relayed = received.load(Ordering::Relaxed);
-    let expected: usize = (0..load.rooms())
-        .map(|r| load.members(r) * (load.members(r) - 1) * (load.messages + 1))
-        .sum();
+    let expected: usize =
+        (0..load.rooms()).map(|r| load.members(r) * (load.members(r) - 1) * (load.messages + 1)).sum();
     assert_eq!(relayed, expected, "offers relayed in all");
     println!(
         "load: {} clients joined in {:.1} s; {relayed} offers relayed in {relay_secs:.1} s ({:.0}/s); \
@@ -320,7 +316,12 @@ impl Client {
                 present = true;
                 let _ = self.present.send(Presence { room: self.room.clone(), me, room_mates: room_mates.clone() });
             }
-            if !done && present && outbox.is_empty() && *self.phase.borrow() != Phase::Wait && heard.ended.len() == self.room_mates {
+            if !done
+                && present
+                && outbox.is_empty()
+                && *self.phase.borrow() != Phase::Wait
+                && heard.ended.len() == self.room_mates
+            {
                 done = true;
                 let _ = self.done.send(());
             }
@@ -374,7 +375,14 @@ impl Client {
 
     /// An offer must come from a room-mate, carry that room-mate's own
     /// `<room>/<id>:<seq>`, and be the next in its sequence.
-    fn check(&self, me: PeerId, room_mates: &BTreeSet<PeerId>, heard: &mut Heard, from: PeerId, sdp: &str) -> Result<(), String> {
+    fn check(
+        &self,
+        me: PeerId,
+        room_mates: &BTreeSet<PeerId>,
+        heard: &mut Heard,
+        from: PeerId,
+        sdp: &str,
+    ) -> Result<(), String> {
         let (room, rest) = sdp.split_once('/').ok_or_else(|| format!("malformed offer {sdp:?}"))?;
         if room != self.room {
             return Err(format!("{me} got {sdp:?}, an offer sent in another room"));
@@ -392,7 +400,9 @@ impl Client {
         let next = heard.next.entry(from).or_default();
         let expected = if *next == self.messages { "end".to_owned() } else { next.to_string() };
         if seq != expected {
-            return Err(format!("{me} expected offer {expected} from {from}, got {seq}: lost, duplicated or reordered"));
+            return Err(format!(
+                "{me} expected offer {expected} from {from}, got {seq}: lost, duplicated or reordered"
+            ));
         }
         *next += 1;
         if seq == "end" {
@@ -442,4 +452,3 @@ async fn wait_healthy(port: u16, deadline: Instant) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-

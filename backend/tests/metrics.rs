@@ -35,23 +35,13 @@ fn parse(text: &str) -> Samples {
         } else {
             let (key, value) = line.rsplit_once(' ').expect(line);
             let name = key.split('{').next().unwrap();
-            let kind = kinds
-                .get(name)
-                .unwrap_or_else(|| panic!("no TYPE for {line}"));
+            let kind = kinds.get(name).unwrap_or_else(|| panic!("no TYPE for {line}"));
             assert_eq!(*kind == "counter", name.ends_with("_total"), "{line}");
             if let Some(labels) = key.strip_prefix(name) {
-                assert!(
-                    labels.is_empty() || (labels.starts_with('{') && labels.ends_with("\"}")),
-                    "{line}"
-                );
+                assert!(labels.is_empty() || (labels.starts_with('{') && labels.ends_with("\"}")), "{line}");
             }
-            let value = value
-                .parse()
-                .unwrap_or_else(|_| panic!("not a count: {line}"));
-            assert!(
-                samples.insert(key.to_owned(), value).is_none(),
-                "twice: {line}"
-            );
+            let value = value.parse().unwrap_or_else(|_| panic!("not a count: {line}"));
+            assert!(samples.insert(key.to_owned(), value).is_none(), "twice: {line}");
         }
     }
     samples
@@ -60,10 +50,7 @@ fn parse(text: &str) -> Samples {
 async fn scrape(addr: SocketAddr) -> Samples {
     let res = get(addr, "/metrics").await;
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
+    assert_eq!(res.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
     assert_eq!(res.headers()["cache-control"], "no-store");
     parse(&res.text().await.unwrap())
 }
@@ -94,10 +81,7 @@ fn closed_key(reason: &str) -> String {
 fn assert_family(samples: &Samples, family: &str, nonzero: &[(String, u64)]) {
     let mut seen = 0;
     for (key, value) in samples.iter().filter(|(k, _)| k.starts_with(family)) {
-        let want = nonzero
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or(0, |(_, v)| *v);
+        let want = nonzero.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v);
         assert_eq!(*value, want, "{key}");
         seen += 1;
     }
@@ -111,12 +95,7 @@ fn assert_family(samples: &Samples, family: &str, nonzero: &[(String, u64)]) {
 async fn metrics_count_real_traffic() {
     let addr = signaling(2).await;
     let fresh = scrape(addr).await;
-    for key in [
-        "moim_connections_open",
-        "moim_rooms",
-        "moim_members",
-        "moim_messages_relayed_total",
-    ] {
+    for key in ["moim_connections_open", "moim_rooms", "moim_members", "moim_messages_relayed_total"] {
         assert_eq!(fresh[key], 0, "{key}");
     }
     assert_family(&fresh, "moim_errors_total", &[]);
@@ -126,11 +105,7 @@ async fn metrics_count_real_traffic() {
     // Three relays: an offer, an answer, a media state.
     let ((mut a, a_id), (mut b, b_id)) = pair(addr, "r").await;
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
-    send(
-        &mut b,
-        json!({ "type": "answer", "to": a_id, "sdp": "v=1" }),
-    )
-    .await;
+    send(&mut b, json!({ "type": "answer", "to": a_id, "sdp": "v=1" })).await;
     assert!(matches!(recv(&mut a).await, ServerMsg::Answer { .. }));
     send(&mut a, json!({ "type": "media_state", "muted": true })).await;
     assert!(matches!(recv(&mut b).await, ServerMsg::MediaState { .. }));
@@ -148,8 +123,7 @@ async fn metrics_count_real_traffic() {
     send(&mut d, join_msg("r", "Dee")).await;
     expect_error(&mut d, ErrorCode::RoomFull).await;
     let mut old = connect(addr).await;
-    let newer =
-        json!({ "type": "join", "version": PROTOCOL_VERSION + 1, "room": "r", "name": "Old" });
+    let newer = json!({ "type": "join", "version": PROTOCOL_VERSION + 1, "room": "r", "name": "Old" });
     send(&mut old, newer).await;
     expect_error(&mut old, ErrorCode::VersionMismatch).await;
     expect_close(&mut old).await;
@@ -186,10 +160,6 @@ async fn metrics_count_real_traffic() {
     assert_family(
         &after,
         "moim_connections_closed_total",
-        &[
-            (closed_key("client_closed"), 1),
-            (closed_key("dropped"), 1),
-            (closed_key("version_mismatch"), 1),
-        ],
+        &[(closed_key("client_closed"), 1), (closed_key("dropped"), 1), (closed_key("version_mismatch"), 1)],
     );
 }

@@ -19,15 +19,10 @@ async fn connect_from(addr: SocketAddr, origin: &str) -> Result<Ws, (u16, String
 }
 
 /// Connects with extra headers; on refusal, the status and body.
-async fn connect_with(
-    addr: SocketAddr,
-    headers: &[(&'static str, &str)],
-) -> Result<Ws, (u16, String)> {
+async fn connect_with(addr: SocketAddr, headers: &[(&'static str, &str)]) -> Result<Ws, (u16, String)> {
     let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
     for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, HeaderValue::from_str(value).unwrap());
+        request.headers_mut().insert(*name, HeaderValue::from_str(value).unwrap());
     }
     let origin = headers.first().map_or("", |h| h.1);
     upgraded(connect_async(request).await, origin)
@@ -41,11 +36,8 @@ async fn assert_usable(ws: Result<Ws, (u16, String)>, origin: &str) {
 
 async fn refused_origins(addr: SocketAddr) -> String {
     let text = get(addr, "/metrics").await.text().await.unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("moim_connections_refused_total{reason=\"origin\"}"))
-        .unwrap()
-        .to_owned();
+    let line =
+        text.lines().find(|l| l.starts_with("moim_connections_refused_total{reason=\"origin\"}")).unwrap().to_owned();
     line.rsplit(' ').next().unwrap().to_owned()
 }
 
@@ -67,19 +59,10 @@ async fn behind_a_proxy_the_forwarded_host_is_the_servers_own() {
     // As `trunk serve` proxies /ws: the page's Origin, Host rewritten to the
     // backend, and the host the browser used in X-Forwarded-Host.
     let addr = signaling(6).await;
-    let page = [
-        ("origin", "http://localhost:8081"),
-        ("x-forwarded-host", "localhost:8081"),
-    ];
+    let page = [("origin", "http://localhost:8081"), ("x-forwarded-host", "localhost:8081")];
     assert_usable(connect_with(addr, &page).await, "proxied").await;
-    let elsewhere = [
-        ("origin", "https://evil.example"),
-        ("x-forwarded-host", "localhost:8081"),
-    ];
-    assert_eq!(
-        connect_with(addr, &elsewhere).await.err().map(|r| r.0),
-        Some(403)
-    );
+    let elsewhere = [("origin", "https://evil.example"), ("x-forwarded-host", "localhost:8081")];
+    assert_eq!(connect_with(addr, &elsewhere).await.err().map(|r| r.0), Some(403));
 }
 
 #[tokio::test]

@@ -41,10 +41,7 @@ async fn the_first_member_locks_the_room_with_a_password() {
 
 #[tokio::test]
 async fn the_operator_locks_rooms_for_good() {
-    let config = Config {
-        room_passwords: vec![(RoomName::parse("board").unwrap(), "quarterly".into())],
-        ..config(3)
-    };
+    let config = Config { room_passwords: vec![(RoomName::parse("board").unwrap(), "quarterly".into())], ..config(3) };
     let addr = start_with(config, Limits::default()).await;
     assert!(status(addr, "board").await.locked, "locked while empty");
     assert!(!status(addr, "lobby").await.locked);

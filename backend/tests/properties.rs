@@ -57,25 +57,15 @@ fn version() -> impl Strategy<Value = u32> {
 }
 
 fn candidate() -> impl Strategy<Value = IceCandidate> {
-    (
-        ".{0,20}",
-        proptest::option::of(".{0,4}"),
-        proptest::option::of(any::<u16>()),
-    )
-        .prop_map(|(candidate, sdp_mid, sdp_m_line_index)| IceCandidate {
-            candidate,
-            sdp_mid,
-            sdp_m_line_index,
-        })
+    (".{0,20}", proptest::option::of(".{0,4}"), proptest::option::of(any::<u16>()))
+        .prop_map(|(candidate, sdp_mid, sdp_m_line_index)| IceCandidate { candidate, sdp_mid, sdp_m_line_index })
 }
 
 fn media_state() -> impl Strategy<Value = MediaState> {
-    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(muted, camera_off, sharing)| {
-        MediaState {
-            muted,
-            camera_off,
-            sharing,
-        }
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(muted, camera_off, sharing)| MediaState {
+        muted,
+        camera_off,
+        sharing,
     })
 }
 
@@ -135,8 +125,7 @@ fn json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 8, move |inner| {
         prop_oneof![
             vec(inner.clone(), 0..6).prop_map(Value::Array),
-            btree_map(key.clone(), inner, 0..8)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            btree_map(key.clone(), inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -162,10 +151,7 @@ fn decodes_sanely(text: &str) -> Result<(), TestCaseError> {
         Ok(msg) => prop_assert_eq!(ClientMsg::decode(&msg.encode()), Ok(msg)),
         Err(err) => {
             prop_assert!(
-                matches!(
-                    err.code(),
-                    ErrorCode::NotJson | ErrorCode::UnknownType | ErrorCode::InvalidMessage
-                ),
+                matches!(err.code(), ErrorCode::NotJson | ErrorCode::UnknownType | ErrorCode::InvalidMessage),
                 "{err:?}"
             );
             prop_assert!(!err.to_string().is_empty());
@@ -319,12 +305,10 @@ fn broken_server_json() -> impl Strategy<Value = Value> {
             // Into a nested object (a peer, a candidate) half the time.
             let target = match top.get_mut(&key) {
                 Some(Value::Object(object)) if inner.index(2) == 0 && !object.is_empty() => object,
-                Some(Value::Array(items)) if inner.index(2) == 0 && !items.is_empty() => {
-                    match inner.get_mut(items) {
-                        Value::Object(object) => object,
-                        _ => top,
-                    }
-                }
+                Some(Value::Array(items)) if inner.index(2) == 0 && !items.is_empty() => match inner.get_mut(items) {
+                    Value::Object(object) => object,
+                    _ => top,
+                },
                 _ => top,
             };
             let keys: Vec<String> = target.keys().cloned().collect();
@@ -470,18 +454,12 @@ fn check_rooms(rooms: &Rooms, capacity: usize) -> Result<HashMap<PeerId, RoomNam
     let snapshot = rooms.snapshot();
     for (room, members) in &snapshot {
         prop_assert!(!members.is_empty(), "{room}: an empty room lingers");
-        prop_assert!(
-            members.len() <= capacity,
-            "{room}: {} over {capacity}",
-            members.len()
-        );
+        prop_assert!(members.len() <= capacity, "{room}: {} over {capacity}", members.len());
         prop_assert_eq!(rooms.status(room.clone()).members, members.len());
         prop_assert_eq!(rooms.status(room.clone()).capacity, capacity);
         for member in members {
             if let Some(other) = seen.insert(*member, room.clone()) {
-                return Err(TestCaseError::fail(format!(
-                    "{member} is in {other} and {room}"
-                )));
+                return Err(TestCaseError::fail(format!("{member} is in {other} and {room}")));
             }
             prop_assert_eq!(rooms.room_of(*member), Some(room), "{} disagrees", member);
         }
@@ -504,11 +482,7 @@ fn check_outbox(
     after: &HashMap<PeerId, RoomName>,
     out: &[(PeerId, ServerMsg)],
 ) -> Result<(), TestCaseError> {
-    let rooms: Vec<&RoomName> = before
-        .get(&sender)
-        .into_iter()
-        .chain(after.get(&sender))
-        .collect();
+    let rooms: Vec<&RoomName> = before.get(&sender).into_iter().chain(after.get(&sender)).collect();
     let roommates: HashSet<PeerId> = before
         .iter()
         .chain(after)
@@ -519,34 +493,18 @@ fn check_outbox(
         if *to == sender {
             match msg {
                 ServerMsg::Error { .. } | ServerMsg::Pong => {}
-                ServerMsg::Welcome {
-                    you, room, peers, ..
-                } => {
+                ServerMsg::Welcome { you, room, peers, .. } => {
                     prop_assert_eq!(*you, sender);
                     prop_assert_eq!(after.get(&sender), Some(room));
                     for peer in peers {
-                        prop_assert_eq!(
-                            after.get(&peer.id),
-                            Some(room),
-                            "a stranger in the welcome"
-                        );
+                        prop_assert_eq!(after.get(&peer.id), Some(room), "a stranger in the welcome");
                     }
                 }
-                other => {
-                    return Err(TestCaseError::fail(format!(
-                        "{sender} sent itself {other:?}"
-                    )))
-                }
+                other => return Err(TestCaseError::fail(format!("{sender} sent itself {other:?}"))),
             }
             continue;
         }
-        prop_assert!(
-            roommates.contains(to),
-            "{} got {:?} from {}, not a roommate",
-            to,
-            msg,
-            sender
-        );
+        prop_assert!(roommates.contains(to), "{} got {:?} from {}, not a roommate", to, msg, sender);
         let from = match msg {
             ServerMsg::Offer { from, .. }
             | ServerMsg::Answer { from, .. }

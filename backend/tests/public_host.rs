@@ -38,11 +38,8 @@ async fn raw(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.unwrap();
     let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not HTTP: {response:?}"));
+    let status =
+        response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not HTTP: {response:?}"));
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
     (status, body)
 }
@@ -76,7 +73,12 @@ async fn by_default_any_host_is_served_as_before() {
 async fn another_name_is_misdirected_on_every_route() {
     let addr = guarded(Limits::default()).await;
     let port = addr.port();
-    for host in [format!("evil.example:{port}"), "evil.example".into(), format!("meet.example.org:{port}"), "10.0.0.5:8080".into()] {
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".into(),
+        format!("meet.example.org:{port}"),
+        "10.0.0.5:8080".into(),
+    ] {
         for path in ROUTES {
             let (status, body) = get_for(addr, path, &host, "").await;
             assert_eq!((status, body.as_str()), (421, MISDIRECTED), "{path} for {host}");
@@ -121,10 +123,8 @@ async fn a_request_naming_no_host_or_two_is_misdirected() {
 
 #[tokio::test]
 async fn the_websocket_takes_only_pages_of_a_public_or_listed_origin() {
-    let limits = Limits {
-        allowed_origins: vec![AllowedOrigin::parse("https://app.example.net").unwrap()],
-        ..Limits::default()
-    };
+    let limits =
+        Limits { allowed_origins: vec![AllowedOrigin::parse("https://app.example.net").unwrap()], ..Limits::default() };
     let addr = guarded(limits).await;
     let port = addr.port();
 

@@ -65,10 +65,7 @@ async fn a_dropped_socket_resumes_its_seat_and_gets_what_it_missed() {
     assert_silent(&mut b).await;
 
     let mut a = resume(addr, &token, a_id, &[b_id]).await;
-    assert_eq!(
-        recv(&mut a).await,
-        ServerMsg::Offer { from: b_id, sdp: "sent while Ana was away".into() }
-    );
+    assert_eq!(recv(&mut a).await, ServerMsg::Offer { from: b_id, sdp: "sent while Ana was away".into() });
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
     assert_relays((&mut b, b_id), (&mut a, a_id)).await;
     assert_silent(&mut b).await;

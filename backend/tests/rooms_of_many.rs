@@ -28,10 +28,7 @@ async fn room_status(addr: SocketAddr, room: &str) -> RoomStatus {
 /// Rooms of six. A dropped socket's seat is kept only briefly, so members
 /// who drop (one of the ways to go here) leave soon after.
 async fn server() -> SocketAddr {
-    let limits = backend::Limits {
-        resume_window: std::time::Duration::from_millis(200),
-        ..backend::Limits::default()
-    };
+    let limits = backend::Limits { resume_window: std::time::Duration::from_millis(200), ..backend::Limits::default() };
     start_with(config(CAPACITY), limits).await
 }
 
@@ -48,10 +45,7 @@ async fn await_members(addr: SocketAddr, room: &str, expected: usize) {
         if now == expected {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{room}: {now} members, expected {expected}"
-        );
+        assert!(Instant::now() < deadline, "{room}: {now} members, expected {expected}");
         sleep(std::time::Duration::from_millis(20)).await;
     }
 }
@@ -83,25 +77,17 @@ async fn join_at_once(addr: SocketAddr, rooms: Vec<String>) -> Vec<Joiner> {
                 send(&mut ws, join_msg(&room, &format!("guest {i}"))).await;
                 // Before joining nothing reaches a client, so this is the answer.
                 let outcome = match recv(&mut ws).await {
-                    ServerMsg::Welcome { you, peers, .. } => Outcome::Welcome {
-                        you,
-                        peers: peers.iter().map(|p| p.id).collect(),
-                    },
-                    ServerMsg::Error {
-                        code: ErrorCode::RoomFull,
-                        message,
-                    } => Outcome::Full(message),
+                    ServerMsg::Welcome { you, peers, .. } => {
+                        Outcome::Welcome { you, peers: peers.iter().map(|p| p.id).collect() }
+                    }
+                    ServerMsg::Error { code: ErrorCode::RoomFull, message } => Outcome::Full(message),
                     other => panic!("client {i}: expected a welcome or room_full, got {other:?}"),
                 };
                 Joiner { ws, room, outcome }
             })
         })
         .collect();
-    join_all(tasks)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect()
+    join_all(tasks).await.into_iter().map(Result::unwrap).collect()
 }
 
 /// A client just welcomed, with the ids of the members already there.
@@ -125,12 +111,7 @@ fn sort_out(joiners: Vec<Joiner>) -> (HashMap<String, Vec<Welcomed>>, Vec<Ws>) {
     let mut refused = Vec::new();
     for Joiner { ws, room, outcome } in joiners {
         match outcome {
-            Outcome::Welcome { you, peers } => {
-                admitted
-                    .entry(room)
-                    .or_default()
-                    .push(Welcomed { ws, id: you, peers })
-            }
+            Outcome::Welcome { you, peers } => admitted.entry(room).or_default().push(Welcomed { ws, id: you, peers }),
             Outcome::Full(message) => {
                 assert_eq!(message, FULL);
                 refused.push(ws);
@@ -188,10 +169,7 @@ async fn leave(mut ws: Ws, id: PeerId) -> (Ws, Vec<PeerId>) {
     loop {
         match recv(&mut ws).await {
             ServerMsg::PeerLeft { peer } => left.push(peer),
-            ServerMsg::Error {
-                code: ErrorCode::NotJoined,
-                ..
-            } => return (ws, left),
+            ServerMsg::Error { code: ErrorCode::NotJoined, .. } => return (ws, left),
             other => panic!("{id}: expected peer_left, got {other:?}"),
         }
     }
@@ -226,21 +204,12 @@ async fn six_join_the_seventh_is_refused_and_the_six_carry_on() {
         let mut ws = connect(addr).await;
         let (id, peers) = join(&mut ws, "standup", &format!("guest {i}")).await;
         assert_eq!(peers.len(), i);
-        six.push(Welcomed {
-            ws,
-            id,
-            peers: peers.iter().map(|p| p.id).collect(),
-        });
+        six.push(Welcomed { ws, id, peers: peers.iter().map(|p| p.id).collect() });
     }
     let mut six = settle(six).await;
     assert_eq!(
         room_status(addr, "standup").await,
-        RoomStatus {
-            room: shared::RoomName::parse("standup").unwrap(),
-            members: 6,
-            capacity: 6,
-            locked: false,
-        }
+        RoomStatus { room: shared::RoomName::parse("standup").unwrap(), members: 6, capacity: 6, locked: false }
     );
 
     let mut seventh = connect(addr).await;
@@ -290,14 +259,7 @@ async fn forty_at_once_into_a_room_of_six_then_the_six_leave_at_once() {
     assert_eq!(members(addr, "busy").await, 6);
 
     // Four say `leave`, one closes, one just drops, all at once.
-    let plan = [
-        Exit::Leave,
-        Exit::Close,
-        Exit::Leave,
-        Exit::Drop,
-        Exit::Leave,
-        Exit::Leave,
-    ];
+    let plan = [Exit::Leave, Exit::Close, Exit::Leave, Exit::Drop, Exit::Leave, Exit::Leave];
     let barrier = Arc::new(Barrier::new(six.len()));
     let tasks: Vec<_> = six
         .into_iter()
@@ -311,11 +273,7 @@ async fn forty_at_once_into_a_room_of_six_then_the_six_leave_at_once() {
             })
         })
         .collect();
-    let exits: Vec<_> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let exits: Vec<_> = join_all(tasks).await.into_iter().map(Result::unwrap).collect();
     await_members(addr, "busy", 0).await;
 
     // The hub takes departures one at a time, so each leaver heard exactly of
@@ -325,11 +283,7 @@ async fn forty_at_once_into_a_room_of_six_then_the_six_leave_at_once() {
     for (id, others, seen) in exits {
         let Some(seen) = seen else { continue };
         let set: BTreeSet<PeerId> = seen.iter().copied().collect();
-        assert_eq!(
-            set.len(),
-            seen.len(),
-            "{id} heard a departure twice: {seen:?}"
-        );
+        assert_eq!(set.len(), seen.len(), "{id} heard a departure twice: {seen:?}");
         assert!(set.is_subset(&others), "{id} heard of strangers: {seen:?}");
         heard.push((id, set));
     }
@@ -354,11 +308,8 @@ async fn many_rooms_at_once_each_count_right() {
     let addr = server().await;
     // Room k gets k + 1 clients: 1 to 9, so the last three overflow.
     let wanted: Vec<usize> = (1..=9).collect();
-    let rooms: Vec<String> = wanted
-        .iter()
-        .enumerate()
-        .flat_map(|(k, &n)| std::iter::repeat_n(format!("room-{k}"), n))
-        .collect();
+    let rooms: Vec<String> =
+        wanted.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(format!("room-{k}"), n)).collect();
     let (mut admitted, refused) = sort_out(join_at_once(addr, rooms).await);
     assert_eq!(refused.len(), 1 + 2 + 3);
 
@@ -415,10 +366,7 @@ async fn room_status_counts_and_refuses_bad_names() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
-    assert_eq!(
-        body,
-        json!({ "room": "standup", "members": 0, "capacity": 6, "locked": false })
-    );
+    assert_eq!(body, json!({ "room": "standup", "members": 0, "capacity": 6, "locked": false }));
 
     let mut a = connect(addr).await;
     join(&mut a, "standup", "Ana").await;

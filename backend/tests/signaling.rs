@@ -35,43 +35,23 @@ async fn join_lists_the_members_already_there() {
     let mut a = connect(addr).await;
     let (a_id, peers) = join(&mut a, "standup", "Ana").await;
     assert!(peers.is_empty());
-    send(
-        &mut a,
-        json!({ "type": "media_state", "muted": true, "camera_off": false }),
-    )
-    .await;
+    send(&mut a, json!({ "type": "media_state", "muted": true, "camera_off": false })).await;
 
     let mut b = connect(addr).await;
     send(&mut b, join_msg("standup", "Ben")).await;
-    let ServerMsg::Welcome {
-        version,
-        you: b_id,
-        room,
-        capacity,
-        ice_servers,
-        peers,
-        resume,
-    } = recv(&mut b).await
+    let ServerMsg::Welcome { version, you: b_id, room, capacity, ice_servers, peers, resume } = recv(&mut b).await
     else {
         panic!("expected a welcome")
     };
-    assert_eq!(
-        (version, room.as_str(), capacity),
-        (PROTOCOL_VERSION, "standup", 2)
-    );
+    assert_eq!((version, room.as_str(), capacity), (PROTOCOL_VERSION, "standup", 2));
     assert!(resume.is_some(), "every welcome carries a resume token");
     assert!(ice_servers.is_empty());
     assert_ne!(b_id, a_id);
     assert_eq!(peers.len(), 1);
     assert_eq!((peers[0].id, peers[0].name.as_str()), (a_id, "Ana"));
-    assert!(
-        peers[0].state.muted && !peers[0].state.camera_off,
-        "media state is kept"
-    );
+    assert!(peers[0].state.muted && !peers[0].state.camera_off, "media state is kept");
 
-    let ServerMsg::PeerJoined { peer } = recv(&mut a).await else {
-        panic!("expected peer_joined")
-    };
+    let ServerMsg::PeerJoined { peer } = recv(&mut a).await else { panic!("expected peer_joined") };
     assert_eq!((peer.id, peer.name.as_str()), (b_id, "Ben"));
 }
 
@@ -83,27 +63,11 @@ async fn relays_reach_only_the_addressed_member() {
     join(&mut c, "r2", "Cy").await;
 
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
-    send(
-        &mut b,
-        json!({ "type": "answer", "to": a_id, "sdp": "v=1" }),
-    )
-    .await;
-    assert_eq!(
-        recv(&mut a).await,
-        ServerMsg::Answer {
-            from: b_id,
-            sdp: "v=1".into()
-        }
-    );
+    send(&mut b, json!({ "type": "answer", "to": a_id, "sdp": "v=1" })).await;
+    assert_eq!(recv(&mut a).await, ServerMsg::Answer { from: b_id, sdp: "v=1".into() });
     let candidate = json!({ "candidate": "candidate:1", "sdpMid": "0", "sdpMLineIndex": 0 });
-    send(
-        &mut a,
-        json!({ "type": "ice", "to": b_id, "candidate": candidate }),
-    )
-    .await;
-    let ServerMsg::Ice { from, candidate } = recv(&mut b).await else {
-        panic!("expected ice")
-    };
+    send(&mut a, json!({ "type": "ice", "to": b_id, "candidate": candidate })).await;
+    let ServerMsg::Ice { from, candidate } = recv(&mut b).await else { panic!("expected ice") };
     assert_eq!((from, candidate.sdp_m_line_index), (a_id, Some(0)));
 
     assert_silent(&mut c).await;
@@ -114,18 +78,8 @@ async fn relays_reach_only_the_addressed_member() {
 async fn a_forged_from_is_ignored() {
     let addr = signaling(2).await;
     let ((mut a, a_id), (mut b, b_id)) = pair(addr, "r").await;
-    send(
-        &mut a,
-        json!({ "type": "offer", "to": b_id, "from": 999, "sdp": "v=0" }),
-    )
-    .await;
-    assert_eq!(
-        recv(&mut b).await,
-        ServerMsg::Offer {
-            from: a_id,
-            sdp: "v=0".into()
-        }
-    );
+    send(&mut a, json!({ "type": "offer", "to": b_id, "from": 999, "sdp": "v=0" })).await;
+    assert_eq!(recv(&mut b).await, ServerMsg::Offer { from: a_id, sdp: "v=0".into() });
 }
 
 #[tokio::test]
@@ -152,41 +106,17 @@ async fn bad_input_is_answered_and_the_connection_lives() {
     let addr = signaling(2).await;
     let cases = [
         ("not JSON", Message::text("hello"), ErrorCode::NotJson),
-        (
-            "unknown type",
-            Message::text(r#"{"type":"dance"}"#),
-            ErrorCode::UnknownType,
-        ),
-        (
-            "malformed offer",
-            Message::text(r#"{"type":"offer","to":"x"}"#),
-            ErrorCode::InvalidMessage,
-        ),
-        (
-            "before joining",
-            Message::text(offer_msg(PeerId(1), "v=0").to_string()),
-            ErrorCode::NotJoined,
-        ),
-        (
-            "empty room name",
-            Message::text(join_msg("", "Ana").to_string()),
-            ErrorCode::InvalidRoomName,
-        ),
+        ("unknown type", Message::text(r#"{"type":"dance"}"#), ErrorCode::UnknownType),
+        ("malformed offer", Message::text(r#"{"type":"offer","to":"x"}"#), ErrorCode::InvalidMessage),
+        ("before joining", Message::text(offer_msg(PeerId(1), "v=0").to_string()), ErrorCode::NotJoined),
+        ("empty room name", Message::text(join_msg("", "Ana").to_string()), ErrorCode::InvalidRoomName),
         (
             "100-character room name",
             Message::text(join_msg(&"a".repeat(100), "Ana").to_string()),
             ErrorCode::InvalidRoomName,
         ),
-        (
-            "bad display name",
-            Message::text(join_msg("r", "a\nb").to_string()),
-            ErrorCode::InvalidDisplayName,
-        ),
-        (
-            "binary frame",
-            Message::binary(b"{}".to_vec()),
-            ErrorCode::InvalidMessage,
-        ),
+        ("bad display name", Message::text(join_msg("r", "a\nb").to_string()), ErrorCode::InvalidDisplayName),
+        ("binary frame", Message::binary(b"{}".to_vec()), ErrorCode::InvalidMessage),
     ];
     for (i, (what, frame, code)) in cases.into_iter().enumerate() {
         let mut ws = connect(addr).await;
@@ -224,11 +154,7 @@ async fn messages_outside_your_room_are_refused() {
 async fn another_protocol_version_is_told_to_reload_and_closed() {
     let addr = signaling(2).await;
     let mut ws = connect(addr).await;
-    send(
-        &mut ws,
-        json!({ "type": "join", "version": PROTOCOL_VERSION + 1, "room": "r", "name": "Ana" }),
-    )
-    .await;
+    send(&mut ws, json!({ "type": "join", "version": PROTOCOL_VERSION + 1, "room": "r", "name": "Ana" })).await;
     let message = expect_error(&mut ws, ErrorCode::VersionMismatch).await;
     assert!(message.contains("reload"), "{message}");
     let frame = expect_close(&mut ws).await;
@@ -271,10 +197,7 @@ async fn a_full_room_refuses_the_third_and_the_two_carry_on() {
     let ((mut a, a_id), (mut b, b_id)) = pair(addr, "r").await;
     let mut c = connect(addr).await;
     send(&mut c, join_msg("r", "Cy")).await;
-    assert_eq!(
-        expect_error(&mut c, ErrorCode::RoomFull).await,
-        "this room is full: 2 of 2"
-    );
+    assert_eq!(expect_error(&mut c, ErrorCode::RoomFull).await, "this room is full: 2 of 2");
 
     assert_relays((&mut a, a_id), (&mut b, b_id)).await;
     assert_relays((&mut b, b_id), (&mut a, a_id)).await;
@@ -297,10 +220,7 @@ async fn the_web_app_is_served_with_deep_links() {
         assert_eq!(res.text().await.unwrap(), index, "{path}");
     }
 
-    assert_eq!(
-        get(addr, "/app.js").await.text().await.unwrap(),
-        "console.log(1)"
-    );
+    assert_eq!(get(addr, "/app.js").await.text().await.unwrap(), "console.log(1)");
     let gzipped = reqwest::Client::new()
         .get(format!("http://{addr}/app.js"))
         .header("accept-encoding", "gzip")

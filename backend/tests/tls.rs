@@ -47,13 +47,7 @@ async fn start_tls_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let tls = identity.server_config().unwrap();
-    let server = tokio::spawn(backend::serve_tls_with(
-        listener,
-        config(6),
-        limits,
-        tls,
-        shutdown,
-    ));
+    let server = tokio::spawn(backend::serve_tls_with(listener, config(6), limits, tls, shutdown));
     (addr, server)
 }
 
@@ -70,10 +64,7 @@ fn trusting(cert: &CertificateDer<'static>) -> TlsConnector {
     TlsConnector::from(Arc::new(config))
 }
 
-async fn handshake(
-    client: &TlsConnector,
-    addr: SocketAddr,
-) -> std::io::Result<TlsStream<TcpStream>> {
+async fn handshake(client: &TlsConnector, addr: SocketAddr) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").unwrap();
     timeout(WAIT, client.connect(name, tcp)).await.unwrap()
@@ -82,28 +73,18 @@ async fn handshake(
 /// `GET path` over HTTPS; the whole response.
 async fn https_get(client: &TlsConnector, addr: SocketAddr, path: &str) -> String {
     let mut tls = handshake(client, addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
-        addr.port()
-    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", addr.port());
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
-    timeout(WAIT, tls.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    timeout(WAIT, tls.read_to_string(&mut response)).await.unwrap().unwrap();
     response
 }
 
 /// A WebSocket over TLS, from a page with `origin`; on refusal, the status.
 async fn wss(client: &TlsConnector, addr: SocketAddr, origin: &str) -> Result<Wss, (u16, String)> {
     let tls = handshake(client, addr).await.unwrap();
-    let mut request = format!("wss://localhost:{}/ws", addr.port())
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", HeaderValue::from_str(origin).unwrap());
+    let mut request = format!("wss://localhost:{}/ws", addr.port()).into_client_request().unwrap();
+    request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
     upgraded(tokio_tungstenite::client_async(request, tls).await, origin)
 }
 
@@ -119,9 +100,7 @@ async fn next_frame_tls(ws: &mut Wss) -> Message {
 
 /// Joins room `r`; returns the Welcome.
 async fn join_tls(ws: &mut Wss, name: &str) -> ServerMsg {
-    ws.send(Message::text(join_msg("r", name).to_string()))
-        .await
-        .unwrap();
+    ws.send(Message::text(join_msg("r", name).to_string())).await.unwrap();
     match next_frame_tls(ws).await {
         Message::Text(text) => ServerMsg::decode(&text).unwrap(),
         other => panic!("expected a text frame, got {other:?}"),
@@ -140,9 +119,7 @@ async fn https_and_wss_share_the_port_and_the_pages_own_origin_may_join() {
     assert!(health.ends_with("\r\n\r\nok"), "{health}");
 
     let own = format!("https://localhost:{}", addr.port());
-    let mut ws = wss(&client, addr, &own)
-        .await
-        .unwrap_or_else(|refused| panic!("own origin refused: {refused:?}"));
+    let mut ws = wss(&client, addr, &own).await.unwrap_or_else(|refused| panic!("own origin refused: {refused:?}"));
     let welcome = join_tls(&mut ws, "Ana").await;
     assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
 
@@ -157,16 +134,9 @@ async fn a_client_that_does_not_trust_the_certificate_fails_the_handshake() {
     let (other, _) = certificate(theirs.path());
     let (addr, _server) = start_tls(&identity, std::future::pending()).await;
 
-    let err = handshake(&trusting(&other.chain[0]), addr)
-        .await
-        .unwrap_err();
-    let rustls_err = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>());
-    assert!(
-        matches!(rustls_err, Some(rustls::Error::InvalidCertificate(_))),
-        "{err:?}"
-    );
+    let err = handshake(&trusting(&other.chain[0]), addr).await.unwrap_err();
+    let rustls_err = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert!(matches!(rustls_err, Some(rustls::Error::InvalidCertificate(_))), "{err:?}");
     // The failed handshake harmed no one else.
     let health = https_get(&trusting(&identity.chain[0]), addr, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
@@ -182,10 +152,7 @@ async fn a_second_run_reuses_the_stored_certificate() {
     let (second, made) = certificate(dir.path());
     assert_eq!(made, SelfSigned::Reused);
     assert_eq!(second.chain, first.chain);
-    assert_eq!(
-        std::fs::read(dir.path().join(tls::CERT_FILE)).unwrap(),
-        stored
-    );
+    assert_eq!(std::fs::read(dir.path().join(tls::CERT_FILE)).unwrap(), stored);
     // A client that trusted the first run trusts the second.
     let (addr, _server) = start_tls(&second, std::future::pending()).await;
     let health = https_get(&trusting(&first.chain[0]), addr, "/healthz").await;
@@ -202,9 +169,7 @@ async fn a_tls_server_stops_like_a_plain_one() {
     };
     let (addr, server) = start_tls(&identity, shutdown).await;
     let client = trusting(&identity.chain[0]);
-    let mut ws = wss(&client, addr, &format!("https://localhost:{}", addr.port()))
-        .await
-        .unwrap();
+    let mut ws = wss(&client, addr, &format!("https://localhost:{}", addr.port())).await.unwrap();
     join_tls(&mut ws, "Ana").await;
 
     stop.send(()).unwrap();
@@ -236,10 +201,7 @@ async fn a_tls_server_stops_like_a_plain_one() {
 async fn the_per_ip_limit_sees_tls_clients_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let (identity, _) = certificate(dir.path());
-    let limits = Limits {
-        max_connections_per_ip: 1,
-        ..Limits::default()
-    };
+    let limits = Limits { max_connections_per_ip: 1, ..Limits::default() };
     let (addr, _server) = start_tls_with(&identity, limits, std::future::pending()).await;
     let client = trusting(&identity.chain[0]);
     let own = format!("https://localhost:{}", addr.port());

@@ -24,10 +24,7 @@ fn turn_config() -> Config {
             credential: None,
         }],
         turn: Some(TurnRest {
-            urls: vec![
-                "turn:turn.example.org:3478".into(),
-                "turns:turn.example.org:5349".into(),
-            ],
+            urls: vec!["turn:turn.example.org:3478".into(), "turns:turn.example.org:5349".into()],
             secret: SECRET.into(),
             ttl: TTL,
         }),
@@ -39,18 +36,13 @@ fn turn_config() -> Config {
 async fn welcome_ice(ws: &mut Ws, room: &str, name: &str) -> (PeerId, Vec<IceServer>) {
     send(ws, join_msg(room, name)).await;
     match recv(ws).await {
-        ServerMsg::Welcome {
-            you, ice_servers, ..
-        } => (you, ice_servers),
+        ServerMsg::Welcome { you, ice_servers, .. } => (you, ice_servers),
         other => panic!("expected a welcome, got {other:?}"),
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// What coturn does: recompute the HMAC of the username with the secret.
@@ -68,10 +60,7 @@ fn check_turn_entry(servers: &[IceServer], me: &str) -> String {
     assert_eq!(servers.len(), 2, "{servers:?}");
     assert_eq!(servers[0].urls, ["stun:stun.example.org:3478"]);
     let turn = &servers[1];
-    assert_eq!(
-        turn.urls,
-        ["turn:turn.example.org:3478", "turns:turn.example.org:5349"]
-    );
+    assert_eq!(turn.urls, ["turn:turn.example.org:3478", "turns:turn.example.org:5349"]);
     let username = turn.username.clone().expect("a username");
     let credential = turn.credential.as_deref().expect("a credential");
     let (expiry, user) = username.split_once(':').expect("<expiry>:<user>");
@@ -93,18 +82,12 @@ async fn every_joiner_gets_turn_credentials_of_its_own_that_verify() {
     let a_user = check_turn_entry(&a_servers, &format!("moim-{a_id}"));
     let b_user = check_turn_entry(&b_servers, &format!("moim-{b_id}"));
     assert_ne!(a_user, b_user);
-    assert!(!verifies(
-        &a_user,
-        b_servers[1].credential.as_deref().unwrap()
-    ));
+    assert!(!verifies(&a_user, b_servers[1].credential.as_deref().unwrap()));
 }
 
 #[tokio::test]
 async fn without_a_secret_the_welcome_has_only_the_fixed_servers() {
-    let config = Config {
-        turn: None,
-        ..turn_config()
-    };
+    let config = Config { turn: None, ..turn_config() };
     let addr = start_with(config, Limits::default()).await;
     let (_, servers) = welcome_ice(&mut connect(addr).await, "r", "Ana").await;
     assert_eq!(servers.len(), 1);
@@ -113,10 +96,7 @@ async fn without_a_secret_the_welcome_has_only_the_fixed_servers() {
 
 #[tokio::test]
 async fn the_lobby_gets_the_welcome_s_servers_when_they_are_the_same_for_all() {
-    let config = Config {
-        turn: None,
-        ..turn_config()
-    };
+    let config = Config { turn: None, ..turn_config() };
     let addr = start_with(config, Limits::default()).await;
     let res = get(addr, "/api/ice-servers").await;
     assert_eq!(res.status(), 200);

@@ -157,16 +157,12 @@ pub async fn open(proto: Proto, port: u16) -> Result<Ws, String> {
 }
 
 async fn send(ws: &mut Ws, text: String) -> Result<(), String> {
-    ws.send(Message::text(text))
-        .await
-        .map_err(|e| format!("send: {e}"))
+    ws.send(Message::text(text)).await.map_err(|e| format!("send: {e}"))
 }
 
 async fn next_text(ws: &mut Ws) -> Result<String, String> {
     loop {
-        let frame = timeout(HANDSHAKE_TIMEOUT, ws.next())
-            .await
-            .map_err(|_| "no answer from the server".to_owned())?;
+        let frame = timeout(HANDSHAKE_TIMEOUT, ws.next()).await.map_err(|_| "no answer from the server".to_owned())?;
         match frame {
             Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
             Some(Ok(Message::Close(frame))) => return Err(format!("closed: {frame:?}")),
@@ -420,14 +416,10 @@ impl Pair {
         }
         match self.phase {
             Phase::Latency { end, .. } if now < end => Some(self.next_lat.min(end)),
-            Phase::Throughput { end, rate, .. } if now < end => Some(if rate.is_some() {
-                self.next_tick.min(end)
-            } else {
-                end
-            }),
-            Phase::Latency { end, .. } | Phase::Throughput { end, .. } => {
-                Some(self.drain_deadline(end))
+            Phase::Throughput { end, rate, .. } if now < end => {
+                Some(if rate.is_some() { self.next_tick.min(end) } else { end })
             }
+            Phase::Latency { end, .. } | Phase::Throughput { end, .. } => Some(self.drain_deadline(end)),
             _ => None,
         }
     }
@@ -447,11 +439,7 @@ impl Pair {
                     self.next_lat += period;
                 }
             }
-            Phase::Throughput {
-                end,
-                rate: Some(rate),
-                ..
-            } if now < end && now >= self.next_tick => {
+            Phase::Throughput { end, rate: Some(rate), .. } if now < end && now >= self.next_tick => {
                 let most = (rate * 0.3).max(1.0);
                 for dir in [&mut self.ab, &mut self.ba] {
                     dir.credits = (dir.credits + rate * TICK.as_secs_f64()).min(most);
@@ -466,14 +454,7 @@ impl Pair {
 
     /// Queues what the throughput phase allows now.
     fn pump(&mut self, now: Instant) {
-        let Phase::Throughput {
-            end,
-            rate,
-            window,
-            cap,
-            ..
-        } = self.phase
-        else {
+        let Phase::Throughput { end, rate, window, cap, .. } = self.phase else {
             return;
         };
         if now >= end || self.dead {
@@ -517,10 +498,7 @@ impl Pair {
         self.ab.inflight = 0;
         self.ba.inflight = 0;
         self.reported = true;
-        let _ = self.reports.send(Report {
-            phase_id: self.phase_id,
-            stats,
-        });
+        let _ = self.reports.send(Report { phase_id: self.phase_id, stats });
     }
 
     async fn join(&mut self, a: &mut Ws, b: &mut Ws) -> Result<(), String> {
@@ -540,10 +518,7 @@ impl Pair {
                 send(b, join("b")).await?;
                 let (id_b, peers) = wait_welcome(b).await?;
                 if peers != [id_a] {
-                    return Err(format!(
-                        "room {} has {peers:?}, expected [{id_a}]",
-                        self.room
-                    ));
+                    return Err(format!("room {} has {peers:?}, expected [{id_a}]", self.room));
                 }
                 self.id_a = id_a;
                 self.id_b = id_b;
@@ -565,9 +540,7 @@ impl Pair {
 fn number_after(text: &str, marker: &str) -> Option<u64> {
     let start = text.find(marker)? + marker.len();
     let digits = &text[start..];
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
+    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
     digits[..end].parse().ok()
 }
 
@@ -694,9 +667,7 @@ pub async fn run_pair(
         }
         let now = Instant::now();
         pair.pump(now);
-        if flush(&mut a, &mut pair.out_a).await.is_err()
-            || flush(&mut b, &mut pair.out_b).await.is_err()
-        {
+        if flush(&mut a, &mut pair.out_a).await.is_err() || flush(&mut b, &mut pair.out_b).await.is_err() {
             pair.dead = true;
         }
         pair.maybe_report(now);

@@ -16,8 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, sleep_until, Instant};
 
-const USAGE: &str =
-    "usage: bench [--smoke] [--clients N,N..] [--only moim|socketio|floor] [--pin] [--out FILE]
+const USAGE: &str = "usage: bench [--smoke] [--clients N,N..] [--only moim|socketio|floor] [--pin] [--out FILE]
              [--backend FILE]
 
   Starts Moim's release backend (beside this binary) and the Socket.io 4 server
@@ -76,10 +75,7 @@ pub fn window(settings: &Settings, clients: usize) -> u32 {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench sits in the workspace")
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bench sits in the workspace").to_owned()
 }
 
 fn parse_args() -> Result<Settings, String> {
@@ -87,11 +83,7 @@ fn parse_args() -> Result<Settings, String> {
     let smoke = args.iter().any(|a| a == "--smoke");
     let mut settings = Settings {
         smoke,
-        sizes: if smoke {
-            vec![200]
-        } else {
-            vec![1_000, 10_000]
-        },
+        sizes: if smoke { vec![200] } else { vec![1_000, 10_000] },
         servers: vec![Proto::Moim, Proto::SocketIo, Proto::Floor],
         settle: Duration::from_millis(if smoke { 500 } else { 2_000 }),
         latency_secs: if smoke { 2.0 } else { 15.0 },
@@ -104,16 +96,8 @@ fn parse_args() -> Result<Settings, String> {
         pin: false,
         attempts: if smoke { 1 } else { 3 },
         quiet: 0.25,
-        out: root().join(if smoke {
-            "target/bench/BENCHMARKS-smoke.md"
-        } else {
-            "docs/BENCHMARKS.md"
-        }),
-        command: if smoke {
-            "cargo xtask bench --smoke".into()
-        } else {
-            "cargo xtask bench".into()
-        },
+        out: root().join(if smoke { "target/bench/BENCHMARKS-smoke.md" } else { "docs/BENCHMARKS.md" }),
+        command: if smoke { "cargo xtask bench --smoke".into() } else { "cargo xtask bench".into() },
         backend: None,
     };
     let mut it = args.iter();
@@ -158,9 +142,7 @@ fn allowed_cpus() -> Vec<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return Vec::new();
         }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
     }
 }
 
@@ -200,10 +182,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| root.join("target/release/backend"))
     });
     if settings.servers.contains(&Proto::Moim) && !backend.is_file() {
-        eprintln!(
-            "bench: no {}; build it first: cargo build --release -p backend",
-            backend.display()
-        );
+        eprintln!("bench: no {}; build it first: cargo build --release -p backend", backend.display());
         return ExitCode::FAILURE;
     }
     let scratch = root.join("target/bench");
@@ -221,15 +200,9 @@ fn main() -> ExitCode {
 
     let cpus = allowed_cpus();
     let placement = if settings.pin && cpus.len() >= 2 {
-        Placement {
-            server_cpu: Some(cpus[0]),
-            client_cpus: cpus[1..].to_vec(),
-        }
+        Placement { server_cpu: Some(cpus[0]), client_cpus: cpus[1..].to_vec() }
     } else {
-        Placement {
-            server_cpu: None,
-            client_cpus: cpus.clone(),
-        }
+        Placement { server_cpu: None, client_cpus: cpus.clone() }
     };
     // Before pinning: `nproc` reads this process's affinity.
     let mut facts = report::Facts::gather(&settings, &root, &backend, &placement);
@@ -246,20 +219,10 @@ fn main() -> ExitCode {
         for &proto in &settings.servers {
             eprintln!("bench: {} with {clients} clients", report::name(proto));
             let log = scratch.join(format!("{}-{clients}.log", report::slug(proto)));
-            let run = runtime.block_on(run_one(
-                proto,
-                clients,
-                &settings,
-                &backend,
-                &socketio,
-                placement.server_cpu,
-                &log,
-            ));
+            let run =
+                runtime.block_on(run_one(proto, clients, &settings, &backend, &socketio, placement.server_cpu, &log));
             if let Err(err) = &run {
-                eprintln!(
-                    "bench: {} with {clients} clients failed: {err}",
-                    report::name(proto)
-                );
+                eprintln!("bench: {} with {clients} clients failed: {err}", report::name(proto));
             }
             runs.push((proto, clients, run));
         }
@@ -318,28 +281,19 @@ async fn run_one(
     log: &Path,
 ) -> Result<Run, String> {
     let (backend, socketio, log) = (backend.to_owned(), socketio.to_owned(), log.to_owned());
-    let mut server = tokio::task::spawn_blocking(move || {
-        servers::start(proto, &backend, &socketio, server_cpu, &log)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let mut server = tokio::task::spawn_blocking(move || servers::start(proto, &backend, &socketio, server_cpu, &log))
+        .await
+        .map_err(|e| e.to_string())??;
     let result = drive(proto, clients, settings, &mut server).await;
     let alive = server.alive();
-    tokio::task::spawn_blocking(move || server.stop())
-        .await
-        .map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| e.to_string())?;
     match result {
         Err(err) if !alive => Err(format!("{err} (the server exited)")),
         other => other,
     }
 }
 
-async fn drive(
-    proto: Proto,
-    clients: usize,
-    settings: &Settings,
-    server: &mut servers::Server,
-) -> Result<Run, String> {
+async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut servers::Server) -> Result<Run, String> {
     let pid = server.pid;
     let port = server.port;
     let pairs = clients / 2;
@@ -347,40 +301,19 @@ async fn drive(
     sleep(settings.settle).await;
     let rss0 = servers::rss_kib(pid);
 
-    let (phases, phase_rx) = watch::channel(PhaseMsg {
-        id: 0,
-        phase: Phase::Idle,
-    });
+    let (phases, phase_rx) = watch::channel(PhaseMsg { id: 0, phase: Phase::Idle });
     let (report_tx, mut reports) = mpsc::unbounded_channel();
     let mut tasks = Vec::with_capacity(pairs);
     let started = Instant::now();
 
     // A tenth of the pairs open and join: the warm-up reading.
-    open_pairs(
-        proto,
-        port,
-        0..first_pairs,
-        true,
-        &phase_rx,
-        &report_tx,
-        &mut tasks,
-    )
-    .await?;
+    open_pairs(proto, port, 0..first_pairs, true, &phase_rx, &report_tx, &mut tasks).await?;
     collect(&mut reports, 0, first_pairs, Duration::from_secs(120)).await?;
     sleep(settings.settle).await;
     let rss1 = servers::rss_kib(pid);
 
     // The rest open, and wait in the lobby.
-    open_pairs(
-        proto,
-        port,
-        first_pairs..pairs,
-        false,
-        &phase_rx,
-        &report_tx,
-        &mut tasks,
-    )
-    .await?;
+    open_pairs(proto, port, first_pairs..pairs, false, &phase_rx, &report_tx, &mut tasks).await?;
     sleep(settings.settle).await;
     let rss2 = servers::rss_kib(pid);
 
@@ -493,11 +426,7 @@ impl Phases {
 
 /// Keeps whichever attempt other work disturbed least; true once that one
 /// was quiet enough to stop trying. Pauses before another attempt.
-async fn keep_quietest(
-    best: &mut Option<PhaseResult>,
-    result: PhaseResult,
-    settings: &Settings,
-) -> bool {
+async fn keep_quietest(best: &mut Option<PhaseResult>, result: PhaseResult, settings: &Settings) -> bool {
     let last = result.attempts >= settings.attempts;
     if best.as_ref().is_none_or(|b| result.other_cpu < b.other_cpu) {
         *best = Some(result);
@@ -565,15 +494,7 @@ async fn open_pairs(
         .buffer_unordered(128);
     while let Some(result) = opened.next().await {
         let (idx, a, b) = result?;
-        tasks.push(tokio::spawn(load::run_pair(
-            proto,
-            idx,
-            a,
-            b,
-            join_now,
-            phases.clone(),
-            reports.clone(),
-        )));
+        tasks.push(tokio::spawn(load::run_pair(proto, idx, a, b, join_now, phases.clone(), reports.clone())));
     }
     Ok(())
 }
@@ -591,30 +512,15 @@ async fn collect(
             Ok(Some(report)) if report.phase_id == id => got.push(report.stats),
             Ok(Some(_)) => continue,
             Ok(None) => return Err("every pair has stopped".into()),
-            Err(_) => {
-                return Err(format!(
-                    "only {} of {count} pairs reported within {limit:?}",
-                    got.len()
-                ))
-            }
+            Err(_) => return Err(format!("only {} of {count} pairs reported within {limit:?}", got.len())),
         }
     }
     Ok(got)
 }
 
 /// Every pair's report of a timed phase, added up.
-async fn collect_sum(
-    reports: &mut mpsc::UnboundedReceiver<Report>,
-    id: u64,
-    pairs: usize,
-) -> Result<Stats, String> {
-    let all = collect(
-        reports,
-        id,
-        pairs,
-        load::DRAIN_MAX + Duration::from_secs(60),
-    )
-    .await?;
+async fn collect_sum(reports: &mut mpsc::UnboundedReceiver<Report>, id: u64, pairs: usize) -> Result<Stats, String> {
+    let all = collect(reports, id, pairs, load::DRAIN_MAX + Duration::from_secs(60)).await?;
     let mut total = Stats::default();
     for stats in all {
         total.add(stats);

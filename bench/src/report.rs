@@ -9,8 +9,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-pub const BEGIN: &str =
-    "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
+pub const BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
 pub const END: &str = "<!-- bench:end -->";
 
 const LATENCY_P50_US: f64 = 50.0;
@@ -84,28 +83,10 @@ fn backend_source(settings: &Settings, root: &Path, backend: &Path) -> String {
     if settings.backend.is_some() {
         return format!("the backend binary `{}`", backend.display());
     }
-    let commit = output(
-        "git",
-        &[
-            "-C",
-            &root.to_string_lossy(),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ],
-    );
+    let commit = output("git", &["-C", &root.to_string_lossy(), "rev-parse", "--short", "HEAD"]);
     let dirty = output(
         "git",
-        &[
-            "-C",
-            &root.to_string_lossy(),
-            "status",
-            "--porcelain",
-            "--",
-            "backend",
-            "shared",
-            "Cargo.lock",
-        ],
+        &["-C", &root.to_string_lossy(), "status", "--porcelain", "--", "backend", "shared", "Cargo.lock"],
     );
     if dirty.is_empty() {
         format!("the backend built from commit {commit}")
@@ -152,9 +133,7 @@ impl Facts {
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     // Howard Hinnant's civil_from_days.
     let z = (secs / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
@@ -250,9 +229,7 @@ fn memory(run: &Run, clients: usize) -> Memory {
 type Outcome = (Proto, usize, Result<Run, String>);
 
 fn find(runs: &[Outcome], proto: Proto, clients: usize) -> Option<&Result<Run, String>> {
-    runs.iter()
-        .find(|(p, n, _)| *p == proto && *n == clients)
-        .map(|(_, _, r)| r)
+    runs.iter().find(|(p, n, _)| *p == proto && *n == clients).map(|(_, _, r)| r)
 }
 
 /// One table row: a label, a cell per server, and the ratio.
@@ -262,17 +239,9 @@ fn row(out: &mut String, label: &str, moim: String, socketio: String, ratio: Str
 
 fn checks(result: &PhaseResult) -> String {
     let s = &result.stats;
-    let mut text = format!(
-        "{} / {}",
-        thousands(s.lost as f64),
-        thousands(s.out_of_order as f64)
-    );
+    let mut text = format!("{} / {}", thousands(s.lost as f64), thousands(s.out_of_order as f64));
     if s.refused > 0 || s.errors > 0 || s.dead > 0 {
-        let _ = write!(
-            text,
-            " (refused {}, errors {}, pairs dropped {})",
-            s.refused, s.errors, s.dead
-        );
+        let _ = write!(text, " (refused {}, errors {}, pairs dropped {})", s.refused, s.errors, s.dead);
     }
     text
 }
@@ -287,11 +256,7 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
          load average {} when the run began and {} when it ended (the cores are shared \
          with other work). Placement: {}. Moim: {}, rustc {}. Node {} with {socketio}.\n",
         settings.command,
-        if settings.smoke {
-            " (tiny CI-sized run)"
-        } else {
-            ""
-        },
+        if settings.smoke { " (tiny CI-sized run)" } else { "" },
         facts.nproc,
         facts.cpu,
         facts.memory,
@@ -318,10 +283,7 @@ pub fn render(settings: &Settings, facts: &Facts, root: &Path, runs: &[Outcome])
                 let _ = writeln!(out, "{} could not be measured: {err}.\n", name(proto));
             }
         }
-        let (m, s) = (
-            moim.and_then(|r| r.as_ref().ok()),
-            sio.and_then(|r| r.as_ref().ok()),
-        );
+        let (m, s) = (moim.and_then(|r| r.as_ref().ok()), sio.and_then(|r| r.as_ref().ok()));
         if m.is_some() || s.is_some() {
             let _ = writeln!(out, "| | Moim | {socketio} | Moim / Socket.io |");
             let _ = writeln!(out, "|---|---:|---:|---:|");
@@ -380,10 +342,7 @@ fn main_rows(out: &mut String, c: Columns, settings: &Settings, clients: usize) 
     );
     c.figure(
         out,
-        &format!(
-            "relayed messages/s, unpaced ({} in flight per direction)",
-            crate::window(settings, clients)
-        ),
+        &format!("relayed messages/s, unpaced ({} in flight per direction)", crate::window(settings, clients)),
         |r| r.unpaced.as_ref().map(|u| u.rate),
         thousands,
     );
@@ -399,10 +358,8 @@ fn main_rows(out: &mut String, c: Columns, settings: &Settings, clients: usize) 
     c.text(out, "light-load samples (one message in flight per pair)", |r| {
         thousands(latency(&r.latency).samples as f64)
     });
-    let paced_rows: [Row<Latency, Option<f64>>; 2] = [
-        ("relay latency p50 under the paced load", |l| l.p50),
-        ("relay latency p99 under the paced load", |l| l.p99),
-    ];
+    let paced_rows: [Row<Latency, Option<f64>>; 2] =
+        [("relay latency p50 under the paced load", |l| l.p50), ("relay latency p99 under the paced load", |l| l.p99)];
     for (label, pick) in paced_rows {
         c.figure(out, label, |r| pick(&latency(&r.paced)), |v| us(Some(v)));
     }
@@ -431,9 +388,7 @@ fn main_rows(out: &mut String, c: Columns, settings: &Settings, clients: usize) 
         other(&r.latency)
     });
     c.text(out, "server / load generator / other CPU, unpaced run (cores; which try was kept)", |r| {
-        r.unpaced.as_ref().map_or("–".into(), |u| {
-            format!("{:.2} / {:.2} / {}", u.server_cpu, u.client_cpu, other(u))
-        })
+        r.unpaced.as_ref().map_or("–".into(), |u| format!("{:.2} / {:.2} / {}", u.server_cpu, u.client_cpu, other(u)))
     });
     c.text(out, "messages sent / received, paced run (whole phase)", |r| {
         let s = &r.paced.stats;
@@ -452,11 +407,7 @@ fn other(result: &PhaseResult) -> String {
 
 fn rss_list(r: &Run) -> String {
     let [a, b, c, d] = r.rss;
-    [a, b, c, d, r.rss_after]
-        .iter()
-        .map(|&v| mib(v))
-        .collect::<Vec<_>>()
-        .join(" / ")
+    [a, b, c, d, r.rss_after].iter().map(|&v| mib(v)).collect::<Vec<_>>().join(" / ")
 }
 
 /// Moim next to the floor relay (src/bin/floor.rs): the same tokio and
@@ -510,21 +461,13 @@ fn targets(out: &mut String, settings: &Settings, runs: &[Outcome]) {
     let mut line = format!("| relay latency p50 ≤ {LATENCY_P50_US} µs, light load |");
     for &n in &settings.sizes {
         let p = moim(n).and_then(|r| latency(&r.latency).p50);
-        let _ = write!(
-            line,
-            " {} |",
-            verdict(p.map(|v| v <= LATENCY_P50_US), us(p))
-        );
+        let _ = write!(line, " {} |", verdict(p.map(|v| v <= LATENCY_P50_US), us(p)));
     }
     let _ = writeln!(out, "{line}");
     let mut line = format!("| relay latency p99 ≤ {LATENCY_P99_US} µs, light load |");
     for &n in &settings.sizes {
         let p = moim(n).and_then(|r| latency(&r.latency).p99);
-        let _ = write!(
-            line,
-            " {} |",
-            verdict(p.map(|v| v <= LATENCY_P99_US), us(p))
-        );
+        let _ = write!(line, " {} |", verdict(p.map(|v| v <= LATENCY_P99_US), us(p)));
     }
     let _ = writeln!(out, "{line}");
     let mut line = format!("| throughput ≥ {THROUGHPUT_RATIO}× Socket.io, both paced alike |");
@@ -546,31 +489,17 @@ fn targets(out: &mut String, settings: &Settings, runs: &[Outcome]) {
         let _ = write!(line, " {cell} |");
     }
     let _ = writeln!(out, "{line}");
-    let mut line = format!(
-        "| throughput ≥ {THROUGHPUT_RATIO}× Socket.io's, both unpaced |"
-    );
+    let mut line = format!("| throughput ≥ {THROUGHPUT_RATIO}× Socket.io's, both unpaced |");
     for &n in &settings.sizes {
-        let r = moim(n)
-            .zip(sio(n))
-            .and_then(|(m, s)| Some(m.unpaced.as_ref()?.rate / s.unpaced.as_ref()?.rate.max(1e-9)));
-        let _ = write!(
-            line,
-            " {} |",
-            verdict(
-                r.map(|v| v >= THROUGHPUT_RATIO),
-                format!("{:.2}×", r.unwrap_or(0.0))
-            )
-        );
+        let r =
+            moim(n).zip(sio(n)).and_then(|(m, s)| Some(m.unpaced.as_ref()?.rate / s.unpaced.as_ref()?.rate.max(1e-9)));
+        let _ = write!(line, " {} |", verdict(r.map(|v| v >= THROUGHPUT_RATIO), format!("{:.2}×", r.unwrap_or(0.0))));
     }
     let _ = writeln!(out, "{line}");
     let mut line = format!("| ≤ {MEMORY_KIB} KiB server memory per idle connection |");
     for &n in &settings.sizes {
         let v = moim(n).map(|r| memory(r, n).per_connection);
-        let _ = write!(
-            line,
-            " {} |",
-            verdict(v.map(|v| v <= MEMORY_KIB), v.map_or(String::new(), kib))
-        );
+        let _ = write!(line, " {} |", verdict(v.map(|v| v <= MEMORY_KIB), v.map_or(String::new(), kib)));
     }
     let _ = writeln!(out, "{line}\n");
 }
@@ -583,13 +512,7 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
             find(runs, Proto::Moim, n)
                 .or_else(|| find(runs, Proto::SocketIo, n))
                 .and_then(|r| r.as_ref().ok())
-                .map(|r| {
-                    format!(
-                        "{} ms at {}",
-                        r.latency_period.as_millis(),
-                        thousands(n as f64)
-                    )
-                })
+                .map(|r| format!("{} ms at {}", r.latency_period.as_millis(), thousands(n as f64)))
         })
         .collect();
     let _ = writeln!(
@@ -653,10 +576,7 @@ fn client_size(out: &mut String, root: &Path) {
     let mut files: Vec<(String, u64, u64)> = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or_default();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         if !["wasm", "js", "css", "html"].contains(&ext) {
             continue;
         }
@@ -669,11 +589,7 @@ fn client_size(out: &mut String, root: &Path) {
             Ok(meta) => meta.len(),
             Err(_) => gzip_len(&raw),
         };
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
         files.push((name, raw.len() as u64, gz));
     }
     files.sort();
@@ -691,12 +607,7 @@ fn client_size(out: &mut String, root: &Path) {
     for (name, raw, gz) in &files {
         raw_total += raw;
         gz_total += gz;
-        let _ = writeln!(
-            out,
-            "| `{name}` | {} | {} |",
-            thousands(*raw as f64),
-            thousands(*gz as f64)
-        );
+        let _ = writeln!(out, "| `{name}` | {} | {} |", thousands(*raw as f64), thousands(*gz as f64));
     }
     let _ = writeln!(
         out,
@@ -720,11 +631,9 @@ pub fn write(path: &Path, generated: &str) -> Result<(), String> {
     let block = format!("{BEGIN}\n{generated}{END}");
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let text = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(begin), Some(end)) if begin < end => format!(
-            "{}{block}{}",
-            &existing[..begin],
-            &existing[end + END.len()..]
-        ),
+        (Some(begin), Some(end)) if begin < end => {
+            format!("{}{block}{}", &existing[..begin], &existing[end + END.len()..])
+        }
         _ => format!(
             "# Benchmarks\n\nMoim's signaling server against a Socket.io 4 relay, measured by \
              `cargo xtask bench` (bench/).\n\n{block}\n"

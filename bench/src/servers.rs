@@ -9,10 +9,8 @@ use std::time::Duration;
 /// The Socket.io version installed from npm, read from our package.json.
 pub fn socketio_version(root: &Path) -> Result<String, String> {
     let manifest = root.join("bench/socketio/package.json");
-    let text = std::fs::read_to_string(&manifest)
-        .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let text = std::fs::read_to_string(&manifest).map_err(|e| format!("reading {}: {e}", manifest.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
     json["dependencies"]["socket.io"]
         .as_str()
         .map(str::to_owned)
@@ -26,8 +24,7 @@ pub fn prepare_socketio(root: &Path, scratch: &Path) -> Result<PathBuf, String> 
     std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     for file in ["package.json", "server.js"] {
         let from = root.join("bench/socketio").join(file);
-        std::fs::copy(&from, scratch.join(file))
-            .map_err(|e| format!("copying {}: {e}", from.display()))?;
+        std::fs::copy(&from, scratch.join(file)).map_err(|e| format!("copying {}: {e}", from.display()))?;
     }
     let installed = std::fs::read_to_string(scratch.join("node_modules/socket.io/package.json"))
         .ok()
@@ -35,12 +32,9 @@ pub fn prepare_socketio(root: &Path, scratch: &Path) -> Result<PathBuf, String> 
         .and_then(|j| j["version"].as_str().map(str::to_owned));
     if installed.as_deref() != Some(version.as_str()) {
         let mut npm = Command::new("npm");
-        npm.args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(scratch);
+        npm.args(["install", "--no-audit", "--no-fund", "--prefix"]).arg(scratch);
         eprintln!("bench: running {npm:?}");
-        let status = npm
-            .status()
-            .map_err(|e| format!("could not run npm (Node.js and npm are needed): {e}"))?;
+        let status = npm.status().map_err(|e| format!("could not run npm (Node.js and npm are needed): {e}"))?;
         if !status.success() {
             return Err(format!("npm install failed ({status})"));
         }
@@ -57,13 +51,7 @@ pub struct Server {
 /// Starts `proto`'s server on an ephemeral loopback port, pinned to `cpu`
 /// if given, and waits for the line that names its port. Its stderr goes to
 /// `log`.
-pub fn start(
-    proto: Proto,
-    backend: &Path,
-    socketio: &Path,
-    cpu: Option<usize>,
-    log: &Path,
-) -> Result<Server, String> {
+pub fn start(proto: Proto, backend: &Path, socketio: &Path, cpu: Option<usize>, log: &Path) -> Result<Server, String> {
     let mut cmd = match proto {
         Proto::Moim => {
             let mut cmd = Command::new(backend);
@@ -88,9 +76,7 @@ pub fn start(
         }
         // Built beside this binary (src/bin/floor.rs).
         Proto::Floor => Command::new(
-            std::env::current_exe()
-                .map_err(|e| format!("where is the bench binary? {e}"))?
-                .with_file_name("floor"),
+            std::env::current_exe().map_err(|e| format!("where is the bench binary? {e}"))?.with_file_name("floor"),
         ),
         Proto::SocketIo => {
             let mut cmd = Command::new("node");
@@ -99,9 +85,7 @@ pub fn start(
         }
     };
     let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
     if let Some(cpu) = cpu {
         use std::os::unix::process::CommandExt;
         // SAFETY: sched_setaffinity is a plain system call, safe between fork and exec.
@@ -112,9 +96,7 @@ pub fn start(
             });
         }
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))?;
+    let mut child = cmd.spawn().map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))?;
     let pid = child.id();
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -134,22 +116,14 @@ pub fn start(
         Ok(line) => line,
         Err(_) => {
             let _ = child.kill();
-            return Err(format!(
-                "{proto:?} printed no address within a minute; see {}",
-                log.display()
-            ));
+            return Err(format!("{proto:?} printed no address within a minute; see {}", log.display()));
         }
     };
     // "… running at http://localhost:PORT": the digits after the last colon.
     let port = line
         .rsplit(':')
         .next()
-        .map(|p| {
-            p.trim_start()
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
+        .map(|p| p.trim_start().chars().take_while(char::is_ascii_digit).collect::<String>())
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| format!("no port in {line:?}"))?;
     Ok(Server { child, pid, port })
@@ -195,10 +169,7 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line; `rest` starts at field 3.
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok())).sum();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
     ticks as f64 / hz as f64
@@ -207,22 +178,10 @@ pub fn cpu_seconds(pid: &str) -> f64 {
 /// CPU seconds all cores together spent busy since boot (/proc/stat).
 pub fn machine_busy_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
+    let fields: Vec<u64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal (guest is inside user).
-    let busy: u64 = fields
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|&(i, _)| i != 3 && i != 4)
-        .map(|(_, v)| v)
-        .sum();
+    let busy: u64 = fields.iter().take(8).enumerate().filter(|&(i, _)| i != 3 && i != 4).map(|(_, v)| v).sum();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
     busy as f64 / hz as f64

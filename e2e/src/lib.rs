@@ -4,13 +4,13 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
 
 pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -53,11 +53,17 @@ impl Harness {
     /// [`Harness::start`], with TURN credentials made from a secret as
     /// `--turn-secret` makes them.
     pub async fn start_with(capacity: usize, turn: Option<backend::turn::TurnRest>) -> Result<Self> {
-        let dist_dir = std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
+        let dist_dir =
+            std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
         if !dist_dir.join("index.html").exists() {
-            return Err(format!("{} has no index.html: run `cargo xtask test` (it builds the app first)", dist_dir.display()).into());
+            return Err(format!(
+                "{} has no index.html: run `cargo xtask test` (it builds the app first)",
+                dist_dir.display()
+            )
+            .into());
         }
-        let config = backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir, turn, room_passwords: vec![] };
+        let config =
+            backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir, turn, room_passwords: vec![] };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let (server, shutdown) = serve(listener, config.clone());
@@ -165,11 +171,20 @@ impl Harness {
 
     async fn launch_with(&self, extra_args: Vec<&str>, mobile_emulation: Value) -> Result<Browser> {
         let mut args = vec![
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--autoplay-policy=no-user-gesture-required", "--lang=en-US",
-            "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--disable-quic", "--window-size=1280,800",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--autoplay-policy=no-user-gesture-required",
+            "--lang=en-US",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1280,800",
         ];
         if !extra_args.iter().any(|a| a.starts_with("--use-fake-device-for-media-stream")) {
             args.push("--use-fake-device-for-media-stream");
@@ -312,7 +327,9 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 let page = self.eval("return document.body.innerText").await.unwrap_or_default();
-                return Err(format!("timed out waiting for {count} live remote video(s); the page says:\n{page}").into());
+                return Err(
+                    format!("timed out waiting for {count} live remote video(s); the page says:\n{page}").into()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -465,7 +482,9 @@ impl Harness {
                 if let Some((head, body)) = text.split_once("\r\n\r\n") {
                     let length = head.lines().find_map(|l| {
                         let (name, value) = l.split_once(':')?;
-                        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+                        name.trim()
+                            .eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
                     });
                     if length.is_some_and(|len| body.len() >= len) {
                         break;
@@ -477,7 +496,8 @@ impl Harness {
         .await??;
         let text = String::from_utf8_lossy(&response);
         let (head, body) = text.split_once("\r\n\r\n").ok_or("chromedriver sent no HTTP response")?;
-        let value: Value = serde_json::from_str(body).map_err(|e| format!("{method}: unreadable reply ({e}): {head}\n{body}"))?;
+        let value: Value =
+            serde_json::from_str(body).map_err(|e| format!("{method}: unreadable reply ({e}): {head}\n{body}"))?;
         if !head.starts_with("HTTP/1.1 200") {
             return Err(format!("{method} failed: {value}").into());
         }

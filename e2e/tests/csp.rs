@@ -20,10 +20,7 @@ async fn the_page_runs_within_its_policy_and_an_injected_script_does_not() -> Re
         return new Promise(done => setTimeout(() => done(window.injected === true), 100))";
     assert_eq!(ana.eval(injected).await?, false, "an inline script without the page's hash never runs");
     let violations = ana.csp_violations().await?;
-    assert!(
-        violations.len() == 1 && violations[0].starts_with("script-src-elem blocked inline"),
-        "{violations:?}"
-    );
+    assert!(violations.len() == 1 && violations[0].starts_with("script-src-elem blocked inline"), "{violations:?}");
     assert!(ana.assert_csp_kept().await.is_err(), "the check sees it");
     // Reported, as meant: not a failure of the page.
     ana.eval("window.cspViolations = []; return true").await?;

@@ -9,7 +9,10 @@ use fantoccini::key::Key;
 use fantoccini::Locator;
 
 fn tile_named(name: &str) -> String {
-    format!("[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})", e2e::js_str(name))
+    format!(
+        "[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})",
+        e2e::js_str(name)
+    )
 }
 
 /// The name on a remote tile, a button that makes the tile large.
@@ -56,16 +59,27 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     // Ana mutes: the three others show it on her tile.
     ana.client.find(Locator::Css("#mute")).await?.click().await?;
     for person in [&bo, &cy, &di] {
-        person.wait_for("Ana's muted badge", &format!("return !!{}?.querySelector('.badge.muted')", tile_named("Ana"))).await?;
+        person
+            .wait_for("Ana's muted badge", &format!("return !!{}?.querySelector('.badge.muted')", tile_named("Ana")))
+            .await?;
     }
 
     eprintln!("{:?} mute seen", started.elapsed());
 
     // Bo shares a screen: the others get it in place of his camera.
-    let size = |name: &str| format!("const v = {}?.querySelector('video'); return v ? [v.videoWidth, v.videoHeight] : null", tile_named(name));
+    let size = |name: &str| {
+        format!(
+            "const v = {}?.querySelector('video'); return v ? [v.videoWidth, v.videoHeight] : null",
+            tile_named(name)
+        )
+    };
     let camera_size = cy.eval(&size("Bo")).await?;
     bo.client.find(Locator::Css("#share")).await?.click().await?;
-    bo.wait_for("Bo's button to say Stop sharing", "return document.querySelector('#share').textContent === 'Stop sharing'").await?;
+    bo.wait_for(
+        "Bo's button to say Stop sharing",
+        "return document.querySelector('#share').textContent === 'Stop sharing'",
+    )
+    .await?;
     cy.wait_for(
         "Bo's screen at Cy",
         &format!("const v = {}?.querySelector('video'); return !!v && v.videoWidth > 0 && JSON.stringify([v.videoWidth, v.videoHeight]) !== {}", tile_named("Bo"), e2e::js_str(&camera_size.to_string())),
@@ -75,7 +89,11 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     everyone_sees(&[&ana, &cy, &di], 3).await?;
     // A shared screen is readable: large across the top, the others in a row beneath it.
     let layout = |test: &str| {
-        format!("const b = {}.getBoundingClientRect(), a = {}.getBoundingClientRect(); return {test}", tile_named("Bo"), tile_named("Ana"))
+        format!(
+            "const b = {}.getBoundingClientRect(), a = {}.getBoundingClientRect(); return {test}",
+            tile_named("Bo"),
+            tile_named("Ana")
+        )
     };
     cy.wait_for("Bo's screen large above Ana", &layout("b.width > 2 * a.width && b.bottom <= a.top")).await?;
     eprintln!("{:?} share seen", started.elapsed());
@@ -96,7 +114,11 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     let ana_large = layout("a.width > 2 * b.width && a.bottom <= b.top");
     cy.wait_for("Ana large above Bo", &ana_large).await?;
     bo.client.find(Locator::Css("#share")).await?.click().await?;
-    bo.wait_for("Bo's own camera back on his tile", "return !document.querySelector('video.screen') && !!document.querySelector('.tile.self video.mirror')").await?;
+    bo.wait_for(
+        "Bo's own camera back on his tile",
+        "return !document.querySelector('video.screen') && !!document.querySelector('.tile.self video.mirror')",
+    )
+    .await?;
     everyone_sees(&[&ana, &cy, &di], 3).await?;
     cy.wait_for("Ana still large", &ana_large).await?;
     cy.client.find(Locator::XPath(&name_button("Ana"))).await?.click().await?;

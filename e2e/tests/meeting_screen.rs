@@ -80,14 +80,24 @@ async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
     let body = ana.client.find(Locator::Css("body")).await?;
     body.send_keys("m").await?;
     ana.wait_for("M to mute", "return document.querySelector('#mute').textContent === 'Unmute'").await?;
-    bo.wait_for("Ana muted in Bo's people list", "return !!document.querySelector('#people .person[data-peer] .badge.muted')").await?;
+    bo.wait_for(
+        "Ana muted in Bo's people list",
+        "return !!document.querySelector('#people .person[data-peer] .badge.muted')",
+    )
+    .await?;
     ana.client.find(Locator::Css("#chat-input")).await?.send_keys("mmm").await?;
-    assert_eq!(ana.eval("return document.querySelector('#mute').textContent").await?, "Unmute", "typing is not a shortcut");
+    assert_eq!(
+        ana.eval("return document.querySelector('#mute').textContent").await?,
+        "Unmute",
+        "typing is not a shortcut"
+    );
     body.send_keys("v").await?;
-    ana.wait_for("V to turn the camera off", "return document.querySelector('#camera').textContent === 'Camera On'").await?;
+    ana.wait_for("V to turn the camera off", "return document.querySelector('#camera').textContent === 'Camera On'")
+        .await?;
     bo.wait_for("Ana's camera-off badge", "return !!document.querySelector('.tile.remote .badge.camera-off')").await?;
     body.send_keys("?").await?;
-    ana.wait_for("the help list", "return /Mute or unmute/.test(document.querySelector('#help')?.textContent ?? '')").await?;
+    ana.wait_for("the help list", "return /Mute or unmute/.test(document.querySelector('#help')?.textContent ?? '')")
+        .await?;
     ana.screenshot(&e2e::artifact("help.png")).await?;
     body.send_keys(&Key::Escape.to_string()).await?;
     ana.wait_for("the help list to close", "return !document.querySelector('#help')").await?;
@@ -143,7 +153,10 @@ async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
     assert_eq!(phone.eval(&shown("#help-button")).await?, false, "no Shortcuts button on a phone");
     assert_eq!(phone.eval(&shown("#camera-select")).await?, false, "the pickers wait behind Devices");
     let bar_height = phone.eval("return document.querySelector('nav.controls').getBoundingClientRect().height").await?;
-    assert!(bar_height.as_f64().is_some_and(|h| h < 100.0), "the bar takes two rows of buttons at most, not {bar_height} px");
+    assert!(
+        bar_height.as_f64().is_some_and(|h| h < 100.0),
+        "the bar takes two rows of buttons at most, not {bar_height} px"
+    );
     phone.client.find(Locator::Css("#devices-button")).await?.click().await?;
     phone.wait_for("the pickers to open", &shown("#camera-select")).await?;
     assert_eq!(desk.eval(&shown("#help-button")).await?, true, "a desktop keeps its Shortcuts button");
@@ -163,7 +176,9 @@ async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
     phone.wait_for("the third camera", &format!("{sending} === {third}")).await?;
     desk.wait_for_live_remote_videos(1).await?;
     phone.client.find(Locator::Css("#flip")).await?.click().await?;
-    phone.wait_for("the flip to finish", "return document.querySelector('#flip').textContent === 'Front camera'").await?;
+    phone
+        .wait_for("the flip to finish", "return document.querySelector('#flip').textContent === 'Front camera'")
+        .await?;
     assert_ne!(phone.eval(sending).await?, third, "the flip changed camera");
     desk.wait_for_live_remote_videos(1).await?;
     phone.close().await?;

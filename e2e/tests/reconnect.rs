@@ -20,7 +20,8 @@ async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
     bo.wait_for_live_remote_videos(1).await?;
     // Marks the page (a reload would lose it) and Bo's tile, which goes
     // with the old connection: a new one is made for his new seat.
-    ana.eval("window.moimSameDocument = true; document.querySelector('.tile.remote').dataset.old = 1; return true").await?;
+    ana.eval("window.moimSameDocument = true; document.querySelector('.tile.remote').dataset.old = 1; return true")
+        .await?;
 
     harness.restart_server().await?;
 
@@ -31,8 +32,7 @@ async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
         page.wait_for_live_remote_videos(1).await?;
     }
     assert_eq!(ana.eval("return window.moimSameDocument === true").await?, true, "no reload");
-    let status: serde_json::Value =
-        serde_json::from_str(&harness.get("/api/rooms/standup").await?)?;
+    let status: serde_json::Value = serde_json::from_str(&harness.get("/api/rooms/standup").await?)?;
     assert_eq!(status["members"], 2, "both are members of the new server's room: {status}");
 
     // Chat crosses on the new connection.
@@ -40,7 +40,10 @@ async fn a_call_comes_back_after_the_server_restarts() -> Result<()> {
     bo.say(line).await?;
     ana.wait_for(
         "Bo's chat line at Ana",
-        &format!("return [...document.querySelectorAll('.chat-line .text')].some(t => t.textContent === {})", js_str(line)),
+        &format!(
+            "return [...document.querySelectorAll('.chat-line .text')].some(t => t.textContent === {})",
+            js_str(line)
+        ),
     )
     .await?;
     Ok(())
@@ -77,11 +80,14 @@ async fn a_dropped_socket_resumes_its_seat_and_the_call_never_stops() -> Result<
     // Ana never saw Bo go: the same tile, no departure, video still live.
     ana.wait_for_live_remote_videos(1).await?;
     assert_eq!(ana.eval("return !!document.querySelector('.tile.remote[data-old]')").await?, true, "the same tile");
-    let left = ana.eval("return [...document.querySelectorAll('.chat-line')].some(l => l.textContent.includes('Bo left'))").await?;
+    let left = ana
+        .eval("return [...document.querySelectorAll('.chat-line')].some(l => l.textContent.includes('Bo left'))")
+        .await?;
     assert_eq!(left, false, "no departure was noted");
     // And signaling works on the new socket: Bo mutes, Ana sees the badge.
     bo.client.find(fantoccini::Locator::Css("#mute")).await?.click().await?;
-    ana.wait_for("the muted badge on Bo's tile", "return !!document.querySelector('.tile.remote .badge.muted')").await?;
+    ana.wait_for("the muted badge on Bo's tile", "return !!document.querySelector('.tile.remote .badge.muted')")
+        .await?;
     Ok(())
 }
 

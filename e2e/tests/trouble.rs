@@ -25,7 +25,11 @@ async fn a_blocked_camera_can_still_join_to_watch_and_listen() -> Result<()> {
     bo.join_as("Bo").await?;
 
     bo.wait_for_live_remote_videos(1).await?;
-    ana.wait_for("Bo's tile, without video", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'").await?;
+    ana.wait_for(
+        "Bo's tile, without video",
+        "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'",
+    )
+    .await?;
     ana.close().await?;
     bo.close().await
 }
@@ -38,7 +42,11 @@ async fn an_insecure_page_explains_https() -> Result<()> {
     let cy = harness.browser(&["--host-resolver-rules=MAP moim.test 127.0.0.1"]).await?;
     cy.client.goto(&format!("http://moim.test:{}/r/lecture", harness.port)).await?;
     cy.wait_for("the secure-page message", &format!("return /secure page.*https:\\/\\//.test({MEDIA_ERROR})")).await?;
-    assert_eq!(cy.eval("return !!document.querySelector('#audio-only')").await?, false, "asking again cannot help here");
+    assert_eq!(
+        cy.eval("return !!document.querySelector('#audio-only')").await?,
+        false,
+        "asking again cannot help here"
+    );
     assert_eq!(cy.eval("return !!document.querySelector('#receive-only')").await?, true);
     assert_eq!(cy.eval(EARLY_SCREEN_GONE).await?, true);
     cy.close().await

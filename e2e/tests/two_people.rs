@@ -37,7 +37,9 @@ async fn answered_from(person: &Browser, from: usize) -> Result<serde_json::Valu
 /// Opens `room` (its connections kept in `window.pcs`) and waits on the
 /// welcome screen until its first offer is made, before Join.
 async fn open_until_the_offer_is_made(harness: &Harness, person: &Browser, room: &str) -> Result<()> {
-    harness.cdp(person, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
+    harness
+        .cdp(person, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS }))
+        .await?;
     person.open_room(room).await?;
     person.wait_for_preview().await?;
     person
@@ -62,8 +64,11 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     ana.eval(MARK_THE_PREVIEW).await?;
     ana.join_as("Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
-    ana.wait_for("her tile to show the camera", "return document.querySelector('.tile.self video')?.currentTime > window.previewAt + 0.2")
-        .await?;
+    ana.wait_for(
+        "her tile to show the camera",
+        "return document.querySelector('.tile.self video')?.currentTime > window.previewAt + 0.2",
+    )
+    .await?;
     let carried = ana.eval(THE_PREVIEW_IN_THE_ROOM).await?;
     assert_eq!(
         carried,
@@ -74,8 +79,10 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
 
     ana.wait_for_live_remote_videos(1).await?;
     bo.wait_for_live_remote_videos(1).await?;
-    ana.wait_for("Bo's name on his tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'").await?;
-    bo.wait_for("Ana's name on her tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Ana'").await?;
+    ana.wait_for("Bo's name on his tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'")
+        .await?;
+    bo.wait_for("Ana's name on her tile", "return document.querySelector('.tile.remote .name')?.textContent === 'Ana'")
+        .await?;
     assert_eq!(ana.eval("return location.pathname").await?, "/r/standup");
     assert_eq!(ana.eval("return !!window.moimStartFailed").await?, false, "no failure to start was shown on the way");
     let previews = "return document.querySelectorAll('video.self').length";
@@ -94,7 +101,11 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
         ),
     )
     .await?;
-    assert_eq!(bo.eval("return document.querySelectorAll('.chat-line .text *').length").await?, 0, "chat is never HTML");
+    assert_eq!(
+        bo.eval("return document.querySelectorAll('.chat-line .text *').length").await?,
+        0,
+        "chat is never HTML"
+    );
     // The early preview, the app, the call and the chat, all within the CSP.
     ana.assert_csp_kept().await?;
     bo.assert_csp_kept().await?;
@@ -102,7 +113,8 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     // Bo mutes: his button flips, his audio track is disabled, Ana sees the badge.
     bo.client.find(fantoccini::Locator::Css("#mute")).await?.click().await?;
     bo.wait_for("Bo's button to say Unmute", "return document.querySelector('#mute').textContent === 'Unmute'").await?;
-    ana.wait_for("the muted badge on Bo's tile", "return !!document.querySelector('.tile.remote .badge.muted')").await?;
+    ana.wait_for("the muted badge on Bo's tile", "return !!document.querySelector('.tile.remote .badge.muted')")
+        .await?;
 
     // Bo switches camera: the other camera is used and Ana's view of him stays live.
     let cameras = bo.eval("return document.querySelectorAll('#camera-select option').length").await?;
@@ -135,7 +147,11 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     // A third person is told, in words, that the room is full; the call goes on.
     let cy = harness.browser(&[]).await?;
     cy.join("standup", "Cy").await?;
-    cy.wait_for("the room-full message", "return /room is full: 2 of 2/.test(document.querySelector('#join-error')?.textContent ?? '')").await?;
+    cy.wait_for(
+        "the room-full message",
+        "return /room is full: 2 of 2/.test(document.querySelector('#join-error')?.textContent ?? '')",
+    )
+    .await?;
     assert_eq!(ana.eval(REMOTE_TILES).await?, 1);
     // Where Cy looks: the message and the button to try again, with the page at its top.
     for what in ["#join-error", "#join"] {
@@ -148,7 +164,11 @@ async fn two_people_meet_chat_switch_cameras_and_part() -> Result<()> {
     // Bo closes his browser: his tile leaves Ana's page.
     bo.close().await?;
     ana.wait_for("Bo's tile to go", &format!("{REMOTE_TILES} === 0")).await?;
-    ana.wait_for("a notice that Bo left", "return [...document.querySelectorAll('.chat-notice')].some(n => n.textContent === 'Bo left')").await?;
+    ana.wait_for(
+        "a notice that Bo left",
+        "return [...document.querySelectorAll('.chat-notice')].some(n => n.textContent === 'Bo left')",
+    )
+    .await?;
 
     // Ana can leave and come back.
     ana.client.find(fantoccini::Locator::Css("#leave")).await?.click().await?;
@@ -164,7 +184,9 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     let harness = Harness::start(2).await?;
     let ana = harness.browser(&[]).await?;
     let bo = harness.browser(&[]).await?;
-    harness.cdp(&ana, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS })).await?;
+    harness
+        .cdp(&ana, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": TRACK_PEER_CONNECTIONS }))
+        .await?;
     ana.join("retro", "Ana").await?;
     ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
     // In the room, Ana has a spare connection ready for whoever comes next.
@@ -175,7 +197,8 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
          return !!window.spare",
     )
     .await?;
-    let made_by_ana = ana.eval("return window.pcs.length").await?.as_u64().ok_or("window.pcs.length is a number")? as usize;
+    let made_by_ana =
+        ana.eval("return window.pcs.length").await?.as_u64().ok_or("window.pcs.length is a number")? as usize;
 
     open_until_the_offer_is_made(&harness, &bo, "retro").await?;
     // Bo picks another microphone after that offer was made: a new one is
@@ -221,11 +244,19 @@ async fn the_newcomer_s_offer_is_made_before_join_and_again_for_a_new_microphone
     ana.wait_for_live_remote_videos(1).await?;
     bo.wait_for_live_remote_videos(1).await?;
     // Join used the prepared connection; any made since is a spare for the next arrival.
-    assert_eq!(bo.eval("return window.pcs[1].connectionState").await?, "connected", "Join used the prepared connection");
+    assert_eq!(
+        bo.eval("return window.pcs[1].connectionState").await?,
+        "connected",
+        "Join used the prepared connection"
+    );
     assert_eq!(answered_from(&bo, 2).await?, 0, "Join made no other");
     // Drawing it holds the page for 50–100 ms: it waits for Ana's answer,
     // which was read behind it.
-    assert_eq!(bo.eval("return window.drawnWith").await?, "closed,stable", "Bo's room is drawn once Ana's answer is applied");
+    assert_eq!(
+        bo.eval("return window.drawnWith").await?,
+        "closed,stable",
+        "Bo's room is drawn once Ana's answer is applied"
+    );
     let sent = bo
         .eval("return window.pcs[1].getSenders().find(s => s.track?.kind === 'audio').track.getSettings().deviceId")
         .await?;

@@ -7,9 +7,9 @@ use crate::media::{LocalMedia, MediaError};
 use crate::rtc::{Peer, PeerEvent};
 use crate::signaling::{Socket, SocketEvent};
 use crate::warm_peer::WarmPeer;
+use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use gloo_timers::callback::{Interval, Timeout};
 use shared::call::{Call, ConnectionState, Effect, Input};
 use shared::protocol::close_code;
 use shared::reconnect::{self, AfterClose, Backoff};
@@ -155,9 +155,14 @@ impl RemoteTile {
 /// A line in the chat log; notices are put in words when drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatLine {
-    Said { from: String, text: String },
+    Said {
+        from: String,
+        text: String,
+    },
     /// What you said.
-    Mine { text: String },
+    Mine {
+        text: String,
+    },
     Joined(String),
     Left(String),
     /// You said something with nobody connected to read it.
@@ -554,7 +559,10 @@ impl Inner {
                 }
             }
             _ => match msg {
-                ClientMsg::Offer { .. } | ClientMsg::Answer { .. } | ClientMsg::Ice { .. } | ClientMsg::MediaState(_) => {
+                ClientMsg::Offer { .. }
+                | ClientMsg::Answer { .. }
+                | ClientMsg::Ice { .. }
+                | ClientMsg::MediaState(_) => {
                     self.held.borrow_mut().push(msg.clone());
                 }
                 _ => {}
@@ -710,7 +718,8 @@ impl Inner {
             spare
         };
         // One made for other tracks or servers is closed later, off this path.
-        let ready = ready.and_then(|ready| ready.into_peer_for(&ice, self.local.stream()).map_err(WarmPeer::close_later).ok());
+        let ready =
+            ready.and_then(|ready| ready.into_peer_for(&ice, self.local.stream()).map_err(WarmPeer::close_later).ok());
         let made = match ready {
             Some(pc) => {
                 if offering {

@@ -9,9 +9,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
-    RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,9 +232,11 @@ impl Peer {
             .find(|s| s.track().is_some_and(|t| t.kind() == kind))
             .or_else(|| {
                 // A sender whose track was stopped still belongs to its transceiver.
-                self.pc.get_transceivers().iter().map(web_sys::RtcRtpTransceiver::from).find_map(|t| {
-                    (t.receiver().track().kind() == kind).then(|| t.sender())
-                })
+                self.pc
+                    .get_transceivers()
+                    .iter()
+                    .map(web_sys::RtcRtpTransceiver::from)
+                    .find_map(|t| (t.receiver().track().kind() == kind).then(|| t.sender()))
             })
     }
 
@@ -295,18 +296,14 @@ impl Peer {
     /// on the connection before anything that comes back can be applied.
     async fn set_local(&self, desc: RtcSessionDescriptionInit, send: impl FnOnce(String)) -> Result<(), RtcError> {
         send(to_send(&desc.get_sdp().unwrap_or_default()));
-        JsFuture::from(self.pc.set_local_description(&desc))
-            .await
-            .map_err(RtcError::at("setLocalDescription"))?;
+        JsFuture::from(self.pc.set_local_description(&desc)).await.map_err(RtcError::at("setLocalDescription"))?;
         Ok(())
     }
 
     async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), RtcError> {
         let desc = RtcSessionDescriptionInit::new(kind);
         desc.set_sdp(sdp);
-        JsFuture::from(self.pc.set_remote_description(&desc))
-            .await
-            .map_err(RtcError::at("setRemoteDescription"))?;
+        JsFuture::from(self.pc.set_remote_description(&desc)).await.map_err(RtcError::at("setRemoteDescription"))?;
         Ok(())
     }
 }

@@ -6,10 +6,10 @@ use crate::media::{self, AudioMeter, Camera, DeviceList, LocalMedia, MediaError,
 use crate::meeting::{Meeting, MeetingView, Phase, Prepared, Problem};
 use crate::signaling::Socket;
 use crate::warm_peer::{WarmPeer, FRESH_FOR_MS};
-use leptos::prelude::*;
-use leptos::task::spawn_local;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
 use std::rc::Rc;
 use web_sys::{MediaStream, MediaStreamTrack};
 

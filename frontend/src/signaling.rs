@@ -15,7 +15,10 @@ pub enum SocketEvent {
     Garbled(String),
     /// The socket ended: its close code and reason (1006 and "" when it
     /// never opened, or just dropped).
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,10 +69,8 @@ impl Socket {
         });
         let to = events.clone();
         let close = EventListener::new(&ws, "close", move |e| {
-            let (code, reason) = e
-                .dyn_ref::<CloseEvent>()
-                .map(|c| (c.code(), c.reason()))
-                .unwrap_or((1006, String::new()));
+            let (code, reason) =
+                e.dyn_ref::<CloseEvent>().map(|c| (c.code(), c.reason())).unwrap_or((1006, String::new()));
             to.deliver(SocketEvent::Closed { code, reason });
         });
         // Closing the tab: say goodbye properly, so the room drops our tile
@@ -134,7 +135,8 @@ pub async fn room_status(room: &shared::RoomName) -> Option<shared::RoomStatus> 
 /// The status and body of the answer to `GET url`.
 async fn get(url: &str) -> Option<(u16, String)> {
     let window = web_sys::window()?;
-    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
     let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
     Some((response.status(), text))
 }

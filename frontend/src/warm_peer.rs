@@ -72,7 +72,11 @@ impl WarmPeer {
         let fits = same_servers(&self.ice_servers, ice_servers)
             && self.tracks == track_ids(stream)
             && self.age_ms() < FRESH_FOR_MS;
-        if fits { Ok(self.peer) } else { Err(self) }
+        if fits {
+            Ok(self.peer)
+        } else {
+            Err(self)
+        }
     }
 
     /// Closes it in a while: closing a connection holds the main thread for

@@ -24,7 +24,10 @@ async fn media_gets_a_stream_and_lists_cameras() {
     let devices = media::list_devices().await.unwrap();
     assert!(!devices.cameras.is_empty(), "the fake camera is listed");
     assert!(!devices.microphones.is_empty());
-    assert!(devices.cameras.iter().any(|c| Some(&c.id) == local.camera_id().as_ref()), "the current camera is in the list");
+    assert!(
+        devices.cameras.iter().any(|c| Some(&c.id) == local.camera_id().as_ref()),
+        "the current camera is in the list"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -54,10 +57,7 @@ async fn a_missing_camera_is_a_typed_error() {
     let err = media::capture(&Request { audio: false, video: Some(Camera::Device("no-such-camera".into())) })
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, media::MediaError::Unsupported | media::MediaError::NoDevice),
-        "got {err:?}"
-    );
+    assert!(matches!(err, media::MediaError::Unsupported | media::MediaError::NoDevice), "got {err:?}");
 }
 
 #[wasm_bindgen_test]
@@ -239,7 +239,11 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     // With `--turn-secret` the page's TURN credentials (made before Join) and
     // the member's differ, from one secret: it still fits the same servers.
     let turn = |user: &str| {
-        let server = IceServer { urls: vec!["turn:127.0.0.1:9".into()], username: Some(user.into()), credential: Some(format!("{user}-mac")) };
+        let server = IceServer {
+            urls: vec!["turn:127.0.0.1:9".into()],
+            username: Some(user.into()),
+            credential: Some(format!("{user}-mac")),
+        };
         vec![server]
     };
     let warm = WarmPeer::prepare(turn("1:moim-lobby"), local.stream()).await.unwrap();

@@ -149,9 +149,8 @@ async fn the_app_speaks_the_remembered_language_and_switches_live() {
     document().body().unwrap().append_child(&parent).unwrap();
     let handle = leptos::mount::mount_to(parent.clone(), frontend::app::App);
 
-    let text_of = |selector: &str| {
-        parent.query_selector(selector).unwrap().and_then(|el| el.text_content()).unwrap_or_default()
-    };
+    let text_of =
+        |selector: &str| parent.query_selector(selector).unwrap().and_then(|el| el.text_content()).unwrap_or_default();
     assert_eq!(text_of("#mute"), "음소거");
     assert_eq!(text_of("#join"), "참여하기");
     wait_until("<html lang=ko>", 2_000, || html.get_attribute("lang").as_deref() == Some("ko")).await;

@@ -136,7 +136,10 @@ mod tests {
         assert!(lines.contains(&"a=fmtp:98 profile-id=0;x-google-start-bitrate=1500"), "{sdp}");
         assert_eq!(sdp.matches("x-google-start-bitrate").count(), 2, "not rtx, red, ulpfec or audio: {sdp}");
         assert!(sdp.ends_with("a=sctp-port:5000\r\n") && !sdp.contains("\r\n\r\n"), "{sdp:?}");
-        assert_eq!(sdp.len(), OFFER.len() + "a=fmtp:96 x-google-start-bitrate=1500\r\n;x-google-start-bitrate=1500".len());
+        assert_eq!(
+            sdp.len(),
+            OFFER.len() + "a=fmtp:96 x-google-start-bitrate=1500\r\n;x-google-start-bitrate=1500".len()
+        );
     }
 
     #[test]

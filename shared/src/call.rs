@@ -21,13 +21,21 @@ pub enum Input {
     Server(ServerMsg),
     /// The offer was made and sent; an answer may come from now on (setting
     /// the offer locally may still be under way: if that fails, [`Input::OfferFailed`] follows).
-    OfferSent { peer: PeerId },
+    OfferSent {
+        peer: PeerId,
+    },
     /// Making the offer failed; the connection is back to stable.
-    OfferFailed { peer: PeerId },
+    OfferFailed {
+        peer: PeerId,
+    },
     /// A remote description (offer or answer) was applied.
-    RemoteDescriptionApplied { peer: PeerId },
+    RemoteDescriptionApplied {
+        peer: PeerId,
+    },
     /// The browser wants to renegotiate (`negotiationneeded`).
-    NegotiationNeeded { peer: PeerId },
+    NegotiationNeeded {
+        peer: PeerId,
+    },
     /// This client set its own microphone / camera state.
     LocalMediaState(MediaState),
     /// The user leaves the room.
@@ -36,9 +44,14 @@ pub enum Input {
     /// the seat we had.
     SocketOpened,
     /// A peer connection's `connectionState` changed.
-    Connection { peer: PeerId, state: ConnectionState },
+    Connection {
+        peer: PeerId,
+        state: ConnectionState,
+    },
     /// [`Effect::CheckConnectionLater`]'s time is up.
-    CheckConnection { peer: PeerId },
+    CheckConnection {
+        peer: PeerId,
+    },
 }
 
 /// `RTCPeerConnection.connectionState`.
@@ -80,28 +93,55 @@ pub enum Effect {
     /// Build an `RTCPeerConnection` for this member, with local tracks added.
     /// `offering`: a [`Effect::MakeOffer`] follows at once (we are new in the
     /// room), so a connection prepared with its offer already made fits.
-    CreatePeer { peer: PeerId, polite: bool, offering: bool },
+    CreatePeer {
+        peer: PeerId,
+        polite: bool,
+        offering: bool,
+    },
     /// `createOffer`, then send it while `setLocalDescription` runs; [`Input::OfferSent`] at the send.
-    MakeOffer { peer: PeerId },
+    MakeOffer {
+        peer: PeerId,
+    },
     /// `setRemoteDescription(offer)` (rolling back our own offer if any),
     /// then answer: send it, report [`Input::RemoteDescriptionApplied`], set it locally.
-    AcceptOffer { peer: PeerId, sdp: String },
+    AcceptOffer {
+        peer: PeerId,
+        sdp: String,
+    },
     /// `setRemoteDescription(answer)`, then [`Input::RemoteDescriptionApplied`].
-    ApplyAnswer { peer: PeerId, sdp: String },
-    AddIce { peer: PeerId, candidate: IceCandidate },
-    ClosePeer { peer: PeerId },
+    ApplyAnswer {
+        peer: PeerId,
+        sdp: String,
+    },
+    AddIce {
+        peer: PeerId,
+        candidate: IceCandidate,
+    },
+    ClosePeer {
+        peer: PeerId,
+    },
     /// The member list or someone's state changed: redraw.
     MembersChanged,
     /// The server refused something; show it.
-    Failed { code: ErrorCode, message: String },
+    Failed {
+        code: ErrorCode,
+        message: String,
+    },
     /// `restartIce()`, then as [`Effect::MakeOffer`]: the offer carries new
     /// ICE credentials, so both sides gather paths on the network they have now.
-    RestartIce { peer: PeerId },
+    RestartIce {
+        peer: PeerId,
+    },
     /// Send our pending offer (`localDescription`) again: the first copy
     /// may have died with the old socket.
-    ResendOffer { peer: PeerId },
+    ResendOffer {
+        peer: PeerId,
+    },
     /// Feed [`Input::CheckConnection`] after `after_ms`.
-    CheckConnectionLater { peer: PeerId, after_ms: u32 },
+    CheckConnectionLater {
+        peer: PeerId,
+        after_ms: u32,
+    },
     /// Our seat was gone: every connection was closed and we join afresh.
     Rejoining,
 }
@@ -226,11 +266,8 @@ impl Call {
                 None => vec![],
             },
             Input::Leave => {
-                let mut effects: Vec<Effect> = self
-                    .negotiations
-                    .keys()
-                    .map(|&peer| Effect::ClosePeer { peer })
-                    .collect();
+                let mut effects: Vec<Effect> =
+                    self.negotiations.keys().map(|&peer| Effect::ClosePeer { peer }).collect();
                 if self.joined.take().is_some() {
                     effects.push(Effect::Send(ClientMsg::Leave));
                 }
@@ -388,8 +425,7 @@ impl Call {
     /// socket may be lost, and a broken connection needs its ICE restarted.
     fn resumed(&mut self, peers: Vec<PeerInfo>) -> Vec<Effect> {
         let mut effects = vec![];
-        let gone: Vec<PeerId> =
-            self.members.keys().filter(|id| !peers.iter().any(|p| p.id == **id)).copied().collect();
+        let gone: Vec<PeerId> = self.members.keys().filter(|id| !peers.iter().any(|p| p.id == **id)).copied().collect();
         for peer in gone {
             effects.extend(self.remove_member(peer));
         }
@@ -428,10 +464,7 @@ impl Call {
             return vec![];
         }
         let peer = info.id;
-        self.members.insert(
-            peer,
-            Member { name: info.name, state: info.state },
-        );
+        self.members.insert(peer, Member { name: info.name, state: info.state });
         let polite = me < peer;
         self.negotiations.insert(peer, Negotiation { polite, ..Default::default() });
         vec![Effect::CreatePeer { peer, polite, offering }]

@@ -10,7 +10,8 @@ use crate::protocol::{ClientMsg, IceCandidate};
 pub(crate) fn client_msg(msg: &ClientMsg) -> String {
     match msg {
         ClientMsg::Join { version, room, name, password } => {
-            let join = ObjectWriter::tagged("join").uint("version", (*version).into()).str("room", room).str("name", name);
+            let join =
+                ObjectWriter::tagged("join").uint("version", (*version).into()).str("room", room).str("name", name);
             match password {
                 Some(password) => join.str("password", password),
                 None => join,

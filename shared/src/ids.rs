@@ -67,10 +67,7 @@ impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let name = nfc(raw.trim());
         check_len(&name, ROOM_NAME_MAX)?;
-        if let Some(c) = name
-            .chars()
-            .find(|&c| !(c.is_alphanumeric() || is_mark(c) || matches!(c, '-' | '_' | '.')))
-        {
+        if let Some(c) = name.chars().find(|&c| !(c.is_alphanumeric() || is_mark(c) || matches!(c, '-' | '_' | '.'))) {
             return Err(NameError::BadChar(c));
         }
         // `/r/.` and `/r/..` are not links to a room: the browser resolves them away.
@@ -247,10 +244,7 @@ mod tests {
         assert!(RoomName::parse("모임-1").is_ok());
         assert_eq!(RoomName::parse(""), Err(NameError::Empty));
         assert_eq!(RoomName::parse("   "), Err(NameError::Empty));
-        assert_eq!(
-            RoomName::parse(&"a".repeat(100)),
-            Err(NameError::TooLong { max: ROOM_NAME_MAX })
-        );
+        assert_eq!(RoomName::parse(&"a".repeat(100)), Err(NameError::TooLong { max: ROOM_NAME_MAX }));
         assert!(RoomName::parse(&"a".repeat(ROOM_NAME_MAX)).is_ok());
         assert_eq!(RoomName::parse("a/b"), Err(NameError::BadChar('/')));
         assert_eq!(RoomName::parse("<b>"), Err(NameError::BadChar('<')));

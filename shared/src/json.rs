@@ -417,7 +417,11 @@ mod tests {
         );
         assert_eq!(
             fields[1].1,
-            Json::Object(vec![("c".into(), Json::Null), ("d".into(), Json::Bool(true)), ("e".into(), Json::Bool(false))])
+            Json::Object(vec![
+                ("c".into(), Json::Null),
+                ("d".into(), Json::Bool(true)),
+                ("e".into(), Json::Bool(false))
+            ])
         );
         assert_eq!(fields[2].1, Json::String("x\"\\/\u{8}\u{c}\n\r\té😀y".into()));
     }
@@ -476,7 +480,10 @@ mod tests {
             .raw("x", "{}")
             .str("s", "a\"\\\n\u{1}\u{7f}é")
             .finish();
-        assert_eq!(text, "{\"type\":\"ice\",\"to\":7,\"sdpMid\":null,\"muted\":true,\"x\":{},\"s\":\"a\\\"\\\\\\n\\u0001\u{7f}é\"}");
+        assert_eq!(
+            text,
+            "{\"type\":\"ice\",\"to\":7,\"sdpMid\":null,\"muted\":true,\"x\":{},\"s\":\"a\\\"\\\\\\n\\u0001\u{7f}é\"}"
+        );
         assert_eq!(ObjectWriter::new().finish(), "{}");
     }
 }

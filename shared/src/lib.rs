@@ -17,6 +17,6 @@ pub mod spotlight;
 pub use ids::{DisplayName, NameError, PeerId, RoomName};
 pub use json::JsonError;
 pub use protocol::{
-    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus,
-    ServerMsg, PROTOCOL_VERSION,
+    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg,
+    PROTOCOL_VERSION,
 };

@@ -55,10 +55,22 @@ pub enum ClientMsg {
     /// seat back (same peer id, same peer connections) with the token from
     /// [`ServerMsg::Welcome`]. Refused with [`ErrorCode::ResumeFailed`] once
     /// the server has let the seat go; then join again.
-    Resume { version: u32, token: String },
-    Offer { to: PeerId, sdp: String },
-    Answer { to: PeerId, sdp: String },
-    Ice { to: PeerId, candidate: IceCandidate },
+    Resume {
+        version: u32,
+        token: String,
+    },
+    Offer {
+        to: PeerId,
+        sdp: String,
+    },
+    Answer {
+        to: PeerId,
+        sdp: String,
+    },
+    Ice {
+        to: PeerId,
+        candidate: IceCandidate,
+    },
     /// My microphone / camera / screen state, told to everyone in the room.
     MediaState(MediaState),
     Leave,
@@ -98,17 +110,33 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
     },
-    PeerJoined { peer: PeerInfo },
-    PeerLeft { peer: PeerId },
-    Offer { from: PeerId, sdp: String },
-    Answer { from: PeerId, sdp: String },
-    Ice { from: PeerId, candidate: IceCandidate },
+    PeerJoined {
+        peer: PeerInfo,
+    },
+    PeerLeft {
+        peer: PeerId,
+    },
+    Offer {
+        from: PeerId,
+        sdp: String,
+    },
+    Answer {
+        from: PeerId,
+        sdp: String,
+    },
+    Ice {
+        from: PeerId,
+        candidate: IceCandidate,
+    },
     MediaState {
         from: PeerId,
         #[serde(flatten)]
         state: MediaState,
     },
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
     Pong,
 }
 
@@ -360,7 +388,9 @@ impl ClientMsg {
         #[derive(Deserialize)]
         struct Nothing {}
         let msg = match &*kind {
-            "join" => fields(text).map(|Join { version, room, name, password }| Self::Join { version, room, name, password }),
+            "join" => {
+                fields(text).map(|Join { version, room, name, password }| Self::Join { version, room, name, password })
+            }
             "resume" => fields(text).map(|Resume { version, token }| Self::Resume { version, token }),
             "offer" => fields(text).map(|Sdp { to, sdp }| Self::Offer { to, sdp }),
             "answer" => fields(text).map(|Sdp { to, sdp }| Self::Answer { to, sdp }),

@@ -54,7 +54,11 @@ mod tests {
 
     /// Which of the tiles (peer, sharing) are large.
     fn large(spotlight: Spotlight, tiles: &[(u64, bool)]) -> Vec<u64> {
-        tiles.iter().filter(|&&(peer, sharing)| spotlight.is_large(PeerId(peer), sharing)).map(|&(peer, _)| peer).collect()
+        tiles
+            .iter()
+            .filter(|&&(peer, sharing)| spotlight.is_large(PeerId(peer), sharing))
+            .map(|&(peer, _)| peer)
+            .collect()
     }
 
     #[test]

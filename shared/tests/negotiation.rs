@@ -37,7 +37,11 @@ impl Client {
     }
 
     fn info(&self) -> PeerInfo {
-        PeerInfo { id: self.id, name: DisplayName::parse(&format!("p{}", self.id)).unwrap(), state: MediaState::default() }
+        PeerInfo {
+            id: self.id,
+            name: DisplayName::parse(&format!("p{}", self.id)).unwrap(),
+            state: MediaState::default(),
+        }
     }
 
     fn welcome(&mut self, others: &[&Client]) {
@@ -323,10 +327,7 @@ fn after_a_dropped_socket_the_seat_is_resumed_with_the_token() {
     settle(&mut a, &mut b);
     a.outbox.clear();
     a.input(Input::SocketOpened);
-    assert_eq!(
-        a.outbox.pop_front(),
-        Some(ClientMsg::Resume { version: PROTOCOL_VERSION, token: "token-1".into() })
-    );
+    assert_eq!(a.outbox.pop_front(), Some(ClientMsg::Resume { version: PROTOCOL_VERSION, token: "token-1".into() }));
     // While a was away c joined and b left; b's departure was buffered but
     // the room list is the truth either way.
     let c = Client::new(3);

@@ -26,14 +26,8 @@ fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
             ClientMsg::Resume { version: 1, token: "c0ffee".into() },
             json!({"type": "resume", "version": 1, "token": "c0ffee"}),
         ),
-        (
-            ClientMsg::Offer { to: PeerId(2), sdp: "v=0".into() },
-            json!({"type": "offer", "to": 2, "sdp": "v=0"}),
-        ),
-        (
-            ClientMsg::Answer { to: PeerId(1), sdp: "v=0".into() },
-            json!({"type": "answer", "to": 1, "sdp": "v=0"}),
-        ),
+        (ClientMsg::Offer { to: PeerId(2), sdp: "v=0".into() }, json!({"type": "offer", "to": 2, "sdp": "v=0"})),
+        (ClientMsg::Answer { to: PeerId(1), sdp: "v=0".into() }, json!({"type": "answer", "to": 1, "sdp": "v=0"})),
         (
             ClientMsg::Ice { to: PeerId(3), candidate: candidate() },
             json!({"type": "ice", "to": 3, "candidate": {
@@ -105,14 +99,8 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
             json!({"type": "peer_joined", "peer": {"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}}),
         ),
         (ServerMsg::PeerLeft { peer: PeerId(1) }, json!({"type": "peer_left", "peer": 1})),
-        (
-            ServerMsg::Offer { from: PeerId(1), sdp: "v=0".into() },
-            json!({"type": "offer", "from": 1, "sdp": "v=0"}),
-        ),
-        (
-            ServerMsg::Answer { from: PeerId(2), sdp: "v=0".into() },
-            json!({"type": "answer", "from": 2, "sdp": "v=0"}),
-        ),
+        (ServerMsg::Offer { from: PeerId(1), sdp: "v=0".into() }, json!({"type": "offer", "from": 1, "sdp": "v=0"})),
+        (ServerMsg::Answer { from: PeerId(2), sdp: "v=0".into() }, json!({"type": "answer", "from": 2, "sdp": "v=0"})),
         (
             ServerMsg::Ice { from: PeerId(2), candidate: candidate() },
             json!({"type": "ice", "from": 2, "candidate": {
@@ -120,7 +108,10 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 "sdpMid": "0", "sdpMLineIndex": 0}}),
         ),
         (
-            ServerMsg::MediaState { from: PeerId(2), state: MediaState { muted: false, camera_off: true, sharing: false } },
+            ServerMsg::MediaState {
+                from: PeerId(2),
+                state: MediaState { muted: false, camera_off: true, sharing: false },
+            },
             json!({"type": "media_state", "from": 2, "muted": false, "camera_off": true, "sharing": false}),
         ),
         (
@@ -174,10 +165,7 @@ fn http_bodies_match_golden_json_and_round_trip() {
         "a status names a valid room"
     );
 
-    let error = ApiError {
-        code: ErrorCode::InvalidRoomName,
-        message: "invalid room name: the name is empty".into(),
-    };
+    let error = ApiError { code: ErrorCode::InvalidRoomName, message: "invalid room name: the name is empty".into() };
     let text = serde_json::to_string(&error).unwrap();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&text).unwrap(),
@@ -204,14 +192,8 @@ fn decode_errors_are_typed() {
     assert_eq!(ClientMsg::decode(r#"{"type":5}"#).unwrap_err().code(), ErrorCode::UnknownType);
     assert_eq!(ClientMsg::decode(r#"{"type":"ping""#).unwrap_err().code(), ErrorCode::NotJson);
     assert_eq!(ClientMsg::decode(r#" {"type":"ping"}"#).unwrap(), ClientMsg::Ping);
-    assert_eq!(
-        ClientMsg::decode(r#"{"type":"dance"}"#).unwrap_err(),
-        DecodeError::UnknownType("dance".into())
-    );
-    assert_eq!(
-        ClientMsg::decode(r#"{"type":"offer","to":"bob"}"#).unwrap_err().code(),
-        ErrorCode::InvalidMessage
-    );
+    assert_eq!(ClientMsg::decode(r#"{"type":"dance"}"#).unwrap_err(), DecodeError::UnknownType("dance".into()));
+    assert_eq!(ClientMsg::decode(r#"{"type":"offer","to":"bob"}"#).unwrap_err().code(), ErrorCode::InvalidMessage);
     // A client cannot smuggle a sender: `from` is not part of a ClientMsg.
     let msg = ClientMsg::decode(r#"{"type":"offer","to":2,"sdp":"x","from":9}"#).unwrap();
     assert_eq!(msg, ClientMsg::Offer { to: PeerId(2), sdp: "x".into() });

@@ -49,7 +49,8 @@ fn write(path: &Path, ext: &str, bytes: &[u8]) -> Result<(), String> {
 
 fn zopfli_gzip(raw: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, raw, &mut out).map_err(|e| format!("zopfli: {e}"))?;
+    zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, raw, &mut out)
+        .map_err(|e| format!("zopfli: {e}"))?;
     Ok(out)
 }
 

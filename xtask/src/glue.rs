@@ -15,7 +15,8 @@ const STAND_IN: &str = "__moim_glue_default";
 /// Minifies the one `.js` file in `dist` and updates `dist/index.html`.
 pub fn minify(dist: &Path) -> Result<(), String> {
     let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()));
-    let write = |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()));
+    let write =
+        |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()));
     let entries = std::fs::read_dir(dist).map_err(|e| format!("reading {}: {e}", dist.display()))?;
     let scripts: Vec<_> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))

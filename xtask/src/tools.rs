@@ -35,7 +35,11 @@ pub fn node() -> Result<(), String> {
 /// `~/.cargo/bin/<name>` when cargo installed it there, else `<name>` on PATH.
 pub fn bin(name: &str) -> PathBuf {
     let installed = cargo_home().join("bin").join(name);
-    if installed.exists() { installed } else { PathBuf::from(name) }
+    if installed.exists() {
+        installed
+    } else {
+        PathBuf::from(name)
+    }
 }
 
 /// PATH with cargo's bin folder first, so the runner finds `wasm-bindgen-test-runner`.

@@ -28,10 +28,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub const SILENCE: Duration = Duration::from_millis(300);
 
 pub async fn start(room_capacity: usize, dist_dir: &Path) -> SocketAddr {
-    let config = Config {
-        dist_dir: dist_dir.to_owned(),
-        ..config(room_capacity)
-    };
+    let config = Config { dist_dir: dist_dir.to_owned(), ..config(room_capacity) };
     start_with(config, Limits::default()).await
 }
 
@@ -136,13 +133,7 @@ pub async fn pair(addr: SocketAddr, room: &str) -> ((Ws, PeerId), (Ws, PeerId)) 
 /// Proves both ends are alive: an offer from one reaches the other.
 pub async fn assert_relays(from: (&mut Ws, PeerId), to: (&mut Ws, PeerId)) {
     send(from.0, offer_msg(to.1, "v=0")).await;
-    assert_eq!(
-        recv(to.0).await,
-        ServerMsg::Offer {
-            from: from.1,
-            sdp: "v=0".into()
-        }
-    );
+    assert_eq!(recv(to.0).await, ServerMsg::Offer { from: from.1, sdp: "v=0".into() });
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
@@ -152,7 +143,10 @@ pub async fn get(addr: SocketAddr, path: &str) -> reqwest::Response {
 /// The socket from a WebSocket upgrade, or the refusal's status and body;
 /// any other failure is a broken test (`who` names the client).
 pub fn upgraded<S>(
-    result: Result<(WebSocketStream<S>, tokio_tungstenite::tungstenite::handshake::client::Response), tokio_tungstenite::tungstenite::Error>,
+    result: Result<
+        (WebSocketStream<S>, tokio_tungstenite::tungstenite::handshake::client::Response),
+        tokio_tungstenite::tungstenite::Error,
+    >,
     who: impl std::fmt::Display,
 ) -> Result<WebSocketStream<S>, (u16, String)> {
     match result {

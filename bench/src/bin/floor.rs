@@ -65,7 +65,8 @@ async fn member(tcp: TcpStream, id: u64, rooms: Arc<Rooms>) {
             Some(name) => {
                 if partner.is_none() {
                     let rooms = rooms.0.lock().unwrap();
-                    partner = rooms.get(name).and_then(|m| m.iter().find(|(other, _)| *other != id)).map(|(_, s)| s.clone());
+                    partner =
+                        rooms.get(name).and_then(|m| m.iter().find(|(other, _)| *other != id)).map(|(_, s)| s.clone());
                 }
                 if let Some(partner) = &partner {
                     let _ = partner.lock().await.send(Message::Text(text)).await;

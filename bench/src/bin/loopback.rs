@@ -136,7 +136,9 @@ fn main() -> std::io::Result<()> {
             "spin-reader" => spin = Spin::Reader,
             number => {
                 rate = number.parse().map_err(|_| {
-                    std::io::Error::other(format!("expected RATE (a whole number), `relay`, `spin`, `spin-relay` or `spin-reader`, not {arg:?}"))
+                    std::io::Error::other(format!(
+                        "expected RATE (a whole number), `relay`, `spin`, `spin-relay` or `spin-reader`, not {arg:?}"
+                    ))
                 })?
             }
         }

@@ -46,8 +46,12 @@ fn open(url: &str, room: &str, name: &str) -> Result<(Ws, u64, Vec<u64>), Error>
 }
 
 fn candidate(to: u64, seq: u64) -> Message {
-    let line = format!("candidate:3169012345 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag bnch seq {seq}");
-    Message::text(json!({ "type": "ice", "to": to, "candidate": { "candidate": line, "sdpMid": "0", "sdpMLineIndex": 0 } }).to_string())
+    let line =
+        format!("candidate:3169012345 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag bnch seq {seq}");
+    Message::text(
+        json!({ "type": "ice", "to": to, "candidate": { "candidate": line, "sdpMid": "0", "sdpMLineIndex": 0 } })
+            .to_string(),
+    )
 }
 
 /// Reads until the next ICE candidate; the time it arrived. With `spin` the

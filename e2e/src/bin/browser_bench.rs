@@ -402,7 +402,8 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     match runtime.block_on(bench(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -574,7 +575,10 @@ async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) ->
     // One load of each first, not counted: a first visit fills the cache.
     let first_moim = page_load(visitor, base, &format!("/r/{prefix}-load-first")).await?;
     let first_bare = page_load(visitor, base, "/bare.html").await?;
-    eprintln!("first visit: Moim {:.0} ms, bare {:.0} ms (not counted)", first_moim["self_frame"], first_bare["self_frame"]);
+    eprintln!(
+        "first visit: Moim {:.0} ms, bare {:.0} ms (not counted)",
+        first_moim["self_frame"], first_bare["self_frame"]
+    );
     for (cold, label) in [(false, "repeat visit"), (true, "HTTP cache disabled")] {
         harness.cdp(visitor, "Network.setCacheDisabled", json!({ "cacheDisabled": cold })).await?;
         for i in 0..args.runs {
@@ -586,8 +590,17 @@ async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) ->
                 let bare = page_load(visitor, base, "/bare.html").await?;
                 (page_load(visitor, base, &moim_url).await?, bare)
             };
-            eprintln!("page load, {label}, {}: Moim {:.0} ms, bare {:.0} ms", i + 1, moim["self_frame"], bare["self_frame"]);
-            let (m, b) = if cold { (&mut results.moim_cold, &mut results.bare_cold) } else { (&mut results.moim_warm, &mut results.bare_warm) };
+            eprintln!(
+                "page load, {label}, {}: Moim {:.0} ms, bare {:.0} ms",
+                i + 1,
+                moim["self_frame"],
+                bare["self_frame"]
+            );
+            let (m, b) = if cold {
+                (&mut results.moim_cold, &mut results.bare_cold)
+            } else {
+                (&mut results.moim_warm, &mut results.bare_warm)
+            };
             m.push(moim);
             b.push(bare);
         }
@@ -630,11 +643,18 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
         wait_until(b, "a live self-preview", PREVIEW_LIVE, Duration::from_secs(60)).await?;
     }
     resident.join_as("Ana").await?;
-    wait_until(resident, "Ana in the room", "return !!document.querySelector('main.room')", Duration::from_secs(60)).await?;
+    wait_until(resident, "Ana in the room", "return !!document.querySelector('main.room')", Duration::from_secs(60))
+        .await?;
     let name = newcomer.client.find(Locator::Css("#name")).await?;
     name.clear().await?;
     name.send_keys("Bo").await?;
-    wait_until(newcomer, "Join to be enabled", "return !document.querySelector('#join').disabled", Duration::from_secs(60)).await?;
+    wait_until(
+        newcomer,
+        "Join to be enabled",
+        "return !document.querySelector('#join').disabled",
+        Duration::from_secs(60),
+    )
+    .await?;
     tokio::time::sleep(SETTLE).await;
 
     for b in [resident, newcomer] {
@@ -664,9 +684,13 @@ async fn call_setup(resident: &Browser, newcomer: &Browser, room: &str) -> Resul
         eprintln!("  Join clicked at {click:.1} ms since the epoch");
     }
     let rebase = |raw: Marks, offset: f64| raw.into_iter().map(|(k, v)| (k, v - offset - click)).collect::<Marks>();
-    let (mut newcomer_marks, mut resident_marks) = (rebase(newcomer_raw, newcomer_offset), rebase(resident_raw, resident_offset));
+    let (mut newcomer_marks, mut resident_marks) =
+        (rebase(newcomer_raw, newcomer_offset), rebase(resident_raw, resident_offset));
     // Main-thread long tasks that began between the click and this side's first frame.
-    for (who, page, offset, marks) in [("newcomer", newcomer, newcomer_offset, &mut newcomer_marks), ("in the room", resident, resident_offset, &mut resident_marks)] {
+    for (who, page, offset, marks) in [
+        ("newcomer", newcomer, newcomer_offset, &mut newcomer_marks),
+        ("in the room", resident, resident_offset, &mut resident_marks),
+    ] {
         let long = page.eval("return window.__b.long").await?;
         let frame = marks["frame"];
         let busy: f64 = long
@@ -842,7 +866,9 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     let commit = command_output("git", &["-C", &workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"]);
     let wasm = std::fs::read_dir(workspace_root().join("target/bench/browser-dist"))
         .ok()
-        .and_then(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| n.ends_with("_bg.wasm")))
+        .and_then(|d| {
+            d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| n.ends_with("_bg.wasm"))
+        })
         .unwrap_or_else(|| "?".into());
 
     let newcomer = column(r.calls.iter().map(|c| &c.newcomer), "frame");
@@ -887,7 +913,10 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     if args.smoke {
         let _ = writeln!(s, "**Smoke run** (2 runs each): numbers are indicative only.\n");
     }
-    let _ = writeln!(s, "| figure | Moim median (min–max) | floor / bare median (min–max) | Moim / floor or Moim − bare | runs |");
+    let _ = writeln!(
+        s,
+        "| figure | Moim median (min–max) | floor / bare median (min–max) | Moim / floor or Moim − bare | runs |"
+    );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
     let _ = writeln!(
         s,
@@ -903,7 +932,9 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
         ms(&floor_answerer),
         fmt_ratio(ratio(&resident, &floor_answerer))
     );
-    for (page, moim, strict) in [("newcomer's page", &newcomer, &strict_offerer), ("page already in the room", &resident, &strict_answerer)] {
+    for (page, moim, strict) in
+        [("newcomer's page", &newcomer, &strict_offerer), ("page already in the room", &resident, &strict_answerer)]
+    {
         let _ = writeln!(
             s,
             "| 2. call setup, {page}, against the stricter floor: its descriptions also ask for Moim's start rate | {} | {} | {} | {n_calls} |",
@@ -945,7 +976,10 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
     }
 
     // Where the time goes: medians of each milestone.
-    let _ = writeln!(s, "\n### Call setup, step by step (median ms after the Join click; floor: after `createOffer` starts)\n");
+    let _ = writeln!(
+        s,
+        "\n### Call setup, step by step (median ms after the Join click; floor: after `createOffer` starts)\n"
+    );
     let _ = writeln!(s, "| step | newcomer's page | page in the room |\n|---|---:|---:|");
     let steps = [
         ("signaling socket created", "ws_new"),
@@ -1000,7 +1034,9 @@ fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, took: D
         ("answer set locally", None, Some("answer_ready")),
         ("answer applied", Some("answer_applied"), None),
     ] {
-        let cell = |col: &dyn Fn(&str) -> Option<Stats>, key: Option<&str>| key.map(|k| median_ms(&col(k))).unwrap_or_default();
+        let cell = |col: &dyn Fn(&str) -> Option<Stats>, key: Option<&str>| {
+            key.map(|k| median_ms(&col(k))).unwrap_or_default()
+        };
         let _ = writeln!(
             s,
             "| {label} | {} | {} | {} | {} |",

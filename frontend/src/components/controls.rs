@@ -37,13 +37,15 @@ pub fn ShareButton() -> impl IntoView {
     let session = expect_context::<Session>();
     let sharing = session.sharing;
     let t = use_texts();
-    media::can_share_screen().then(|| view! {
-        <button id="share" class="toggle" class:on=move || sharing.get()
-            aria-pressed=move || sharing.get().to_string() title=tr(|t| t.share_title)
-            disabled=move || !session.has_camera.get()
-            on:click=move |_| session.toggle_share()>
-            {move || if sharing.get() { t().stop_sharing } else { t().share_screen }}
-        </button>
+    media::can_share_screen().then(|| {
+        view! {
+            <button id="share" class="toggle" class:on=move || sharing.get()
+                aria-pressed=move || sharing.get().to_string() title=tr(|t| t.share_title)
+                disabled=move || !session.has_camera.get()
+                on:click=move |_| session.toggle_share()>
+                {move || if sharing.get() { t().stop_sharing } else { t().share_screen }}
+            </button>
+        }
     })
 }
 

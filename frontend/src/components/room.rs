@@ -1,4 +1,6 @@
-use super::{Chat, DevicePickers, HelpOverlay, LanguagePicker, MediaProblem, MediaToggles, People, SelfTile, ShareButton, Tile};
+use super::{
+    Chat, DevicePickers, HelpOverlay, LanguagePicker, MediaProblem, MediaToggles, People, SelfTile, ShareButton, Tile,
+};
 use crate::i18n::{tr, use_lang, use_texts};
 use crate::session::Session;
 use leptos::prelude::*;
@@ -23,7 +25,10 @@ pub fn Room() -> impl IntoView {
     // in a remote tile (or Enter on its name) picks it.
     let spotlight = RwSignal::new(Spotlight::Auto);
     let on_grid_click = move |ev: web_sys::MouseEvent| {
-        let tile = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|el| el.closest(".tile.remote").ok().flatten());
+        let tile = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest(".tile.remote").ok().flatten());
         let Some(tile) = tile else { return };
         if let Some(peer) = tile.get_attribute("data-peer").and_then(|id| id.parse().ok()) {
             spotlight.set(Spotlight::clicked(PeerId(peer), tile.class_list().contains("large")));

@@ -85,11 +85,7 @@ pub async fn capture(request: &Request) -> Result<MediaStream, MediaError> {
     let early = (*request == Request::camera_and_mic()).then(take_early_capture).flatten();
     let promise = match early {
         Some(promise) => promise,
-        None => {
-            media_devices()?
-                .get_user_media_with_constraints(&constraints(request))
-                .map_err(MediaError::from_js)?
-        }
+        None => media_devices()?.get_user_media_with_constraints(&constraints(request)).map_err(MediaError::from_js)?,
     };
     let stream = JsFuture::from(promise).await.map_err(MediaError::from_js)?;
     Ok(stream.unchecked_into())
@@ -111,8 +107,7 @@ pub const EARLY_CAPTURE: &str = "moimEarlyMedia";
 /// Opens one camera alone (for switching cameras without touching the mic).
 pub async fn capture_camera(camera: &Camera) -> Result<web_sys::MediaStreamTrack, MediaError> {
     let stream = capture(&Request { audio: false, video: Some(camera.clone()) }).await?;
-    first_track(&stream.get_video_tracks())
-        .ok_or_else(|| MediaError::Other("the camera gave no video".into()))
+    first_track(&stream.get_video_tracks()).ok_or_else(|| MediaError::Other("the camera gave no video".into()))
 }
 
 /// Opens one microphone alone.
@@ -122,12 +117,9 @@ pub async fn capture_microphone(device_id: &str) -> Result<web_sys::MediaStreamT
     let constraints = MediaStreamConstraints::new();
     constraints.set_audio(&audio);
     constraints.set_video(&JsValue::FALSE);
-    let promise = media_devices()?
-        .get_user_media_with_constraints(&constraints)
-        .map_err(MediaError::from_js)?;
+    let promise = media_devices()?.get_user_media_with_constraints(&constraints).map_err(MediaError::from_js)?;
     let stream: MediaStream = JsFuture::from(promise).await.map_err(MediaError::from_js)?.unchecked_into();
-    first_track(&stream.get_audio_tracks())
-        .ok_or_else(|| MediaError::Other("the microphone gave no audio".into()))
+    first_track(&stream.get_audio_tracks()).ok_or_else(|| MediaError::Other("the microphone gave no audio".into()))
 }
 
 pub(crate) fn first_track(tracks: &js_sys::Array) -> Option<web_sys::MediaStreamTrack> {

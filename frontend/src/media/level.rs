@@ -61,7 +61,5 @@ pub fn set_speaker(video: &web_sys::HtmlMediaElement, device_id: &str) -> bool {
 /// Whether speaker choice is possible in this browser.
 pub fn can_choose_speaker() -> bool {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return false };
-    document
-        .create_element("video")
-        .is_ok_and(|v| js_sys::Reflect::has(&v, &"setSinkId".into()).unwrap_or(false))
+    document.create_element("video").is_ok_and(|v| js_sys::Reflect::has(&v, &"setSinkId".into()).unwrap_or(false))
 }

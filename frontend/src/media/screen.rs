@@ -17,9 +17,7 @@ pub async fn capture_screen() -> Result<Option<MediaStreamTrack>, MediaError> {
     let constraints = DisplayMediaStreamConstraints::new();
     constraints.set_video(&JsValue::TRUE);
     constraints.set_audio(&JsValue::FALSE);
-    let promise = media_devices()?
-        .get_display_media_with_constraints(&constraints)
-        .map_err(MediaError::from_js)?;
+    let promise = media_devices()?.get_display_media_with_constraints(&constraints).map_err(MediaError::from_js)?;
     let stream: MediaStream = match JsFuture::from(promise).await {
         Ok(stream) => stream.into(),
         Err(err) => {
