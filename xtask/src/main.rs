@@ -14,8 +14,10 @@ commands:
   build   setup, then build the release client into dist/
   run     build, then start Moim on http://localhost:8080
           (flags after `--` go to the backend, e.g. `cargo xtask run -- --port 9000`)
-  test    every test: protocol and backend, browser tests of the client
-          modules, and the real app end to end in headless Chromium
+  lint    rustfmt --check and clippy (native, and the client for wasm32),
+          warnings as errors
+  test    lint, then every test: protocol and backend, browser tests of the
+          client modules, and the real app end to end in headless Chromium
   bench   [relay|browser] [--smoke] [flags]: the benchmarks (both by default).
           relay: Moim against a Socket.io 4 relay on loopback (Node.js and
           npm from Debian, socket.io from npm into target/bench), report in
@@ -33,7 +35,8 @@ fn main() -> ExitCode {
         "setup" => tools::setup(rest.iter().any(|a| a == "--browsers")),
         "build" => tools::setup(false).and_then(|()| build()),
         "run" => tools::setup(false).and_then(|()| build()).and_then(|()| run(passthrough(rest))),
-        "test" => tools::setup(true).and_then(|()| test()),
+        "lint" => tools::setup(false).and_then(|()| lint()),
+        "test" => tools::setup(true).and_then(|()| lint()).and_then(|()| test()),
         "bench" => bench(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -131,6 +134,21 @@ fn bench(args: &[String]) -> Result<(), String> {
         run_cmd(bench)?;
     }
     Ok(())
+}
+
+/// Formatting and clippy, the gate before the tests: unformatted code or a
+/// clippy warning fails the run.
+fn lint() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run_cmd(fmt)?;
+    let mut native = cargo();
+    native.args(["clippy", "--workspace", "--exclude", "frontend", "--all-targets", "--", "-D", "warnings"]);
+    run_cmd(native)?;
+    let mut client = cargo();
+    client.args(["clippy", "--package", "frontend", "--target", "wasm32-unknown-unknown", "--all-targets"]);
+    client.args(["--", "-D", "warnings"]);
+    run_cmd(client)
 }
 
 fn test() -> Result<(), String> {

@@ -11,6 +11,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 pub fn setup(browsers: bool) -> Result<(), String> {
     wasm_target()?;
+    lint_components()?;
     cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
     // Must equal the wasm-bindgen in Cargo.lock, or trunk and the test runner
     // refuse the build. Not --locked: its lock names a version crates.io lacks.
@@ -64,6 +65,23 @@ fn wasm_target() -> Result<(), String> {
     }
     let mut add = Command::new("rustup");
     add.args(["target", "add", "wasm32-unknown-unknown"]);
+    run_cmd(add)
+}
+
+/// rustfmt and clippy, for `cargo xtask lint` (rustup's default profile
+/// has them; a minimal one does not).
+fn lint_components() -> Result<(), String> {
+    let installed = output(Command::new("rustup").args(["component", "list", "--installed"]))
+        .map_err(|e| format!("rustup is needed to add rustfmt and clippy: {e}"))?;
+    let missing: Vec<&str> = ["rustfmt", "clippy"]
+        .into_iter()
+        .filter(|c| !installed.lines().any(|l| l.trim().starts_with(&format!("{c}-"))))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut add = Command::new("rustup");
+    add.args(["component", "add"]).args(missing);
     run_cmd(add)
 }
 

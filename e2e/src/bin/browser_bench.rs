@@ -43,8 +43,7 @@ const CONSTRAINTS: &str = "{ audio: { echoCancellation: true, noiseSuppression: 
 
 /// Figure 3's comparison: a page that only captures and shows the camera.
 fn bare_html() -> String {
-    format!(
-        r#"<!doctype html>
+    r#"<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bare</title></head>
 <body>
@@ -52,8 +51,7 @@ fn bare_html() -> String {
 <script src="bare.js"></script>
 </body>
 </html>
-"#
-    )
+"#.to_string()
 }
 
 /// The script of [`bare_html`], a file of its own: the server's Content-Security-Policy
@@ -75,8 +73,7 @@ fn bare_js() -> String {
 /// `x-google-start-bitrate` on its video codecs, as Moim's
 /// `shared::budget::with_start_bitrate` does: the stricter floor.
 fn floor_html() -> String {
-    format!(
-        r#"<!doctype html>
+    r#"<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>floor</title></head>
 <body>
@@ -86,7 +83,7 @@ fn floor_html() -> String {
 </body>
 </html>
 "#
-    )
+    .to_string()
 }
 
 /// The script of [`floor_html`], a file of its own: the server's Content-Security-Policy

@@ -14,7 +14,9 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
     let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, .. } = tile;
     let t = use_texts();
     // Gone with its member (or with the room: then the signal is too, hence `try_`).
-    on_cleanup(move || drop(spotlight.try_update(|s| *s = s.left(peer))));
+    on_cleanup(move || {
+        spotlight.try_update(|s| *s = s.left(peer));
+    });
     view! {
         <figure class="tile remote" data-peer=peer.to_string() class:large=move || spotlight.get().is_large(peer, sharing.get())
             class:camera-off=move || camera_off.get() && !sharing.get() class:sharing=move || sharing.get() class:speaking=move || speaking.get() && !muted.get()>
