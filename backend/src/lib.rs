@@ -4,6 +4,7 @@
 
 mod accept;
 mod api;
+mod close;
 mod guesses;
 mod headers;
 pub mod hub;

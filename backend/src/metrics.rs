@@ -3,8 +3,8 @@
 //! Counters are atomics anyone may bump; the room and member counts are asked
 //! of the hub, so they are never out of step with the rooms themselves.
 
+use crate::close::{End, Refused};
 use crate::hub::Counts;
-use crate::ws::{End, Refused};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -13,42 +13,21 @@ use shared::{ErrorCode, ServerMsg};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use strum::{EnumCount, IntoEnumIterator};
 
 /// Prometheus' text exposition format, version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Where `code` sits in [`ErrorCode::ALL`] and the counters (every code gets
-/// a line even at 0, so a rate over it works from the first error).
-/// Exhaustive, so a new code does not compile until it has a counter.
-fn error_slot(code: ErrorCode) -> usize {
-    match code {
-        ErrorCode::NotJson => 0,
-        ErrorCode::UnknownType => 1,
-        ErrorCode::InvalidMessage => 2,
-        ErrorCode::VersionMismatch => 3,
-        ErrorCode::NotJoined => 4,
-        ErrorCode::AlreadyJoined => 5,
-        ErrorCode::UnknownPeer => 6,
-        ErrorCode::InvalidRoomName => 7,
-        ErrorCode::InvalidDisplayName => 8,
-        ErrorCode::RoomFull => 9,
-        ErrorCode::TooManyMessages => 10,
-        ErrorCode::ResumeFailed => 11,
-        ErrorCode::PasswordRequired => 12,
-        ErrorCode::WrongPassword => 13,
-        ErrorCode::InvalidPassword => 14,
-        ErrorCode::TooManyAttempts => 15,
-    }
-}
 
 #[derive(Debug, Default)]
 pub struct Metrics {
     connections_open: AtomicU64,
     relayed: AtomicU64,
     resumed: AtomicU64,
-    errors: [AtomicU64; ErrorCode::ALL.len()],
-    refused: [AtomicU64; Refused::ALL.len()],
-    closed: [AtomicU64; End::ALL.len()],
+    // Indexed by each enum's declaration order (`as usize`); sized and
+    // listed by strum, so every variant has a counter, even at 0.
+    errors: [AtomicU64; ErrorCode::COUNT],
+    refused: [AtomicU64; Refused::COUNT],
+    closed: [AtomicU64; End::COUNT],
 }
 
 /// Counts one open connection until dropped, whichever way it ends.
@@ -79,7 +58,7 @@ impl Metrics {
     /// or a relay from another member (one per recipient).
     pub fn sent(&self, msg: &ServerMsg) {
         let counter = match msg {
-            ServerMsg::Error { code, .. } => &self.errors[error_slot(*code)],
+            ServerMsg::Error { code, .. } => &self.errors[*code as usize],
             ServerMsg::Offer { .. }
             | ServerMsg::Answer { .. }
             | ServerMsg::Ice { .. }
@@ -114,17 +93,17 @@ impl Metrics {
         );
         out.sample("moim_resumes_total", None, load(&self.resumed));
         out.family("moim_errors_total", "counter", "Error messages sent to clients, by code.");
-        for (code, n) in ErrorCode::ALL.iter().zip(&self.errors) {
+        for (code, n) in ErrorCode::iter().zip(&self.errors) {
             out.sample("moim_errors_total", Some(("code", code.as_str())), load(n));
         }
         out.family("moim_connections_refused_total", "counter", "WebSocket upgrades refused, by reason.");
-        for (why, n) in Refused::ALL.iter().zip(&self.refused) {
-            let label = Some(("reason", why.label()));
+        for (why, n) in Refused::iter().zip(&self.refused) {
+            let label = Some(("reason", why.into()));
             out.sample("moim_connections_refused_total", label, load(n));
         }
         out.family("moim_connections_closed_total", "counter", "WebSocket connections ended, by reason.");
-        for (end, n) in End::ALL.iter().zip(&self.closed) {
-            let label = Some(("reason", end.label()));
+        for (end, n) in End::iter().zip(&self.closed) {
+            let label = Some(("reason", end.into()));
             out.sample("moim_connections_closed_total", label, load(n));
         }
         out.0
@@ -164,19 +143,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_error_code_has_its_own_counter() {
-        for (slot, code) in ErrorCode::ALL.iter().enumerate() {
-            assert_eq!(error_slot(*code), slot, "{code:?}");
+    fn lists_follow_declaration_order() {
+        for (slot, code) in ErrorCode::iter().enumerate() {
+            assert_eq!(code as usize, slot, "{code:?}");
         }
-    }
-
-    #[test]
-    fn labelled_lists_follow_declaration_order() {
-        for (slot, end) in End::ALL.iter().enumerate() {
-            assert_eq!(*end as usize, slot, "{end:?}");
+        for (slot, end) in End::iter().enumerate() {
+            assert_eq!(end as usize, slot, "{end:?}");
         }
-        for (slot, why) in Refused::ALL.iter().enumerate() {
-            assert_eq!(*why as usize, slot, "{why:?}");
+        for (slot, why) in Refused::iter().enumerate() {
+            assert_eq!(why as usize, slot, "{why:?}");
         }
     }
 

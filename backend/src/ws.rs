@@ -3,6 +3,7 @@
 //! queue. When either ends, the connection ends.
 
 use crate::accept::BytesRead;
+use crate::close::{End, Refused};
 use crate::hub::{Hub, Kick, PeerConn};
 use crate::lines::Lines;
 use crate::metrics::Metrics;
@@ -12,9 +13,9 @@ use crate::queue::{Outbox, Queue};
 use crate::rate::{Bucket, MessageRate, Verdict};
 use crate::{AppState, Limits};
 use axum::body::Bytes;
-use axum::extract::ws::{close_code as rfc6455, CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -93,145 +94,10 @@ pub async fn upgrade(
         .on_upgrade(move |socket| connection(socket, state, ip, slot, read.map(|Extension(read)| read)))
 }
 
-/// Why an upgrade was refused. The `Display` text is the response body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
-    #[error("The server is restarting. Try again in a moment.")]
-    Stopping,
-    #[error(
-        "This Moim server does not accept pages from other sites. \
-         Its operator can allow one with --allowed-origin."
-    )]
-    Origin,
-    #[error(
-        "Too many connections from your address. \
-         Close Moim in another tab or window, then try again."
-    )]
-    TooManyFromAddress,
-}
-
-impl Refused {
-    /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 3] = [Self::Stopping, Self::Origin, Self::TooManyFromAddress];
-
-    /// The `reason` label in `/metrics`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Stopping => "server_stopping",
-            Self::Origin => "origin",
-            Self::TooManyFromAddress => "too_many_from_address",
-        }
-    }
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let status = match self {
-            Self::Stopping => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Origin => StatusCode::FORBIDDEN,
-            Self::TooManyFromAddress => StatusCode::TOO_MANY_REQUESTS,
-        };
-        (status, self.to_string()).into_response()
-    }
-}
-
 fn refuse(state: &AppState, why: Refused) -> Response {
     state.metrics.refused(why);
     tracing::debug!(?why, "upgrade refused");
     why.into_response()
-}
-
-/// How a connection ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// The client sent a close frame.
-    ClientClosed,
-    /// The client closed saying it is reconnecting (its socket seemed dead).
-    Reconnecting,
-    /// The socket failed or ended without a close frame (e.g. TCP dropped).
-    Dropped,
-    /// Nothing arrived for the heartbeat timeout, not even a pong.
-    Silent,
-    /// It did not read its messages: its queue filled, or a write did not
-    /// drain within the heartbeat timeout.
-    TooSlow,
-    /// A newer connection resumed this member.
-    Replaced,
-    TooBig,
-    VersionMismatch,
-    TooManyMessages,
-    /// Too many wrong room passwords on this connection.
-    TooManyAttempts,
-    /// A frame that breaks RFC 6455 (unmasked, reserved bits, bad opcode...).
-    ProtocolError,
-    /// A text frame that is not UTF-8.
-    InvalidUtf8,
-    /// A fragmented message still incomplete after the heartbeat timeout.
-    Incomplete,
-    /// The server is stopping (the hub being gone means the same).
-    Stopping,
-}
-
-impl End {
-    /// Every variant, in declaration order (the metrics index by it).
-    pub const ALL: [Self; 14] = [
-        Self::ClientClosed,
-        Self::Reconnecting,
-        Self::Dropped,
-        Self::Silent,
-        Self::TooSlow,
-        Self::Replaced,
-        Self::TooBig,
-        Self::VersionMismatch,
-        Self::TooManyMessages,
-        Self::TooManyAttempts,
-        Self::ProtocolError,
-        Self::InvalidUtf8,
-        Self::Incomplete,
-        Self::Stopping,
-    ];
-
-    /// The `reason` label in `/metrics`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::ClientClosed => "client_closed",
-            Self::Reconnecting => "client_reconnecting",
-            Self::Dropped => "dropped",
-            Self::Silent => "heartbeat_timeout",
-            Self::TooSlow => "too_slow",
-            Self::Replaced => "replaced",
-            Self::TooBig => "too_big",
-            Self::VersionMismatch => "version_mismatch",
-            Self::TooManyMessages => "too_many_messages",
-            Self::TooManyAttempts => "too_many_attempts",
-            Self::ProtocolError => "protocol_error",
-            Self::InvalidUtf8 => "invalid_utf8",
-            Self::Incomplete => "incomplete_message",
-            Self::Stopping => "server_stopping",
-        }
-    }
-
-    /// The close frame we send, if this end is ours to explain.
-    pub fn close_frame(self) -> Option<CloseFrame> {
-        let (code, reason) = match self {
-            Self::ClientClosed | Self::Reconnecting | Self::Dropped | Self::Silent => return None,
-            Self::TooSlow => (close_code::TOO_SLOW, "too slow to receive messages".to_owned()),
-            Self::Replaced => (close_code::REPLACED, "resumed on a newer connection".to_owned()),
-            Self::TooBig => (close_code::TOO_BIG, format!("message larger than {} KiB", MAX_FRAME_BYTES / 1024)),
-            Self::VersionMismatch => {
-                (close_code::VERSION_MISMATCH, "protocol version mismatch: reload the page".to_owned())
-            }
-            Self::TooManyMessages => (close_code::TOO_MANY_MESSAGES, "too many messages".to_owned()),
-            Self::TooManyAttempts => {
-                (close_code::TOO_MANY_ATTEMPTS, "too many wrong passwords: wait before trying again".to_owned())
-            }
-            Self::ProtocolError => (rfc6455::PROTOCOL, "WebSocket protocol error".to_owned()),
-            Self::InvalidUtf8 => (rfc6455::INVALID, "text frame is not UTF-8".to_owned()),
-            Self::Incomplete => (rfc6455::POLICY, "message not completed in time".to_owned()),
-            Self::Stopping => (close_code::GOING_AWAY, "the server is restarting".to_owned()),
-        };
-        Some(CloseFrame { code, reason: reason.into() })
-    }
 }
 
 /// `slot` counts this connection against its address until it ends, or,

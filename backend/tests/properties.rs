@@ -274,7 +274,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         (from(), ".{0,10}").prop_map(|(from, sdp)| ServerMsg::Answer { from, sdp }),
         (from(), candidate()).prop_map(|(from, candidate)| ServerMsg::Ice { from, candidate }),
         (from(), media_state()).prop_map(|(from, state)| ServerMsg::MediaState { from, state }),
-        (prop::sample::select(ErrorCode::ALL.to_vec()), ".{0,10}")
+        (prop::sample::select(<ErrorCode as strum::IntoEnumIterator>::iter().collect::<Vec<_>>()), ".{0,10}")
             .prop_map(|(code, message)| ServerMsg::Error { code, message }),
         Just(ServerMsg::Pong),
     ]

@@ -217,8 +217,23 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Every code: `ErrorCode::iter()` and `ErrorCode::COUNT` (strum) are made
+/// by the compiler, so a new code cannot be left out of a list kept by hand.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     NotJson,
     UnknownType,
@@ -245,45 +260,9 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in declaration order.
-    pub const ALL: [Self; 16] = [
-        Self::NotJson,
-        Self::UnknownType,
-        Self::InvalidMessage,
-        Self::VersionMismatch,
-        Self::NotJoined,
-        Self::AlreadyJoined,
-        Self::UnknownPeer,
-        Self::InvalidRoomName,
-        Self::InvalidDisplayName,
-        Self::RoomFull,
-        Self::TooManyMessages,
-        Self::ResumeFailed,
-        Self::PasswordRequired,
-        Self::WrongPassword,
-        Self::InvalidPassword,
-        Self::TooManyAttempts,
-    ];
-
+    /// The wire name, as serde writes it (`not_json`, `room_full`...).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotJson => "not_json",
-            Self::UnknownType => "unknown_type",
-            Self::InvalidMessage => "invalid_message",
-            Self::VersionMismatch => "version_mismatch",
-            Self::NotJoined => "not_joined",
-            Self::AlreadyJoined => "already_joined",
-            Self::UnknownPeer => "unknown_peer",
-            Self::InvalidRoomName => "invalid_room_name",
-            Self::InvalidDisplayName => "invalid_display_name",
-            Self::RoomFull => "room_full",
-            Self::TooManyMessages => "too_many_messages",
-            Self::ResumeFailed => "resume_failed",
-            Self::PasswordRequired => "password_required",
-            Self::WrongPassword => "wrong_password",
-            Self::InvalidPassword => "invalid_password",
-            Self::TooManyAttempts => "too_many_attempts",
-        }
+        self.into()
     }
 }
 

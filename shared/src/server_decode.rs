@@ -107,8 +107,7 @@ fn ice_candidate(value: Json) -> Result<IceCandidate, Error> {
 }
 
 fn error_code(code: &str) -> Result<ErrorCode, Error> {
-    ErrorCode::ALL
-        .into_iter()
+    <ErrorCode as strum::IntoEnumIterator>::iter()
         .find(|known| known.as_str() == code)
         .ok_or_else(|| invalid(format_args!("unknown error code `{code}`")))
 }
