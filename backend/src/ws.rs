@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
 use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
 use std::net::{IpAddr, SocketAddr};
@@ -153,15 +153,22 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
-async fn read_loop(
-    stream: &mut SplitStream<WebSocket>,
+/// Generic over the stream (a `WebSocket`'s, or a channel's in the tests
+/// below), as axum's `examples/testing-websockets` has it.
+async fn read_loop<S>(
+    stream: &mut S,
     hub: &Hub,
     (peer, lines): (PeerId, &Lines),
     (replies, read): (&Queue, Option<BytesRead>),
     limits: &Limits,
-) -> End {
+) -> End
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     let heartbeat = limits.heartbeat_timeout;
-    let mut bucket = Bucket::new(limits.message_rate, std::time::Instant::now());
+    // tokio's clock, so tests with a paused one see the same time.
+    let now = || Instant::now().into_std();
+    let mut bucket = Bucket::new(limits.message_rate, now());
     // A pong proves the client reads what we send (browsers answer pings by
     // themselves): one that keeps sending but never answers is not reading,
     // and would only fill its queue and buffers.
@@ -205,7 +212,7 @@ async fn read_loop(
         // Pongs answer our pings and a close ends it all: neither is the
         // client's to ration. Anything else, pings included, costs a token.
         if !matches!(frame, Message::Pong(_) | Message::Close(_)) {
-            match bucket.take(std::time::Instant::now()) {
+            match bucket.take(now()) {
                 Verdict::Pass => {}
                 Verdict::Refuse => {
                     tracing::debug!(%peer, "over the message rate: dropped one");
@@ -313,13 +320,16 @@ fn too_many(rate: MessageRate) -> ServerMsg {
     ServerMsg::error(ErrorCode::TooManyMessages, message)
 }
 
-async fn write_loop(
-    sink: &mut SplitSink<WebSocket, Message>,
+async fn write_loop<K>(
+    sink: &mut K,
     outbox: &mut Outbox,
     heartbeat: Duration,
     metrics: &Metrics,
     stopping: &watch::Receiver<bool>,
-) -> End {
+) -> End
+where
+    K: Sink<Message> + Unpin,
+{
     // Never zero: `interval_at` panics on a zero period.
     let every = (heartbeat / PINGS_PER_TIMEOUT).max(Duration::from_millis(10));
     let mut ping = interval_at(Instant::now() + every, every);
@@ -348,13 +358,16 @@ async fn write_loop(
 
 /// Writes `msg` and whatever else is already queued in one go: one syscall
 /// for a burst of ICE candidates instead of one each.
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
+async fn write_batch<K>(
+    sink: &mut K,
     msg: Box<ServerMsg>,
     outbox: &mut Outbox,
     metrics: &Metrics,
     stopping: &watch::Receiver<bool>,
-) -> Result<(), End> {
+) -> Result<(), End>
+where
+    K: Sink<Message> + Unpin,
+{
     let (mut next, mut batch) = (Some(msg), 0);
     while let Some(msg) = next.take() {
         // Whatever came after the server began stopping (a member leaving,
@@ -397,4 +410,158 @@ async fn finish(
         Ok::<_, axum::Error>(())
     };
     let _ = timeout(CLOSE_TIMEOUT, handshake).await;
+}
+
+/// The loops driven by channels and a recording sink on a paused clock:
+/// the heartbeat, the pong deadline, the rate limit, batching, the write
+/// timeout and the stop, without a socket or a wall-clock wait.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::Rooms;
+    use futures_channel::mpsc as chan;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    fn limits(heartbeat: u64) -> Limits {
+        Limits { heartbeat_timeout: Duration::from_secs(heartbeat), ..Limits::default() }
+    }
+
+    async fn connected() -> (Hub, PeerConn) {
+        let hub = Hub::spawn(Rooms::new(6, vec![]));
+        let conn = hub.connect().await.unwrap();
+        (hub, conn)
+    }
+
+    async fn read(stream: &mut (impl Stream<Item = Result<Message, axum::Error>> + Unpin), limits: &Limits) -> End {
+        let (hub, conn) = connected().await;
+        read_loop(stream, &hub, (conn.id, &conn.lines), (&conn.replies, None), limits).await
+    }
+
+    fn ping() -> Result<Message, axum::Error> {
+        Ok(Message::text(r#"{"type":"ping"}"#))
+    }
+
+    /// Sends `frame()` every `every` until the loop under test has ended.
+    fn every(
+        every: Duration,
+        frame: fn() -> Result<Message, axum::Error>,
+    ) -> chan::UnboundedReceiver<Result<Message, axum::Error>> {
+        let (tx, rx) = chan::unbounded();
+        tokio::spawn(async move {
+            while tx.unbounded_send(frame()).is_ok() {
+                tokio::time::sleep(every).await;
+            }
+        });
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_sends_nothing_is_gone_after_the_heartbeat() {
+        let started = Instant::now();
+        assert_eq!(read(&mut futures_util::stream::pending(), &limits(15)).await, End::Silent);
+        assert_eq!(started.elapsed(), Duration::from_secs(15));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_sends_but_answers_no_ping_is_not_reading() {
+        let started = Instant::now();
+        assert_eq!(read(&mut every(Duration::from_secs(1), ping), &limits(15)).await, End::TooSlow);
+        assert!(started.elapsed() <= Duration::from_secs(15), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_answers_pings_stays_however_quiet() {
+        let pongs = every(Duration::from_secs(5), || Ok(Message::Pong(Bytes::new())));
+        let mut pongs = pongs;
+        let stayed = timeout(Duration::from_secs(600), read(&mut pongs, &limits(15))).await;
+        assert!(stayed.is_err(), "ended: {stayed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_is_answered_refused_then_closed() {
+        let (hub, mut conn) = connected().await;
+        let limits = Limits { message_rate: MessageRate { per_second: 1, burst: 10 }, ..limits(15) };
+        let mut flood = futures_util::stream::iter((0..100).map(|_| ping())).chain(futures_util::stream::pending());
+        let end = read_loop(&mut flood, &hub, (conn.id, &conn.lines), (&conn.replies, None), &limits).await;
+        assert_eq!(end, End::TooManyMessages);
+        let mut replies = Vec::new();
+        while let Ok(msg) = conn.outbox.try_recv() {
+            replies.push(*msg);
+        }
+        let pongs = replies.iter().filter(|m| **m == ServerMsg::Pong).count();
+        let refused = replies.iter().filter(|m| matches!(m, ServerMsg::Error { code: ErrorCode::TooManyMessages, .. }));
+        assert_eq!((pongs, refused.count(), replies.len()), (10, 10, 20));
+    }
+
+    /// A sink that records frames and flushes, or never takes anything.
+    #[derive(Default)]
+    struct Recording {
+        frames: Vec<Message>,
+        flushes: usize,
+        stuck: bool,
+    }
+
+    impl Sink<Message> for Recording {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if self.stuck {
+                Poll::Pending
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        }
+        fn start_send(mut self: Pin<&mut Self>, frame: Message) -> Result<(), Self::Error> {
+            self.frames.push(frame);
+            Ok(())
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if self.stuck {
+                return Poll::Pending;
+            }
+            self.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Runs the write loop over `sink` with 40 messages queued, for `run`
+    /// (or until it ends).
+    async fn write(sink: &mut Recording, stop: bool, run: Duration) -> Option<End> {
+        let (_hub, mut conn) = connected().await;
+        for i in 0..40 {
+            conn.replies.try_send(Box::new(ServerMsg::error(ErrorCode::NotJson, format!("{i}")))).unwrap();
+        }
+        let (_stop, stopping) = watch::channel(stop);
+        let metrics = Metrics::default();
+        timeout(run, write_loop(sink, &mut conn.outbox, Duration::from_secs(15), &metrics, &stopping)).await.ok()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_is_queued_goes_out_in_batches_of_32_and_pings_follow() {
+        let mut sink = Recording::default();
+        assert_eq!(write(&mut sink, false, Duration::from_secs(6)).await, None, "still running");
+        let texts = sink.frames.iter().filter(|f| matches!(f, Message::Text(_))).count();
+        let pings = sink.frames.iter().filter(|f| matches!(f, Message::Ping(_))).count();
+        // 32, then 8: two flushes for 40 messages; one ping at 5 s.
+        assert_eq!((texts, pings), (40, 1));
+        assert_eq!(sink.flushes, 2 + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_that_never_drain_end_it_within_the_heartbeat() {
+        let mut sink = Recording { stuck: true, ..Recording::default() };
+        let started = Instant::now();
+        assert_eq!(write(&mut sink, false, Duration::from_secs(60)).await, Some(End::TooSlow));
+        assert_eq!(started.elapsed(), Duration::from_secs(15));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_stopping_nothing_more_is_written() {
+        let mut sink = Recording::default();
+        assert_eq!(write(&mut sink, true, Duration::from_secs(1)).await, Some(End::Stopping));
+        assert!(sink.frames.is_empty(), "{:?}", sink.frames);
+    }
 }
