@@ -89,90 +89,7 @@ fn floor_html() -> String {
 /// The script of [`floor_html`], a file of its own: the server's Content-Security-Policy
 /// runs no inline script but its own page's.
 fn floor_js() -> String {
-    format!(
-        r#"const abs = () => performance.timeOrigin + performance.now();
-// Each video codec but rtx/red/FEC gets the start rate on its fmtp line (a new one if it has none).
-const withStartRate = (sdp, kbps) => {{
-  const lines = sdp.split('\r\n'), codecs = new Map(), out = [];
-  let video = false;
-  for (const l of lines) {{
-    if (l.startsWith('m=')) video = l.startsWith('m=video');
-    const m = video && l.match(/^a=rtpmap:(\d+) ([^/]+)\//);
-    if (m && !/^(rtx|red|ulpfec|flexfec-03)$/i.test(m[2])) codecs.set(m[1], false);
-    const f = video && l.match(/^a=fmtp:(\d+) /);
-    if (f && codecs.has(f[1])) codecs.set(f[1], true);
-  }}
-  for (const l of lines) {{
-    if (l.startsWith('m=')) video = l.startsWith('m=video');
-    const f = video && l.match(/^a=fmtp:(\d+) /);
-    out.push(f && codecs.has(f[1]) ? l + ';x-google-start-bitrate=' + kbps : l);
-    const r = video && l.match(/^a=rtpmap:(\d+) /);
-    if (r && codecs.get(r[1]) === false) out.push('a=fmtp:' + r[1] + ' x-google-start-bitrate=' + kbps);
-  }}
-  return out.join('\r\n');
-}};
-window.floor = async (settleMs, startKbps) => {{
-  const given = d => startKbps ? {{ type: d.type, sdp: withStartRate(d.sdp, startKbps) }} : d;
-  const stream = await navigator.mediaDevices.getUserMedia({CONSTRAINTS});
-  // Media already flowing, as on a Moim page whose preview is live.
-  await new Promise(r => setTimeout(r, settleMs));
-  const m = {{}};
-  const mark = k => {{ if (!(k in m)) m[k] = abs(); }};
-  const built = abs();
-  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
-  const held = new Map([[pc1, []], [pc2, []]]);
-  const hand = (from, to) => from.addEventListener('icecandidate', e => {{
-    if (!e.candidate) return;
-    if (to.remoteDescription) to.addIceCandidate(e.candidate).catch(() => {{}});
-    else held.get(to).push(e.candidate);
-  }});
-  const flush = pc => {{ for (const c of held.get(pc)) pc.addIceCandidate(c).catch(() => {{}}); held.get(pc).length = 0; }};
-  hand(pc1, pc2); hand(pc2, pc1);
-  for (const t of stream.getTracks()) {{ pc1.addTrack(t, stream); pc2.addTrack(t, stream); }}
-  const v1 = document.getElementById('at-offerer'), v2 = document.getElementById('at-answerer');
-  const side = (pc, v, who) => {{
-    pc.addEventListener('track', e => {{ mark('track_' + who); if (v.srcObject !== e.streams[0]) v.srcObject = e.streams[0]; }});
-    pc.addEventListener('iceconnectionstatechange', () => mark('ice_' + pc.iceConnectionState + '_' + who));
-    pc.addEventListener('connectionstatechange', () => mark('pc_' + pc.connectionState + '_' + who));
-    return new Promise(resolve => {{
-      const done = () => {{ mark('frame_' + who); resolve(); }};
-      if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(done);
-      else {{ const poll = () => v.currentTime > 0 ? done() : setTimeout(poll, 4); poll(); }}
-    }});
-  }};
-  const frames = Promise.all([side(pc1, v1, 'offerer'), side(pc2, v2, 'answerer')]);
-  const long = [];
-  const watcher = new PerformanceObserver(list => {{
-    for (const e of list.getEntries()) long.push([performance.timeOrigin + e.startTime, e.duration]);
-  }});
-  watcher.observe({{ type: 'longtask' }});
-  const t0 = abs();
-  try {{
-    const offer = await pc1.createOffer();
-    await pc1.setLocalDescription(offer); mark('offer_ready');
-    await pc2.setRemoteDescription(given(offer)); flush(pc2); mark('offer_applied');
-    const answer = await pc2.createAnswer();
-    await pc2.setLocalDescription(answer); mark('answer_ready');
-    await pc1.setRemoteDescription(given(answer)); flush(pc1); mark('answer_applied');
-    const late = new Promise((_, no) => setTimeout(() => no(new Error('no remote frame in 20 s')), 20000));
-    await Promise.race([frames, late]);
-    const out = {{}};
-    for (const [k, v] of Object.entries(m)) out[k] = v - t0;
-    const last = Math.max(m.frame_offerer, m.frame_answerer);
-    out.construct_ms = t0 - built;
-    out.start_rate_codecs = (pc2.remoteDescription.sdp.match(/x-google-start-bitrate/g) || []).length;
-    out.t0_epoch = t0; // for BENCH_DEBUG
-    out.busy = long.filter(([start]) => start >= t0 && start < last).reduce((sum, [, d]) => sum + d, 0);
-    return out;
-  }} finally {{
-    watcher.disconnect();
-    pc1.close(); pc2.close();
-    for (const t of stream.getTracks()) t.stop();
-    v1.srcObject = null; v2.srcObject = null;
-  }}
-}};
-"#
-    )
+    include_str!("../../js/floor.js").to_owned()
 }
 
 /// Installed on both Moim pages just before the Join click (the peer
@@ -180,186 +97,22 @@ window.floor = async (settleMs, startKbps) => {{
 /// their constructors now catches them): marks the first remote video
 /// frame and the steps on the way, in ms of `performance.timeOrigin +
 /// performance.now()`.
-const INSTRUMENT: &str = r#"
-const B = window.__b = { marks: {} };
-const abs = () => performance.timeOrigin + performance.now();
-const mark = B.mark = k => { if (!(k in B.marks)) B.marks[k] = abs(); };
-const watch = v => {
-  if (v.__benchWatched) return;
-  v.__benchWatched = true;
-  mark('remote_video_in_dom');
-  if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => mark('frame'));
-  else { const poll = () => v.currentTime > 0 ? mark('frame') : setTimeout(poll, 4); poll(); }
-  v.addEventListener('loadeddata', () => mark('loadeddata'));
-};
-const inRoomAlready = !!document.querySelector('main.room');
-const scan = () => {
-  document.querySelectorAll('.tile.remote video').forEach(watch);
-  if (!inRoomAlready && document.querySelector('main.room')) mark('room_in_dom');
-};
-scan();
-new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
-// Main-thread tasks over 50 ms, to tell a busy page from a slow network.
-B.long = [];
-new PerformanceObserver(list => {
-  for (const e of list.getEntries()) B.long.push([performance.timeOrigin + e.startTime, e.duration]);
-}).observe({ type: 'longtask' });
-// What kept the main thread busy (long animation frames, with script attribution).
-B.loaf = [];
-new PerformanceObserver(list => {
-  for (const e of list.getEntries()) B.loaf.push({
-    start: performance.timeOrigin + e.startTime, duration: e.duration, blocking: e.blockingDuration,
-    render: e.renderStart ? e.startTime + e.duration - e.renderStart : 0,
-    layout: e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0,
-    scripts: e.scripts.map(s => ({ invoker: s.invoker, type: s.invokerType, duration: s.duration,
-      layout: s.forcedStyleAndLayoutDuration, fn: s.sourceFunctionName })),
-  });
-}).observe({ type: 'long-animation-frame' });
-if (!window.__benchPatched) {
-window.__benchPatched = true;
-const type = data => { try { return JSON.parse(data).type ?? '?'; } catch (_) { return '?'; } };
-const WS = window.WebSocket;
-// On the prototypes, so the socket of the page already in the room is seen too:
-// a message counts as received when the app reads it.
-const send = WS.prototype.send;
-WS.prototype.send = function (data) { window.__b.mark('out_' + type(data)); return send.call(this, data); };
-const data = Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'data');
-Object.defineProperty(MessageEvent.prototype, 'data', {
-  ...data,
-  get() {
-    const d = data.get.call(this);
-    if (this.target instanceof WS) {
-      const t = type(d);
-      window.__b.mark('in_' + t);
-      // Runs once the app's handler has returned: how long its synchronous part took.
-      queueMicrotask(() => window.__b.mark('handled_' + t));
-    }
-    return d;
-  },
-});
-const src = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
-Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
-  ...src,
-  set(v) { if (v && this.closest('.tile.remote')) window.__b.mark('remote_stream_set'); src.set.call(this, v); },
-});
-window.WebSocket = class extends WS {
-  constructor(...args) {
-    super(...args);
-    window.__b.mark('ws_new');
-    this.addEventListener('open', () => window.__b.mark('ws_open'));
-  }
-};
-const PC = window.RTCPeerConnection;
-// A connection's progress; also for one made before this script ran (the
-// newcomer's, prepared on the welcome screen), seen at its first method call.
-const watched = new WeakSet();
-const watch = pc => {
-  if (watched.has(pc)) return;
-  watched.add(pc);
-  const mark = window.__b.mark;
-  pc.addEventListener('icecandidate', e => { if (e.candidate) mark('local_candidate'); });
-  pc.addEventListener('iceconnectionstatechange', () => mark('ice_' + pc.iceConnectionState));
-  pc.addEventListener('connectionstatechange', () => mark('pc_' + pc.connectionState));
-  pc.addEventListener('track', () => mark('track'));
-};
-const addTrack = PC.prototype.addTrack;
-PC.prototype.addTrack = function (...args) {
-  window.__b.mark('addTrack_called');
-  const sender = addTrack.apply(this, args);
-  window.__b.mark('addTrack_returned');
-  return sender;
-};
-for (const name of ['createOffer', 'createAnswer', 'setLocalDescription', 'setRemoteDescription', 'addIceCandidate']) {
-  const original = PC.prototype[name];
-  PC.prototype[name] = function (...args) {
-    watch(this);
-    window.__b.mark(name + '_start');
-    const p = original.apply(this, args);
-    p.then(() => window.__b.mark(name + '_done'), () => {});
-    return p;
-  };
-}
-window.RTCPeerConnection = class extends PC {
-  constructor(...args) {
-    window.__b.mark('pc_constructor_called');
-    super(...args);
-    window.__b.mark('pc_new');
-    watch(this);
-  }
-};
-}
-return true;
-"#;
+const INSTRUMENT: &str = include_str!("../../js/instrument.js");
 
 /// Installed in the page-load browser before any page script runs (CDP
 /// `Page.addScriptToEvaluateOnNewDocument`), on every page it opens: marks,
 /// in `performance.now()` ms (i.e. since navigation start), the first frame
 /// of `video.self` and the steps on the way.
-const ON_NEW_DOCUMENT: &str = r#"
-(() => {
-  if (window.__load) return;
-  const L = window.__load = { marks: {} };
-  const mark = k => { if (!(k in L.marks)) L.marks[k] = performance.now(); };
-  const watch = v => {
-    mark('self_video_in_dom');
-    if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => mark('self_frame'));
-    else { const poll = () => v.currentTime > 0 ? mark('self_frame') : setTimeout(poll, 4); poll(); }
-  };
-  const observer = new MutationObserver(() => {
-    const v = document.querySelector('video.self');
-    if (v && !L.video) { L.video = v; watch(v); }
-    if (document.getElementById('join')) { mark('app_drawn'); observer.disconnect(); }
-  });
-  observer.observe(document, { childList: true, subtree: true });
-  const media = navigator.mediaDevices;
-  if (media) {
-    const gum = media.getUserMedia.bind(media);
-    media.getUserMedia = c => { mark('gum_call'); return gum(c).then(s => { mark('gum_done'); return s; }); };
-  }
-  const src = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
-  Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
-    ...src,
-    set(v) { if (v && this.matches('video.self')) mark('self_stream_set'); src.set.call(this, v); },
-  });
-  addEventListener('TrunkApplicationStarted', () => mark('wasm_started'));
-  for (const name of ['instantiateStreaming', 'instantiate']) {
-    const original = WebAssembly[name];
-    WebAssembly[name] = function (...args) {
-      mark('wasm_' + name + '_call');
-      return original.apply(this, args).then(r => { mark('wasm_instantiated'); return r; });
-    };
-  }
-  L.long = [];
-  new PerformanceObserver(list => { for (const e of list.getEntries()) L.long.push([e.startTime, e.duration]); })
-    .observe({ type: 'longtask' });
-})();
-"#;
+const ON_NEW_DOCUMENT: &str = include_str!("../../js/on_new_document.js");
 
 /// What a finished page load left behind, read after the first frame and once
 /// the app has taken over `index.html`'s early screen.
-const READ_LOAD: &str = r#"
-const L = window.__load;
-if (!L || !('self_frame' in L.marks) || document.getElementById('early')) return null;
-const out = { ...L.marks };
-const nav = performance.getEntriesByType('navigation')[0];
-if (nav) { out.html_response_end = nav.responseEnd; out.dom_content_loaded = nav.domContentLoadedEventEnd; }
-for (const r of performance.getEntriesByType('resource')) {
-  if (r.name.endsWith('.wasm')) { out.wasm_fetch_start = r.startTime; out.wasm_response_end = r.responseEnd; }
-  if (/frontend-[0-9a-f]+\.js$/.test(r.name)) { out.js_fetch_start = r.startTime; out.js_response_end = r.responseEnd; }
-}
-out.busy = L.long.filter(([start]) => start < out.self_frame).reduce((sum, [, d]) => sum + d, 0);
-return out;
-"#;
+const READ_LOAD: &str = include_str!("../../js/read_load.js");
 
 /// The offset of `performance.timeOrigin + performance.now()` from
 /// `Date.now()` in this page, averaged over 20 ms of samples: subtracting
 /// it puts two browser processes' marks on the one system clock.
-const CLOCK_OFFSET: &str = r#"
-let sum = 0, n = 0;
-const end = performance.now() + 20;
-while (performance.now() < end) { sum += performance.timeOrigin + performance.now() - Date.now(); n++; }
-return sum / n;
-"#;
+const CLOCK_OFFSET: &str = include_str!("../../js/clock_offset.js");
 
 struct Args {
     runs: usize,
