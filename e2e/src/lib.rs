@@ -354,9 +354,17 @@ impl Browser {
     /// Fails if the page reported a CSP violation; checked on `close` too.
     pub async fn close(self) -> Result<()> {
         let violations = self.csp_violations().await;
+        let unhandled = self.eval("return window.pageErrors ?? []").await;
         self.client.close().await?;
-        match violations {
-            Ok(list) if !list.is_empty() => Err(format!("the page broke its Content-Security-Policy: {list:?}").into()),
+        if let Ok(list) = violations.as_ref() {
+            if !list.is_empty() {
+                return Err(format!("the page broke its Content-Security-Policy: {list:?}").into());
+            }
+        }
+        match unhandled {
+            Ok(list) if list.as_array().is_some_and(|l| !l.is_empty()) => {
+                Err(format!("the page left promise rejections unhandled: {list}").into())
+            }
             _ => Ok(()),
         }
     }
@@ -411,9 +419,12 @@ pub const TRACK_SOCKETS: &str = "window.sockets = [];
 
 /// Keeps each Content-Security-Policy violation the page reports in
 /// `window.cspViolations`; every browser gets it (see `Harness::launch_with`).
+/// It also keeps each promise rejection nobody handled in `window.pageErrors`.
 pub const WATCH_CSP: &str = "window.cspViolations = [];
     document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(
-        `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`), true);";
+        `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`), true);
+    window.pageErrors = [];
+    window.addEventListener('unhandledrejection', (e) => window.pageErrors.push(String(e.reason)));";
 
 /// Keeps every `RTCPeerConnection` the page makes in `window.pcs`; add it
 /// like [`TRACK_SOCKETS`].

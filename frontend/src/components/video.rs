@@ -77,13 +77,25 @@ impl Shown {
             // (`Object::is`: web-sys' `==` on a `MediaStream` is false here for the same object.)
             if self.video.src_object().is_some_and(|shown| js_sys::Object::is(&shown, stream)) {
                 if self.video.paused() {
-                    let _ = self.video.play();
+                    play(&self.video);
                 }
                 return;
             }
         }
         media::attach(&self.video, stream);
         // Autoplay may be refused before a click; the join click lets it start.
-        let _ = self.video.play();
+        play(&self.video);
+    }
+}
+
+/// Starts playback. Its promise may reject, and that is expected: autoplay
+/// refused before a click, or "interrupted by a new load request" when the
+/// next stream is set first (every multi-person join). Awaiting it here
+/// handles the rejection, which would otherwise be an uncaught page error.
+fn play(video: &HtmlVideoElement) {
+    if let Ok(promise) = video.play() {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
     }
 }
