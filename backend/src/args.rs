@@ -6,7 +6,7 @@ use backend::turn::TurnRest;
 use backend::{AllowedOrigin, MessageRate, OriginError, PublicHost, PublicHostError};
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use shared::{IceServer, RoomName};
+use shared::{IceServer, Password, RoomName};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -193,16 +193,9 @@ fn turn_url(raw: &str) -> Result<String, String> {
 fn room_password(raw: &str) -> Result<(RoomName, String), String> {
     let (room, password) = raw.split_once('=').ok_or_else(|| format!("expected ROOM=PASSWORD, got {raw:?}"))?;
     let room = RoomName::parse(room).map_err(|e| format!("room {room:?}: {e}"))?;
-    if password.is_empty()
-        || password.chars().count() > backend::rooms::PASSWORD_MAX
-        || password.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "the password for {room} must be 1 to {} characters, none of them control characters",
-            backend::rooms::PASSWORD_MAX
-        ));
-    }
-    Ok((room, password.to_owned()))
+    // The rule a member's join is held to.
+    let password = Password::parse(password).map_err(|e| format!("room {room}: {e}"))?;
+    Ok((room, password.as_str().to_owned()))
 }
 
 fn origin_arg(raw: &str) -> Result<String, OriginError> {

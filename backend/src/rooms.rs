@@ -3,8 +3,8 @@
 //! directly, and whatever delivers the answers stays a thin layer.
 
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceServer, MediaState, NameError, PeerId, PeerInfo, RoomName, RoomStatus,
-    ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceServer, MediaState, NameError, Password, PasswordError, PeerId, PeerInfo,
+    RoomName, RoomStatus, ServerMsg, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 
@@ -35,7 +35,7 @@ pub enum RoomError {
     #[error("wrong password for this room")]
     WrongPassword,
     #[error("invalid password: {0}")]
-    InvalidPassword(&'static str),
+    InvalidPassword(PasswordError),
 }
 
 impl RoomError {
@@ -60,8 +60,7 @@ impl RoomError {
     }
 }
 
-/// Longest room password, in characters.
-pub const PASSWORD_MAX: usize = 64;
+pub use shared::PASSWORD_MAX;
 
 #[derive(Debug)]
 struct Member {
@@ -345,16 +344,10 @@ impl Rooms {
 /// `None` for no password (absent or empty); a refusal for one that could
 /// never be typed back.
 fn parse_password(raw: Option<&str>) -> Result<Option<&str>, RoomError> {
-    let Some(password) = raw.filter(|p| !p.is_empty()) else {
-        return Ok(None);
-    };
-    if password.chars().count() > PASSWORD_MAX {
-        return Err(RoomError::InvalidPassword("longer than 64 characters"));
+    match raw.filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(password) => Password::parse(password).map(|_| Some(password)).map_err(RoomError::InvalidPassword),
     }
-    if password.chars().any(char::is_control) {
-        return Err(RoomError::InvalidPassword("it contains control characters"));
-    }
-    Ok(Some(password))
 }
 
 /// Compares in time independent of where the first difference is, so a

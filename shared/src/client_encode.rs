@@ -7,7 +7,14 @@
 use crate::json::ObjectWriter;
 use crate::protocol::{ClientMsg, IceCandidate};
 
-pub(crate) fn client_msg(msg: &ClientMsg) -> String {
+impl ClientMsg {
+    /// By hand: what `serde_json::to_string` prints.
+    pub fn encode(&self) -> String {
+        client_msg(self)
+    }
+}
+
+fn client_msg(msg: &ClientMsg) -> String {
     match msg {
         ClientMsg::Join { version, room, name, password } => {
             let join =

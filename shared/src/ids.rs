@@ -234,6 +234,46 @@ fn nfc(name: &str) -> String {
     name.to_owned()
 }
 
+/// Longest room password, in characters.
+pub const PASSWORD_MAX: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password is empty")]
+    Empty,
+    #[error("the password is longer than {PASSWORD_MAX} characters")]
+    TooLong,
+    #[error("the password contains control characters")]
+    ControlCharacter,
+}
+
+/// A room password that could be typed back: 1–64 characters, no control
+/// characters. One rule for the server's flag and a member's join alike.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, PasswordError> {
+        match raw.chars().count() {
+            0 => Err(PasswordError::Empty),
+            n if n > PASSWORD_MAX => Err(PasswordError::TooLong),
+            _ if raw.chars().any(char::is_control) => Err(PasswordError::ControlCharacter),
+            _ => Ok(Self(raw.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never printed: a log line must not carry it.
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +370,15 @@ mod tests {
         assert_eq!(RoomName::parse("\u{1100}\u{1161}").unwrap().as_str(), "가");
         // 64 decomposed characters are 64 characters once composed.
         assert!(RoomName::parse(&"e\u{301}".repeat(ROOM_NAME_MAX)).is_ok());
+    }
+
+    #[test]
+    fn passwords() {
+        assert_eq!(Password::parse("비밀 번호").unwrap().as_str(), "비밀 번호");
+        assert_eq!(Password::parse(""), Err(PasswordError::Empty));
+        assert_eq!(Password::parse(&"x".repeat(PASSWORD_MAX + 1)), Err(PasswordError::TooLong));
+        assert!(Password::parse(&"가".repeat(PASSWORD_MAX)).is_ok());
+        assert_eq!(Password::parse("a\nb"), Err(PasswordError::ControlCharacter));
+        assert_eq!(format!("{:?}", Password::parse("secret").unwrap()), "Password(…)");
     }
 }

@@ -2,7 +2,8 @@
 //! ([`protocol`], read and written in the browser by [`json`]), the validated
 //! names inside it ([`ids`]), and the client's negotiation decisions
 //! ([`call`]) as a pure state machine, like which tile is large
-//! ([`spotlight`]).
+//! ([`spotlight`]), which members have a tile ([`roster`]) and when the
+//! signaling socket reconnects ([`reconnect`]).
 
 pub mod budget;
 pub mod call;
@@ -11,10 +12,11 @@ pub mod ids;
 pub mod json;
 pub mod protocol;
 pub mod reconnect;
+pub mod roster;
 mod server_decode;
 pub mod spotlight;
 
-pub use ids::{DisplayName, NameError, PeerId, RoomName};
+pub use ids::{DisplayName, NameError, Password, PasswordError, PeerId, RoomName, PASSWORD_MAX};
 pub use json::JsonError;
 pub use protocol::{
     ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg,

@@ -5,7 +5,6 @@
 //! that with `from` (the real sender), so a client cannot forge it.
 
 use crate::ids::{DisplayName, PeerId, RoomName};
-use crate::json::JsonError;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a variant changes shape. Additive fields use
@@ -182,14 +181,6 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
-impl IceServer {
-    /// A JSON list of them, as `GET /api/ice-servers` answers; by hand, as
-    /// [`ServerMsg::decode`] (the browser reads it).
-    pub fn decode_list(text: &str) -> Result<Vec<Self>, JsonError> {
-        crate::server_decode::ice_servers(text)
-    }
-}
-
 /// `GET /api/rooms/{room}`: how full a room is, so the welcome screen can
 /// say so before the camera is asked for. `members` is 0 for an empty room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,13 +191,6 @@ pub struct RoomStatus {
     /// Joining needs the room's password.
     #[serde(default)]
     pub locked: bool,
-}
-
-impl RoomStatus {
-    /// By hand, as [`ServerMsg::decode`] (the browser reads it).
-    pub fn decode(text: &str) -> Result<Self, JsonError> {
-        crate::server_decode::room_status(text)
-    }
 }
 
 /// The JSON body of an HTTP API refusal: the same codes as [`ServerMsg::Error`],
@@ -382,11 +366,6 @@ impl ClientMsg {
         msg.map_err(invalid)
     }
 
-    /// By hand (see `client_encode`): what `serde_json::to_string` prints.
-    pub fn encode(&self) -> String {
-        crate::client_encode::client_msg(self)
-    }
-
     /// Whom a message for one peer (offer, answer, ICE candidate) is for.
     pub fn addressee(&self) -> Option<PeerId> {
         match self {
@@ -410,12 +389,6 @@ impl ClientMsg {
 }
 
 impl ServerMsg {
-    /// Hand-written (see `server_decode`): the derived `Deserialize` gives
-    /// the same messages but costs the browser's download 50 KB.
-    pub fn decode(text: &str) -> Result<Self, JsonError> {
-        crate::server_decode::server_msg(text)
-    }
-
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("a ServerMsg always serializes")
     }

@@ -91,15 +91,15 @@ pub fn Welcome() -> impl IntoView {
             <MediaProblem />
             <form class="join" on:submit=move |ev| { ev.prevent_default(); join(); }>
                 <label>{tr(|t| t.room)}" "
-                    <input id="room" autocomplete="off" maxlength="64" placeholder=tr(|t| t.room_placeholder)
+                    <input id="room" autocomplete="off" maxlength=shared::ids::ROOM_NAME_MAX placeholder=tr(|t| t.room_placeholder)
                         prop:value=move || room.get() on:input=move |ev| room.set(event_target_value(&ev)) />
                 </label>
                 <label>{tr(|t| t.your_name)}" "
-                    <input id="name" autocomplete="nickname" maxlength="40" placeholder=tr(|t| t.name_placeholder)
+                    <input id="name" autocomplete="nickname" maxlength=shared::ids::DISPLAY_NAME_MAX placeholder=tr(|t| t.name_placeholder)
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                 </label>
                 <label>{tr(|t| t.password)}" "
-                    <input id="password" type="password" autocomplete="off" maxlength="64"
+                    <input id="password" type="password" autocomplete="off" maxlength=shared::PASSWORD_MAX
                         placeholder=tr(|t| t.password_placeholder)
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
                 </label>
