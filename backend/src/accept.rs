@@ -33,6 +33,10 @@ use tower::ServiceExt;
 /// A client gets this long to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Once stopping, how long requests in flight get to finish; a client
+/// trickling its headers would otherwise hold the stop for the header timeout.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What is answered, without reading, to a connection over its address's
 /// count (plain HTTP only: over TLS nothing can be said before a handshake).
 const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\n\
@@ -59,6 +63,8 @@ pub async fn serve(listener: TcpListener, served: Served, mut stopping: watch::R
     let served = Arc::new(served);
     // Each connection holds a receiver; `closed` resolves when all are gone.
     let (open, open_rx) = watch::channel(());
+    // Turned true when the drain is over: whatever is still open is dropped.
+    let (abandon, abandoned) = watch::channel(false);
     loop {
         let (tcp, addr) = tokio::select! {
             biased;
@@ -82,27 +88,46 @@ pub async fn serve(listener: TcpListener, served: Served, mut stopping: watch::R
         // delay (it put ~40 ms on the relay's tail under load).
         let _ = tcp.set_nodelay(true);
         let (served, stopping, open_rx) = (served.clone(), stopping.clone(), open_rx.clone());
+        let mut abandoned = abandoned.clone();
         tokio::spawn(async move {
-            connection(tcp, addr, slot, &served, stopping).await;
+            tokio::select! {
+                () = connection(tcp, addr, slot, &served, stopping) => {}
+                () = stopped(&mut abandoned) => tracing::debug!(%addr, "still open after the drain: dropped"),
+            }
             drop(open_rx);
         });
     }
     drop(listener);
     drop(open_rx);
-    open.closed().await;
+    if timeout(DRAIN_TIMEOUT, open.closed()).await.is_err() {
+        tracing::warn!(open = open.receiver_count(), "requests still in flight: stopping anyway");
+        abandon.send_replace(true);
+        open.closed().await;
+    }
 }
 
-async fn connection(tcp: TcpStream, addr: SocketAddr, slot: IpSlot, served: &Served, stopping: watch::Receiver<bool>) {
+async fn connection(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    slot: IpSlot,
+    served: &Served,
+    mut stopping: watch::Receiver<bool>,
+) {
     let activity = Activity::new();
     let tcp = Watched { io: tcp, activity: activity.clone(), _slot: slot };
-    match &served.tls {
-        None => http(tcp, addr, served, &activity, stopping).await,
-        Some(acceptor) => match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => http(tls, addr, served, &activity, stopping).await,
-            // Browsers that do not trust the certificate end up here.
-            Ok(Err(err)) => tracing::debug!(%addr, %err, "TLS handshake failed"),
-            Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-        },
+    let Some(acceptor) = &served.tls else {
+        return http(tcp, addr, served, &activity, stopping).await;
+    };
+    let handshake = tokio::select! {
+        handshake = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => handshake,
+        // A connection not yet HTTPS has no request to finish.
+        () = stopped(&mut stopping) => return,
+    };
+    match handshake {
+        Ok(Ok(tls)) => http(tls, addr, served, &activity, stopping).await,
+        // Browsers that do not trust the certificate end up here.
+        Ok(Err(err)) => tracing::debug!(%addr, %err, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
     }
 }
 

@@ -127,3 +127,23 @@ async fn sigterm_with_two_hundred_members_says_going_away_before_any_departure()
         assert!(before.is_empty(), "heard before the close: {before:?}");
     }
 }
+
+#[tokio::test]
+async fn a_request_trickling_its_headers_does_not_hold_the_stop() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(backend::serve_with(listener, config(3), Limits::default(), async {
+        let _ = stopped.await;
+    }));
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    // Not the 30 s header timeout: at most the 5 s drain.
+    let served = tokio::time::timeout(Duration::from_secs(7), server).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?} after {:?}", started.elapsed());
+    drop(slow);
+}
