@@ -4,13 +4,15 @@
 use crate::mailbox::Mailbox;
 use gloo_events::EventListener;
 use shared::budget::{with_start_bitrate, VideoBudget, START_KBPS};
+use shared::call::ConnectionState;
 use shared::{IceCandidate, IceServer};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
-    RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcTrackEvent,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,8 +44,8 @@ pub enum PeerEvent {
     Stream(MediaStream),
     ChatOpen,
     Chat(String),
-    /// `connectionState`: "new", "connecting", "connected", "disconnected", "failed", "closed".
-    State(String),
+    /// `connectionState` changed.
+    State(ConnectionState),
 }
 
 pub struct Peer {
@@ -128,7 +130,7 @@ impl Peer {
         let emit = events.clone();
         let pc2 = pc.clone();
         listeners.push(EventListener::new(&pc, "connectionstatechange", move |_| {
-            emit.deliver(PeerEvent::State(format!("{:?}", pc2.connection_state()).to_lowercase()));
+            emit.deliver(PeerEvent::State(state_of(&pc2)));
         }));
         let emit = events.clone();
         listeners.push(EventListener::new(&chat, "open", move |_| emit.deliver(PeerEvent::ChatOpen)));
@@ -285,8 +287,8 @@ impl Peer {
         self.chat.send_with_str(text).map_err(RtcError::at("chat"))
     }
 
-    pub fn connection_state(&self) -> String {
-        format!("{:?}", self.pc.connection_state()).to_lowercase()
+    pub fn connection_state(&self) -> ConnectionState {
+        state_of(&self.pc)
     }
 
     /// Gives `send` the SDP, then sets it locally. Setting an answer took
@@ -312,6 +314,19 @@ impl Peer {
 fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
     let function: js_sys::Function = js_sys::Reflect::get(target, &name.into())?.dyn_into()?;
     function.apply(target, &args.iter().collect())
+}
+
+/// The browser's `connectionState`, typed.
+fn state_of(pc: &RtcPeerConnection) -> ConnectionState {
+    match pc.connection_state() {
+        RtcPeerConnectionState::Connecting => ConnectionState::Connecting,
+        RtcPeerConnectionState::Connected => ConnectionState::Connected,
+        RtcPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+        RtcPeerConnectionState::Failed => ConnectionState::Failed,
+        RtcPeerConnectionState::Closed => ConnectionState::Closed,
+        // `new`, and any state a later spec adds.
+        _ => ConnectionState::New,
+    }
 }
 
 impl Drop for Peer {

@@ -8,6 +8,7 @@ use futures::channel::mpsc::{unbounded, UnboundedReceiver};
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
+use shared::call::ConnectionState;
 use shared::IceServer;
 use std::rc::Rc;
 use wasm_bindgen_test::*;
@@ -174,7 +175,7 @@ async fn two_peer_connections_connect_and_deliver_media_and_chat() {
     let PeerEvent::Stream(remote) = next_event(&mut b_events, |e| matches!(e, PeerEvent::Stream(_))).await else {
         unreachable!()
     };
-    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(ConnectionState::Connected))).await;
     assert_eq!(remote.get_video_tracks().length(), 1, "the camera arrives");
     assert_eq!(remote.get_audio_tracks().length(), 1, "the microphone arrives");
 
@@ -188,7 +189,7 @@ async fn two_peer_connections_connect_and_deliver_media_and_chat() {
     let new = local.switch_camera(Camera::Front).await.unwrap();
     a.replace_track(&new).await.unwrap();
     assert_eq!(a.sender("video").unwrap().track().unwrap().id(), new.id());
-    assert_eq!(a.connection_state(), "connected");
+    assert_eq!(a.connection_state(), ConnectionState::Connected);
 }
 
 /// The `a=ice-ufrag:` of an SDP: new ICE credentials mean a new one.
@@ -206,7 +207,7 @@ async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
     let answer = answer_of(&b).await;
     a.set_remote_answer(&answer).await.unwrap();
     assert_eq!(a.pending_offer(), None, "answered: nothing to send again");
-    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(ConnectionState::Connected))).await;
 
     // What the page does when a connection fails.
     a.restart_ice().unwrap();
@@ -218,12 +219,12 @@ async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
     a.set_remote_answer(&answer).await.unwrap();
     // Connected over the new credentials: the old ones are gone from both descriptions.
     for _ in 0..100 {
-        if a.connection_state() == "connected" && b.connection_state() == "connected" {
+        if a.connection_state() == ConnectionState::Connected && b.connection_state() == ConnectionState::Connected {
             break;
         }
         TimeoutFuture::new(100).await;
     }
-    assert_eq!((a.connection_state(), b.connection_state()), ("connected".into(), "connected".into()));
+    assert_eq!((a.connection_state(), b.connection_state()), (ConnectionState::Connected, ConnectionState::Connected));
 }
 
 #[wasm_bindgen_test]
@@ -282,8 +283,8 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     let PeerEvent::Stream(remote) = next_event(&mut b_events, |e| matches!(e, PeerEvent::Stream(_))).await else {
         unreachable!()
     };
-    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
-    next_event(&mut a_events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+    next_event(&mut b_events, |e| matches!(e, PeerEvent::State(ConnectionState::Connected))).await;
+    next_event(&mut a_events, |e| matches!(e, PeerEvent::State(ConnectionState::Connected))).await;
     assert_eq!((remote.get_video_tracks().length(), remote.get_audio_tracks().length()), (1, 1));
 }
 
@@ -307,6 +308,6 @@ async fn a_spare_peer_answers_the_next_member_s_offer() {
             unreachable!()
         };
         assert_eq!((remote.get_video_tracks().length(), remote.get_audio_tracks().length()), (1, 1));
-        next_event(events, |e| matches!(e, PeerEvent::State(s) if s == "connected")).await;
+        next_event(events, |e| matches!(e, PeerEvent::State(ConnectionState::Connected))).await;
     }
 }

@@ -8,6 +8,7 @@ use common::{document, wait_until};
 use frontend::meeting::{MeetingView, RemoteTile};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
+use shared::call::ConnectionState;
 use shared::{MediaState, PeerId};
 use std::collections::VecDeque;
 use wasm_bindgen::JsCast;
@@ -112,7 +113,7 @@ async fn a_tile_drawn_on_the_page_goes_with_its_member_even_just_after_a_change(
             <ul>
                 <For each=move || view.tiles.get() key=|tile| tile.peer children=|tile| view! {
                     <li>{move || tile.name.get()}{move || tile.muted.get().then_some(" (muted)")}
-                        " " {move || tile.connection.get()}</li>
+                        " " {move || format!("{:?}", tile.connection.get()).to_lowercase()}</li>
                 } />
             </ul>
         }
@@ -125,7 +126,7 @@ async fn a_tile_drawn_on_the_page_goes_with_its_member_even_just_after_a_change(
     // turn: the row must go without reading the disposed signals.
     let gone = view.tile(PeerId(2)).unwrap();
     gone.muted.set(true);
-    gone.connection.set("failed".into());
+    gone.connection.set(ConnectionState::Failed);
     view.remove_tile(PeerId(2));
     let stays = view.tile(PeerId(3)).unwrap();
     stays.muted.set(true);
@@ -138,7 +139,7 @@ async fn a_tile_drawn_on_the_page_goes_with_its_member_even_just_after_a_change(
         if n % 2 == 0 {
             TimeoutFuture::new(0).await;
         }
-        view.tile(PeerId(n - 1)).inspect(|tile| tile.connection.set("connected".into()));
+        view.tile(PeerId(n - 1)).inspect(|tile| tile.connection.set(ConnectionState::Connected));
         view.remove_tile(PeerId(n - 1));
     }
     TimeoutFuture::new(50).await;

@@ -54,7 +54,7 @@ pub enum Input {
     },
 }
 
-/// `RTCPeerConnection.connectionState`.
+/// `RTCPeerConnection.connectionState` (the page maps the browser's enum, `rtc.rs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ConnectionState {
     #[default]
@@ -66,20 +66,6 @@ pub enum ConnectionState {
     /// Gone until ICE restarts.
     Failed,
     Closed,
-}
-
-impl ConnectionState {
-    /// From the browser's string; unknown states count as `New`.
-    pub fn parse(state: &str) -> Self {
-        match state {
-            "connecting" => Self::Connecting,
-            "connected" => Self::Connected,
-            "disconnected" => Self::Disconnected,
-            "failed" => Self::Failed,
-            "closed" => Self::Closed,
-            _ => Self::New,
-        }
-    }
 }
 
 /// How long a `disconnected` connection gets to come back by itself before

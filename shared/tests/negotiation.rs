@@ -258,23 +258,23 @@ fn media_state_updates_the_member_and_leave_closes_everything() {
     assert!(b.call.joined().is_none());
 }
 
-fn connection(client: &mut Client, peer: PeerId, state: &str) {
-    client.input(Input::Connection { peer, state: call::ConnectionState::parse(state) });
+fn connection(client: &mut Client, peer: PeerId, state: call::ConnectionState) {
+    client.input(Input::Connection { peer, state });
 }
 
 #[test]
 fn a_failed_connection_restarts_ice_and_renegotiates() {
     let (mut a, mut b) = joined_pair();
     settle(&mut a, &mut b);
-    connection(&mut a, b.id, "connected");
-    connection(&mut a, b.id, "failed");
+    connection(&mut a, b.id, call::ConnectionState::Connected);
+    connection(&mut a, b.id, call::ConnectionState::Failed);
     assert_eq!(a.restarts, [b.id]);
     a.applied.clear();
     settle(&mut a, &mut b);
     assert_eq!(b.applied.last(), Some(&(a.id, "offer".into())), "the restart offer reached b");
     assert_eq!(a.applied.first(), Some(&(b.id, "answer".into())));
     assert!(a.call.is_stable(b.id) && b.call.is_stable(a.id));
-    connection(&mut a, b.id, "connected");
+    connection(&mut a, b.id, call::ConnectionState::Connected);
     a.input(Input::CheckConnection { peer: b.id });
     assert_eq!(a.restarts.len(), 1, "a recovered connection is left alone");
 }
@@ -283,13 +283,13 @@ fn a_failed_connection_restarts_ice_and_renegotiates() {
 fn a_disconnected_connection_gets_a_grace_period_first() {
     let (mut a, mut b) = joined_pair();
     settle(&mut a, &mut b);
-    connection(&mut b, a.id, "disconnected");
+    connection(&mut b, a.id, call::ConnectionState::Disconnected);
     assert_eq!(b.checks, [a.id]);
     assert!(b.restarts.is_empty(), "it may come back by itself");
-    connection(&mut b, a.id, "connected");
+    connection(&mut b, a.id, call::ConnectionState::Connected);
     b.input(Input::CheckConnection { peer: a.id });
     assert!(b.restarts.is_empty(), "it did");
-    connection(&mut b, a.id, "disconnected");
+    connection(&mut b, a.id, call::ConnectionState::Disconnected);
     b.input(Input::CheckConnection { peer: a.id });
     assert_eq!(b.restarts, [a.id], "it didn't");
 }
@@ -314,7 +314,7 @@ fn an_offer_sent_then_not_set_is_forgotten_and_made_again() {
 fn a_restart_waits_for_the_offer_in_flight() {
     let (mut a, mut b) = joined_pair();
     // b's first offer is out, unanswered, when b's connection fails.
-    connection(&mut b, a.id, "failed");
+    connection(&mut b, a.id, call::ConnectionState::Failed);
     assert!(b.restarts.is_empty(), "not while an offer awaits its answer");
     settle(&mut a, &mut b);
     assert_eq!(b.restarts, [a.id], "once the answer is applied");

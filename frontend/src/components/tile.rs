@@ -27,7 +27,7 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
                 <Show when=move || muted.get()><span class="badge muted" title=tr(|t| t.muted)>{tr(|t| t.muted)}</span></Show>
                 <Show when=move || camera_off.get()><span class="badge camera-off">{tr(|t| t.camera_off_badge)}</span></Show>
                 <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>
-                {move || connection.with(|state| t().connection(state))
+                {move || t().connection(connection.get())
                     .map(|state| view! { <span class="badge state">{state}</span> })}
             </figcaption>
         </figure>

@@ -12,6 +12,7 @@ mod en;
 mod ko;
 
 use leptos::prelude::*;
+use shared::call::ConnectionState;
 use shared::NameError;
 
 /// Where the chosen language is remembered (next to `moim.name`).
@@ -258,16 +259,14 @@ pub struct Texts {
 
 impl Texts {
     /// A connection state in words; `None` for "connected" (nothing to say).
-    pub fn connection(&self, state: &str) -> Option<&'static str> {
+    pub fn connection(&self, state: ConnectionState) -> Option<&'static str> {
         Some(match state {
-            "connected" => return None,
-            "new" => self.conn_new,
-            "connecting" => self.conn_connecting,
-            "disconnected" => self.conn_disconnected,
-            "failed" => self.conn_failed,
-            "closed" => self.conn_closed,
-            // Not a state the spec knows: show nothing rather than raw text.
-            _ => return None,
+            ConnectionState::Connected => return None,
+            ConnectionState::New => self.conn_new,
+            ConnectionState::Connecting => self.conn_connecting,
+            ConnectionState::Disconnected => self.conn_disconnected,
+            ConnectionState::Failed => self.conn_failed,
+            ConnectionState::Closed => self.conn_closed,
         })
     }
 }

@@ -170,13 +170,13 @@ impl Inner {
                 }
             }
             PeerEvent::State(state) => {
-                if state == "connected" {
+                if state == ConnectionState::Connected {
                     self.apply_video_budget();
                 }
                 if let Some(tile) = self.view.tile(peer) {
-                    tile.connection.set(state.clone());
+                    tile.connection.set(state);
                 }
-                self.input(Input::Connection { peer, state: ConnectionState::parse(&state) });
+                self.input(Input::Connection { peer, state });
             }
             PeerEvent::ChatOpen => {}
             PeerEvent::Chat(text) => {

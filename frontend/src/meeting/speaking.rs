@@ -4,6 +4,7 @@
 use super::Inner;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::call::ConnectionState;
 
 /// How often remote voice levels are read for the speaking highlight.
 pub(super) const SPEAKING_POLL_MS: u32 = 250;
@@ -14,7 +15,7 @@ impl Inner {
             let Some(tile) = self.view.tile(*peer) else { continue };
             // Nobody is heard before the call connects, and reading the
             // stats of one that is setting up would slow it down.
-            if tile.connection.with_untracked(|state| state != "connected") {
+            if tile.connection.get_untracked() != ConnectionState::Connected {
                 continue;
             }
             let pc = pc.clone();

@@ -6,6 +6,7 @@ use crate::i18n::Lang;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::call::ConnectionState;
 use shared::{MediaState, PeerId};
 use std::collections::BTreeMap;
 use web_sys::MediaStream;
@@ -29,7 +30,7 @@ pub struct RemoteTile {
     pub camera_off: RwSignal<bool>,
     pub sharing: RwSignal<bool>,
     pub stream: RwSignal<Option<MediaStream>, LocalStorage>,
-    pub connection: RwSignal<String>,
+    pub connection: RwSignal<ConnectionState>,
     /// Their voice is above the speaking threshold right now.
     pub speaking: RwSignal<bool>,
     /// In the grid. Someone who has just arrived offers to us at once; their
@@ -136,7 +137,7 @@ impl MeetingView {
             camera_off: RwSignal::new(state.camera_off),
             sharing: RwSignal::new(state.sharing),
             stream: RwSignal::new_local(None),
-            connection: RwSignal::new("connecting".into()),
+            connection: RwSignal::new(ConnectionState::Connecting),
             speaking: RwSignal::new(false),
             drawn: RwSignal::new(drawn),
         });
