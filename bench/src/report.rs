@@ -1,23 +1,22 @@
 //! The results as a Markdown table (printed, and written between markers in
 //! docs/BENCHMARKS.md so the prose around them stays), and figure 4 from dist/.
 
+mod client_size;
+mod machine;
+mod targets;
+
 use crate::load::Proto;
 use crate::percentile::nearest_rank;
-use crate::{PhaseResult, Placement, Run, Settings};
+use crate::{PhaseResult, Run, Settings};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::Command;
+
+use client_size::client_size;
+pub use machine::Facts;
+use targets::targets;
 
 pub const BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
 pub const END: &str = "<!-- bench:end -->";
-
-const LATENCY_P50_US: f64 = 50.0;
-const LATENCY_P99_US: f64 = 150.0;
-const THROUGHPUT_RATIO: f64 = 5.0;
-const MEMORY_KIB: f64 = 10.0;
-/// A paced run that relays this share of its offer relayed all of it.
-const OFFER_RELAYED: f64 = 0.99;
 
 pub fn name(proto: Proto) -> &'static str {
     match proto {
@@ -33,118 +32,6 @@ pub fn slug(proto: Proto) -> &'static str {
         Proto::SocketIo => "socketio",
         Proto::Floor => "floor",
     }
-}
-
-/// The machine and the software, as they were for this run.
-pub struct Facts {
-    date: String,
-    nproc: String,
-    cpu: String,
-    memory: String,
-    kernel: String,
-    load: String,
-    rustc: String,
-    node: String,
-    socketio: String,
-    placement: String,
-    backend: String,
-    load_after: String,
-}
-
-fn output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn proc_field(file: &str, key: &str) -> String {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// Which backend: the default build names the commit and whether the work
-/// tree differed from it; another binary is named by its path.
-fn backend_source(settings: &Settings, root: &Path, backend: &Path) -> String {
-    if settings.backend.is_some() {
-        return format!("the backend binary `{}`", backend.display());
-    }
-    let commit = output("git", &["-C", &root.to_string_lossy(), "rev-parse", "--short", "HEAD"]);
-    let dirty = output(
-        "git",
-        &["-C", &root.to_string_lossy(), "status", "--porcelain", "--", "backend", "shared", "Cargo.lock"],
-    );
-    if dirty.is_empty() {
-        format!("the backend built from commit {commit}")
-    } else {
-        format!("the backend built from commit {commit} plus uncommitted changes in backend/ or shared/")
-    }
-}
-
-impl Facts {
-    /// The load average once the run is over.
-    pub fn finished(&mut self) {
-        self.load_after = load_average();
-    }
-
-    pub fn gather(settings: &Settings, root: &Path, backend: &Path, placement: &Placement) -> Self {
-        let placement = match placement.server_cpu {
-            Some(cpu) => format!(
-                "server pinned to CPU {cpu}, load generator to CPU {:?} (sched_setaffinity)",
-                placement.client_cpus
-            ),
-            None if settings.pin => "not pinned: fewer than two CPUs".into(),
-            None => "not pinned: the kernel places the server and the load generator on the \
-                     cores as it would in production (`--pin` pins them apart)"
-                .into(),
-        };
-        Self {
-            date: today(),
-            nproc: output("nproc", &[]),
-            cpu: proc_field("/proc/cpuinfo", "model name"),
-            memory: proc_field("/proc/meminfo", "MemTotal"),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_else(|_| "unknown".into()),
-            load: load_average(),
-            load_after: String::new(),
-            backend: backend_source(settings, root, backend),
-            rustc: output("rustc", &["-V"]),
-            node: output("node", &["--version"]),
-            socketio: crate::servers::socketio_version(root).unwrap_or_else(|e| e),
-            placement,
-        }
-    }
-}
-
-/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
-fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    // Howard Hinnant's civil_from_days.
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Nearest-rank percentile of sorted nanoseconds, in microseconds.
@@ -438,72 +325,6 @@ fn floor(out: &mut String, moim: Option<&Run>, floor: Option<&Result<Run, String
     out.push('\n');
 }
 
-fn verdict(met: Option<bool>, value: String) -> String {
-    match met {
-        Some(true) => format!("met ({value})"),
-        Some(false) => format!("**not met** ({value})"),
-        None => "not measured".into(),
-    }
-}
-
-fn targets(out: &mut String, settings: &Settings, runs: &[Outcome]) {
-    let _ = writeln!(out, "### Targets (Moim)\n");
-    let mut header = "| target |".to_owned();
-    let mut rule = "|---|".to_owned();
-    for &clients in &settings.sizes {
-        let _ = write!(header, " {} clients |", thousands(clients as f64));
-        rule.push_str("---|");
-    }
-    let _ = writeln!(out, "{header}\n{rule}");
-    let moim = |n| find(runs, Proto::Moim, n).and_then(|r| r.as_ref().ok());
-    let sio = |n| find(runs, Proto::SocketIo, n).and_then(|r| r.as_ref().ok());
-
-    let mut line = format!("| relay latency p50 ≤ {LATENCY_P50_US} µs, light load |");
-    for &n in &settings.sizes {
-        let p = moim(n).and_then(|r| latency(&r.latency).p50);
-        let _ = write!(line, " {} |", verdict(p.map(|v| v <= LATENCY_P50_US), us(p)));
-    }
-    let _ = writeln!(out, "{line}");
-    let mut line = format!("| relay latency p99 ≤ {LATENCY_P99_US} µs, light load |");
-    for &n in &settings.sizes {
-        let p = moim(n).and_then(|r| latency(&r.latency).p99);
-        let _ = write!(line, " {} |", verdict(p.map(|v| v <= LATENCY_P99_US), us(p)));
-    }
-    let _ = writeln!(out, "{line}");
-    let mut line = format!("| throughput ≥ {THROUGHPUT_RATIO}× Socket.io, both paced alike |");
-    for &n in &settings.sizes {
-        let offered = settings.paced_rate * n as f64;
-        let cell = match moim(n).zip(sio(n)) {
-            // Relaying all that was offered shows no ceiling: the ratio is
-            // the offer's over Socket.io's, whatever Moim could do.
-            Some((m, s)) if m.paced.rate >= OFFER_RELAYED * offered => format!(
-                "bound by the offer (≥ {:.2}×: Moim relayed all {} msg/s; see unpaced)",
-                m.paced.rate / s.paced.rate.max(1e-9),
-                thousands(offered)
-            ),
-            pair => {
-                let r = pair.map(|(m, s)| m.paced.rate / s.paced.rate.max(1e-9));
-                verdict(r.map(|v| v >= THROUGHPUT_RATIO), format!("{:.2}×", r.unwrap_or(0.0)))
-            }
-        };
-        let _ = write!(line, " {cell} |");
-    }
-    let _ = writeln!(out, "{line}");
-    let mut line = format!("| throughput ≥ {THROUGHPUT_RATIO}× Socket.io's, both unpaced |");
-    for &n in &settings.sizes {
-        let r =
-            moim(n).zip(sio(n)).and_then(|(m, s)| Some(m.unpaced.as_ref()?.rate / s.unpaced.as_ref()?.rate.max(1e-9)));
-        let _ = write!(line, " {} |", verdict(r.map(|v| v >= THROUGHPUT_RATIO), format!("{:.2}×", r.unwrap_or(0.0))));
-    }
-    let _ = writeln!(out, "{line}");
-    let mut line = format!("| ≤ {MEMORY_KIB} KiB server memory per idle connection |");
-    for &n in &settings.sizes {
-        let v = moim(n).map(|r| memory(r, n).per_connection);
-        let _ = write!(line, " {} |", verdict(v.map(|v| v <= MEMORY_KIB), v.map_or(String::new(), kib)));
-    }
-    let _ = writeln!(out, "{line}\n");
-}
-
 fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
     let periods: Vec<String> = settings
         .sizes
@@ -558,71 +379,6 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
         settings.quiet,
         settings.attempts,
     );
-}
-
-/// Figure 4: what a browser downloads, from the release build in dist/.
-fn client_size(out: &mut String, root: &Path) {
-    let _ = writeln!(out, "### Client size (figure 4)\n");
-    let dist = root.join("dist");
-    let Ok(entries) = std::fs::read_dir(&dist) else {
-        let _ = writeln!(
-            out,
-            "Not measured: there is no `dist/` (the release client) on this machine. \
-             `cargo xtask build` makes it (it needs trunk and wasm-bindgen-cli, which \
-             `cargo xtask setup` compiles); the last figures measured are in docs/SIZE.md.\n"
-        );
-        return;
-    };
-    let mut files: Vec<(String, u64, u64)> = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
-        if !["wasm", "js", "css", "html"].contains(&ext) {
-            continue;
-        }
-        let Ok(raw) = std::fs::read(&path) else {
-            continue;
-        };
-        let mut gz_path = path.clone().into_os_string();
-        gz_path.push(".gz");
-        let gz = match std::fs::metadata(&gz_path) {
-            Ok(meta) => meta.len(),
-            Err(_) => gzip_len(&raw),
-        };
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        files.push((name, raw.len() as u64, gz));
-    }
-    files.sort();
-    if files.is_empty() {
-        let _ = writeln!(
-            out,
-            "Not measured: `dist/` holds no wasm, JS, CSS or HTML (a build in progress, or a \
-             failed one). `cargo xtask build` makes it; the last figures measured are in \
-             docs/SIZE.md.\n"
-        );
-        return;
-    }
-    let _ = writeln!(out, "| file in `dist/` | raw | gzip (`.gz`) |\n|---|---:|---:|");
-    let (mut raw_total, mut gz_total) = (0, 0);
-    for (name, raw, gz) in &files {
-        raw_total += raw;
-        gz_total += gz;
-        let _ = writeln!(out, "| `{name}` | {} | {} |", thousands(*raw as f64), thousands(*gz as f64));
-    }
-    let _ = writeln!(
-        out,
-        "| **total** | **{}** | **{}** |\n\nAs docs/SIZE.md measures it: the files \
-         `cargo xtask build` leaves in dist/, gzip from their `.gz` twins (zopfli, \
-         as served).\n",
-        thousands(raw_total as f64),
-        thousands(gz_total as f64)
-    );
-}
-
-fn gzip_len(raw: &[u8]) -> u64 {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let _ = enc.write_all(raw);
-    enc.finish().map_or(0, |v| v.len() as u64)
 }
 
 /// Puts `generated` between the markers of `path`, keeping the rest; a file
