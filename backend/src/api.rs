@@ -2,6 +2,7 @@
 //! state, so nothing may be cached.
 
 use crate::hub::{Hub, HubStopped};
+use crate::per_ip::client_key;
 use crate::rate::MessageRate;
 use crate::rooms::RoomError;
 use crate::turn::TurnRest;
@@ -14,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use shared::{ApiError, ErrorCode, IceServer, RoomName, RoomStatus};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -130,18 +131,6 @@ impl Budgets {
             tracing::warn!(addresses = buckets.len(), "API requests from too many addresses to track: budgets reset");
             buckets.clear();
         }
-    }
-}
-
-/// One budget per IPv4 address, per IPv6 /64: one machine (or one
-/// customer's network) has a whole /64 to pick addresses from.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let network = u128::from(v6) & !u128::from(u64::MAX);
-            IpAddr::V6(Ipv6Addr::from(network))
-        }
-        v4 => v4,
     }
 }
 

@@ -6,6 +6,7 @@
 //! Only joins that carry a password are judged here, so the members of a
 //! locked room, and anyone joining an open one, never wait on an attacker.
 
+use crate::per_ip::client_key;
 use shared::RoomName;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -113,7 +114,7 @@ impl Default for Guesses {
 impl Guesses {
     /// May `ip` (if known) try a password for `room` now?
     pub fn check(&self, ip: Option<IpAddr>, room: &RoomName, now: Instant) -> Verdict {
-        let by_address = ip.and_then(|ip| self.addresses.wait(&key(ip), now));
+        let by_address = ip.and_then(|ip| self.addresses.wait(&client_key(ip), now));
         match by_address.max(self.rooms.wait(room, now)) {
             Some(wait) => Verdict::Wait(wait),
             None => Verdict::Try,
@@ -123,22 +124,16 @@ impl Guesses {
     /// `ip` gave a wrong password for `room`.
     pub fn failed(&mut self, ip: Option<IpAddr>, room: &RoomName, now: Instant) {
         if let Some(ip) = ip {
-            self.addresses.failed(&key(ip), now);
+            self.addresses.failed(&client_key(ip), now);
         }
         self.rooms.failed(room, now);
     }
 }
 
-/// An IPv6 host usually holds a whole /64, so that is what counts as one
-/// address; an IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
-fn key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-        v4 => v4,
-    }
+/// What a guesser who must wait is told, in the refusal and in the close
+/// frame alike: whole seconds, at least one.
+pub fn try_again_in(wait: Duration) -> String {
+    format!("too many wrong passwords: try again in {} s", wait.as_secs().max(1))
 }
 
 #[cfg(test)]

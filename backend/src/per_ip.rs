@@ -50,6 +50,13 @@ impl PerIp {
     }
 }
 
+impl IpSlot {
+    /// The address counted (canonical: IPv4 as IPv4).
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
 impl Drop for IpSlot {
     fn drop(&mut self) {
         let mut open = self.owner.lock();
@@ -60,6 +67,17 @@ impl Drop for IpSlot {
                 open.remove(&self.ip);
             }
         }
+    }
+}
+
+/// The address a per-address budget is kept for (the API's, wrong room
+/// passwords): an IPv4 address as it is (arriving as ::ffff:a.b.c.d on a
+/// dual-stack socket), an IPv6 host by its /64, which one machine (or one
+/// customer's network) has whole to pick addresses from.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
     }
 }
 

@@ -22,7 +22,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
 use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::watch;
@@ -71,7 +71,6 @@ pub async fn upgrade(
         tracing::info!(?origin, ?hosts, "WebSocket from another origin refused");
         return refuse(&state, Refused::Origin);
     }
-    let ip = client.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip().to_canonical());
     let slot = match client {
         Some(Extension(ConnectInfo(addr))) => match state.per_ip.acquire(addr.ip()) {
             Some(slot) => Some(slot),
@@ -91,7 +90,7 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |socket| connection(socket, state, ip, slot, read.map(|Extension(read)| read)))
+        .on_upgrade(move |socket| connection(socket, state, slot, read.map(|Extension(read)| read)))
 }
 
 fn refuse(state: &AppState, why: Refused) -> Response {
@@ -100,19 +99,16 @@ fn refuse(state: &AppState, why: Refused) -> Response {
     why.into_response()
 }
 
-/// `slot` counts this connection against its address until it ends, or,
-/// if its member keeps the seat for a resume, until the seat is let go.
-async fn connection(
-    socket: WebSocket,
-    state: AppState,
-    ip: Option<IpAddr>,
-    slot: Option<IpSlot>,
-    read: Option<BytesRead>,
-) {
+/// `slot` (its client's address, when known) counts this connection against
+/// that address until it ends, or, if its member keeps the seat for a
+/// resume, until the seat is let go.
+async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, read: Option<BytesRead>) {
     let _open = state.metrics.connection_opened();
     let hub = &state.hub;
     let heartbeat = state.limits.heartbeat_timeout;
-    let Ok(PeerConn { id: peer, mut outbox, replies, mut kicked, lines }) = hub.connect_from(ip).await else {
+    let Ok(PeerConn { id: peer, mut outbox, replies, mut kicked, lines }) =
+        hub.connect_from(slot.as_ref().map(IpSlot::ip)).await
+    else {
         return;
     };
     tracing::debug!(%peer, "connected");
@@ -143,7 +139,7 @@ async fn connection(
     tracing::debug!(%peer, ?end, "disconnected");
     let mut close = end.close_frame();
     if let (Some(frame), Some(wait)) = (close.as_mut(), wait.filter(|w| !w.is_zero())) {
-        frame.reason = format!("too many wrong passwords: try again in {} s", wait.as_secs().max(1)).into();
+        frame.reason = crate::guesses::try_again_in(wait).into();
     }
     finish(sink, stream, close).await;
 }

@@ -35,15 +35,7 @@ async fn metric(addr: SocketAddr, name: &str) -> u64 {
 
 /// Waits (up to `WAIT`) until `name` reads `want`.
 async fn metric_reaches(addr: SocketAddr, name: &str, want: u64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let got = metric(addr, name).await;
-        if got == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{name} is {got}, expected {want}");
-        sleep(Duration::from_millis(50)).await;
-    }
+    poll_until(|| metric(addr, name), |got| *got == want).await;
 }
 
 #[tokio::test]
@@ -258,18 +250,14 @@ async fn connections_are_counted_per_address_at_accept() {
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     held.pop();
     // The count follows the close (the server notices it on its next read).
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let healthz = || async {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.unwrap();
         let mut answer = String::new();
         let _ = timeout(WAIT, tcp.read_to_string(&mut answer)).await;
-        if answer.starts_with("HTTP/1.1 200") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still refused: {answer}");
-        sleep(Duration::from_millis(50)).await;
-    }
+        answer
+    };
+    poll_until(healthz, |answer| answer.starts_with("HTTP/1.1 200")).await;
 }
 
 /// A WebSocket opened by hand, to send what no client library would.

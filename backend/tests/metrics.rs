@@ -9,8 +9,6 @@ use serde_json::json;
 use shared::{ErrorCode, ServerMsg, PROTOCOL_VERSION};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::time::{sleep, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Sample (`name` or `name{label="value"}`) to value.
@@ -58,15 +56,7 @@ async fn scrape(addr: SocketAddr) -> Samples {
 /// Closes are counted as connections end, a moment after the client sees
 /// them: polls until `ready` holds.
 async fn scrape_until(addr: SocketAddr, ready: impl Fn(&Samples) -> bool) -> Samples {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let samples = scrape(addr).await;
-        if ready(&samples) {
-            return samples;
-        }
-        assert!(Instant::now() < deadline, "never ready: {samples:#?}");
-        sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(|| scrape(addr), ready).await
 }
 
 fn error_key(code: &str) -> String {

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, Instant};
 
 const CAPACITY: usize = 6;
 const FULL: &str = "this room is full: 6 of 6";
@@ -39,15 +38,7 @@ async fn members(addr: SocketAddr, room: &str) -> usize {
 /// Polls until `room` has `expected` members: a dropped socket reaches the
 /// hub a moment later, and nobody may be left in the room to hear of it.
 async fn await_members(addr: SocketAddr, room: &str, expected: usize) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = members(addr, room).await;
-        if now == expected {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{room}: {now} members, expected {expected}");
-        sleep(std::time::Duration::from_millis(20)).await;
-    }
+    poll_until(|| members(addr, room), |now| *now == expected).await;
 }
 
 /// One client that asked to join, and what it was told.

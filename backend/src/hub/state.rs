@@ -200,8 +200,7 @@ impl State {
         let ip = self.conns.get(&conn).and_then(|c| c.ip);
         let now = tokio::time::Instant::now().into_std();
         if let guesses::Verdict::Wait(wait) = self.guesses.check(ip, &room, now) {
-            let message = format!("too many wrong passwords: try again in {} s", wait.as_secs().max(1));
-            return vec![(member, ServerMsg::error(ErrorCode::TooManyAttempts, message))];
+            return vec![(member, ServerMsg::error(ErrorCode::TooManyAttempts, guesses::try_again_in(wait)))];
         }
         let out = self.rooms.handle(member, msg);
         let wrong = matches!(out.as_slice(), [(_, ServerMsg::Error { code: ErrorCode::WrongPassword, .. })]);

@@ -158,3 +158,21 @@ pub fn upgraded<S>(
         Err(other) => panic!("{who}: {other}"),
     }
 }
+
+/// Polls `probe` every 20 ms until `ready` holds of what it gives, and
+/// returns that: what a client sees ends (a close, a dropped socket) reaches
+/// the server a moment later. Fails after `WAIT`, showing the last answer.
+pub async fn poll_until<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
+    mut probe: impl FnMut() -> F,
+    ready: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = probe().await;
+        if ready(&got) {
+            return got;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready: {got:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
