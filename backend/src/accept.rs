@@ -174,7 +174,7 @@ where
 }
 
 /// Resolves once the server is stopping (or its stop signal is gone).
-async fn stopped(stopping: &mut watch::Receiver<bool>) {
+pub async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 

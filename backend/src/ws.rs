@@ -2,7 +2,7 @@
 //! lines or turns frames into hub events; a write loop sends the peer's
 //! queue. When either ends, the connection ends.
 
-use crate::accept::BytesRead;
+use crate::accept::{stopped, BytesRead};
 use crate::close::{End, Refused};
 use crate::hub::{Hub, Kick, PeerConn};
 use crate::lines::Lines;
@@ -117,9 +117,10 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
     // Biased: once the server stops, nothing more is read or sent, so members
     // hear the close, not the others leaving one by one before it.
     let mut wait = None;
+    let mut stopping = state.stopping.clone();
     let end = tokio::select! {
         biased;
-        () = stopped(state.stopping.clone()) => End::Stopping,
+        () = stopped(&mut stopping) => End::Stopping,
         Ok(kick) = &mut kicked => match kick {
             Kick::TooSlow => End::TooSlow,
             Kick::Replaced => End::Replaced,
@@ -142,11 +143,6 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
         frame.reason = crate::guesses::try_again_in(wait).into();
     }
     finish(sink, stream, close).await;
-}
-
-/// Resolves once the server is stopping (or its stop signal is gone).
-async fn stopped(mut stopping: watch::Receiver<bool>) {
-    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 /// Generic over the stream (a `WebSocket`'s, or a channel's in the tests

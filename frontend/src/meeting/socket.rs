@@ -102,9 +102,7 @@ impl Inner {
     /// `shared::reconnect::closed`'s decision.
     fn on_closed(self: &Rc<Self>, code: u16, reason: String) {
         self.keepalive.borrow_mut().take();
-        // We are inside the socket's own listener: drop it after it returns.
-        let socket = self.socket.borrow_mut().take();
-        spawn_local(async move { drop(socket) });
+        self.drop_socket_later();
         if self.left.get() {
             return;
         }
@@ -153,14 +151,19 @@ impl Inner {
         }
     }
 
+    /// Called from inside the socket's own listener, which must return
+    /// before the socket is dropped.
+    fn drop_socket_later(&self) {
+        let socket = self.socket.borrow_mut().take();
+        spawn_local(async move { drop(socket) });
+    }
+
     /// Refused at the door: this meeting is over before it began.
     fn fail_at_the_door(&self, problem: Problem) {
         self.left.set(true);
         self.keepalive.borrow_mut().take();
         self.retry.borrow_mut().take();
-        // We are inside the socket's own listener: drop it after it returns.
-        let socket = self.socket.borrow_mut().take();
-        spawn_local(async move { drop(socket) });
+        self.drop_socket_later();
         self.view.phase.set(Phase::Failed(problem));
     }
 }
