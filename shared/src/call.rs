@@ -24,16 +24,14 @@ pub enum Input {
     OfferSent {
         peer: PeerId,
     },
-    /// Making the offer failed; the connection is back to stable.
+    /// Making the offer failed; the connection is back to stable, and the
+    /// machine makes it once more (a second failure in a row leaves it to
+    /// the connection-state checks, so a closed connection cannot loop).
     OfferFailed {
         peer: PeerId,
     },
     /// A remote description (offer or answer) was applied.
     RemoteDescriptionApplied {
-        peer: PeerId,
-    },
-    /// The browser wants to renegotiate (`negotiationneeded`).
-    NegotiationNeeded {
         peer: PeerId,
     },
     /// This client set its own microphone / camera state.
@@ -156,6 +154,8 @@ struct Negotiation {
     connection: ConnectionState,
     /// ICE must restart once the offer in flight is settled.
     restart_pending: bool,
+    /// The last offer failed and was made again; cleared by an answer.
+    offer_retried: bool,
 }
 
 impl Negotiation {
@@ -223,16 +223,21 @@ impl Call {
                 vec![]
             }
             Input::OfferFailed { peer } => {
-                if let Some(n) = self.negotiations.get_mut(&peer) {
-                    n.making_offer = false;
-                    n.have_local_offer = false;
+                let Some(n) = self.negotiations.get_mut(&peer) else { return vec![] };
+                n.have_local_offer = false;
+                n.making_offer = !n.offer_retried;
+                n.offer_retried = !n.offer_retried;
+                if n.making_offer {
+                    vec![Effect::MakeOffer { peer }]
+                } else {
+                    vec![]
                 }
-                vec![]
             }
             Input::RemoteDescriptionApplied { peer } => {
                 let Some(n) = self.negotiations.get_mut(&peer) else { return vec![] };
                 n.remote_set = true;
                 n.ignoring_offer = false;
+                n.offer_retried = false;
                 let mut effects: Vec<Effect> = std::mem::take(&mut n.pending_ice)
                     .into_iter()
                     .map(|candidate| Effect::AddIce { peer, candidate })
@@ -240,13 +245,6 @@ impl Call {
                 effects.extend(self.restart_if_pending(peer));
                 effects
             }
-            Input::NegotiationNeeded { peer } => match self.negotiations.get_mut(&peer) {
-                Some(n) if !n.making_offer && !n.have_local_offer => {
-                    n.making_offer = true;
-                    vec![Effect::MakeOffer { peer }]
-                }
-                _ => vec![],
-            },
             Input::LocalMediaState(state) => match self.joined {
                 Some(_) => vec![Effect::Send(ClientMsg::MediaState(state))],
                 None => vec![],
