@@ -401,6 +401,10 @@ impl Call {
             ServerMsg::Error { code: ErrorCode::ResumeFailed, .. } if self.joined.is_some() => self.rejoin(),
             ServerMsg::Error { code, message } => vec![Effect::Failed { code, message }],
             ServerMsg::Pong => vec![],
+            // SFU rooms: not yet driven by the call machine.
+            ServerMsg::UseSfu | ServerMsg::SfuAnswer { .. } | ServerMsg::SfuOffer { .. } | ServerMsg::Speaking { .. } => {
+                vec![]
+            }
         }
     }
 

@@ -38,6 +38,8 @@ fn client_msg(msg: &ClientMsg) -> String {
             .bool("sharing", state.sharing),
         ClientMsg::Leave => ObjectWriter::tagged("leave"),
         ClientMsg::Ping => ObjectWriter::tagged("ping"),
+        ClientMsg::SfuOffer { sdp } => ObjectWriter::tagged("sfu_offer").str("sdp", sdp),
+        ClientMsg::SfuAnswer { sdp } => ObjectWriter::tagged("sfu_answer").str("sdp", sdp),
     }
     .finish()
 }

@@ -20,5 +20,6 @@ pub use ids::{DisplayName, NameError, Password, PasswordError, PeerId, RoomName,
 pub use json::JsonError;
 pub use protocol::{
     ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg,
+    SfuTrack, TrackSource,
     PROTOCOL_VERSION,
 };

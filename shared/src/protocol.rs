@@ -76,11 +76,23 @@ pub enum ClientMsg {
     /// Am I still connected? Answered by [`ServerMsg::Pong`]; browsers can't
     /// see WebSocket pings, so this is how a page notices a dead socket.
     Ping,
+    /// In a room on the media server: this member's offer to it (the first,
+    /// an ICE restart, or a change of what it sends). Its m-lines are, in
+    /// order, the microphone (audio), the camera (video) and the screen
+    /// (video, with no track until a share starts): see [`TrackSource`].
+    SfuOffer {
+        sdp: String,
+    },
+    /// The answer to the media server's [`ServerMsg::SfuOffer`].
+    SfuAnswer {
+        sdp: String,
+    },
 }
 
 /// Every `type` a [`ClientMsg`] can have, the names `decode` matches (the
 /// property tests draw from this list).
-pub const CLIENT_MSG_TYPES: &[&str] = &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping"];
+pub const CLIENT_MSG_TYPES: &[&str] =
+    &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping", "sfu_offer", "sfu_answer"];
 
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +109,10 @@ pub enum ServerMsg {
         /// Proves this seat is yours in a [`ClientMsg::Resume`]; keep it secret.
         #[serde(default)]
         resume: Option<String>,
+        /// The room's media goes through the server's media server (SFU):
+        /// no peer connections between members, one to the server.
+        #[serde(default)]
+        sfu: bool,
     },
     /// Your seat is back. `peers` is the room now; what was sent to you
     /// while you were away follows.
@@ -108,6 +124,8 @@ pub enum ServerMsg {
         /// token that leaked resumes nothing once its owner has resumed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        #[serde(default)]
+        sfu: bool,
     },
     PeerJoined {
         peer: PeerInfo,
@@ -137,6 +155,43 @@ pub enum ServerMsg {
         message: String,
     },
     Pong,
+    /// The room has moved to the media server: connect to it, and close each
+    /// member's direct connection once their media arrives through it.
+    UseSfu,
+    /// The media server's answer to this member's [`ClientMsg::SfuOffer`].
+    SfuAnswer {
+        sdp: String,
+    },
+    /// The media server adds or removes what it forwards to this member;
+    /// `tracks` says whose each of its m-lines is, for every one it sends.
+    SfuOffer {
+        sdp: String,
+        tracks: Vec<SfuTrack>,
+    },
+    /// Who is speaking now in a room on the media server (it reads each
+    /// microphone's level), loudest first; empty when nobody is.
+    Speaking {
+        peers: Vec<PeerId>,
+    },
+}
+
+/// One track the media server forwards: the m-line (`mid`) it arrives on,
+/// whose it is, and which of their sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SfuTrack {
+    pub mid: String,
+    pub peer: PeerId,
+    pub source: TrackSource,
+}
+
+/// What a published track is; a member's offer carries them in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumIter)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum TrackSource {
+    Microphone,
+    Camera,
+    Screen,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

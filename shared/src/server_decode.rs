@@ -12,7 +12,9 @@
 
 use crate::ids::{DisplayName, PeerId, RoomName};
 use crate::json::{Json, JsonError};
-use crate::protocol::{ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg};
+use crate::protocol::{
+    ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg, SfuTrack, TrackSource,
+};
 use std::fmt::Display;
 
 type Error = JsonError;
@@ -56,12 +58,14 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
             ice_servers: f.list("ice_servers", ice_server)?,
             peers: f.list("peers", peer_info)?,
             resume: f.opt_string("resume")?,
+            sfu: f.flag("sfu")?,
         },
         "resumed" => ServerMsg::Resumed {
             you: f.peer_id("you")?,
             room: f.room("room")?,
             peers: f.list("peers", peer_info)?,
             resume: f.opt_string("resume")?,
+            sfu: f.flag("sfu")?,
         },
         "peer_joined" => ServerMsg::PeerJoined { peer: peer_info(f.required("peer")?)? },
         "peer_left" => ServerMsg::PeerLeft { peer: f.peer_id("peer")? },
@@ -71,6 +75,10 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
         "media_state" => ServerMsg::MediaState { from: f.peer_id("from")?, state: media_state(&mut f)? },
         "error" => ServerMsg::Error { code: error_code(&f.string("code")?)?, message: f.string("message")? },
         "pong" => ServerMsg::Pong,
+        "use_sfu" => ServerMsg::UseSfu,
+        "sfu_answer" => ServerMsg::SfuAnswer { sdp: f.string("sdp")? },
+        "sfu_offer" => ServerMsg::SfuOffer { sdp: f.string("sdp")?, tracks: f.list("tracks", sfu_track)? },
+        "speaking" => ServerMsg::Speaking { peers: f.list("peers", |id| as_uint("peers", id, u64::MAX).map(PeerId))? },
         other => return Err(invalid(format_args!("unknown message type `{other}`"))),
     })
 }
@@ -99,6 +107,18 @@ fn peer_info(value: Json) -> Result<PeerInfo, Error> {
     let id = f.peer_id("id")?;
     let name = DisplayName::parse(&f.string("name")?).map_err(|e| invalid(format_args!("`name`: {e}")))?;
     Ok(PeerInfo { id, name, state: media_state(&mut f)? })
+}
+
+fn sfu_track(value: Json) -> Result<SfuTrack, Error> {
+    let mut f = Fields::of(value, "a track")?;
+    let source = f.string("source")?;
+    Ok(SfuTrack {
+        mid: f.string("mid")?,
+        peer: f.peer_id("peer")?,
+        source: <TrackSource as strum::IntoEnumIterator>::iter()
+            .find(|known| <&str>::from(*known) == source)
+            .ok_or_else(|| invalid(format_args!("unknown track source `{source}`")))?,
+    })
 }
 
 fn media_state(f: &mut Fields) -> Result<MediaState, Error> {

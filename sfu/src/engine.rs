@@ -1,0 +1,426 @@
+//! The SFU's thread: reads the sockets and the rooms' commands, gives each
+//! session its packets and its time, and forwards what publishers send.
+//!
+//! Packets are matched to sessions by their source address (a map); only a
+//! source never seen is offered to the sessions (its first STUN check names
+//! the session's ICE credentials). Only sessions whose timer is due are woken.
+
+use crate::metrics::Metrics;
+use crate::session::{OutState, Session, TrackIn};
+use crate::sockets::{Sockets, WAKER};
+use crate::speaking::Speaking;
+use crate::{Command, Config, Event, SdpError};
+use shared::PeerId;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use str0m::config::CryptoProvider;
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event as RtcEvent, Input, Output};
+
+/// Who is speaking is told at most this often.
+const SPEAKING_TICK: Duration = Duration::from_millis(200);
+/// The longest the thread sleeps with nothing due.
+const IDLE: Duration = Duration::from_millis(500);
+
+pub(crate) struct Engine {
+    config: Config,
+    sockets: Sockets,
+    candidates: Vec<Candidate>,
+    crypto: Arc<CryptoProvider>,
+    commands: Receiver<Command>,
+    emit: Box<dyn FnMut(Event) + Send>,
+    metrics: Arc<Metrics>,
+    sessions: HashMap<PeerId, Session>,
+    rooms: HashMap<String, Vec<PeerId>>,
+    by_addr: HashMap<SocketAddr, PeerId>,
+    deadlines: BTreeSet<(Instant, PeerId)>,
+    speaking: HashMap<String, Speaking>,
+    next_speaking: Instant,
+    /// Sessions with output to drain.
+    dirty: Vec<PeerId>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        config: Config,
+        sockets: Sockets,
+        commands: Receiver<Command>,
+        emit: Box<dyn FnMut(Event) + Send>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let candidates = candidates(&config, &sockets.locals());
+        Self {
+            config,
+            sockets,
+            candidates,
+            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            commands,
+            emit,
+            metrics,
+            sessions: HashMap::new(),
+            rooms: HashMap::new(),
+            by_addr: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            speaking: HashMap::new(),
+            next_speaking: Instant::now(),
+            dirty: vec![],
+        }
+    }
+
+    pub(crate) fn run(&mut self, mut poll: mio::Poll) {
+        if let Err(e) = self.sockets.register(poll.registry()) {
+            tracing::error!("media server cannot watch its sockets: {e}");
+            return;
+        }
+        let mut events = mio::Events::with_capacity(256);
+        let mut buf = vec![0u8; 2000];
+        loop {
+            let now = Instant::now();
+            let next = self.deadlines.first().map(|(at, _)| *at).unwrap_or(now + IDLE).min(self.next_speaking);
+            if let Err(e) = poll.poll(&mut events, Some(next.saturating_duration_since(now))) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    tracing::error!("media server poll failed: {e}");
+                    return;
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {
+                        if !self.take_commands() {
+                            tracing::debug!("media server stopped");
+                            return;
+                        }
+                    }
+                    mio::Token(index) => self.read_socket(index, &mut buf),
+                }
+            }
+            self.wake_due(Instant::now());
+            self.tell_speakers(Instant::now());
+        }
+    }
+
+    /// False when the rooms are gone.
+    fn take_commands(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => self.command(command),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+            self.drain();
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Offer { room, peer, sdp } => match self.sessions.get_mut(&peer) {
+                Some(session) if session.room != room => self.refuse(peer, SdpError::OtherRoom),
+                Some(session) => match session.accept_offer(&sdp) {
+                    Ok(sdp) => {
+                        (self.emit)(Event::Answer { peer, sdp });
+                        self.dirty.push(peer);
+                    }
+                    Err(error) => self.refuse(peer, error),
+                },
+                None => match Session::open(peer, room.clone(), &sdp, &self.candidates, &self.crypto, now) {
+                    Ok((mut session, sdp)) => {
+                        // Everything already published in the room is forwarded to the newcomer.
+                        for other in self.rooms.get(&room).into_iter().flatten() {
+                            if let Some(publisher) = self.sessions.get(other) {
+                                for track in &publisher.tracks_in {
+                                    session.forward_from(*other, track.published());
+                                }
+                            }
+                        }
+                        self.sessions.insert(peer, session);
+                        self.rooms.entry(room).or_default().push(peer);
+                        self.metrics.sessions.fetch_add(1, Relaxed);
+                        (self.emit)(Event::Answer { peer, sdp });
+                        self.dirty.push(peer);
+                    }
+                    Err(error) => self.refuse(peer, error),
+                },
+            },
+            Command::Answer { peer, sdp } => {
+                let Some(session) = self.sessions.get_mut(&peer) else {
+                    return self.refuse(peer, SdpError::NoSession);
+                };
+                match session.accept_answer(&sdp) {
+                    Ok(opened) => {
+                        // A new subscriber needs a keyframe to start from.
+                        for (origin, mid) in opened {
+                            self.keyframe(origin, mid, KeyframeRequestKind::Pli, now);
+                        }
+                        self.dirty.push(peer);
+                    }
+                    Err(error) => self.refuse(peer, error),
+                }
+            }
+            Command::Leave { peer } => self.close(peer),
+        }
+    }
+
+    fn refuse(&mut self, peer: PeerId, error: SdpError) {
+        tracing::debug!(%peer, "media server refused an SDP: {error}");
+        Metrics::add(&self.metrics.refused_sdp, 1);
+        (self.emit)(Event::Refused { peer, error });
+    }
+
+    /// Ends a session at once: its packets are dropped from now on, and the
+    /// others stop receiving its tracks.
+    fn close(&mut self, peer: PeerId) {
+        let Some(mut session) = self.sessions.remove(&peer) else { return };
+        session.rtc.disconnect();
+        self.metrics.sessions.fetch_sub(1, Relaxed);
+        for addr in &session.addrs {
+            self.by_addr.remove(addr);
+        }
+        if let Some(at) = session.deadline {
+            self.deadlines.remove(&(at, peer));
+        }
+        if let Some(members) = self.rooms.get_mut(&session.room) {
+            members.retain(|p| *p != peer);
+            for other in members.iter() {
+                if let Some(s) = self.sessions.get_mut(other) {
+                    s.stop_forwarding(peer);
+                }
+            }
+            if members.is_empty() {
+                self.rooms.remove(&session.room);
+                self.speaking.remove(&session.room);
+            } else {
+                self.dirty.extend(members.iter().copied());
+            }
+        }
+        if let Some(speaking) = self.speaking.get_mut(&session.room) {
+            speaking.forget(peer);
+        }
+        self.drain();
+    }
+
+    fn read_socket(&mut self, index: usize, buf: &mut [u8]) {
+        let destination = self.sockets.local(index);
+        loop {
+            let (len, source) = match self.sockets.recv(index, buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors from a departed peer surface here; the socket lives on.
+                    tracing::debug!("media socket read: {e}");
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            let Ok(receive) = Receive::new(Protocol::Udp, source, destination, &buf[..len]) else {
+                Metrics::add(&self.metrics.unknown_packets, 1);
+                continue;
+            };
+            let input = Input::Receive(now, receive);
+            let peer = match self.by_addr.get(&source) {
+                Some(peer) => *peer,
+                None => {
+                    // A new path: its STUN check carries the session's credentials.
+                    let Some(peer) = self.sessions.values().find(|s| s.rtc.accepts(&input)).map(|s| s.peer) else {
+                        Metrics::add(&self.metrics.unknown_packets, 1);
+                        continue;
+                    };
+                    self.by_addr.insert(source, peer);
+                    if let Some(session) = self.sessions.get_mut(&peer) {
+                        session.addrs.push(source);
+                    }
+                    peer
+                }
+            };
+            if let Some(session) = self.sessions.get_mut(&peer) {
+                if let Err(e) = session.rtc.handle_input(input) {
+                    tracing::debug!(%peer, "media session input: {e}");
+                }
+                self.dirty.push(peer);
+            }
+            self.drain();
+        }
+    }
+
+    fn wake_due(&mut self, now: Instant) {
+        while let Some(&(at, peer)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(session) = self.sessions.get_mut(&peer) {
+                session.deadline = None;
+                if let Err(e) = session.rtc.handle_input(Input::Timeout(now)) {
+                    tracing::debug!(%peer, "media session timeout: {e}");
+                }
+                self.dirty.push(peer);
+            }
+        }
+        self.drain();
+    }
+
+    /// Drains every dirty session's output; forwarding dirties others.
+    fn drain(&mut self) {
+        while let Some(peer) = self.dirty.pop() {
+            self.poll_session(peer);
+        }
+    }
+
+    fn poll_session(&mut self, peer: PeerId) {
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        if let Some((sdp, tracks)) = session.offer_if_needed() {
+            (self.emit)(Event::Offer { peer, sdp, tracks });
+        }
+        loop {
+            let Some(session) = self.sessions.get_mut(&peer) else { return };
+            if !session.rtc.is_alive() {
+                tracing::debug!(%peer, "media session ended");
+                (self.emit)(Event::Closed { peer });
+                self.close(peer);
+                return;
+            }
+            let output = match session.rtc.poll_output() {
+                Ok(output) => output,
+                Err(e) => {
+                    tracing::debug!(%peer, "media session failed: {e}");
+                    session.rtc.disconnect();
+                    continue;
+                }
+            };
+            match output {
+                Output::Transmit(t) => self.sockets.send(t.source, t.destination, &t.contents),
+                Output::Timeout(at) => {
+                    if let Some(old) = session.deadline.replace(at) {
+                        self.deadlines.remove(&(old, peer));
+                    }
+                    self.deadlines.insert((at, peer));
+                    return;
+                }
+                Output::Event(event) => self.rtc_event(peer, event),
+            }
+        }
+    }
+
+    fn rtc_event(&mut self, peer: PeerId, event: RtcEvent) {
+        let now = Instant::now();
+        match event {
+            RtcEvent::MediaAdded(added) => {
+                let Some(session) = self.sessions.get_mut(&peer) else { return };
+                if session.published(added.mid, added.kind, added.direction).is_none() {
+                    return;
+                }
+                let room = session.room.clone();
+                let Some(track) = session.source_of(added.mid).map(TrackIn::published) else { return };
+                for other in self.rooms.get(&room).into_iter().flatten().copied().collect::<Vec<_>>() {
+                    if let Some(subscriber) = self.sessions.get_mut(&other).filter(|_| other != peer) {
+                        subscriber.forward_from(peer, track);
+                        self.dirty.push(other);
+                    }
+                }
+            }
+            RtcEvent::MediaData(data) => self.forward(peer, data, now),
+            RtcEvent::KeyframeRequest(request) => {
+                // A subscriber asks: the track's publisher is asked in turn.
+                let Some(session) = self.sessions.get(&peer) else { return };
+                let origin =
+                    session.tracks_out.iter().find(|t| t.mid() == Some(request.mid)).map(|t| (t.origin, t.origin_mid));
+                if let Some((origin, mid)) = origin {
+                    self.keyframe(origin, mid, request.kind, now);
+                }
+            }
+            RtcEvent::MediaEgressStats(stats) => Metrics::add(&self.metrics.nacks, stats.nacks.min(1 << 20)),
+            RtcEvent::IceConnectionStateChange(state) => tracing::debug!(%peer, ?state, "media ICE"),
+            _ => {}
+        }
+    }
+
+    fn forward(&mut self, peer: PeerId, data: MediaData, now: Instant) {
+        let cap = self.config.max_member_kbps;
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        let Some(track) = session.source_of(data.mid) else { return };
+        let (kind, room) = (track.kind, session.room.clone());
+        if kind == MediaKind::Audio {
+            if let Some(level) = data.ext_vals.audio_level {
+                self.speaking.entry(room.clone()).or_default().heard(peer, level, now);
+            }
+        } else {
+            if !data.contiguous {
+                self.keyframe(peer, data.mid, KeyframeRequestKind::Fir, now);
+            }
+            let Some(session) = self.sessions.get_mut(&peer) else { return };
+            if !session.within_cap(data.data.len(), cap, now) {
+                session.capped = true;
+                Metrics::add(&self.metrics.over_cap_frames, 1);
+                return;
+            }
+            if std::mem::take(&mut session.capped) {
+                self.keyframe(peer, data.mid, KeyframeRequestKind::Pli, now);
+            }
+        }
+        let members: Vec<PeerId> = self.rooms.get(&room).into_iter().flatten().copied().collect();
+        for other in members {
+            if other == peer {
+                continue;
+            }
+            let Some(subscriber) = self.sessions.get_mut(&other) else { continue };
+            let mid = subscriber.tracks_out.iter().find_map(|t| match t.state {
+                OutState::Open(mid) if t.origin == peer && t.origin_mid == data.mid => Some(mid),
+                _ => None,
+            });
+            let Some(writer) = mid.and_then(|mid| subscriber.rtc.writer(mid)) else { continue };
+            let Some(pt) = writer.match_params(data.params) else { continue };
+            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                Ok(()) => {
+                    Metrics::add(&self.metrics.frames_forwarded, 1);
+                    Metrics::add(&self.metrics.bytes_forwarded, data.data.len() as u64);
+                }
+                Err(e) => tracing::debug!(%other, "forwarding failed: {e}"),
+            }
+            self.dirty.push(other);
+        }
+    }
+
+    fn keyframe(&mut self, origin: PeerId, mid: str0m::media::Mid, kind: KeyframeRequestKind, now: Instant) {
+        if let Some(publisher) = self.sessions.get_mut(&origin) {
+            if publisher.request_keyframe(mid, kind, now) {
+                Metrics::add(&self.metrics.keyframe_requests, 1);
+                self.dirty.push(origin);
+            }
+        }
+    }
+
+    fn tell_speakers(&mut self, now: Instant) {
+        if now < self.next_speaking {
+            return;
+        }
+        self.next_speaking = now + SPEAKING_TICK;
+        for (room, speaking) in &mut self.speaking {
+            if let Some(peers) = speaking.changed(now) {
+                (self.emit)(Event::Speaking { room: room.clone(), peers });
+            }
+        }
+    }
+}
+
+/// Host candidates on every socket, and the public address if given.
+fn candidates(config: &Config, locals: &[SocketAddr]) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = locals
+        .iter()
+        .filter_map(|addr| {
+            Candidate::host(*addr, "udp").map_err(|e| tracing::warn!(%addr, "not a media candidate: {e}")).ok()
+        })
+        .collect();
+    if let (Some(IpAddr::V4(public)), Some(base)) = (config.public_ip, locals.first()) {
+        let addr = SocketAddr::new(IpAddr::V4(public), base.port());
+        match Candidate::server_reflexive(addr, *base, "udp") {
+            Ok(candidate) => candidates.push(candidate),
+            Err(e) => tracing::warn!(%addr, "not a media candidate: {e}"),
+        }
+    }
+    candidates
+}

@@ -1,0 +1,276 @@
+//! One member's session with the SFU: its str0m `Rtc`, the tracks it
+//! publishes, the tracks forwarded to it, and the SDP exchanges that add and
+//! remove those (the SFU offers; a member's own offer wins a collision).
+
+use crate::SdpError;
+use shared::{PeerId, SfuTrack, TrackSource};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::config::CryptoProvider;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::{Candidate, Rtc};
+
+/// A publisher gets at most one keyframe request per track this often.
+pub(crate) const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A track this member publishes.
+pub(crate) struct TrackIn {
+    pub(crate) mid: Mid,
+    pub(crate) kind: MediaKind,
+    pub(crate) source: TrackSource,
+    last_keyframe_request: Option<Instant>,
+}
+
+/// What a subscriber needs to know of a published track.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Published {
+    mid: Mid,
+    kind: MediaKind,
+    source: TrackSource,
+}
+
+impl TrackIn {
+    pub(crate) fn published(&self) -> Published {
+        Published { mid: self.mid, kind: self.kind, source: self.source }
+    }
+}
+
+/// Another member's track forwarded to this one.
+pub(crate) struct TrackOut {
+    pub(crate) origin: PeerId,
+    pub(crate) origin_mid: Mid,
+    pub(crate) source: TrackSource,
+    kind: MediaKind,
+    pub(crate) state: OutState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutState {
+    /// To be added at the next offer.
+    ToOpen,
+    /// In the offer awaiting its answer.
+    Opening(Mid),
+    Open(Mid),
+    /// Its publisher is gone: to be stopped at the next offer.
+    ToStop(Mid),
+    Stopping(Mid),
+}
+
+impl TrackOut {
+    /// The m-line it is sent on, once offered.
+    pub(crate) fn mid(&self) -> Option<Mid> {
+        match self.state {
+            OutState::ToOpen => None,
+            OutState::Opening(m) | OutState::Open(m) | OutState::ToStop(m) | OutState::Stopping(m) => Some(m),
+        }
+    }
+}
+
+pub(crate) struct Session {
+    pub(crate) peer: PeerId,
+    pub(crate) room: String,
+    pub(crate) rtc: Rtc,
+    pending: Option<SdpPendingOffer>,
+    pub(crate) tracks_in: Vec<TrackIn>,
+    pub(crate) tracks_out: Vec<TrackOut>,
+    /// Remote addresses its packets came from, for the engine's map.
+    pub(crate) addrs: Vec<SocketAddr>,
+    /// When str0m next wants time.
+    pub(crate) deadline: Option<Instant>,
+    /// Video bytes forwarded in the current second, against the cap.
+    window: (Instant, u64),
+    /// Its video went over the cap: subscribers need a keyframe when it resumes.
+    pub(crate) capped: bool,
+}
+
+impl Session {
+    /// Opens a session with a member's first offer.
+    pub(crate) fn open(
+        peer: PeerId,
+        room: String,
+        offer: &str,
+        candidates: &[Candidate],
+        crypto: &Arc<CryptoProvider>,
+        now: Instant,
+    ) -> Result<(Self, String), SdpError> {
+        let offer = parse_offer(offer)?;
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(crypto.clone())
+            .set_ice_lite(true)
+            .enable_vp8(true)
+            .set_stats_interval(Some(Duration::from_secs(1)))
+            .build(now);
+        for candidate in candidates {
+            rtc.add_local_candidate(candidate.clone());
+        }
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| SdpError::Unusable(e.to_string()))?;
+        let session = Self {
+            peer,
+            room,
+            rtc,
+            pending: None,
+            tracks_in: vec![],
+            tracks_out: vec![],
+            addrs: vec![],
+            deadline: None,
+            window: (now, 0),
+            capped: false,
+        };
+        Ok((session, answer.to_sdp_string()))
+    }
+
+    /// A later offer from the member: an ICE restart or a change. Ours in
+    /// flight, if any, is dropped (str0m rolls it back) and made again.
+    pub(crate) fn accept_offer(&mut self, offer: &str) -> Result<String, SdpError> {
+        let offer = parse_offer(offer)?;
+        let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| SdpError::Unusable(e.to_string()))?;
+        if self.pending.take().is_some() {
+            for track in &mut self.tracks_out {
+                track.state = match track.state {
+                    OutState::Opening(_) => OutState::ToOpen,
+                    OutState::Stopping(m) => OutState::ToStop(m),
+                    other => other,
+                };
+            }
+        }
+        Ok(answer.to_sdp_string())
+    }
+
+    /// The member's answer to our offer; returns the tracks now open (their
+    /// publishers owe this member a keyframe).
+    pub(crate) fn accept_answer(&mut self, answer: &str) -> Result<Vec<(PeerId, Mid)>, SdpError> {
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SdpError::Unreadable(e.to_string()))?;
+        let pending = self.pending.take().ok_or(SdpError::NoOfferWaiting)?;
+        self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| SdpError::Unusable(e.to_string()))?;
+        let mut opened = vec![];
+        for track in &mut self.tracks_out {
+            if let OutState::Opening(m) = track.state {
+                track.state = OutState::Open(m);
+                if track.kind == MediaKind::Video {
+                    opened.push((track.origin, track.origin_mid));
+                }
+            }
+        }
+        self.tracks_out.retain(|t| !matches!(t.state, OutState::Stopping(_)));
+        Ok(opened)
+    }
+
+    /// A track the member publishes was negotiated. Its source is its place
+    /// among the member's m-lines: audio is the microphone, the first video
+    /// the camera, the next the screen.
+    pub(crate) fn published(&mut self, mid: Mid, kind: MediaKind, direction: Direction) -> Option<TrackSource> {
+        if !direction.is_receiving() || self.tracks_in.iter().any(|t| t.mid == mid) {
+            return None;
+        }
+        let videos = self.tracks_in.iter().filter(|t| t.kind == MediaKind::Video).count();
+        let source = match (kind, videos) {
+            (MediaKind::Audio, _) if self.tracks_in.iter().any(|t| t.kind == MediaKind::Audio) => return None,
+            (MediaKind::Audio, _) => TrackSource::Microphone,
+            (MediaKind::Video, 0) => TrackSource::Camera,
+            (MediaKind::Video, 1) => TrackSource::Screen,
+            (MediaKind::Video, _) => return None,
+        };
+        self.tracks_in.push(TrackIn { mid, kind, source, last_keyframe_request: None });
+        Some(source)
+    }
+
+    pub(crate) fn forward_from(&mut self, origin: PeerId, track: Published) {
+        let exists = self.tracks_out.iter().any(|t| t.origin == origin && t.origin_mid == track.mid);
+        if !exists {
+            self.tracks_out.push(TrackOut {
+                origin,
+                origin_mid: track.mid,
+                source: track.source,
+                kind: track.kind,
+                state: OutState::ToOpen,
+            });
+        }
+    }
+
+    /// The publisher `origin` left: stop everything of theirs.
+    pub(crate) fn stop_forwarding(&mut self, origin: PeerId) {
+        self.tracks_out.retain(|t| !(t.origin == origin && t.state == OutState::ToOpen));
+        for track in self.tracks_out.iter_mut().filter(|t| t.origin == origin) {
+            track.state = match track.state {
+                OutState::Opening(m) | OutState::Open(m) => OutState::ToStop(m),
+                other => other,
+            };
+        }
+    }
+
+    /// Our next offer, when tracks are to be added or stopped and none is
+    /// in flight.
+    pub(crate) fn offer_if_needed(&mut self) -> Option<(String, Vec<SfuTrack>)> {
+        if self.pending.is_some()
+            || !self.tracks_out.iter().any(|t| matches!(t.state, OutState::ToOpen | OutState::ToStop(_)))
+        {
+            return None;
+        }
+        let mut change = self.rtc.sdp_api();
+        for track in &mut self.tracks_out {
+            match track.state {
+                OutState::ToOpen => {
+                    // The stream groups a member's camera and microphone, so the browser syncs them.
+                    let stream = match track.source {
+                        TrackSource::Screen => format!("{}-screen", track.origin),
+                        _ => format!("{}-camera", track.origin),
+                    };
+                    let name: &str = track.source.into();
+                    let id = format!("{}-{name}", track.origin);
+                    let mid = change.add_media(track.kind, Direction::SendOnly, Some(stream), Some(id), None);
+                    track.state = OutState::Opening(mid);
+                }
+                OutState::ToStop(mid) => {
+                    change.stop_media(mid);
+                    track.state = OutState::Stopping(mid);
+                }
+                _ => {}
+            }
+        }
+        let (offer, pending) = change.apply()?;
+        self.pending = Some(pending);
+        let tracks = self
+            .tracks_out
+            .iter()
+            .filter(|t| matches!(t.state, OutState::Opening(_) | OutState::Open(_)))
+            .filter_map(|t| Some(SfuTrack { mid: t.mid()?.to_string(), peer: t.origin, source: t.source }))
+            .collect();
+        Some((offer.to_sdp_string(), tracks))
+    }
+
+    /// Asks this member for a keyframe on `mid`, at most once a second;
+    /// true when the request went.
+    pub(crate) fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, now: Instant) -> bool {
+        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid && t.kind == MediaKind::Video) else {
+            return false;
+        };
+        if track.last_keyframe_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+            return false;
+        }
+        let Some(mut writer) = self.rtc.writer(mid) else { return false };
+        if writer.request_keyframe(None, kind).is_err() {
+            return false;
+        }
+        track.last_keyframe_request = Some(now);
+        true
+    }
+
+    /// Counts a video frame against the member's cap; false when over it.
+    pub(crate) fn within_cap(&mut self, bytes: usize, cap_kbps: u32, now: Instant) -> bool {
+        if now.saturating_duration_since(self.window.0) >= Duration::from_secs(1) {
+            self.window = (now, 0);
+        }
+        self.window.1 += bytes as u64;
+        self.window.1 * 8 <= u64::from(cap_kbps) * 1000
+    }
+
+    pub(crate) fn source_of(&self, mid: Mid) -> Option<&TrackIn> {
+        self.tracks_in.iter().find(|t| t.mid == mid)
+    }
+}
+
+fn parse_offer(sdp: &str) -> Result<SdpOffer, SdpError> {
+    SdpOffer::from_sdp_string(sdp).map_err(|e| SdpError::Unreadable(shared::protocol::excerpt(&e.to_string())))
+}

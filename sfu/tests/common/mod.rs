@@ -1,0 +1,235 @@
+//! A headless member for the SFU's tests: a str0m `Rtc` as the browser's
+//! side, on its own UDP socket on 127.0.0.1, publishing what the browser
+//! would (microphone, camera, screen: all sendonly) and recording what the
+//! SFU forwards.
+
+use shared::{PeerId, SfuTrack, TrackSource};
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+pub struct Member {
+    pub peer: PeerId,
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    pending: Option<SdpPendingOffer>,
+    /// Our sendonly m-lines: microphone, camera, screen.
+    pub mic: Mid,
+    pub camera: Mid,
+    /// Forwarded tracks by the m-line they arrive on.
+    pub tracks: HashMap<Mid, SfuTrack>,
+    /// Every frame received: whose, which source, its payload.
+    pub frames: Vec<(PeerId, TrackSource, Vec<u8>)>,
+    pub keyframe_requests: usize,
+    pub connected: bool,
+}
+
+impl Member {
+    /// A member with its offer made: send it as `Command::Offer`.
+    pub fn new(peer: u64) -> (Self, String) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        let local = socket.local_addr().unwrap();
+        let mut rtc =
+            Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let mic = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let camera = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = change.apply().unwrap();
+        let member = Self {
+            peer: PeerId(peer),
+            rtc,
+            socket,
+            local,
+            pending: Some(pending),
+            mic,
+            camera,
+            tracks: HashMap::new(),
+            frames: vec![],
+            keyframe_requests: 0,
+            connected: false,
+        };
+        (member, offer.to_sdp_string())
+    }
+
+    pub fn accept_answer(&mut self, sdp: &str) {
+        let answer = SdpAnswer::from_sdp_string(sdp).unwrap();
+        self.rtc.sdp_api().accept_answer(self.pending.take().unwrap(), answer).unwrap();
+    }
+
+    /// The SFU's offer: remember whose each m-line is, and answer.
+    pub fn accept_offer(&mut self, sdp: &str, tracks: &[SfuTrack]) -> String {
+        let offer = SdpOffer::from_sdp_string(sdp).unwrap();
+        let answer = self.rtc.sdp_api().accept_offer(offer).unwrap();
+        self.tracks = tracks.iter().map(|t| (Mid::from(t.mid.as_str()), t.clone())).collect();
+        answer.to_sdp_string()
+    }
+
+    /// Gives the member `for_at_most` of network and time.
+    pub fn pump(&mut self, for_at_most: Duration) {
+        let until = Instant::now() + for_at_most;
+        let mut buf = vec![0u8; 2000];
+        loop {
+            let timeout = loop {
+                match self.rtc.poll_output().unwrap() {
+                    Output::Transmit(t) => {
+                        self.socket.send_to(&t.contents, t.destination).unwrap();
+                    }
+                    Output::Timeout(at) => break at,
+                    Output::Event(event) => self.event(event),
+                }
+            };
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            let wait = timeout.min(until).saturating_duration_since(now).max(Duration::from_millis(1));
+            self.socket.set_read_timeout(Some(wait)).unwrap();
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => {
+                    let receive = Receive::new(Protocol::Udp, source, self.local, &buf[..n]).unwrap();
+                    self.rtc.handle_input(Input::Receive(Instant::now(), receive)).unwrap();
+                }
+                Err(_) => self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap(),
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Connected => self.connected = true,
+            Event::MediaData(data) => {
+                if let Some(track) = self.tracks.get(&data.mid) {
+                    self.frames.push((track.peer, track.source, data.data.to_vec()));
+                }
+            }
+            Event::KeyframeRequest(_) => self.keyframe_requests += 1,
+            _ => {}
+        }
+    }
+
+    /// One camera frame carrying `seq`: a VP8 keyframe or delta frame header, then the number.
+    pub fn send_video(&mut self, seq: u32, keyframe: bool) {
+        let mut frame = if keyframe {
+            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
+        } else {
+            vec![0x11, 0x02, 0x00]
+        };
+        frame.extend_from_slice(&seq.to_be_bytes());
+        frame.resize(frame.len() + 300, 0xab);
+        let time = MediaTime::from_90khz(u64::from(seq) * 3000);
+        self.write(self.camera, Codec::Vp8, time, frame, None);
+    }
+
+    /// One microphone frame at `dbov`.
+    pub fn send_audio(&mut self, seq: u32, dbov: i8) {
+        let time = MediaTime::new(u64::from(seq) * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        self.write(self.mic, Codec::Opus, time, vec![0xf8; 60], Some(dbov));
+    }
+
+    fn write(&mut self, mid: Mid, codec: Codec, time: MediaTime, data: Vec<u8>, dbov: Option<i8>) {
+        let writer = self.rtc.writer(mid).expect("our m-line");
+        let pt = writer.payload_params().find(|p| p.spec().codec == codec).expect("a negotiated codec").pt();
+        let writer = match dbov {
+            Some(level) => writer.audio_level(level, true),
+            None => writer,
+        };
+        writer.write(pt, Instant::now(), time, data).unwrap();
+    }
+
+    /// The `seq`s of camera frames received from `from`, in arrival order.
+    pub fn video_from(&self, from: PeerId) -> Vec<u32> {
+        self.frames
+            .iter()
+            .filter(|(peer, source, _)| *peer == from && *source == TrackSource::Camera)
+            .map(|(_, _, data)| {
+                let at = if data[0] & 1 == 0 { 10 } else { 3 };
+                u32::from_be_bytes(data[at..at + 4].try_into().unwrap())
+            })
+            .collect()
+    }
+}
+
+/// The SFU and its members, with the rooms' part (carrying SDP) played here.
+pub struct Meeting {
+    pub sfu: sfu::Sfu,
+    events: std::sync::mpsc::Receiver<sfu::Event>,
+    pub members: Vec<Member>,
+    /// What the SFU said that the test did not route: refusals, speakers, closes.
+    pub told: Vec<sfu::Event>,
+}
+
+pub const ROOM: &str = "room";
+
+impl Meeting {
+    pub fn start() -> Self {
+        let (tx, events) = std::sync::mpsc::channel();
+        let sfu = sfu::Sfu::start(sfu::Config::loopback(), move |event| {
+            let _ = tx.send(event);
+        })
+        .unwrap();
+        Self { sfu, events, members: vec![], told: vec![] }
+    }
+
+    /// A member offers; it is in the room once the answer is routed.
+    pub fn join(&mut self, peer: u64) {
+        let (member, sdp) = Member::new(peer);
+        self.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: member.peer, sdp });
+        self.members.push(member);
+    }
+
+    pub fn member(&mut self, peer: u64) -> &mut Member {
+        self.members.iter_mut().find(|m| m.peer == PeerId(peer)).unwrap()
+    }
+
+    /// Routes the SFU's SDP and pumps every member until `done` or `limit`.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            while let Ok(event) = self.events.try_recv() {
+                self.route(event);
+            }
+            if done(self) {
+                return true;
+            }
+            for member in &mut self.members {
+                member.pump(Duration::from_millis(2));
+            }
+        }
+        false
+    }
+
+    fn route(&mut self, event: sfu::Event) {
+        match event {
+            sfu::Event::Answer { peer, sdp } => {
+                if let Some(m) = self.members.iter_mut().find(|m| m.peer == peer) {
+                    m.accept_answer(&sdp);
+                }
+            }
+            sfu::Event::Offer { peer, sdp, tracks } => {
+                if let Some(m) = self.members.iter_mut().find(|m| m.peer == peer) {
+                    let sdp = m.accept_offer(&sdp, &tracks);
+                    self.sfu.send(sfu::Command::Answer { peer, sdp });
+                }
+            }
+            other => self.told.push(other),
+        }
+    }
+
+    /// Everyone connected and receiving every other member's camera.
+    pub fn all_connected(&self) -> bool {
+        let n = self.members.len();
+        self.members
+            .iter()
+            .all(|m| m.connected && m.tracks.values().filter(|t| t.source == TrackSource::Camera).count() == n - 1)
+    }
+}

@@ -1,0 +1,113 @@
+//! The SFU over real UDP on 127.0.0.1, with headless str0m members.
+
+mod common;
+
+use common::{Meeting, ROOM};
+use shared::PeerId;
+use std::time::Duration;
+
+const A: PeerId = PeerId(1);
+
+/// Sends `count` camera frames from member 1 (a keyframe first), pumping as a camera would.
+fn camera(meeting: &mut Meeting, seqs: std::ops::Range<u32>) {
+    for seq in seqs {
+        meeting.member(1).send_video(seq, seq % 30 == 0);
+        meeting.run_until(Duration::from_millis(5), |_| false);
+    }
+}
+
+#[test]
+fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
+    let mut meeting = Meeting::start();
+    for peer in [1, 2, 3] {
+        meeting.join(peer);
+    }
+    assert!(meeting.run_until(Duration::from_secs(10), |m| m.all_connected()), "everyone connects through the SFU");
+    // Opening each subscription asked the publisher for a keyframe.
+    assert!(
+        meeting.run_until(Duration::from_secs(2), |m| m.member(1).keyframe_requests >= 1),
+        "a keyframe request on subscribing"
+    );
+
+    camera(&mut meeting, 0..60);
+    meeting.run_until(Duration::from_millis(300), |_| false);
+    for peer in [2, 3] {
+        assert_eq!(
+            meeting.member(peer).video_from(A),
+            (0..60).collect::<Vec<_>>(),
+            "member {peer} got every frame, in order"
+        );
+    }
+    let forwarded = meeting.sfu.metrics().frames_forwarded;
+    assert!(forwarded >= 120, "{forwarded}");
+
+    // Member 3 leaves: member 2 is offered the removal, and 3 gets nothing more.
+    meeting.sfu.send(sfu::Command::Leave { peer: PeerId(3) });
+    assert!(meeting.run_until(Duration::from_secs(5), |m| !m.member(2).tracks.values().any(|t| t.peer == PeerId(3))));
+    let before = meeting.member(3).video_from(A).len();
+    camera(&mut meeting, 60..90);
+    meeting.run_until(Duration::from_millis(300), |_| false);
+    assert_eq!(meeting.member(3).video_from(A).len(), before, "a member that left is not forwarded to");
+    assert_eq!(meeting.member(2).video_from(A), (0..90).collect::<Vec<_>>());
+    assert_eq!(meeting.sfu.metrics().sessions, 2);
+}
+
+#[test]
+fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(Duration::from_secs(10), |m| m.all_connected()));
+    for sdp in ["", "v=0\r\nnonsense", "\u{0}\u{ffff}"] {
+        meeting.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: PeerId(9), sdp: sdp.into() });
+    }
+    // An answer from someone with no session, and one nobody asked for.
+    meeting.sfu.send(sfu::Command::Answer { peer: PeerId(9), sdp: "v=0".into() });
+    meeting.sfu.send(sfu::Command::Answer { peer: PeerId(2), sdp: "v=0".into() });
+    assert!(meeting.run_until(Duration::from_secs(2), |m| m.told.len() >= 5));
+    let refusals: Vec<_> = meeting
+        .told
+        .iter()
+        .map(|e| match e {
+            sfu::Event::Refused { peer, error } => (*peer, error.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert!(
+        refusals[..3]
+            .iter()
+            .all(|(p, e)| *p == PeerId(9) && matches!(e, sfu::SdpError::Unreadable(_) | sfu::SdpError::Unusable(_))),
+        "{refusals:?}"
+    );
+    assert_eq!(refusals[3], (PeerId(9), sfu::SdpError::NoSession));
+    assert!(
+        matches!(refusals[4], (PeerId(2), sfu::SdpError::Unreadable(_) | sfu::SdpError::NoOfferWaiting)),
+        "{refusals:?}"
+    );
+    assert_eq!(meeting.sfu.metrics().refused_sdp, 5);
+
+    camera(&mut meeting, 0..30);
+    meeting.run_until(Duration::from_millis(300), |_| false);
+    assert_eq!(meeting.member(2).video_from(A), (0..30).collect::<Vec<_>>(), "still forwarding");
+}
+
+#[test]
+fn the_sfu_tells_who_is_speaking() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(Duration::from_secs(10), |m| m.all_connected()));
+    for seq in 0..50 {
+        meeting.member(1).send_audio(seq, -20);
+        meeting.run_until(Duration::from_millis(10), |_| false);
+    }
+    let speaking = |m: &Meeting| {
+        m.told.iter().any(|e| matches!(e, sfu::Event::Speaking { room, peers } if room == ROOM && peers == &[A]))
+    };
+    assert!(meeting.run_until(Duration::from_secs(1), |m| speaking(m)), "{:?}", meeting.told);
+    // Silence: the list empties.
+    assert!(meeting.run_until(Duration::from_secs(2), |m| m
+        .told
+        .iter()
+        .any(|e| matches!(e, sfu::Event::Speaking { peers, .. } if peers.is_empty()))));
+}
