@@ -7,7 +7,7 @@ use backend::{AllowedOrigin, MessageRate, OriginError, PublicHost, PublicHostErr
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 use shared::{IceServer, Password, RoomName};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -90,9 +90,36 @@ pub struct Args {
     #[arg(long, env = "MOIM_NO_QR", value_parser = BoolishValueParser::new())]
     pub no_qr: bool,
 
-    /// Members per room. Every member sends to every other, so keep it small.
-    #[arg(long, env = "MOIM_ROOM_CAPACITY", default_value_t = 6, value_parser = clap::value_parser!(u16).range(2..))]
-    pub room_capacity: u16,
+    /// Members per room [default: 50, or 6 when every room is a mesh
+    /// (--sfu-from 0), where each member sends to every other].
+    #[arg(long, env = "MOIM_ROOM_CAPACITY", value_parser = clap::value_parser!(u16).range(2..))]
+    pub room_capacity: Option<u16>,
+
+    /// Rooms move from a mesh to the media server (SFU) when this many are
+    /// in them: each member then sends once and the server forwards. 2 puts
+    /// every room on it; 0 turns it off.
+    #[arg(long, env = "MOIM_SFU_FROM", value_name = "N", default_value_t = 4, value_parser = sfu_from_arg)]
+    pub sfu_from: usize,
+
+    /// The UDP port for all media through the SFU [default: the same
+    /// number as --port]. Open it in the firewall.
+    #[arg(long, env = "MOIM_MEDIA_PORT", value_name = "PORT")]
+    pub media_port: Option<u16>,
+
+    /// An IPv4 address members reach the SFU at; repeat or comma-separate
+    /// [default: 127.0.0.1 and the addresses the LAN link uses].
+    #[arg(long = "media-address", env = "MOIM_MEDIA_ADDRESSES", value_name = "IP", value_delimiter = ',')]
+    pub media_addresses: Vec<Ipv4Addr>,
+
+    /// The public address of a server behind NAT (its media port forwarded):
+    /// offered to members as well.
+    #[arg(long, env = "MOIM_PUBLIC_IP", value_name = "IP")]
+    pub public_ip: Option<Ipv4Addr>,
+
+    /// The most one member may send through the SFU, in kbit/s: video over
+    /// it is not forwarded.
+    #[arg(long, env = "MOIM_MAX_MEMBER_KBPS", value_name = "KBPS", default_value_t = 2500, value_parser = clap::value_parser!(u32).range(100..))]
+    pub max_member_kbps: u32,
 
     /// Seconds a member may stay silent (not even answering the server's
     /// pings) before it is dropped from its room. Pings go every third of it.
@@ -259,6 +286,21 @@ pub fn ice_servers(urls: &[String], username: Option<String>, credential: Option
     servers
 }
 
+/// `--sfu-from`: 0 (off), or a room size of at least 2.
+fn sfu_from_arg(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(1) => Err("1 would put a member alone on the media server: use 0 (off) or 2 and up".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Members per room: as given, else 50 when rooms move to the SFU and 6 when
+/// every room is a mesh.
+pub fn room_capacity(given: Option<u16>, sfu_from: usize) -> usize {
+    given.map_or(if sfu_from == 0 { 6 } else { 50 }, usize::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,12 +331,22 @@ mod tests {
     }
 
     #[test]
-    fn room_capacity_defaults_to_six() {
+    fn room_capacity_is_fifty_with_the_sfu_and_six_without() {
         // Read from the definition, not a parse: MOIM_ROOM_CAPACITY may be set here.
         let command = Args::command();
         let arg = command.get_arguments().find(|a| a.get_id() == "room_capacity").unwrap();
-        assert_eq!(arg.get_default_values(), ["6"]);
         assert_eq!(arg.get_env().and_then(|v| v.to_str()), Some("MOIM_ROOM_CAPACITY"));
+        assert_eq!(room_capacity(None, 4), 50);
+        assert_eq!(room_capacity(None, 0), 6);
+        assert_eq!(room_capacity(Some(8), 0), 8);
+    }
+
+    #[test]
+    fn sfu_from_is_off_or_at_least_two() {
+        assert_eq!(parse(&["--sfu-from", "0"]).unwrap().sfu_from, 0);
+        assert_eq!(parse(&["--sfu-from", "2"]).unwrap().sfu_from, 2);
+        assert!(parse(&["--sfu-from", "1"]).is_err());
+        assert!(parse(&["--sfu-from", "x"]).is_err());
     }
 
     #[test]
@@ -352,7 +404,7 @@ mod tests {
     #[test]
     fn room_capacity_is_at_least_two() {
         assert!(parse(&["--room-capacity", "1"]).is_err());
-        assert_eq!(parse(&["--room-capacity", "4"]).unwrap().room_capacity, 4);
+        assert_eq!(parse(&["--room-capacity", "4"]).unwrap().room_capacity, Some(4));
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub struct Config {
     /// Rooms locked by the operator; other rooms may be locked by their
     /// first member.
     pub room_passwords: Vec<(shared::RoomName, String)>,
+    /// The media server (SFU) rooms move to as they grow; `None`: every
+    /// room stays a mesh.
+    pub sfu: Option<SfuSettings>,
+}
+
+/// When rooms move to the SFU, and where it listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SfuSettings {
+    /// A room moves when this many are in it (2: every room is on it).
+    pub from: usize,
+    pub media: sfu::Config,
 }
 
 /// How connections are policed. Kept apart from [`Config`], with defaults,
@@ -125,6 +136,7 @@ struct AppState {
     /// clone until it has closed, which is how [`serve_with`] knows they have.
     stopping: watch::Receiver<bool>,
     lobby_ice: api::LobbyIce,
+    sfu: Option<Arc<sfu::Sfu>>,
 }
 
 impl FromRef<AppState> for Hub {
@@ -141,18 +153,41 @@ impl FromRef<AppState> for api::LobbyIce {
 
 fn rooms(config: &Config) -> Rooms {
     let ice = ice_source(config.ice_servers.clone(), config.turn.clone());
-    let rooms = Rooms::with_ice_source(config.room_capacity, ice);
+    let mut rooms = Rooms::with_ice_source(config.room_capacity, ice);
+    if let Some(settings) = &config.sfu {
+        rooms = rooms.with_sfu_from(settings.from);
+    }
     config.room_passwords.iter().fold(rooms, |rooms, (room, password)| rooms.lock(room.clone(), password.clone()))
 }
 
-/// The whole server. Starts the hub task, so call it inside a Tokio runtime.
-fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Router {
+/// Starts the media server on its own thread; its events come to the hub.
+fn start_sfu(
+    media: &sfu::Config,
+) -> std::io::Result<(Arc<sfu::Sfu>, tokio::sync::mpsc::UnboundedReceiver<sfu::Event>)> {
+    // Unbounded: the SFU's thread must never wait on tokio. Its events are
+    // answers to members' own (rate-limited) messages, and a speaker list a
+    // few times a second.
+    let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let sfu = sfu::Sfu::start(media.clone(), move |event| {
+        let _ = events.send(event);
+    })
+    .map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot start the media server on UDP port {}: {e}", media.port))
+    })?;
+    Ok((Arc::new(sfu), inbox))
+}
+
+/// The whole server. Starts the hub task (and the media server's thread),
+/// so call it inside a Tokio runtime.
+fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::io::Result<Router> {
+    let sfu = config.sfu.as_ref().map(|settings| start_sfu(&settings.media)).transpose()?;
     let security = Arc::new(headers::SecurityHeaders::new(&config.dist_dir, limits.hsts));
     let public_hosts: Arc<[PublicHost]> = limits.public_hosts.clone().into();
     // Per address, like the connections: both off together behind a proxy.
     let api_routes = api::router((limits.max_connections_per_ip != 0).then_some(limits.api_rate));
     let state = AppState {
-        hub: Hub::spawn_with(rooms(&config), limits.resume_window),
+        sfu: sfu.as_ref().map(|(sfu, _)| sfu.clone()),
+        hub: Hub::spawn_with_sfu(rooms(&config), limits.resume_window, sfu),
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),
         limits: Arc::new(limits),
         metrics: Arc::default(),
@@ -162,7 +197,7 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
             turn: config.turn.clone().map(Arc::new),
         },
     };
-    Router::new()
+    Ok(Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
@@ -172,7 +207,7 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> Route
         // Outside every route: a refusal gets the security headers too.
         .layer(axum::middleware::from_fn_with_state(public_hosts, origin::misdirected))
         .layer(axum::middleware::map_response_with_state(security, headers::add))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http()))
 }
 
 /// The fixed ICE servers, plus fresh TURN credentials per joiner if any.
@@ -232,7 +267,7 @@ async fn serve_on(
         header_read: limits.header_read_timeout,
         // Never below the heartbeat: a WebSocket over HTTP/2 stays under the idle watch.
         idle: limits.idle_timeout.max(limits.heartbeat_timeout),
-        app: app(config, limits, stopping.clone()),
+        app: app(config, limits, stopping.clone())?,
     };
     let signal = async {
         shutdown.await;

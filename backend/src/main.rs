@@ -48,12 +48,13 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Error> {
     let ice_servers = ice_servers(&args.ice_servers, args.turn_username.clone(), args.turn_credential.clone());
-    let config = backend::Config {
+    let mut config = backend::Config {
         ice_servers,
-        room_capacity: args.room_capacity.into(),
+        room_capacity: args::room_capacity(args.room_capacity, args.sfu_from),
         dist_dir: args.dist.clone(),
         turn: turn_rest(args.turn_secret.clone(), &args.turn_urls, args.turn_ttl)?,
         room_passwords: args.room_passwords.clone(),
+        sfu: None,
     };
     let limits = backend::Limits {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
@@ -84,6 +85,7 @@ async fn run(args: Args) -> Result<(), Error> {
     let port = listener.local_addr().map_or(args.port, |a| a.port());
     // Other devices reach it on these only if it listens on every address.
     let lan = if args.bind.is_unspecified() { backend::lan::ipv4_addresses() } else { Vec::new() };
+    config.sfu = sfu_settings(&args, port, &lan);
     let tls = if args.tls { Some(tls_config(&args, &lan)?) } else { None };
     let scheme = if args.tls { "https" } else { "http" };
     let note = if !args.tls {
@@ -101,6 +103,32 @@ async fn run(args: Args) -> Result<(), Error> {
         Some(tls) => backend::serve_tls_with(listener, config, limits, tls, shutdown).await,
     }
     .map_err(Error::Serve)
+}
+
+/// Where the SFU listens: the given addresses, else loopback and the LAN's
+/// (or the one bound to); on --media-port, else the web's port number.
+fn sfu_settings(args: &Args, port: u16, lan: &[Ipv4Addr]) -> Option<backend::SfuSettings> {
+    if args.sfu_from == 0 {
+        return None;
+    }
+    let mut addresses: Vec<IpAddr> = args.media_addresses.iter().copied().map(IpAddr::V4).collect();
+    if addresses.is_empty() {
+        addresses.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        addresses.extend(lan.iter().copied().map(IpAddr::V4));
+        if let IpAddr::V4(bound) = args.bind {
+            if !bound.is_unspecified() && !bound.is_loopback() {
+                addresses.push(args.bind);
+            }
+        }
+    }
+    let media = sfu::Config {
+        port: args.media_port.unwrap_or(port),
+        addresses,
+        public_ip: args.public_ip.map(IpAddr::V4),
+        max_member_kbps: args.max_member_kbps,
+    };
+    tracing::info!(from = args.sfu_from, port = media.port, addresses = ?media.addresses, "rooms move to the SFU as they grow");
+    Some(backend::SfuSettings { from: args.sfu_from, media })
 }
 
 fn tls_config(args: &Args, lan: &[Ipv4Addr]) -> Result<Arc<rustls::ServerConfig>, Error> {

@@ -64,9 +64,14 @@ impl Metrics {
             | ServerMsg::Ice { .. }
             | ServerMsg::MediaState { .. } => &self.relayed,
             ServerMsg::Resumed { .. } => &self.resumed,
-            ServerMsg::Welcome { .. } | ServerMsg::PeerJoined { .. } | ServerMsg::PeerLeft { .. } | ServerMsg::Pong => {
-                return
-            }
+            ServerMsg::Welcome { .. }
+            | ServerMsg::PeerJoined { .. }
+            | ServerMsg::PeerLeft { .. }
+            | ServerMsg::Pong
+            | ServerMsg::UseSfu
+            | ServerMsg::SfuAnswer { .. }
+            | ServerMsg::SfuOffer { .. }
+            | ServerMsg::Speaking { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -135,7 +140,21 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "the hub has stopped").into_response();
     };
     let headers = [(header::CONTENT_TYPE, CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")];
-    (headers, state.metrics.render(counts)).into_response()
+    let mut text = state.metrics.render(counts);
+    if let Some(sfu) = &state.sfu {
+        text.push_str(&render_sfu(sfu.metrics()));
+    }
+    (headers, text).into_response()
+}
+
+/// The media server's counters, when it runs.
+fn render_sfu(snapshot: sfu::MetricsSnapshot) -> String {
+    let mut out = Text::default();
+    for (name, help, counter, value) in snapshot.entries() {
+        out.family(name, if counter { "counter" } else { "gauge" }, help);
+        out.sample(name, None, value);
+    }
+    out.0
 }
 
 #[cfg(test)]

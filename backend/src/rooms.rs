@@ -36,6 +36,8 @@ pub enum RoomError {
     WrongPassword,
     #[error("invalid password: {0}")]
     InvalidPassword(PasswordError),
+    #[error("this room's media does not go through the server")]
+    NoSfu,
 }
 
 impl RoomError {
@@ -52,6 +54,7 @@ impl RoomError {
             Self::PasswordRequired => ErrorCode::PasswordRequired,
             Self::WrongPassword => ErrorCode::WrongPassword,
             Self::InvalidPassword(_) => ErrorCode::InvalidPassword,
+            Self::NoSfu => ErrorCode::NoSfu,
         }
     }
 
@@ -77,6 +80,8 @@ struct Room {
     members: Vec<Member>,
     /// Set by the first joiner who gave one; gone with the room.
     password: Option<String>,
+    /// Its media goes through the SFU; once set, until the room empties.
+    sfu: bool,
 }
 
 impl Member {
@@ -122,6 +127,10 @@ pub struct Rooms {
     tokens: HashMap<String, PeerId>,
     /// Passwords from the server's configuration; they outlive the room.
     locks: HashMap<RoomName, String>,
+    /// A room moves to the SFU when this many are in it (`--sfu-from`).
+    sfu_from: Option<usize>,
+    /// For the SFU, taken by the hub after each message ([`Rooms::take_sfu`]).
+    to_sfu: Vec<sfu::Command>,
 }
 
 impl Rooms {
@@ -138,7 +147,21 @@ impl Rooms {
             joined: HashMap::new(),
             tokens: HashMap::new(),
             locks: HashMap::new(),
+            sfu_from: None,
+            to_sfu: Vec::new(),
         }
+    }
+
+    /// Rooms move to the SFU when their `from`th member joins (2: every
+    /// room is on it from its first member).
+    pub fn with_sfu_from(mut self, from: usize) -> Self {
+        self.sfu_from = Some(from.max(2));
+        self
+    }
+
+    /// What the SFU is to be told, in order.
+    pub fn take_sfu(&mut self) -> Vec<sfu::Command> {
+        std::mem::take(&mut self.to_sfu)
     }
 
     /// Locks `room` with `password` for good (server configuration).
@@ -161,6 +184,8 @@ impl Rooms {
             Err(ClientMsg::MediaState(state)) => self.media_state(peer, state),
             Err(ClientMsg::Leave) if self.joined.contains_key(&peer) => Ok(self.leave(peer)),
             Err(ClientMsg::Leave) => Err(RoomError::NotJoined),
+            Err(ClientMsg::SfuOffer { sdp }) => self.pass_to_sfu(peer, |room| sfu::Command::Offer { room, peer, sdp }),
+            Err(ClientMsg::SfuAnswer { sdp }) => self.pass_to_sfu(peer, |_| sfu::Command::Answer { peer, sdp }),
             // `relayed` takes every message for one peer.
             Err(ClientMsg::Offer { to, .. } | ClientMsg::Answer { to, .. } | ClientMsg::Ice { to, .. }) => {
                 Err(RoomError::UnknownPeer(to))
@@ -207,6 +232,10 @@ impl Rooms {
         }
         let token = new_token();
         let newcomer = Member { id: peer, name, state: MediaState::default(), token: token.clone() };
+        // The room moves as this member joins: it goes to the SFU at once, the others are told to.
+        let moves = !entry.sfu && self.sfu_from.is_some_and(|from| from == 2 || entry.members.len() + 1 >= from);
+        entry.sfu |= moves;
+        let sfu = entry.sfu;
         let members = &mut entry.members;
         let mut out = vec![(
             peer,
@@ -218,10 +247,15 @@ impl Rooms {
                 ice_servers: self.ice.servers_for(peer),
                 peers: members.iter().map(Member::info).collect(),
                 resume: Some(token.clone()),
+                sfu,
             },
         )];
         let joined = ServerMsg::PeerJoined { peer: newcomer.info() };
         out.extend(members.iter().map(|m| (m.id, joined.clone())));
+        if moves {
+            tracing::info!(%room, members = members.len() + 1, "room moves to the SFU");
+            out.extend(members.iter().map(|m| (m.id, ServerMsg::UseSfu)));
+        }
         members.push(newcomer);
         self.joined.insert(peer, room);
         self.tokens.insert(token, peer);
@@ -241,6 +275,7 @@ impl Rooms {
         }
         let member = *self.tokens.get(token).ok_or(RoomError::ResumeFailed)?;
         let room = self.joined.get(&member).ok_or(RoomError::ResumeFailed)?;
+        let sfu = self.rooms.get(room).is_some_and(|r| r.sfu);
         let members = self.rooms.get_mut(room).map_or(&mut [][..], |r| r.members.as_mut_slice());
         let seat = members.iter_mut().find(|m| m.id == member).ok_or(RoomError::ResumeFailed)?;
         let fresh = new_token();
@@ -251,6 +286,7 @@ impl Rooms {
             room: room.clone(),
             peers: members.iter().filter(|m| m.id != member).map(Member::info).collect(),
             resume: Some(fresh),
+            sfu,
         };
         Ok((member, resumed))
     }
@@ -264,6 +300,9 @@ impl Rooms {
         let Some(entry) = self.rooms.get_mut(&room) else {
             return Vec::new();
         };
+        if entry.sfu {
+            self.to_sfu.push(sfu::Command::Leave { peer });
+        }
         let members = &mut entry.members;
         if let Some(gone) = members.iter().position(|m| m.id == peer) {
             self.tokens.remove(&members.remove(gone).token);
@@ -324,6 +363,35 @@ impl Rooms {
     /// The members of `room`, in join order.
     pub fn members_in<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = PeerId> + 'a {
         self.rooms.get(room).into_iter().flat_map(|r| r.members.iter().map(|m| m.id))
+    }
+
+    /// Passes a member's SDP to the SFU, if its room is on it.
+    fn pass_to_sfu(&mut self, peer: PeerId, command: impl FnOnce(String) -> sfu::Command) -> Result<Outbox, RoomError> {
+        let room = self.joined.get(&peer).ok_or(RoomError::NotJoined)?;
+        if !self.rooms.get(room).is_some_and(|r| r.sfu) {
+            return Err(RoomError::NoSfu);
+        }
+        self.to_sfu.push(command(room.to_string()));
+        Ok(vec![])
+    }
+
+    /// What the SFU said, for the members it concerns.
+    pub fn from_sfu(&self, event: sfu::Event) -> Outbox {
+        let one = |peer: PeerId, msg| if self.joined.contains_key(&peer) { vec![(peer, msg)] } else { vec![] };
+        match event {
+            sfu::Event::Answer { peer, sdp } => one(peer, ServerMsg::SfuAnswer { sdp }),
+            sfu::Event::Offer { peer, sdp, tracks } => one(peer, ServerMsg::SfuOffer { sdp, tracks }),
+            sfu::Event::Refused { peer, error } => {
+                one(peer, ServerMsg::error(ErrorCode::InvalidSdp, error.to_string()))
+            }
+            sfu::Event::Closed { peer } => {
+                one(peer, ServerMsg::error(ErrorCode::NoSfu, "the connection to the media server ended: connect again"))
+            }
+            sfu::Event::Speaking { room, peers } => match RoomName::parse(&room) {
+                Ok(room) => self.members_in(&room).map(|m| (m, ServerMsg::Speaking { peers: peers.clone() })).collect(),
+                Err(_) => vec![],
+            },
+        }
     }
 
     fn media_state(&mut self, from: PeerId, state: MediaState) -> Result<Outbox, RoomError> {
@@ -403,7 +471,8 @@ mod tests {
     fn join_welcomes_the_newcomer_and_tells_the_others() {
         let mut rooms = rooms();
         let out = rooms.handle(A, join(" standup ", "Ana"));
-        let [(to, ServerMsg::Welcome { version, you, room, capacity, ice_servers, peers, resume })] = out.as_slice()
+        let [(to, ServerMsg::Welcome { version, you, room, capacity, ice_servers, peers, resume, sfu: false })] =
+            out.as_slice()
         else {
             panic!("expected a welcome, got {out:?}")
         };
@@ -587,7 +656,8 @@ mod tests {
                 you: A,
                 room: RoomName::parse("r").unwrap(),
                 peers: vec![info(B, "Ben")],
-                resume: Some(token.clone())
+                resume: Some(token.clone()),
+                sfu: false,
             }
         );
         assert_eq!(rooms.resume(PROTOCOL_VERSION, "not-a-token").unwrap_err(), RoomError::ResumeFailed);
@@ -630,5 +700,67 @@ mod tests {
         let out = rooms.handle(B, join("caf\u{e9}", "Ben"));
         assert!(matches!(&out[0].1, ServerMsg::Welcome { peers, .. } if peers.len() == 1), "{out:?}");
         assert_eq!(rooms.room_count(), 1);
+    }
+
+    fn sfu_of(out: &Outbox, to: PeerId) -> Option<bool> {
+        out.iter().find_map(|(p, m)| match m {
+            ServerMsg::Welcome { sfu, .. } if *p == to => Some(*sfu),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_room_moves_to_the_sfu_as_its_nth_member_joins_and_stays_till_it_empties() {
+        let mut rooms = Rooms::new(50, vec![]).with_sfu_from(3);
+        assert_eq!(sfu_of(&rooms.handle(A, join("r", "Ana")), A), Some(false));
+        let out = rooms.handle(B, join("r", "Ben"));
+        assert_eq!(sfu_of(&out, B), Some(false), "two are a mesh");
+        assert!(!out.iter().any(|(_, m)| *m == ServerMsg::UseSfu));
+        let c = PeerId(3);
+        let out = rooms.handle(c, join("r", "Cy"));
+        assert_eq!(sfu_of(&out, c), Some(true), "the third goes straight to the SFU");
+        let told: Vec<PeerId> = out.iter().filter(|(_, m)| *m == ServerMsg::UseSfu).map(|(p, _)| *p).collect();
+        assert_eq!(told, [A, B], "the others are told to move");
+        // SDP goes to the SFU, named with the room; leaving ends the session.
+        assert_eq!(rooms.handle(c, ClientMsg::SfuOffer { sdp: "o".into() }), vec![]);
+        rooms.leave(c);
+        assert_eq!(
+            rooms.take_sfu(),
+            [sfu::Command::Offer { room: "r".into(), peer: c, sdp: "o".into() }, sfu::Command::Leave { peer: c }]
+        );
+        // Down to two, still on the SFU: a newcomer goes there too.
+        assert_eq!(sfu_of(&rooms.handle(c, join("r", "Cy")), c), Some(true));
+        for peer in [A, B, c] {
+            rooms.leave(peer);
+        }
+        assert_eq!(sfu_of(&rooms.handle(A, join("r", "Ana")), A), Some(false), "an emptied room starts as a mesh");
+    }
+
+    #[test]
+    fn sdp_for_the_sfu_is_refused_outside_an_sfu_room() {
+        let mut rooms = Rooms::new(6, vec![]);
+        let refused =
+            |out: Outbox| matches!(out.as_slice(), [(_, ServerMsg::Error { code, .. })] if *code == ErrorCode::NoSfu);
+        assert!(matches!(
+            rooms.handle(A, ClientMsg::SfuOffer { sdp: "o".into() }).as_slice(),
+            [(_, ServerMsg::Error { code: ErrorCode::NotJoined, .. })]
+        ));
+        rooms.handle(A, join("r", "Ana"));
+        assert!(refused(rooms.handle(A, ClientMsg::SfuOffer { sdp: "o".into() })));
+        assert!(refused(rooms.handle(A, ClientMsg::SfuAnswer { sdp: "a".into() })));
+        assert!(rooms.take_sfu().is_empty());
+    }
+
+    #[test]
+    fn what_the_sfu_says_reaches_only_members() {
+        let mut rooms = Rooms::new(50, vec![]).with_sfu_from(2);
+        rooms.handle(A, join("r", "Ana"));
+        rooms.handle(B, join("r", "Ben"));
+        let speaking = sfu::Event::Speaking { room: "r".into(), peers: vec![B] };
+        assert_eq!(rooms.from_sfu(speaking).len(), 2);
+        let answer = sfu::Event::Answer { peer: A, sdp: "a".into() };
+        assert_eq!(rooms.from_sfu(answer), [(A, ServerMsg::SfuAnswer { sdp: "a".into() })]);
+        rooms.leave(A);
+        assert!(rooms.from_sfu(sfu::Event::Answer { peer: A, sdp: "late".into() }).is_empty(), "gone: nothing");
     }
 }

@@ -92,7 +92,8 @@ async fn shutdown_closes_every_connection_with_going_away_and_serve_returns() {
 /// The case: SIGTERM to the real binary with 200 members.
 #[tokio::test]
 async fn sigterm_with_two_hundred_members_says_going_away_before_any_departure() {
-    let server = common::binary::Server::start(&["--max-connections-per-ip", "0", "--room-capacity", "5"]);
+    let server =
+        common::binary::Server::start(&["--max-connections-per-ip", "0", "--room-capacity", "5", "--sfu-from", "0"]);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], server.port).into();
 
     // 40 rooms of 5, everyone told of everyone.

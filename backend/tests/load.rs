@@ -118,7 +118,7 @@ async fn run(load: Load) {
     let started = Instant::now();
     let deadline = started + load.timeout;
     let capacity = load.room_size.to_string();
-    let server = Server::start(&["--max-connections-per-ip", "0", "--room-capacity", &capacity]);
+    let server = Server::start(&["--max-connections-per-ip", "0", "--room-capacity", &capacity, "--sfu-from", "0"]);
     let url = format!("ws://127.0.0.1:{}/ws", server.port);
     wait_healthy(server.port, deadline).await;
     let baseline = server.rss_bytes();

@@ -13,7 +13,7 @@ use shared::json::{self, Json};
 use shared::protocol::CLIENT_MSG_TYPES;
 use shared::{
     ClientMsg, DisplayName, ErrorCode, IceCandidate, IceServer, MediaState, PeerId, PeerInfo, RoomName, RoomStatus,
-    ServerMsg, PROTOCOL_VERSION,
+    ServerMsg, SfuTrack, TrackSource, PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -88,6 +88,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         2 => (addressee(), candidate()).prop_map(|(to, candidate)| ClientMsg::Ice { to, candidate }),
         1 => media_state().prop_map(ClientMsg::MediaState),
         1 => Just(ClientMsg::Leave),
+        1 => ".{0,10}".prop_map(|sdp| ClientMsg::SfuOffer { sdp }),
+        1 => ".{0,10}".prop_map(|sdp| ClientMsg::SfuAnswer { sdp }),
     ]
 }
 
@@ -256,8 +258,9 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             vec(ice_server(), 0..3),
             vec(peer_info(), 0..4),
             proptest::option::of("[0-9a-f]{0,8}"),
+            any::<bool>(),
         )
-            .prop_map(|(version, you, room, capacity, ice_servers, peers, resume)| ServerMsg::Welcome {
+            .prop_map(|(version, you, room, capacity, ice_servers, peers, resume, sfu)| ServerMsg::Welcome {
                 version,
                 you,
                 room,
@@ -265,9 +268,10 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                 ice_servers,
                 peers,
                 resume,
+                sfu,
             }),
-        (from(), valid_room(), vec(peer_info(), 0..4), proptest::option::of("[0-9a-f]{0,8}"))
-            .prop_map(|(you, room, peers, resume)| ServerMsg::Resumed { you, room, peers, resume }),
+        (from(), valid_room(), vec(peer_info(), 0..4), proptest::option::of("[0-9a-f]{0,8}"), any::<bool>())
+            .prop_map(|(you, room, peers, resume, sfu)| ServerMsg::Resumed { you, room, peers, resume, sfu }),
         peer_info().prop_map(|peer| ServerMsg::PeerJoined { peer }),
         from().prop_map(|peer| ServerMsg::PeerLeft { peer }),
         (from(), ".{0,10}").prop_map(|(from, sdp)| ServerMsg::Offer { from, sdp }),
@@ -277,7 +281,16 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         (prop::sample::select(<ErrorCode as strum::IntoEnumIterator>::iter().collect::<Vec<_>>()), ".{0,10}")
             .prop_map(|(code, message)| ServerMsg::Error { code, message }),
         Just(ServerMsg::Pong),
+        Just(ServerMsg::UseSfu),
+        ".{0,10}".prop_map(|sdp| ServerMsg::SfuAnswer { sdp }),
+        (".{0,10}", vec(sfu_track(), 0..4)).prop_map(|(sdp, tracks)| ServerMsg::SfuOffer { sdp, tracks }),
+        vec(from(), 0..4).prop_map(|peers| ServerMsg::Speaking { peers }),
     ]
+}
+
+fn sfu_track() -> impl Strategy<Value = SfuTrack> {
+    let source = prop::sample::select(<TrackSource as strum::IntoEnumIterator>::iter().collect::<Vec<_>>());
+    ("[0-9]{1,3}", any::<u64>(), source).prop_map(|(mid, peer, source)| SfuTrack { mid, peer: PeerId(peer), source })
 }
 
 /// JSON scalars, the values a broken field may hold.

@@ -66,6 +66,9 @@ pub fn start(proto: Proto, backend: &Path, socketio: &Path, cpu: Option<usize>, 
                 "",
                 "--room-capacity",
                 "2",
+                // The relay is measured: rooms stay a mesh.
+                "--sfu-from",
+                "0",
                 // The default 50 a second would refuse the unpaced run.
                 "--message-rate",
                 "1000000",

@@ -60,6 +60,7 @@ async fn trunk_serve_proxies_what_the_page_asks_of_the_backend() -> Result<()> {
         dist_dir: "/nonexistent/moim-dist".into(),
         turn: None,
         room_passwords: vec![],
+        sfu: None,
     };
     tokio::spawn(backend::serve_with(listener, config, backend::Limits::default(), std::future::pending()));
 

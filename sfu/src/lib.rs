@@ -148,6 +148,12 @@ impl Sfu {
     }
 }
 
+impl std::fmt::Debug for Sfu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sfu").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
 impl Drop for Sfu {
     fn drop(&mut self) {
         // A closed channel tells the thread to end.

@@ -296,6 +296,10 @@ pub enum ErrorCode {
     /// Too many wrong passwords from this address or for this room: join
     /// attempts are refused for a while (the message says how long).
     TooManyAttempts,
+    /// The media server could not read an SDP, or refused it.
+    InvalidSdp,
+    /// The room is not on the media server, or the media connection ended.
+    NoSfu,
 }
 
 impl ErrorCode {
@@ -404,6 +408,10 @@ impl ClientMsg {
             candidate: IceCandidate,
         }
         #[derive(Deserialize)]
+        struct SfuSdp {
+            sdp: String,
+        }
+        #[derive(Deserialize)]
         struct Nothing {}
         let msg = match &*kind {
             "join" => {
@@ -416,6 +424,8 @@ impl ClientMsg {
             "media_state" => fields(text).map(Self::MediaState),
             "leave" => fields(text).map(|Nothing {}| Self::Leave),
             "ping" => fields(text).map(|Nothing {}| Self::Ping),
+            "sfu_offer" => fields(text).map(|SfuSdp { sdp }| Self::SfuOffer { sdp }),
+            "sfu_answer" => fields(text).map(|SfuSdp { sdp }| Self::SfuAnswer { sdp }),
             _ => return Err(DecodeError::UnknownType(excerpt(&kind))),
         };
         msg.map_err(invalid)

@@ -71,6 +71,8 @@ pub enum Event {
     Counts {
         reply: oneshot::Sender<Counts>,
     },
+    /// What the media server said.
+    Sfu(sfu::Event),
 }
 
 /// Rooms with members, and members in all of them.
@@ -136,9 +138,30 @@ impl Hub {
     }
 
     pub fn spawn_with(rooms: Rooms, resume_window: Duration) -> Self {
+        Self::spawn_with_sfu(rooms, resume_window, None)
+    }
+
+    /// With the media server `sfu`, whose events come in through `sfu_events`.
+    pub fn spawn_with_sfu(
+        rooms: Rooms,
+        resume_window: Duration,
+        sfu: Option<(Arc<sfu::Sfu>, mpsc::UnboundedReceiver<sfu::Event>)>,
+    ) -> Self {
         let (events, inbox) = mpsc::channel(EVENT_QUEUE);
-        let state = State::new(rooms, resume_window, events.downgrade());
+        let (sfu, sfu_events) = sfu.unzip();
+        let state = State::new(rooms, resume_window, events.downgrade()).with_sfu(sfu);
         tokio::spawn(state::run(state, inbox));
+        if let Some(mut sfu_events) = sfu_events {
+            let hub = events.downgrade();
+            tokio::spawn(async move {
+                while let Some(event) = sfu_events.recv().await {
+                    let Some(hub) = hub.upgrade() else { return };
+                    if hub.send(Event::Sfu(event)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         Self { events, next_peer: Arc::new(AtomicU64::new(1)) }
     }
 

@@ -10,6 +10,7 @@ use crate::rooms::{Outbox, Rooms};
 use shared::{ClientMsg, ErrorCode, PeerId, RoomName, ServerMsg};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -45,6 +46,9 @@ fn from_the_room(msg: &ServerMsg) -> bool {
             | ServerMsg::Answer { .. }
             | ServerMsg::Ice { .. }
             | ServerMsg::MediaState { .. }
+            | ServerMsg::UseSfu
+            | ServerMsg::SfuAnswer { .. }
+            | ServerMsg::SfuOffer { .. }
     )
 }
 
@@ -71,15 +75,31 @@ pub(super) struct State {
     resume_window: Duration,
     /// For the hub's own timers; weak, so they don't keep the hub alive.
     events: mpsc::WeakSender<Event>,
+    /// The media server, when rooms may move to it.
+    sfu: Option<Arc<sfu::Sfu>>,
 }
 
 impl State {
     pub(super) fn new(rooms: Rooms, resume_window: Duration, events: mpsc::WeakSender<Event>) -> Self {
         let (conns, seats, away) = (HashMap::new(), HashMap::new(), HashMap::new());
-        Self { rooms, conns, seats, away, guesses: Guesses::default(), resume_window, events }
+        Self { rooms, conns, seats, away, guesses: Guesses::default(), resume_window, events, sfu: None }
+    }
+
+    pub(super) fn with_sfu(mut self, sfu: Option<Arc<sfu::Sfu>>) -> Self {
+        self.sfu = sfu;
+        self
     }
 
     fn apply(&mut self, event: Event) {
+        self.apply_to_rooms(event);
+        // What the rooms decided for the media server goes in the same order.
+        let commands = self.rooms.take_sfu();
+        if let Some(sfu) = &self.sfu {
+            commands.into_iter().for_each(|command| sfu.send(command));
+        }
+    }
+
+    fn apply_to_rooms(&mut self, event: Event) {
         let out = match event {
             Event::Connect { peer, sender, ip } => {
                 let conn = Conn { sender, member: peer, ip, wrong_passwords: 0, held: Vec::new() };
@@ -128,6 +148,7 @@ impl State {
                 let _ = reply.send(self.rooms.status(room));
                 return;
             }
+            Event::Sfu(event) => self.rooms.from_sfu(event),
             Event::Counts { reply } => {
                 let _ = reply.send(Counts { rooms: self.rooms.room_count(), members: self.rooms.member_count() });
                 return;
@@ -290,7 +311,8 @@ impl State {
         let mut pending = VecDeque::from(out);
         while let Some((to, msg)) = pending.pop_front() {
             let Some(conn) = self.seats.get(&to).copied() else {
-                if let Some(away) = self.away.get_mut(&to) {
+                // Who speaks now is stale by the time an away member is back.
+                if let Some(away) = self.away.get_mut(&to).filter(|_| !matches!(msg, ServerMsg::Speaking { .. })) {
                     if away.missed.len() < PEER_QUEUE && away.missed_bytes < PEER_QUEUE_BYTES {
                         away.missed_bytes += weight(&msg);
                         away.missed.push_back(msg);

@@ -49,6 +49,7 @@ pub fn config(room_capacity: usize) -> Config {
         dist_dir: "/nonexistent/moim-dist".into(),
         turn: None,
         room_passwords: vec![],
+        sfu: None,
     }
 }
 
