@@ -6,7 +6,7 @@
 //! the session's ICE credentials). Only sessions whose timer is due are woken.
 
 use crate::metrics::Metrics;
-use crate::session::{OutState, Session, TrackIn};
+use crate::session::{OutState, Session, TrackIn, Way};
 use crate::sockets::{Sockets, WAKER};
 use crate::speaking::Speaking;
 use crate::{Command, Config, Event, SdpError};
@@ -333,7 +333,19 @@ impl Engine {
                     self.keyframe(origin, mid, request.kind, now);
                 }
             }
-            RtcEvent::MediaEgressStats(stats) => Metrics::add(&self.metrics.nacks, stats.nacks.min(1 << 20)),
+            RtcEvent::MediaEgressStats(stats) => {
+                let Some(session) = self.sessions.get_mut(&peer) else { return };
+                let sent = session.growth(stats.mid, Way::PacketsOut, stats.packets);
+                let nacks = session.growth(stats.mid, Way::NacksIn, stats.nacks);
+                Metrics::add(&self.metrics.packets_sent, sent);
+                Metrics::add(&self.metrics.nacks, nacks);
+            }
+            RtcEvent::MediaIngressStats(stats) => {
+                let Some(session) = self.sessions.get_mut(&peer) else { return };
+                let received = session.growth(stats.mid, Way::PacketsIn, stats.packets);
+                let lost = stats.loss.map_or(0.0, |fraction| f64::from(fraction.clamp(0.0, 1.0)) * received as f64);
+                Metrics::add(&self.metrics.packets_lost, lost.round() as u64);
+            }
             RtcEvent::IceConnectionStateChange(state) => tracing::debug!(%peer, ?state, "media ICE"),
             _ => {}
         }

@@ -4,6 +4,7 @@
 
 use crate::SdpError;
 use shared::{PeerId, SfuTrack, TrackSource};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,6 +84,16 @@ pub(crate) struct Session {
     window: (Instant, u64),
     /// Its video went over the cap: subscribers need a keyframe when it resumes.
     pub(crate) capped: bool,
+    /// str0m's statistics are totals per m-line; the metrics want what is new.
+    pub(crate) seen: HashMap<(Mid, Way), u64>,
+}
+
+/// Which way a statistic counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Way {
+    PacketsOut,
+    NacksIn,
+    PacketsIn,
 }
 
 impl Session {
@@ -117,6 +128,7 @@ impl Session {
             deadline: None,
             window: (now, 0),
             capped: false,
+            seen: HashMap::new(),
         };
         Ok((session, answer.to_sdp_string()))
     }
@@ -264,6 +276,12 @@ impl Session {
         }
         self.window.1 += bytes as u64;
         self.window.1 * 8 <= u64::from(cap_kbps) * 1000
+    }
+
+    /// How much `total` grew since it was last seen.
+    pub(crate) fn growth(&mut self, mid: Mid, way: Way, total: u64) -> u64 {
+        let last = self.seen.insert((mid, way), total).unwrap_or(0);
+        total.saturating_sub(last)
     }
 
     pub(crate) fn source_of(&self, mid: Mid) -> Option<&TrackIn> {

@@ -7,6 +7,13 @@ use shared::PeerId;
 use std::time::Duration;
 
 const A: PeerId = PeerId(1);
+/// Generous: only reached when something is broken (the machine may be busy).
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Waits until member `peer` has `n` frames from member 1.
+fn until_frames(meeting: &mut Meeting, peer: u64, n: usize) {
+    meeting.run_until(WAIT, |m| m.member(peer).video_from(A).len() >= n);
+}
 
 /// Sends `count` camera frames from member 1 (a keyframe first), pumping as a camera would.
 fn camera(meeting: &mut Meeting, seqs: std::ops::Range<u32>) {
@@ -22,7 +29,7 @@ fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
     for peer in [1, 2, 3] {
         meeting.join(peer);
     }
-    assert!(meeting.run_until(Duration::from_secs(10), |m| m.all_connected()), "everyone connects through the SFU");
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()), "everyone connects through the SFU");
     // Opening each subscription asked the publisher for a keyframe.
     assert!(
         meeting.run_until(Duration::from_secs(2), |m| m.member(1).keyframe_requests >= 1),
@@ -30,8 +37,8 @@ fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
     );
 
     camera(&mut meeting, 0..60);
-    meeting.run_until(Duration::from_millis(300), |_| false);
     for peer in [2, 3] {
+        until_frames(&mut meeting, peer, 60);
         assert_eq!(
             meeting.member(peer).video_from(A),
             (0..60).collect::<Vec<_>>(),
@@ -46,7 +53,8 @@ fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
     assert!(meeting.run_until(Duration::from_secs(5), |m| !m.member(2).tracks.values().any(|t| t.peer == PeerId(3))));
     let before = meeting.member(3).video_from(A).len();
     camera(&mut meeting, 60..90);
-    meeting.run_until(Duration::from_millis(300), |_| false);
+    until_frames(&mut meeting, 2, 90);
+    meeting.run_until(Duration::from_millis(200), |_| false);
     assert_eq!(meeting.member(3).video_from(A).len(), before, "a member that left is not forwarded to");
     assert_eq!(meeting.member(2).video_from(A), (0..90).collect::<Vec<_>>());
     assert_eq!(meeting.sfu.metrics().sessions, 2);
@@ -57,14 +65,14 @@ fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
     let mut meeting = Meeting::start();
     meeting.join(1);
     meeting.join(2);
-    assert!(meeting.run_until(Duration::from_secs(10), |m| m.all_connected()));
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
     for sdp in ["", "v=0\r\nnonsense", "\u{0}\u{ffff}"] {
         meeting.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: PeerId(9), sdp: sdp.into() });
     }
     // An answer from someone with no session, and one nobody asked for.
     meeting.sfu.send(sfu::Command::Answer { peer: PeerId(9), sdp: "v=0".into() });
     meeting.sfu.send(sfu::Command::Answer { peer: PeerId(2), sdp: "v=0".into() });
-    assert!(meeting.run_until(Duration::from_secs(2), |m| m.told.len() >= 5));
+    assert!(meeting.run_until(WAIT, |m| m.told.len() >= 5));
     let refusals: Vec<_> = meeting
         .told
         .iter()
@@ -87,7 +95,7 @@ fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
     assert_eq!(meeting.sfu.metrics().refused_sdp, 5);
 
     camera(&mut meeting, 0..30);
-    meeting.run_until(Duration::from_millis(300), |_| false);
+    until_frames(&mut meeting, 2, 30);
     assert_eq!(meeting.member(2).video_from(A), (0..30).collect::<Vec<_>>(), "still forwarding");
 }
 
@@ -96,7 +104,7 @@ fn the_sfu_tells_who_is_speaking() {
     let mut meeting = Meeting::start();
     meeting.join(1);
     meeting.join(2);
-    assert!(meeting.run_until(Duration::from_secs(10), |m| m.all_connected()));
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
     for seq in 0..50 {
         meeting.member(1).send_audio(seq, -20);
         meeting.run_until(Duration::from_millis(10), |_| false);
@@ -104,10 +112,45 @@ fn the_sfu_tells_who_is_speaking() {
     let speaking = |m: &Meeting| {
         m.told.iter().any(|e| matches!(e, sfu::Event::Speaking { room, peers } if room == ROOM && peers == &[A]))
     };
-    assert!(meeting.run_until(Duration::from_secs(1), |m| speaking(m)), "{:?}", meeting.told);
+    assert!(meeting.run_until(WAIT, |m| speaking(m)), "{:?}", meeting.told);
     // Silence: the list empties.
-    assert!(meeting.run_until(Duration::from_secs(2), |m| m
+    assert!(meeting.run_until(WAIT, |m| m
         .told
         .iter()
         .any(|e| matches!(e, sfu::Event::Speaking { peers, .. } if peers.is_empty()))));
+}
+
+#[test]
+fn lost_packets_are_asked_for_again_and_resent() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    meeting.member(1).frame_bytes = 2400;
+    meeting.member(2).lose_every = 7;
+    // A loss shows as a gap when a later packet arrives: the last few frames only reveal the ones before.
+    camera(&mut meeting, 0..70);
+    until_frames(&mut meeting, 2, 60);
+    assert!(meeting.member(2).lost >= 10, "the network lost some: {}", meeting.member(2).lost);
+    assert_eq!(meeting.member(2).video_from(A)[..60], (0..60).collect::<Vec<_>>(), "NACKed, resent, every frame whole");
+    assert!(meeting.sfu.metrics().nacks > 0, "{:?}", meeting.sfu.metrics());
+}
+
+#[test]
+fn video_over_a_members_cap_is_not_forwarded() {
+    let config = sfu::Config { max_member_kbps: 200, ..sfu::Config::loopback() };
+    let mut meeting = Meeting::start_with(config);
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    // 3 KB frames every 5 ms: about 5 Mbit/s against 200 kbit/s.
+    meeting.member(1).frame_bytes = 3000;
+    let started = std::time::Instant::now();
+    camera(&mut meeting, 0..100);
+    let fits = (started.elapsed().as_secs_f64() + 1.0) * 200_000.0 / 8.0 / 3000.0;
+    meeting.run_until(Duration::from_millis(300), |_| false);
+    let got = meeting.member(2).video_from(A).len();
+    assert!((got as f64) <= fits.ceil() + 1.0, "only what fits under the cap ({fits:.0}): {got}");
+    assert!(meeting.sfu.metrics().over_cap_frames > 0, "{:?}", meeting.sfu.metrics());
+    assert!(got < 100);
 }
