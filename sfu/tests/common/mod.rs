@@ -130,7 +130,7 @@ impl Member {
         }
         let ssrc: [u8; 4] = datagram[8..12].try_into().unwrap();
         let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
-        *self.lossy_ssrc.get_or_insert(ssrc) == ssrc && seq % self.lose_every == 0
+        *self.lossy_ssrc.get_or_insert(ssrc) == ssrc && seq.is_multiple_of(self.lose_every)
     }
 
     fn event(&mut self, event: Event) {
