@@ -154,3 +154,48 @@ fn video_over_a_members_cap_is_not_forwarded() {
     assert!(meeting.sfu.metrics().over_cap_frames > 0, "{:?}", meeting.sfu.metrics());
     assert!(got < 100);
 }
+
+#[test]
+fn a_member_whose_network_changed_restarts_ice_and_is_forwarded_to_again() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    camera(&mut meeting, 0..10);
+    until_frames(&mut meeting, 2, 10);
+
+    let sdp = meeting.member(2).move_and_restart_ice();
+    meeting.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: PeerId(2), sdp });
+    assert!(meeting.run_until(WAIT, |m| !m.member(2).offering()), "the restart is answered");
+    camera(&mut meeting, 10..40);
+    until_frames(&mut meeting, 2, 30);
+    let got = meeting.member(2).video_from(A);
+    assert_eq!(got[..10], (0..10).collect::<Vec<_>>());
+    assert!(got.ends_with(&[39]), "frames reach the new address: {got:?}");
+}
+
+#[test]
+fn the_sfu_yields_when_its_offer_crosses_a_members() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    // Member 3 arrives: the SFU offers 3's tracks to 1 and 2, and at the same
+    // moment 2 restarts ICE, so 2's offer and the SFU's cross.
+    meeting.hold(2);
+    meeting.join(3);
+    let offered = |m: &mut Meeting| m.held.iter().any(|e| matches!(e, sfu::Event::Offer { .. }));
+    assert!(meeting.run_until(WAIT, offered), "the SFU offers 3's tracks to 2");
+    let sdp = meeting.member(2).move_and_restart_ice();
+    meeting.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: PeerId(2), sdp });
+    // 2 reads the SFU's offer while its own is out: it ignores it, as a page does.
+    meeting.release();
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()), "the SFU answered, then offered 3's tracks again");
+    camera(&mut meeting, 0..20);
+    until_frames(&mut meeting, 3, 20);
+    // 2's path moved with its restart: frames sent before the new one was up are gone.
+    assert!(meeting.run_until(WAIT, |m| m.member(2).video_from(A).last() == Some(&19)));
+    let got = meeting.member(2).video_from(A);
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
+    assert_eq!(meeting.member(3).video_from(A), (0..20).collect::<Vec<_>>());
+}

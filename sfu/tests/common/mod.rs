@@ -38,6 +38,7 @@ pub struct Member {
     pub lost: usize,
     /// Bytes of filler in each camera frame.
     pub frame_bytes: usize,
+    restarting: bool,
 }
 
 impl Member {
@@ -70,6 +71,7 @@ impl Member {
             lossy_ssrc: None,
             lost: 0,
             frame_bytes: 300,
+            restarting: false,
         };
         (member, offer.to_sdp_string())
     }
@@ -77,6 +79,29 @@ impl Member {
     pub fn accept_answer(&mut self, sdp: &str) {
         let answer = SdpAnswer::from_sdp_string(sdp).unwrap();
         self.rtc.sdp_api().accept_answer(self.pending.take().unwrap(), answer).unwrap();
+        if std::mem::take(&mut self.restarting) {
+            self.rtc.add_local_candidate(Candidate::host(self.local, "udp").unwrap());
+        }
+    }
+
+    /// The network changed: a new socket (a new port), and an offer that
+    /// restarts ICE from it. Send it as `Command::Offer`.
+    pub fn move_and_restart_ice(&mut self) -> String {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        self.local = socket.local_addr().unwrap();
+        self.socket = socket;
+        let mut change = self.rtc.sdp_api();
+        change.ice_restart(false);
+        let (offer, pending) = change.apply().unwrap();
+        // The restart drops the old candidates when the answer is applied: the new one goes in then.
+        self.restarting = true;
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
+    /// Our offer awaits its answer (the browser's `have-local-offer`).
+    pub fn offering(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// The SFU's offer: remember whose each m-line is, and answer.
@@ -195,6 +220,8 @@ pub struct Meeting {
     pub members: Vec<Member>,
     /// What the SFU said that the test did not route: refusals, speakers, closes.
     pub told: Vec<sfu::Event>,
+    holding: Option<PeerId>,
+    pub held: Vec<sfu::Event>,
 }
 
 pub const ROOM: &str = "room";
@@ -210,7 +237,7 @@ impl Meeting {
             let _ = tx.send(event);
         })
         .unwrap();
-        Self { sfu, events, members: vec![], told: vec![] }
+        Self { sfu, events, members: vec![], told: vec![], holding: None, held: vec![] }
     }
 
     /// A member offers; it is in the room once the answer is routed.
@@ -222,6 +249,17 @@ impl Meeting {
 
     pub fn member(&mut self, peer: u64) -> &mut Member {
         self.members.iter_mut().find(|m| m.peer == PeerId(peer)).unwrap()
+    }
+
+    /// From now on the SFU's offers and answers for `peer` wait in `held`
+    /// (its socket is slow) until [`Meeting::release`].
+    pub fn hold(&mut self, peer: u64) {
+        self.holding = Some(PeerId(peer));
+    }
+
+    pub fn release(&mut self) {
+        self.holding = None;
+        std::mem::take(&mut self.held).into_iter().for_each(|event| self.route(event));
     }
 
     /// Routes the SFU's SDP and pumps every member until `done` or `limit`.
@@ -242,6 +280,11 @@ impl Meeting {
     }
 
     fn route(&mut self, event: sfu::Event) {
+        if let sfu::Event::Offer { peer, .. } | sfu::Event::Answer { peer, .. } = &event {
+            if self.holding == Some(*peer) {
+                return self.held.push(event);
+            }
+        }
         match event {
             sfu::Event::Answer { peer, sdp } => {
                 if let Some(m) = self.members.iter_mut().find(|m| m.peer == peer) {
@@ -249,7 +292,8 @@ impl Meeting {
                 }
             }
             sfu::Event::Offer { peer, sdp, tracks } => {
-                if let Some(m) = self.members.iter_mut().find(|m| m.peer == peer) {
+                // As the page does: a member with its own offer out ignores the SFU's (the SFU yields and offers again).
+                if let Some(m) = self.members.iter_mut().find(|m| m.peer == peer && !m.offering()) {
                     let sdp = m.accept_offer(&sdp, &tracks);
                     self.sfu.send(sfu::Command::Answer { peer, sdp });
                 }
