@@ -43,6 +43,8 @@ pub(crate) struct Engine {
     next_speaking: Instant,
     /// Sessions with output to drain.
     dirty: Vec<PeerId>,
+    /// The session being worked on: the one to drop if str0m panics.
+    touching: Option<PeerId>,
 }
 
 impl Engine {
@@ -69,6 +71,7 @@ impl Engine {
             speaking: HashMap::new(),
             next_speaking: Instant::now(),
             dirty: vec![],
+            touching: None,
         }
     }
 
@@ -89,18 +92,38 @@ impl Engine {
                 }
             }
             for event in events.iter() {
+                // Each is redone after a panic (which drops the session that
+                // panicked): the sockets and the waker only signal once.
                 match event.token() {
-                    WAKER => {
-                        if !self.take_commands() {
-                            tracing::debug!("media server stopped");
-                            return;
+                    WAKER => loop {
+                        match self.guarded(Self::take_commands) {
+                            Some(true) => break,
+                            Some(false) => return tracing::debug!("media server stopped"),
+                            None => continue,
                         }
-                    }
-                    mio::Token(index) => self.read_socket(index, &mut buf),
+                    },
+                    mio::Token(index) => while self.guarded(|engine| engine.read_socket(index, &mut buf)).is_none() {},
                 }
             }
-            self.wake_due(Instant::now());
+            while self.guarded(|engine| engine.wake_due(Instant::now())).is_none() {}
             self.tell_speakers(Instant::now());
+        }
+    }
+
+    /// Runs `work`; if str0m panics in it (its README advises catching
+    /// that), only the session it was working on is dropped, not the SFU.
+    fn guarded<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> Option<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self))) {
+            Ok(done) => Some(done),
+            Err(_) => {
+                let culprit = self.touching.take();
+                tracing::error!(?culprit, "a media session panicked: dropping it");
+                if let Some(peer) = culprit {
+                    self.forget(peer);
+                    (self.emit)(Event::Closed { peer });
+                }
+                None
+            }
         }
     }
 
@@ -118,6 +141,9 @@ impl Engine {
 
     fn command(&mut self, command: Command) {
         let now = Instant::now();
+        self.touching = Some(match &command {
+            Command::Offer { peer, .. } | Command::Answer { peer, .. } | Command::Leave { peer } => *peer,
+        });
         match command {
             Command::Offer { room, peer, sdp } => match self.sessions.get_mut(&peer) {
                 Some(session) if session.room != room => self.refuse(peer, SdpError::OtherRoom),
@@ -175,8 +201,16 @@ impl Engine {
     /// Ends a session at once: its packets are dropped from now on, and the
     /// others stop receiving its tracks.
     fn close(&mut self, peer: PeerId) {
-        let Some(mut session) = self.sessions.remove(&peer) else { return };
-        session.rtc.disconnect();
+        if let Some(session) = self.sessions.get_mut(&peer) {
+            session.rtc.disconnect();
+        }
+        self.forget(peer);
+        self.drain();
+    }
+
+    /// Drops a session and every trace of it, without asking it anything.
+    fn forget(&mut self, peer: PeerId) {
+        let Some(session) = self.sessions.remove(&peer) else { return };
         self.metrics.sessions.fetch_sub(1, Relaxed);
         for addr in &session.addrs {
             self.by_addr.remove(addr);
@@ -201,7 +235,6 @@ impl Engine {
         if let Some(speaking) = self.speaking.get_mut(&session.room) {
             speaking.forget(peer);
         }
-        self.drain();
     }
 
     fn read_socket(&mut self, index: usize, buf: &mut [u8]) {
@@ -238,6 +271,7 @@ impl Engine {
                 }
             };
             if let Some(session) = self.sessions.get_mut(&peer) {
+                self.touching = Some(peer);
                 if let Err(e) = session.rtc.handle_input(input) {
                     tracing::debug!(%peer, "media session input: {e}");
                 }
@@ -254,6 +288,7 @@ impl Engine {
             }
             self.deadlines.pop_first();
             if let Some(session) = self.sessions.get_mut(&peer) {
+                self.touching = Some(peer);
                 session.deadline = None;
                 if let Err(e) = session.rtc.handle_input(Input::Timeout(now)) {
                     tracing::debug!(%peer, "media session timeout: {e}");
@@ -272,6 +307,7 @@ impl Engine {
     }
 
     fn poll_session(&mut self, peer: PeerId) {
+        self.touching = Some(peer);
         let Some(session) = self.sessions.get_mut(&peer) else { return };
         if let Some((sdp, tracks)) = session.offer_if_needed() {
             (self.emit)(Event::Offer { peer, sdp, tracks });
@@ -301,7 +337,11 @@ impl Engine {
                     self.deadlines.insert((at, peer));
                     return;
                 }
-                Output::Event(event) => self.rtc_event(peer, event),
+                Output::Event(event) => {
+                    self.rtc_event(peer, event);
+                    // Forwarding touched others.
+                    self.touching = Some(peer);
+                }
             }
         }
     }
@@ -380,6 +420,7 @@ impl Engine {
                 continue;
             }
             let Some(subscriber) = self.sessions.get_mut(&other) else { continue };
+            self.touching = Some(other);
             let mid = subscriber.tracks_out.iter().find_map(|t| match t.state {
                 OutState::Open(mid) if t.origin == peer && t.origin_mid == data.mid => Some(mid),
                 _ => None,
