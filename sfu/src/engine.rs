@@ -405,6 +405,9 @@ impl Engine {
                 self.keyframe(peer, data.mid, KeyframeRequestKind::Fir, now);
             }
             let Some(session) = self.sessions.get_mut(&peer) else { return };
+            if session.settle_keyframe(data.mid, data.is_keyframe(), now) {
+                Metrics::add(&self.metrics.keyframe_requests, 1);
+            }
             if !session.within_cap(data.data.len(), cap, now) {
                 session.capped = true;
                 Metrics::add(&self.metrics.over_cap_frames, 1);

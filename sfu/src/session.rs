@@ -22,6 +22,9 @@ pub(crate) struct TrackIn {
     pub(crate) kind: MediaKind,
     pub(crate) source: TrackSource,
     last_keyframe_request: Option<Instant>,
+    /// A request came too soon after the last: it goes when the interval
+    /// is over, unless a keyframe comes first.
+    keyframe_owed: bool,
 }
 
 /// What a subscriber needs to know of a published track.
@@ -184,7 +187,7 @@ impl Session {
             (MediaKind::Video, 1) => TrackSource::Screen,
             (MediaKind::Video, _) => return None,
         };
-        self.tracks_in.push(TrackIn { mid, kind, source, last_keyframe_request: None });
+        self.tracks_in.push(TrackIn { mid, kind, source, last_keyframe_request: None, keyframe_owed: false });
         Some(source)
     }
 
@@ -259,6 +262,8 @@ impl Session {
             return false;
         };
         if track.last_keyframe_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+            // Not dropped: a subscriber that started just after another still needs one.
+            track.keyframe_owed = true;
             return false;
         }
         let Some(mut writer) = self.rtc.writer(mid) else { return false };
@@ -266,7 +271,18 @@ impl Session {
             return false;
         }
         track.last_keyframe_request = Some(now);
+        track.keyframe_owed = false;
         true
+    }
+
+    /// A frame of this member's `mid` arrived: a keyframe settles what is
+    /// owed; otherwise an owed request goes once its interval is over.
+    pub(crate) fn settle_keyframe(&mut self, mid: Mid, keyframe: bool, now: Instant) -> bool {
+        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid) else { return false };
+        if keyframe {
+            track.keyframe_owed = false;
+        }
+        track.keyframe_owed && self.request_keyframe(mid, KeyframeRequestKind::Pli, now)
     }
 
     /// Counts a video frame against the member's cap; false when over it.

@@ -199,3 +199,24 @@ fn the_sfu_yields_when_its_offer_crosses_a_members() {
     assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
     assert_eq!(meeting.member(3).video_from(A), (0..20).collect::<Vec<_>>());
 }
+
+#[test]
+fn subscribers_who_start_close_together_each_get_a_keyframe() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    camera(&mut meeting, 0..50);
+    meeting.member(1).keyframe_requests = 0;
+    // Two start within the same second: the second request is owed, not dropped.
+    meeting.join(3);
+    meeting.join(4);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut seq = 50;
+    let asked = meeting.run_until(WAIT, |m| {
+        seq += 1;
+        m.member(1).send_video(seq, false);
+        m.member(1).keyframe_requests >= 2
+    });
+    assert!(asked, "asked {} times", meeting.member(1).keyframe_requests);
+}
