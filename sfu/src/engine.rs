@@ -12,7 +12,7 @@ use crate::speaking::Speaking;
 use crate::{Command, Config, Event, SdpError};
 use shared::PeerId;
 use std::collections::{BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -464,19 +464,19 @@ impl Engine {
 }
 
 /// Host candidates on every socket, and the public address if given.
+///
+/// ICE-lite offers host candidates only. Behind a 1:1 NAT the public address
+/// is offered as one more (as mediasoup's `announcedIp`): members check it,
+/// the NAT delivers to a socket's own address, and the check is answered
+/// there.
 fn candidates(config: &Config, locals: &[SocketAddr]) -> Vec<Candidate> {
-    let mut candidates: Vec<Candidate> = locals
+    let port = locals.first().map_or(config.port, SocketAddr::port);
+    let public = config.public_ip.map(|ip| SocketAddr::new(ip, port));
+    locals
         .iter()
+        .chain(public.iter())
         .filter_map(|addr| {
             Candidate::host(*addr, "udp").map_err(|e| tracing::warn!(%addr, "not a media candidate: {e}")).ok()
         })
-        .collect();
-    if let (Some(IpAddr::V4(public)), Some(base)) = (config.public_ip, locals.first()) {
-        let addr = SocketAddr::new(IpAddr::V4(public), base.port());
-        match Candidate::server_reflexive(addr, *base, "udp") {
-            Ok(candidate) => candidates.push(candidate),
-            Err(e) => tracing::warn!(%addr, "not a media candidate: {e}"),
-        }
-    }
-    candidates
+        .collect()
 }

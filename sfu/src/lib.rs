@@ -30,8 +30,8 @@ pub struct Config {
     /// Addresses offered to members as host candidates (IPv4; others are
     /// skipped with a warning).
     pub addresses: Vec<IpAddr>,
-    /// The address members reach the server at when it sits behind NAT,
-    /// offered as well (as a server-reflexive candidate).
+    /// The address members reach the server at when it sits behind a 1:1
+    /// NAT (the media port forwarded to it), offered as well.
     pub public_ip: Option<IpAddr>,
     /// What one member may send, in kbit/s: video beyond it is not forwarded.
     pub max_member_kbps: u32,

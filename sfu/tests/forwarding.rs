@@ -220,3 +220,17 @@ fn subscribers_who_start_close_together_each_get_a_keyframe() {
     });
     assert!(asked, "asked {} times", meeting.member(1).keyframe_requests);
 }
+
+#[test]
+fn a_server_behind_nat_offers_its_public_address_too() {
+    let public: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    let (tx, events) = std::sync::mpsc::channel();
+    let config = sfu::Config { public_ip: Some(public), ..sfu::Config::loopback() };
+    let sfu = sfu::Sfu::start(config, move |event| drop(tx.send(event))).unwrap();
+    let (_member, sdp) = common::Member::new(1);
+    sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: A, sdp });
+    let Ok(sfu::Event::Answer { sdp, .. }) = events.recv_timeout(WAIT) else { panic!("an answer") };
+    let port = sfu.port();
+    assert!(sdp.contains(&format!("127.0.0.1 {port} typ host")), "{sdp}");
+    assert!(sdp.contains(&format!("203.0.113.7 {port} typ host")), "{sdp}");
+}
