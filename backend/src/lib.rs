@@ -35,6 +35,8 @@ use tower_http::trace::TraceLayer;
 
 pub use origin::{AllowedOrigin, OriginError, PublicHost, PublicHostError};
 pub use rate::MessageRate;
+/// The media server, for configuring [`SfuSettings`].
+pub use sfu;
 
 #[derive(Clone, Debug)]
 pub struct Config {

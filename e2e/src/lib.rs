@@ -53,40 +53,14 @@ impl Harness {
     /// [`Harness::start`], with TURN credentials made from a secret as
     /// `--turn-secret` makes them.
     pub async fn start_with(capacity: usize, turn: Option<backend::turn::TurnRest>) -> Result<Self> {
-        let dist_dir =
-            std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
-        if !dist_dir.join("index.html").exists() {
-            return Err(format!(
-                "{} has no index.html: run `cargo xtask test` (it builds the app first)",
-                dist_dir.display()
-            )
-            .into());
-        }
-        let config =
-            backend::Config { ice_servers: vec![], room_capacity: capacity, dist_dir, turn, room_passwords: vec![] };
+        Self::launch_server(backend::Config { turn, ..config(capacity)? }).await
+    }
+
+    async fn launch_server(config: backend::Config) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let (server, shutdown) = serve(listener, config.clone());
-
-        let port = free_port().await?;
-        let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let chromedriver = Command::new(&binary)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            // Its own process group, which its browsers join: see `Drop`.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start {binary}: {e} (run `cargo xtask setup`)"))?;
-        let webdriver = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if Instant::now() > deadline {
-                return Err("chromedriver did not start listening".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (chromedriver, webdriver) = start_chromedriver().await?;
         let base = format!("http://localhost:{}", addr.port());
         Ok(Self {
             base,
@@ -99,6 +73,60 @@ impl Harness {
         })
     }
 
+    /// The server with its media server (SFU) on 127.0.0.1: rooms of
+    /// `capacity` move to it when their `sfu_from`th member joins (2: every
+    /// room is on it).
+    pub async fn start_sfu(capacity: usize, sfu_from: usize) -> Result<Self> {
+        let sfu = backend::SfuSettings { from: sfu_from, media: backend::sfu::Config::loopback() };
+        Self::launch_server(backend::Config { sfu: Some(sfu), ..config(capacity)? }).await
+    }
+}
+
+/// Rooms of `capacity`, the built app, no ICE servers.
+fn config(capacity: usize) -> Result<backend::Config> {
+    let dist_dir = std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
+    if !dist_dir.join("index.html").exists() {
+        return Err(format!(
+            "{} has no index.html: run `cargo xtask test` (it builds the app first)",
+            dist_dir.display()
+        )
+        .into());
+    }
+    Ok(backend::Config {
+        ice_servers: vec![],
+        room_capacity: capacity,
+        dist_dir,
+        turn: None,
+        room_passwords: vec![],
+        sfu: None,
+    })
+}
+
+/// Starts chromedriver on a free port: it and its address.
+async fn start_chromedriver() -> Result<(Child, String)> {
+    let port = free_port().await?;
+    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let chromedriver = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        // Its own process group, which its browsers join: see `Drop`.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {binary}: {e} (run `cargo xtask setup`)"))?;
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if Instant::now() > deadline {
+            return Err("chromedriver did not start listening".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((chromedriver, webdriver))
+}
+
+impl Harness {
     /// Stops the server as when its process ends: every socket closed, no
     /// new connection accepted. Pages already loaded now find no server.
     pub async fn stop_server(&mut self) -> Result<()> {
