@@ -10,6 +10,15 @@ const A: PeerId = PeerId(1);
 /// Generous: only reached when something is broken (the machine may be busy).
 const WAIT: Duration = Duration::from_secs(15);
 
+/// `meeting` with these members joined, each receiving every other's camera.
+fn connected(mut meeting: Meeting, members: &[u64]) -> Meeting {
+    for peer in members {
+        meeting.join(*peer);
+    }
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()), "everyone connects through the SFU");
+    meeting
+}
+
 /// Waits until member `peer` has `n` frames from member 1.
 fn until_frames(meeting: &mut Meeting, peer: u64, n: usize) {
     meeting.run_until(WAIT, |m| m.member(peer).video_from(A).len() >= n);
@@ -25,16 +34,9 @@ fn camera(meeting: &mut Meeting, seqs: std::ops::Range<u32>) {
 
 #[test]
 fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
-    let mut meeting = Meeting::start();
-    for peer in [1, 2, 3] {
-        meeting.join(peer);
-    }
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()), "everyone connects through the SFU");
+    let mut meeting = connected(Meeting::start(), &[1, 2, 3]);
     // Opening each subscription asked the publisher for a keyframe.
-    assert!(
-        meeting.run_until(Duration::from_secs(2), |m| m.member(1).keyframe_requests >= 1),
-        "a keyframe request on subscribing"
-    );
+    assert!(meeting.run_until(WAIT, |m| m.member(1).keyframe_requests >= 1), "a keyframe request on subscribing");
 
     camera(&mut meeting, 0..60);
     for peer in [2, 3] {
@@ -62,10 +64,7 @@ fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
 
 #[test]
 fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
-    let mut meeting = Meeting::start();
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
     for sdp in ["", "v=0\r\nnonsense", "\u{0}\u{ffff}"] {
         meeting.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: PeerId(9), sdp: sdp.into() });
     }
@@ -101,10 +100,7 @@ fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
 
 #[test]
 fn the_sfu_tells_who_is_speaking() {
-    let mut meeting = Meeting::start();
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
     for seq in 0..50 {
         meeting.member(1).send_audio(seq, -20);
         meeting.run_until(Duration::from_millis(10), |_| false);
@@ -122,10 +118,7 @@ fn the_sfu_tells_who_is_speaking() {
 
 #[test]
 fn lost_packets_are_asked_for_again_and_resent() {
-    let mut meeting = Meeting::start();
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
     meeting.member(1).frame_bytes = 2400;
     meeting.member(2).lose_every = 7;
     // A loss shows as a gap when a later packet arrives: the last few frames only reveal the ones before.
@@ -139,10 +132,7 @@ fn lost_packets_are_asked_for_again_and_resent() {
 #[test]
 fn video_over_a_members_cap_is_not_forwarded() {
     let config = sfu::Config { max_member_kbps: 200, ..sfu::Config::loopback() };
-    let mut meeting = Meeting::start_with(config);
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start_with(config), &[1, 2]);
     // 3 KB frames every 5 ms: about 5 Mbit/s against 200 kbit/s.
     meeting.member(1).frame_bytes = 3000;
     let started = std::time::Instant::now();
@@ -157,10 +147,7 @@ fn video_over_a_members_cap_is_not_forwarded() {
 
 #[test]
 fn a_member_whose_network_changed_restarts_ice_and_is_forwarded_to_again() {
-    let mut meeting = Meeting::start();
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
     camera(&mut meeting, 0..10);
     until_frames(&mut meeting, 2, 10);
 
@@ -176,10 +163,7 @@ fn a_member_whose_network_changed_restarts_ice_and_is_forwarded_to_again() {
 
 #[test]
 fn the_sfu_yields_when_its_offer_crosses_a_members() {
-    let mut meeting = Meeting::start();
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
     // Member 3 arrives: the SFU offers 3's tracks to 1 and 2, and at the same
     // moment 2 restarts ICE, so 2's offer and the SFU's cross.
     meeting.hold(2);
@@ -202,10 +186,7 @@ fn the_sfu_yields_when_its_offer_crosses_a_members() {
 
 #[test]
 fn subscribers_who_start_close_together_each_get_a_keyframe() {
-    let mut meeting = Meeting::start();
-    meeting.join(1);
-    meeting.join(2);
-    assert!(meeting.run_until(WAIT, |m| m.all_connected()));
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
     camera(&mut meeting, 0..50);
     meeting.member(1).keyframe_requests = 0;
     // Two start within the same second: the second request is owed, not dropped.
