@@ -1,5 +1,10 @@
-//! One `RTCPeerConnection` to one remote member: the only code that touches
-//! `Rtc*`. It closes itself and removes its listeners when dropped.
+//! One `RTCPeerConnection` to one remote member ([`Peer`]), or to the
+//! server's media server ([`SfuPeer`]): the only code that touches `Rtc*`.
+//! Each closes itself and removes its listeners when dropped.
+
+mod sfu;
+
+pub use sfu::{Outgoing, SfuPeer, SfuPeerEvent};
 
 use crate::mailbox::Mailbox;
 use gloo_events::EventListener;
@@ -72,25 +77,7 @@ impl Peer {
     }
 
     fn with(ice_servers: &[IceServer], events: Mailbox<PeerEvent>) -> Result<Self, RtcError> {
-        let config = RtcConfiguration::new();
-        let servers = js_sys::Array::new();
-        for server in ice_servers {
-            let js = web_sys::RtcIceServer::new();
-            js.set_urls(&server.urls.iter().map(|url| wasm_bindgen::JsValue::from_str(url)).collect::<js_sys::Array>());
-            if let Some(username) = &server.username {
-                js.set_username(username);
-            }
-            if let Some(credential) = &server.credential {
-                js.set_credential(credential);
-            }
-            servers.push(&js);
-        }
-        config.set_ice_servers(&servers);
-        // Every member is a browser that bundles: one transport for audio,
-        // video and chat from the first offer, so candidates are gathered,
-        // sent and checked once, not once per kind until the answer.
-        config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
-        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(RtcError::at("RTCPeerConnection"))?;
+        let pc = new_connection(ice_servers)?;
 
         // A pre-agreed channel (same id on both sides): no `datachannel` event
         // and no extra round trip; it rides on the first offer.
@@ -197,11 +184,7 @@ impl Peer {
     /// Our offer that awaits its answer, if one does: to send again when
     /// the first copy may have been lost.
     pub fn pending_offer(&self) -> Option<String> {
-        let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &key.into()).ok();
-        if get(&self.pc, "signalingState")?.as_string()? != "have-local-offer" {
-            return None;
-        }
-        get(&get(&self.pc, "localDescription")?, "sdp")?.as_string().as_deref().map(to_send)
+        pending_offer(&self.pc)
     }
 
     pub async fn set_remote_answer(&self, sdp: &str) -> Result<(), RtcError> {
@@ -246,19 +229,10 @@ impl Peer {
     /// the first negotiation there is nothing to cap yet: the caller applies
     /// it again once connected.
     pub async fn set_video_budget(&self, budget: VideoBudget) -> Result<(), RtcError> {
-        let Some(sender) = self.sender("video") else { return Ok(()) };
-        // Through Reflect: web-sys' typings of these dictionaries lag the spec.
-        let params = call(&sender, "getParameters", &[]).map_err(RtcError::at("getParameters"))?;
-        let encodings = js_sys::Reflect::get(&params, &"encodings".into()).unwrap_or_default();
-        let Some(first) = encodings.dyn_ref::<js_sys::Array>().map(|e| e.get(0)).filter(|e| e.is_object()) else {
-            return Ok(());
-        };
-        let set = |key: &str, value: f64| js_sys::Reflect::set(&first, &key.into(), &value.into());
-        let _ = set("maxBitrate", f64::from(budget.max_bitrate_bps));
-        let _ = set("scaleResolutionDownBy", budget.scale_resolution_down_by);
-        let promise = call(&sender, "setParameters", &[params]).map_err(RtcError::at("setParameters"))?;
-        JsFuture::from(js_sys::Promise::from(promise)).await.map_err(RtcError::at("setParameters"))?;
-        Ok(())
+        match self.sender("video") {
+            Some(sender) => cap_video(&sender, budget).await,
+            None => Ok(()),
+        }
     }
 
     /// How loud the other side is right now, 0..1: the `audioLevel` of
@@ -291,23 +265,83 @@ impl Peer {
         state_of(&self.pc)
     }
 
-    /// Gives `send` the SDP, then sets it locally. Setting an answer took
-    /// 50 ms in the call-setup benchmark, which the other side can spend
-    /// applying it instead: the description is final once made, and
-    /// `setLocalDescription` is called in this same task, so it is queued
-    /// on the connection before anything that comes back can be applied.
     async fn set_local(&self, desc: RtcSessionDescriptionInit, send: impl FnOnce(String)) -> Result<(), RtcError> {
-        send(to_send(&desc.get_sdp().unwrap_or_default()));
-        JsFuture::from(self.pc.set_local_description(&desc)).await.map_err(RtcError::at("setLocalDescription"))?;
-        Ok(())
+        set_local(&self.pc, desc, send).await
     }
 
     async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), RtcError> {
-        let desc = RtcSessionDescriptionInit::new(kind);
-        desc.set_sdp(sdp);
-        JsFuture::from(self.pc.set_remote_description(&desc)).await.map_err(RtcError::at("setRemoteDescription"))?;
-        Ok(())
+        set_remote(&self.pc, kind, sdp).await
     }
+}
+
+/// Gives `send` the SDP, then sets it locally. Setting an answer took
+/// 50 ms in the call-setup benchmark, which the other side can spend
+/// applying it instead: the description is final once made, and
+/// `setLocalDescription` is called in this same task, so it is queued
+/// on the connection before anything that comes back can be applied.
+async fn set_local(
+    pc: &RtcPeerConnection,
+    desc: RtcSessionDescriptionInit,
+    send: impl FnOnce(String),
+) -> Result<(), RtcError> {
+    send(to_send(&desc.get_sdp().unwrap_or_default()));
+    JsFuture::from(pc.set_local_description(&desc)).await.map_err(RtcError::at("setLocalDescription"))?;
+    Ok(())
+}
+
+async fn set_remote(pc: &RtcPeerConnection, kind: RtcSdpType, sdp: &str) -> Result<(), RtcError> {
+    let desc = RtcSessionDescriptionInit::new(kind);
+    desc.set_sdp(sdp);
+    JsFuture::from(pc.set_remote_description(&desc)).await.map_err(RtcError::at("setRemoteDescription"))?;
+    Ok(())
+}
+
+/// Caps the video `sender` sends (see `shared::budget`).
+async fn cap_video(sender: &RtcRtpSender, budget: VideoBudget) -> Result<(), RtcError> {
+    // Through Reflect: web-sys' typings of these dictionaries lag the spec.
+    let params = call(sender, "getParameters", &[]).map_err(RtcError::at("getParameters"))?;
+    let encodings = js_sys::Reflect::get(&params, &"encodings".into()).unwrap_or_default();
+    let Some(first) = encodings.dyn_ref::<js_sys::Array>().map(|e| e.get(0)).filter(|e| e.is_object()) else {
+        return Ok(());
+    };
+    let set = |key: &str, value: f64| js_sys::Reflect::set(&first, &key.into(), &value.into());
+    let _ = set("maxBitrate", f64::from(budget.max_bitrate_bps));
+    let _ = set("scaleResolutionDownBy", budget.scale_resolution_down_by);
+    let promise = call(sender, "setParameters", &[params]).map_err(RtcError::at("setParameters"))?;
+    JsFuture::from(js_sys::Promise::from(promise)).await.map_err(RtcError::at("setParameters"))?;
+    Ok(())
+}
+
+/// A connection bundling everything on one transport.
+fn new_connection(ice_servers: &[IceServer]) -> Result<RtcPeerConnection, RtcError> {
+    let config = RtcConfiguration::new();
+    let servers = js_sys::Array::new();
+    for server in ice_servers {
+        let js = web_sys::RtcIceServer::new();
+        js.set_urls(&server.urls.iter().map(|url| wasm_bindgen::JsValue::from_str(url)).collect::<js_sys::Array>());
+        if let Some(username) = &server.username {
+            js.set_username(username);
+        }
+        if let Some(credential) = &server.credential {
+            js.set_credential(credential);
+        }
+        servers.push(&js);
+    }
+    config.set_ice_servers(&servers);
+    // Every member is a browser that bundles (and so does the media server):
+    // one transport for audio, video and chat from the first offer, so
+    // candidates are gathered, sent and checked once, not once per kind.
+    config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
+    RtcPeerConnection::new_with_configuration(&config).map_err(RtcError::at("RTCPeerConnection"))
+}
+
+/// Our offer that awaits its answer, if one does (as sent, see [`to_send`]).
+fn pending_offer(pc: &RtcPeerConnection) -> Option<String> {
+    let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &key.into()).ok();
+    if get(pc, "signalingState")?.as_string()? != "have-local-offer" {
+        return None;
+    }
+    get(&get(pc, "localDescription")?, "sdp")?.as_string().as_deref().map(to_send)
 }
 
 /// Calls `target.name(...args)`.

@@ -204,8 +204,8 @@ impl Session {
             match result {
                 Ok(track) => {
                     self.facing_back.set(back);
-                    // While sharing, the others keep seeing the screen.
-                    if let (Some(meeting), false) = (self.meeting(), local.sharing()) {
+                    // While sharing, the others keep seeing the screen (`replace_track` sees to it).
+                    if let Some(meeting) = self.meeting() {
                         meeting.replace_track(&track).await;
                     }
                 }

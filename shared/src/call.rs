@@ -13,6 +13,7 @@ use crate::ids::{DisplayName, PeerId, RoomName};
 use crate::protocol::{
     ClientMsg, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, ServerMsg, PROTOCOL_VERSION,
 };
+pub use crate::sfu_link::{SfuAction, SfuEvent, SfuLink, SfuTimer};
 use std::collections::BTreeMap;
 
 /// What the driver tells the machine.
@@ -50,6 +51,8 @@ pub enum Input {
     CheckConnection {
         peer: PeerId,
     },
+    /// About the connection to the media server (`crate::sfu_link`).
+    Sfu(SfuEvent),
 }
 
 /// `RTCPeerConnection.connectionState` (the page maps the browser's enum, `rtc.rs`).
@@ -128,6 +131,8 @@ pub enum Effect {
     },
     /// Our seat was gone: every connection was closed and we join afresh.
     Rejoining,
+    /// About the connection to the media server (`crate::sfu_link`).
+    Sfu(SfuAction),
 }
 
 /// A remote member as the page shows them.
@@ -181,6 +186,8 @@ pub struct Call {
     joined: Option<Joined>,
     members: BTreeMap<PeerId, Member>,
     negotiations: BTreeMap<PeerId, Negotiation>,
+    /// The connection to the media server, in a room whose media goes through it.
+    sfu: SfuLink,
 }
 
 impl Call {
@@ -207,14 +214,33 @@ impl Call {
     }
 
     /// True when nothing is in flight with `peer`: no offer being made or
-    /// awaiting its answer (the `stable` signaling state).
+    /// awaiting its answer (the `stable` signaling state). In a room on the
+    /// media server there is no direct connection: whether our offer to the
+    /// server is answered.
     pub fn is_stable(&self, peer: PeerId) -> bool {
-        self.negotiations.get(&peer).is_some_and(Negotiation::stable)
+        match self.negotiations.get(&peer) {
+            Some(n) => n.stable(),
+            None => self.sfu.on() && self.members.contains_key(&peer) && self.sfu.stable(),
+        }
+    }
+
+    /// The connection to the media server (whether there is one: [`SfuLink::on`]).
+    pub fn sfu(&self) -> &SfuLink {
+        &self.sfu
+    }
+
+    /// We have a direct connection to `peer`.
+    pub fn has_peer(&self, peer: PeerId) -> bool {
+        self.negotiations.contains_key(&peer)
     }
 
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
         match input {
             Input::Server(msg) => self.on_server(msg),
+            Input::Sfu(event) => {
+                let effects = self.sfu.handle(event);
+                self.closing(effects)
+            }
             Input::OfferSent { peer } => {
                 if let Some(n) = self.negotiations.get_mut(&peer) {
                     n.making_offer = false;
@@ -252,6 +278,7 @@ impl Call {
             Input::Leave => {
                 let mut effects: Vec<Effect> =
                     self.negotiations.keys().map(|&peer| Effect::ClosePeer { peer }).collect();
+                effects.extend(self.sfu.stop());
                 if self.joined.take().is_some() {
                     effects.push(Effect::Send(ClientMsg::Leave));
                 }
@@ -272,6 +299,10 @@ impl Call {
             Input::Connection { peer, state } => {
                 let Some(n) = self.negotiations.get_mut(&peer) else { return vec![] };
                 n.connection = state;
+                if self.sfu.on() {
+                    // Moving to the media server: a direct connection failing is expected.
+                    return vec![];
+                }
                 match state {
                     ConnectionState::Failed => self.restart_ice(peer),
                     ConnectionState::Disconnected => {
@@ -281,7 +312,10 @@ impl Call {
                 }
             }
             Input::CheckConnection { peer } => match self.negotiations.get(&peer) {
-                Some(n) if matches!(n.connection, ConnectionState::Disconnected | ConnectionState::Failed) => {
+                Some(n)
+                    if !self.sfu.on()
+                        && matches!(n.connection, ConnectionState::Disconnected | ConnectionState::Failed) =>
+                {
                     self.restart_ice(peer)
                 }
                 _ => vec![],
@@ -304,7 +338,7 @@ impl Call {
 
     fn restart_if_pending(&mut self, peer: PeerId) -> Vec<Effect> {
         match self.negotiations.get(&peer) {
-            Some(n) if n.restart_pending && n.stable() => self.restart_ice(peer),
+            Some(n) if n.restart_pending && n.stable() && !self.sfu.on() => self.restart_ice(peer),
             _ => vec![],
         }
     }
@@ -314,6 +348,7 @@ impl Call {
     fn rejoin(&mut self) -> Vec<Effect> {
         let mut effects: Vec<Effect> =
             std::mem::take(&mut self.negotiations).into_keys().map(|peer| Effect::ClosePeer { peer }).collect();
+        effects.extend(self.sfu.stop());
         self.members.clear();
         self.joined = None;
         effects.push(Effect::MembersChanged);
@@ -326,9 +361,13 @@ impl Call {
 
     fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
-            ServerMsg::Welcome { you, room, capacity, ice_servers, peers, resume, .. } => {
+            ServerMsg::Welcome { you, room, capacity, ice_servers, peers, resume, sfu, .. } => {
                 self.joined = Some(Joined { you, room, capacity, ice_servers, resume });
-                let mut effects = vec![];
+                // A welcome is a new seat: any SFU session of an old one is gone.
+                let mut effects = self.sfu.stop();
+                if sfu {
+                    effects.extend(self.sfu.start([]));
+                }
                 for info in peers {
                     let peer = info.id;
                     effects.extend(self.add_member(info, true));
@@ -345,12 +384,12 @@ impl Call {
                 effects.push(Effect::MembersChanged);
                 effects
             }
-            ServerMsg::Resumed { peers, resume, .. } => {
+            ServerMsg::Resumed { peers, resume, sfu, .. } => {
                 // The server rotates the token on each resume: the old one is spent.
                 if let (Some(joined), Some(token)) = (&mut self.joined, resume) {
                     joined.resume = Some(token);
                 }
-                self.resumed(peers)
+                self.resumed(peers, sfu)
             }
             ServerMsg::PeerLeft { peer } => {
                 let mut effects = self.remove_member(peer);
@@ -399,19 +438,27 @@ impl Call {
                 None => vec![],
             },
             ServerMsg::Error { code: ErrorCode::ResumeFailed, .. } if self.joined.is_some() => self.rejoin(),
+            // The server ended our media session: start a new one (a few times).
+            ServerMsg::Error { code: ErrorCode::NoSfu, message } => match self.sfu.renew() {
+                Some(effects) => effects,
+                None => vec![Effect::Failed { code: ErrorCode::NoSfu, message }],
+            },
             ServerMsg::Error { code, message } => vec![Effect::Failed { code, message }],
             ServerMsg::Pong => vec![],
-            // SFU rooms: not yet driven by the call machine.
-            ServerMsg::UseSfu | ServerMsg::SfuAnswer { .. } | ServerMsg::SfuOffer { .. } | ServerMsg::Speaking { .. } => {
-                vec![]
+            ServerMsg::UseSfu => self.use_sfu(),
+            ServerMsg::SfuAnswer { sdp } => self.sfu.on_answer(sdp),
+            ServerMsg::SfuOffer { sdp, tracks } => {
+                let effects = self.sfu.on_offer(sdp, tracks);
+                self.closing(effects)
             }
+            ServerMsg::Speaking { peers } => vec![Effect::Sfu(SfuAction::Speaking { peers })],
         }
     }
 
     /// Back in our seat: `peers` is who is there now. Messages missed while
     /// away follow from the server, but an offer we sent into the dying
     /// socket may be lost, and a broken connection needs its ICE restarted.
-    fn resumed(&mut self, peers: Vec<PeerInfo>) -> Vec<Effect> {
+    fn resumed(&mut self, peers: Vec<PeerInfo>, sfu: bool) -> Vec<Effect> {
         let mut effects = vec![];
         let gone: Vec<PeerId> = self.members.keys().filter(|id| !peers.iter().any(|p| p.id == **id)).copied().collect();
         for peer in gone {
@@ -425,7 +472,14 @@ impl Call {
                 effects.extend(self.add_member(info, false));
             }
         }
-        let peers: Vec<PeerId> = self.negotiations.keys().copied().collect();
+        if sfu && self.sfu.on() {
+            // The server kept our session with its media server.
+            effects.extend(self.sfu.resumed());
+        } else if sfu {
+            // The room moved while we were away.
+            effects.extend(self.use_sfu());
+        }
+        let peers: Vec<PeerId> = if self.sfu.on() { vec![] } else { self.negotiations.keys().copied().collect() };
         for peer in peers {
             let n = &self.negotiations[&peer];
             if n.have_local_offer {
@@ -440,6 +494,7 @@ impl Call {
 
     fn remove_member(&mut self, peer: PeerId) -> Vec<Effect> {
         self.members.remove(&peer);
+        self.sfu.peer_left(peer);
         match self.negotiations.remove(&peer) {
             Some(_) => vec![Effect::ClosePeer { peer }],
             None => vec![],
@@ -453,8 +508,39 @@ impl Call {
         }
         let peer = info.id;
         self.members.insert(peer, Member { name: info.name, state: info.state });
+        if self.sfu.on() {
+            // Their media comes through the media server.
+            return vec![];
+        }
         let polite = me < peer;
         self.negotiations.insert(peer, Negotiation { polite, ..Default::default() });
         vec![Effect::CreatePeer { peer, polite, offering }]
+    }
+
+    /// The room moved to the media server: connect to it. A direct
+    /// connection that has shown nothing yet closes now; the others stay
+    /// until their member's media flows through the server (`crate::sfu_link`).
+    fn use_sfu(&mut self) -> Vec<Effect> {
+        if self.joined.is_none() || self.sfu.on() {
+            return vec![];
+        }
+        let (showing, blank): (Vec<PeerId>, Vec<PeerId>) =
+            self.negotiations.keys().partition(|peer| self.negotiations[*peer].remote_set);
+        let mut effects = self.sfu.start(showing);
+        for peer in blank {
+            self.negotiations.remove(&peer);
+            effects.push(Effect::ClosePeer { peer });
+        }
+        effects
+    }
+
+    /// The media server's decisions: a direct connection it closes is forgotten here too.
+    fn closing(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        for effect in &effects {
+            if let Effect::ClosePeer { peer } = effect {
+                self.negotiations.remove(peer);
+            }
+        }
+        effects
     }
 }

@@ -1,7 +1,8 @@
 //! Moim's shared vocabulary: what travels between browser and server
 //! ([`protocol`], read and written in the browser by [`json`]), the validated
 //! names inside it ([`ids`]), and the client's negotiation decisions
-//! ([`call`]) as a pure state machine, like which tile is large
+//! ([`call`], and its connection to the media server, [`sfu_link`]) as pure
+//! state machines, like which tile is large
 //! ([`spotlight`]), which members have a tile ([`roster`]) and when the
 //! signaling socket reconnects ([`reconnect`]).
 
@@ -14,12 +15,12 @@ pub mod protocol;
 pub mod reconnect;
 pub mod roster;
 mod server_decode;
+pub mod sfu_link;
 pub mod spotlight;
 
 pub use ids::{DisplayName, NameError, Password, PasswordError, PeerId, RoomName, PASSWORD_MAX};
 pub use json::JsonError;
 pub use protocol::{
     ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg,
-    SfuTrack, TrackSource,
-    PROTOCOL_VERSION,
+    SfuTrack, TrackSource, PROTOCOL_VERSION,
 };

@@ -53,6 +53,7 @@ impl Client {
             ice_servers: vec![],
             peers: others.iter().map(|c| c.info()).collect(),
             resume: Some(format!("token-{}", self.id)),
+            sfu: false,
         }));
     }
 
@@ -102,7 +103,7 @@ impl Client {
                     }
                     Effect::CheckConnectionLater { peer, .. } => self.checks.push(peer),
                     Effect::Rejoining => self.rejoins += 1,
-                    Effect::MembersChanged | Effect::Failed { .. } => {}
+                    Effect::MembersChanged | Effect::Failed { .. } | Effect::Sfu(_) => {}
                 }
             }
         }
@@ -339,7 +340,13 @@ fn after_a_dropped_socket_the_seat_is_resumed_with_the_token() {
 }
 
 fn resumed(you: PeerId, peers: Vec<PeerInfo>, resume: Option<&str>) -> ServerMsg {
-    ServerMsg::Resumed { you, room: RoomName::parse("r").unwrap(), peers, resume: resume.map(str::to_owned) }
+    ServerMsg::Resumed {
+        you,
+        room: RoomName::parse("r").unwrap(),
+        peers,
+        resume: resume.map(str::to_owned),
+        sfu: false,
+    }
 }
 
 #[test]
@@ -406,6 +413,7 @@ fn a_lost_seat_closes_everything_and_joins_afresh() {
         ice_servers: vec![],
         peers: vec![stranger.info()],
         resume: None,
+        sfu: false,
     }));
     assert_eq!(a.open_peers, [PeerId(2)]);
     assert!(matches!(a.outbox.pop_front(), Some(ClientMsg::Offer { .. })), "a is now the newcomer: a offers");

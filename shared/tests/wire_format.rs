@@ -40,6 +40,8 @@ fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
         ),
         (ClientMsg::Leave, json!({"type": "leave"})),
         (ClientMsg::Ping, json!({"type": "ping"})),
+        (ClientMsg::SfuOffer { sdp: "v=0".into() }, json!({"type": "sfu_offer", "sdp": "v=0"})),
+        (ClientMsg::SfuAnswer { sdp: "v=0".into() }, json!({"type": "sfu_answer", "sdp": "v=0"})),
     ]
 }
 
@@ -66,13 +68,14 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 ],
                 peers: vec![ana.clone()],
                 resume: Some("c0ffee".into()),
+                sfu: false,
             },
             json!({"type": "welcome", "version": 1, "you": 2, "room": "standup", "capacity": 2,
                 "ice_servers": [
                     {"urls": ["stun:stun.l.google.com:19302"]},
                     {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}],
                 "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}],
-                "resume": "c0ffee"}),
+                "resume": "c0ffee", "sfu": false}),
         ),
         (
             ServerMsg::Resumed {
@@ -80,10 +83,11 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 room: RoomName::parse("standup").unwrap(),
                 peers: vec![ana.clone()],
                 resume: Some("decaf".into()),
+                sfu: false,
             },
             json!({"type": "resumed", "you": 2, "room": "standup",
                 "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}],
-                "resume": "decaf"}),
+                "resume": "decaf", "sfu": false}),
         ),
         (
             ServerMsg::Resumed {
@@ -91,8 +95,9 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 room: RoomName::parse("standup").unwrap(),
                 peers: vec![],
                 resume: None,
+                sfu: true,
             },
-            json!({"type": "resumed", "you": 2, "room": "standup", "peers": []}),
+            json!({"type": "resumed", "you": 2, "room": "standup", "peers": [], "sfu": true}),
         ),
         (
             ServerMsg::PeerJoined { peer: ana },
@@ -124,6 +129,28 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 "message": "too many messages: this one was dropped"}),
         ),
         (ServerMsg::Pong, json!({"type": "pong"})),
+        (ServerMsg::UseSfu, json!({"type": "use_sfu"})),
+        (ServerMsg::SfuAnswer { sdp: "v=0".into() }, json!({"type": "sfu_answer", "sdp": "v=0"})),
+        (
+            ServerMsg::SfuOffer {
+                sdp: "v=0".into(),
+                tracks: vec![
+                    SfuTrack { mid: "3".into(), peer: PeerId(1), source: TrackSource::Microphone },
+                    SfuTrack { mid: "4".into(), peer: PeerId(1), source: TrackSource::Camera },
+                    SfuTrack { mid: "5".into(), peer: PeerId(1), source: TrackSource::Screen },
+                ],
+            },
+            json!({"type": "sfu_offer", "sdp": "v=0", "tracks": [
+                {"mid": "3", "peer": 1, "source": "microphone"},
+                {"mid": "4", "peer": 1, "source": "camera"},
+                {"mid": "5", "peer": 1, "source": "screen"}]}),
+        ),
+        (ServerMsg::Speaking { peers: vec![PeerId(2), PeerId(1)] }, json!({"type": "speaking", "peers": [2, 1]})),
+        (ServerMsg::Speaking { peers: vec![] }, json!({"type": "speaking", "peers": []})),
+        (
+            ServerMsg::error(ErrorCode::InvalidSdp, "no m-line"),
+            json!({"type": "error", "code": "invalid_sdp", "message": "no m-line"}),
+        ),
     ]
 }
 

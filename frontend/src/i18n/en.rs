@@ -56,6 +56,7 @@ pub static EN: Texts = Texts {
     message_everyone: "Message everyone",
     send: "Send",
     nobody_to_read: "Nobody else is here yet to read that.",
+    no_chat_on_server: "Chat does not work yet in a room this big (its video goes through the server): nobody got that.",
     joined: |name| format!("{name} joined"),
     left: |name| format!("{name} left"),
 
@@ -96,6 +97,12 @@ pub static EN: Texts = Texts {
         format!("Lost the connection to the Moim server; reconnecting (try {attempt})… Calls already connected go on.")
     },
     no_connection: |detail| format!("Could not start a connection: {detail}"),
+    media_server_refused: |detail| {
+        format!("The media server could not use this browser's connection offer, so video and sound may not get through. Reload the page to try again. ({detail})")
+    },
+    no_media_server: |detail| {
+        format!("This room needs the server's media relay, which is not running, so video and sound can't get through. Ask whoever runs Moim. ({detail})")
+    },
     share_failed: "Could not share your screen.",
 
     media_blocked: "Camera and microphone access was blocked. Allow it in the browser's address bar (the camera icon), then reload the page.",

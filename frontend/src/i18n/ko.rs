@@ -56,6 +56,7 @@ pub static KO: Texts = Texts {
     message_everyone: "모두에게 메시지 보내기",
     send: "보내기",
     nobody_to_read: "아직 메시지를 읽을 사람이 없어요.",
+    no_chat_on_server: "이만큼 큰 방(영상이 서버를 거치는 방)에서는 아직 채팅을 쓸 수 없어요. 아무도 받지 못했어요.",
     joined: |name| format!("{name} 님이 들어왔어요"),
     left: |name| format!("{name} 님이 나갔어요"),
 
@@ -98,6 +99,12 @@ pub static KO: Texts = Texts {
         format!("Moim 서버와 연결이 끊겨 다시 연결하고 있어요 ({attempt}번째 시도)… 이미 연결된 통화는 계속돼요.")
     },
     no_connection: |detail| format!("연결을 시작하지 못했어요: {detail}"),
+    media_server_refused: |detail| {
+        format!("미디어 서버가 이 브라우저의 연결 요청을 쓸 수 없어서 영상과 소리가 전달되지 않을 수 있어요. 페이지를 새로 고쳐 다시 시도해 주세요. ({detail})")
+    },
+    no_media_server: |detail| {
+        format!("이 방에는 서버의 미디어 중계가 필요한데 실행 중이 아니라서 영상과 소리를 전달할 수 없어요. Moim 운영자에게 문의해 주세요. ({detail})")
+    },
     share_failed: "화면을 공유하지 못했어요.",
 
     media_blocked: "카메라와 마이크 사용이 차단되었어요. 브라우저 주소창의 카메라 아이콘에서 허용한 뒤 페이지를 새로 고쳐 주세요.",

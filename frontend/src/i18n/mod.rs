@@ -199,6 +199,8 @@ pub struct Texts {
     pub message_everyone: &'static str,
     pub send: &'static str,
     pub nobody_to_read: &'static str,
+    /// Said in a room whose media goes through the server: chat does not reach anyone there yet.
+    pub no_chat_on_server: &'static str,
     pub joined: fn(&str) -> String,
     pub left: fn(&str) -> String,
 
@@ -245,6 +247,11 @@ pub struct Texts {
     /// The signaling socket dropped; this is attempt n to get it back.
     pub reconnecting: fn(u32) -> String,
     pub no_connection: fn(&str) -> String,
+    /// The media server could not use what the page sent it (the server's
+    /// English detail follows): the call's video may not get through.
+    pub media_server_refused: fn(&str) -> String,
+    /// The room needs the media server, which this server does not run.
+    pub no_media_server: fn(&str) -> String,
     /// Followed by why, a media error.
     pub share_failed: &'static str,
 

@@ -3,13 +3,15 @@
 //! [`Socket`] and [`Peer`], and mirrors the room into signals for the view.
 //! One file per concern: [`view`] (what the screen draws), `members` (room
 //! membership → tiles), `socket` (the socket's life and reconnection),
-//! `peers` (the peer connections' effects), `speaking` (the speaking poll),
+//! `peers` (the peer connections' effects), `sfu` (the one connection to the
+//! media server, in a room whose media goes through it), `speaking` (the speaking poll),
 //! [`problem`] (what went wrong, in words). The decisions that need no
 //! browser are in `shared`: `call`, `reconnect`, `roster`.
 
 mod members;
 mod peers;
 pub mod problem;
+mod sfu;
 mod socket;
 mod speaking;
 pub mod view;
@@ -18,7 +20,7 @@ pub use problem::Problem;
 pub use view::{ChatLine, MeetingView, Phase, RemoteTile};
 
 use crate::media::LocalMedia;
-use crate::rtc::Peer;
+use crate::rtc::{Peer, SfuPeer};
 use crate::signaling::Socket;
 use crate::warm_peer::WarmPeer;
 use gloo_timers::callback::{Interval, Timeout};
@@ -68,6 +70,12 @@ struct Inner {
     /// Draws the room screen if the answers are slow.
     room_soon: RefCell<Option<Timeout>>,
     peers: RefCell<BTreeMap<PeerId, Rc<Peer>>>,
+    /// The connection to the media server, in a room whose media goes through it.
+    sfu: RefCell<Option<Rc<SfuPeer>>>,
+    /// The ids of the tracks each tile shown through the SFU plays.
+    sfu_shown: RefCell<BTreeMap<PeerId, Vec<String>>>,
+    /// Watches for members' media to flow through the SFU while the room moves there.
+    sfu_watch: RefCell<Option<Interval>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
     /// Polls who is speaking; dropped (stopped) with the meeting.
@@ -119,6 +127,9 @@ impl Meeting {
             spare_soon: RefCell::new(None),
             room_soon: RefCell::new(None),
             peers: RefCell::new(BTreeMap::new()),
+            sfu: RefCell::new(None),
+            sfu_shown: RefCell::new(BTreeMap::new()),
+            sfu_watch: RefCell::new(None),
             local,
             view,
             speaking_poll: RefCell::new(None),
@@ -142,6 +153,8 @@ impl Meeting {
         self.0.keepalive.borrow_mut().take();
         self.0.socket.borrow_mut().take();
         self.0.peers.borrow_mut().clear();
+        self.0.sfu.borrow_mut().take();
+        self.0.sfu_watch.borrow_mut().take();
         self.0.spare.borrow_mut().take();
         self.0.spare_soon.borrow_mut().take();
         self.0.view.clear_tiles();
@@ -155,8 +168,15 @@ impl Meeting {
     }
 
     /// Sends the new track on every connection in place of the old one
-    /// (and makes a new spare connection, which sends it too).
+    /// (and makes a new spare connection, which sends it too). A new camera
+    /// while a screen is shared waits for the share to end, except to the
+    /// media server, which gets both.
     pub async fn replace_track(&self, track: &MediaStreamTrack) {
+        self.0.sfu_send(track).await;
+        let screen = self.0.local.screen();
+        if track.kind() == "video" && screen.is_some_and(|screen| screen.id() != track.id()) {
+            return;
+        }
         self.0.make_spare_soon(SPARE_AFTER_MS);
         let peers: Vec<Rc<Peer>> = self.0.peers.borrow().values().cloned().collect();
         for peer in peers {
@@ -176,7 +196,11 @@ impl Meeting {
             delivered += usize::from(peer.send_chat(&text).is_ok());
         }
         self.0.view.chat.update(|c| c.push(ChatLine::Mine { text }));
-        if delivered == 0 {
+        // Chat rides on the members' own connections, which a room on the media server has none of.
+        let on_server = self.0.call.borrow().sfu().on() && self.0.call.borrow().members().next().is_some();
+        if on_server && delivered == 0 {
+            self.0.view.chat.update(|c| c.push(ChatLine::NoChatOnServer));
+        } else if delivered == 0 {
             self.0.view.chat.update(|c| c.push(ChatLine::NobodyToRead));
         }
     }
@@ -234,9 +258,11 @@ impl Inner {
             }
             Effect::MembersChanged => {
                 self.sync_tiles();
+                self.sync_sfu_tiles();
                 self.apply_video_budget();
             }
             Effect::Failed { code, message } => self.on_refused(code, message),
+            Effect::Sfu(action) => self.run_sfu(action),
         }
     }
 }

@@ -162,10 +162,13 @@ impl Inner {
     }
 
     fn on_peer(self: &Rc<Self>, peer: PeerId, event: PeerEvent) {
+        // Moving to the media server: a tile already showing what it
+        // forwards keeps it while this connection lingers.
+        let tile = self.view.tile(peer).filter(|_| !self.call.borrow().sfu().shows(peer));
         match event {
             PeerEvent::IceCandidate(candidate) => self.send(&ClientMsg::Ice { to: peer, candidate }),
             PeerEvent::Stream(stream) => {
-                if let Some(tile) = self.view.tile(peer) {
+                if let Some(tile) = tile {
                     tile.stream.set(Some(stream));
                 }
             }
@@ -173,7 +176,7 @@ impl Inner {
                 if state == ConnectionState::Connected {
                     self.apply_video_budget();
                 }
-                if let Some(tile) = self.view.tile(peer) {
+                if let Some(tile) = tile {
                     tile.connection.set(state);
                 }
                 self.input(Input::Connection { peer, state });
@@ -203,7 +206,8 @@ impl Inner {
         *self.spare_soon.borrow_mut() = Some(Timeout::new(after_ms, move || {
             let Some(inner) = weak.upgrade() else { return };
             let Some(ice) = inner.ice_servers() else { return };
-            if inner.left.get() {
+            // On the media server, nobody gets a connection of their own.
+            if inner.left.get() || inner.call.borrow().sfu().on() {
                 return;
             }
             match WarmPeer::spare(ice, inner.local.stream()) {
@@ -219,8 +223,16 @@ impl Inner {
         self.call.borrow().joined().map(|j| j.ice_servers.clone())
     }
 
-    /// Gives each outgoing video its share of the upload for this room size.
+    /// Gives each outgoing video its share of the upload for this room size;
+    /// to the media server, one stream, which it forwards to everyone.
     pub(super) fn apply_video_budget(&self) {
+        if let Some(sfu) = self.sfu_peer() {
+            spawn_local(async move {
+                if let Err(err) = sfu.set_video_budget(shared::budget::video_budget(1)).await {
+                    leptos::logging::debug_warn!("{err}");
+                }
+            });
+        }
         let peers: Vec<Rc<Peer>> = self.peers.borrow().values().cloned().collect();
         let budget = shared::budget::video_budget(peers.len());
         for pc in peers {

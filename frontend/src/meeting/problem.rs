@@ -32,6 +32,10 @@ pub enum Problem {
     ServerSaid(String),
     /// A peer connection could not be made.
     NoConnection(String),
+    /// The media server could not use our offer or answer (the server's detail).
+    MediaServerRefused(String),
+    /// The room needs the media server, and this server runs none.
+    NoMediaServer(String),
     ShareFailed(MediaError),
 }
 
@@ -52,6 +56,8 @@ impl Problem {
             Self::TooManyAttempts(detail) => (t.too_many_attempts)(detail),
             Self::ServerSaid(detail) => (t.server_said)(detail),
             Self::NoConnection(detail) => (t.no_connection)(detail),
+            Self::MediaServerRefused(detail) => (t.media_server_refused)(detail),
+            Self::NoMediaServer(detail) => (t.no_media_server)(detail),
             Self::ShareFailed(err) => format!("{} {}", t.share_failed, err.text(lang)),
         }
     }
@@ -67,6 +73,8 @@ impl Problem {
             ErrorCode::WrongPassword => Self::WrongPassword,
             ErrorCode::InvalidPassword => Self::BadPassword(message),
             ErrorCode::TooManyAttempts => Self::TooManyAttempts(message),
+            ErrorCode::InvalidSdp => Self::MediaServerRefused(message),
+            ErrorCode::NoSfu => Self::NoMediaServer(message),
             _ => Self::ServerSaid(message),
         }
     }
@@ -99,6 +107,18 @@ mod tests {
         assert_eq!(bare.text(Lang::En), "Too many wrong passwords. Wait a while, then try again.");
         assert!(!bare.text(Lang::Ko).contains("()"));
         assert_eq!(Problem::refused(ErrorCode::WrongPassword, "x".into()), Problem::WrongPassword, "unchanged");
+    }
+
+    #[wasm_bindgen_test]
+    fn the_media_servers_refusals_are_said_in_both_languages() {
+        let refused = Problem::refused(ErrorCode::InvalidSdp, "no audio m-line".into());
+        assert_eq!(refused, Problem::MediaServerRefused("no audio m-line".into()));
+        let english = refused.text(Lang::En);
+        assert!(english.starts_with("The media server could not use") && english.ends_with("(no audio m-line)"));
+        assert!(refused.text(Lang::Ko).starts_with("미디어 서버가"), "{}", refused.text(Lang::Ko));
+        let none = Problem::refused(ErrorCode::NoSfu, "off".into());
+        assert_eq!(none, Problem::NoMediaServer("off".into()));
+        assert!(none.text(Lang::En).contains("media relay") && none.text(Lang::Ko).contains("미디어 중계"));
     }
 
     #[wasm_bindgen_test]

@@ -136,7 +136,11 @@ impl Inner {
                     leptos::logging::warn!("{err}");
                 }
             }
-            _ if reconnect::held_while_down(msg) => self.held.borrow_mut().push(msg.clone()),
+            // The media server waits for our answer to its offer; our own
+            // offer is sent again on resume (`SfuAction::ResendOffer`).
+            _ if reconnect::held_while_down(msg) || matches!(msg, ClientMsg::SfuAnswer { .. }) => {
+                self.held.borrow_mut().push(msg.clone())
+            }
             _ => {}
         }
     }

@@ -1,5 +1,5 @@
 //! Who is speaking: their voice level, read every [`SPEAKING_POLL_MS`] for
-//! the tile's highlight.
+//! the tile's highlight (in a mesh; on the media server, the server says).
 
 use super::Inner;
 use leptos::prelude::*;
@@ -11,6 +11,10 @@ pub(super) const SPEAKING_POLL_MS: u32 = 250;
 
 impl Inner {
     pub(super) fn poll_speaking(&self) {
+        // On the media server, the server says who speaks (`Speaking`).
+        if self.call.borrow().sfu().on() {
+            return;
+        }
         for (peer, pc) in self.peers.borrow().iter() {
             let Some(tile) = self.view.tile(*peer) else { continue };
             // Nobody is heard before the call connects, and reading the
