@@ -62,7 +62,8 @@ impl Metrics {
             ServerMsg::Offer { .. }
             | ServerMsg::Answer { .. }
             | ServerMsg::Ice { .. }
-            | ServerMsg::MediaState { .. } => &self.relayed,
+            | ServerMsg::MediaState { .. }
+            | ServerMsg::Chat { .. } => &self.relayed,
             ServerMsg::Resumed { .. } => &self.resumed,
             ServerMsg::Welcome { .. }
             | ServerMsg::PeerJoined { .. }

@@ -38,6 +38,8 @@ pub enum RoomError {
     InvalidPassword(PasswordError),
     #[error("this room's media does not go through the server")]
     NoSfu,
+    #[error("a chat line has 1 to {max} characters", max = shared::protocol::CHAT_MAX_CHARS)]
+    InvalidChat,
 }
 
 impl RoomError {
@@ -55,6 +57,7 @@ impl RoomError {
             Self::WrongPassword => ErrorCode::WrongPassword,
             Self::InvalidPassword(_) => ErrorCode::InvalidPassword,
             Self::NoSfu => ErrorCode::NoSfu,
+            Self::InvalidChat => ErrorCode::InvalidMessage,
         }
     }
 
@@ -186,6 +189,7 @@ impl Rooms {
             Err(ClientMsg::Leave) => Err(RoomError::NotJoined),
             Err(ClientMsg::SfuOffer { sdp }) => self.pass_to_sfu(peer, |room| sfu::Command::Offer { room, peer, sdp }),
             Err(ClientMsg::SfuAnswer { sdp }) => self.pass_to_sfu(peer, |_| sfu::Command::Answer { peer, sdp }),
+            Err(ClientMsg::Chat { text }) => self.chat(peer, text),
             // `relayed` takes every message for one peer.
             Err(ClientMsg::Offer { to, .. } | ClientMsg::Answer { to, .. } | ClientMsg::Ice { to, .. }) => {
                 Err(RoomError::UnknownPeer(to))
@@ -373,6 +377,18 @@ impl Rooms {
         }
         self.to_sfu.push(command(room.to_string()));
         Ok(vec![])
+    }
+
+    /// A chat line to the rest of an SFU room (a mesh's goes member to member).
+    fn chat(&self, from: PeerId, text: String) -> Result<Outbox, RoomError> {
+        let room = self.joined.get(&from).ok_or(RoomError::NotJoined)?;
+        let entry = self.rooms.get(room).filter(|r| r.sfu).ok_or(RoomError::NoSfu)?;
+        let chars = text.chars().count();
+        if chars == 0 || chars > shared::protocol::CHAT_MAX_CHARS || text.trim().is_empty() {
+            return Err(RoomError::InvalidChat);
+        }
+        let line = ServerMsg::Chat { from, text };
+        Ok(entry.members.iter().filter(|m| m.id != from).map(|m| (m.id, line.clone())).collect())
     }
 
     /// What the SFU said, for the members it concerns.
@@ -762,5 +778,30 @@ mod tests {
         assert_eq!(rooms.from_sfu(answer), [(A, ServerMsg::SfuAnswer { sdp: "a".into() })]);
         rooms.leave(A);
         assert!(rooms.from_sfu(sfu::Event::Answer { peer: A, sdp: "late".into() }).is_empty(), "gone: nothing");
+    }
+
+    #[test]
+    fn chat_goes_through_the_server_only_in_an_sfu_room() {
+        let mut mesh = rooms();
+        mesh.handle(A, join("m", "Ana"));
+        mesh.handle(B, join("m", "Ben"));
+        let refused = mesh.handle(A, ClientMsg::Chat { text: "hi".into() });
+        assert!(matches!(refused.as_slice(), [(_, ServerMsg::Error { code: ErrorCode::NoSfu, .. })]), "{refused:?}");
+
+        let mut big = Rooms::new(50, vec![]).with_sfu_from(2);
+        big.handle(A, join("r", "Ana"));
+        big.handle(B, join("r", "Ben"));
+        assert_eq!(
+            big.handle(A, ClientMsg::Chat { text: "hi".into() }),
+            [(B, ServerMsg::Chat { from: A, text: "hi".into() })]
+        );
+        let too_long = "가".repeat(shared::protocol::CHAT_MAX_CHARS + 1);
+        for text in ["", "  ", too_long.as_str()] {
+            let out = big.handle(A, ClientMsg::Chat { text: text.into() });
+            assert!(
+                matches!(out.as_slice(), [(p, ServerMsg::Error { code: ErrorCode::InvalidMessage, .. })] if *p == A),
+                "{out:?}"
+            );
+        }
     }
 }

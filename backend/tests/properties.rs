@@ -90,6 +90,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         1 => Just(ClientMsg::Leave),
         1 => ".{0,10}".prop_map(|sdp| ClientMsg::SfuOffer { sdp }),
         1 => ".{0,10}".prop_map(|sdp| ClientMsg::SfuAnswer { sdp }),
+        1 => ".{0,10}".prop_map(|text| ClientMsg::Chat { text }),
     ]
 }
 
@@ -285,6 +286,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         ".{0,10}".prop_map(|sdp| ServerMsg::SfuAnswer { sdp }),
         (".{0,10}", vec(sfu_track(), 0..4)).prop_map(|(sdp, tracks)| ServerMsg::SfuOffer { sdp, tracks }),
         vec(from(), 0..4).prop_map(|peers| ServerMsg::Speaking { peers }),
+        (from(), ".{0,10}").prop_map(|(from, text)| ServerMsg::Chat { from, text }),
     ]
 }
 

@@ -91,7 +91,6 @@ fn korean_says_the_key_things_in_korean() {
         (en.muted, ko.muted),
         (en.shortcuts, ko.shortcuts),
         (en.nobody_to_read, ko.nobody_to_read),
-        (en.no_chat_on_server, ko.no_chat_on_server),
         (en.media_blocked, ko.media_blocked),
         (en.password_required, ko.password_required),
         (en.wrong_password, ko.wrong_password),

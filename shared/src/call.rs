@@ -133,6 +133,11 @@ pub enum Effect {
     Rejoining,
     /// About the connection to the media server (`crate::sfu_link`).
     Sfu(SfuAction),
+    /// A member's chat line came through the server (a room on the SFU).
+    Said {
+        from: PeerId,
+        text: String,
+    },
 }
 
 /// A remote member as the page shows them.
@@ -452,6 +457,8 @@ impl Call {
                 self.closing(effects)
             }
             ServerMsg::Speaking { peers } => vec![Effect::Sfu(SfuAction::Speaking { peers })],
+            ServerMsg::Chat { from, text } if self.members.contains_key(&from) => vec![Effect::Said { from, text }],
+            ServerMsg::Chat { .. } => vec![],
         }
     }
 

@@ -40,6 +40,7 @@ fn client_msg(msg: &ClientMsg) -> String {
         ClientMsg::Ping => ObjectWriter::tagged("ping"),
         ClientMsg::SfuOffer { sdp } => ObjectWriter::tagged("sfu_offer").str("sdp", sdp),
         ClientMsg::SfuAnswer { sdp } => ObjectWriter::tagged("sfu_answer").str("sdp", sdp),
+        ClientMsg::Chat { text } => ObjectWriter::tagged("chat").str("text", text),
     }
     .finish()
 }

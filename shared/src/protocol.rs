@@ -87,12 +87,21 @@ pub enum ClientMsg {
     SfuAnswer {
         sdp: String,
     },
+    /// A chat line for the room, in a room on the media server (a mesh's
+    /// chat goes over the members' own connections). At most
+    /// [`CHAT_MAX_CHARS`] characters.
+    Chat {
+        text: String,
+    },
 }
+
+/// The longest chat line, in characters.
+pub const CHAT_MAX_CHARS: usize = 2000;
 
 /// Every `type` a [`ClientMsg`] can have, the names `decode` matches (the
 /// property tests draw from this list).
 pub const CLIENT_MSG_TYPES: &[&str] =
-    &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping", "sfu_offer", "sfu_answer"];
+    &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping", "sfu_offer", "sfu_answer", "chat"];
 
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +176,11 @@ pub enum ServerMsg {
     SfuOffer {
         sdp: String,
         tracks: Vec<SfuTrack>,
+    },
+    /// A member's chat line, in a room on the media server.
+    Chat {
+        from: PeerId,
+        text: String,
     },
     /// Who is speaking now in a room on the media server (it reads each
     /// microphone's level), loudest first; empty when nobody is.
@@ -412,6 +426,10 @@ impl ClientMsg {
             sdp: String,
         }
         #[derive(Deserialize)]
+        struct Chat {
+            text: String,
+        }
+        #[derive(Deserialize)]
         struct Nothing {}
         let msg = match &*kind {
             "join" => {
@@ -426,6 +444,7 @@ impl ClientMsg {
             "ping" => fields(text).map(|Nothing {}| Self::Ping),
             "sfu_offer" => fields(text).map(|SfuSdp { sdp }| Self::SfuOffer { sdp }),
             "sfu_answer" => fields(text).map(|SfuSdp { sdp }| Self::SfuAnswer { sdp }),
+            "chat" => fields(text).map(|Chat { text }| Self::Chat { text }),
             _ => return Err(DecodeError::UnknownType(excerpt(&kind))),
         };
         msg.map_err(invalid)

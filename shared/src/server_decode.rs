@@ -76,6 +76,7 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
         "error" => ServerMsg::Error { code: error_code(&f.string("code")?)?, message: f.string("message")? },
         "pong" => ServerMsg::Pong,
         "use_sfu" => ServerMsg::UseSfu,
+        "chat" => ServerMsg::Chat { from: f.peer_id("from")?, text: f.string("text")? },
         "sfu_answer" => ServerMsg::SfuAnswer { sdp: f.string("sdp")? },
         "sfu_offer" => ServerMsg::SfuOffer { sdp: f.string("sdp")?, tracks: f.list("tracks", sfu_track)? },
         "speaking" => ServerMsg::Speaking { peers: f.list("peers", |id| as_uint("peers", id, u64::MAX).map(PeerId))? },

@@ -103,7 +103,7 @@ impl Client {
                     }
                     Effect::CheckConnectionLater { peer, .. } => self.checks.push(peer),
                     Effect::Rejoining => self.rejoins += 1,
-                    Effect::MembersChanged | Effect::Failed { .. } | Effect::Sfu(_) => {}
+                    Effect::MembersChanged | Effect::Failed { .. } | Effect::Sfu(_) | Effect::Said { .. } => {}
                 }
             }
         }

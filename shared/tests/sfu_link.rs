@@ -116,6 +116,7 @@ impl Client {
                     | Effect::ResendOffer { .. }
                     | Effect::MembersChanged
                     | Effect::Failed { .. }
+                    | Effect::Said { .. }
                     | Effect::Rejoining => {}
                 }
             }

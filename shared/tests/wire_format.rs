@@ -42,6 +42,7 @@ fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
         (ClientMsg::Ping, json!({"type": "ping"})),
         (ClientMsg::SfuOffer { sdp: "v=0".into() }, json!({"type": "sfu_offer", "sdp": "v=0"})),
         (ClientMsg::SfuAnswer { sdp: "v=0".into() }, json!({"type": "sfu_answer", "sdp": "v=0"})),
+        (ClientMsg::Chat { text: "안녕".into() }, json!({"type": "chat", "text": "안녕"})),
     ]
 }
 
@@ -147,6 +148,7 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
         ),
         (ServerMsg::Speaking { peers: vec![PeerId(2), PeerId(1)] }, json!({"type": "speaking", "peers": [2, 1]})),
         (ServerMsg::Speaking { peers: vec![] }, json!({"type": "speaking", "peers": []})),
+        (ServerMsg::Chat { from: PeerId(3), text: "hi".into() }, json!({"type": "chat", "from": 3, "text": "hi"})),
         (
             ServerMsg::error(ErrorCode::InvalidSdp, "no m-line"),
             json!({"type": "error", "code": "invalid_sdp", "message": "no m-line"}),

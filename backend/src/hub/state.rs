@@ -49,6 +49,7 @@ fn from_the_room(msg: &ServerMsg) -> bool {
             | ServerMsg::UseSfu
             | ServerMsg::SfuAnswer { .. }
             | ServerMsg::SfuOffer { .. }
+            | ServerMsg::Chat { .. }
     )
 }
 

@@ -56,7 +56,6 @@ pub static EN: Texts = Texts {
     message_everyone: "Message everyone",
     send: "Send",
     nobody_to_read: "Nobody else is here yet to read that.",
-    no_chat_on_server: "Chat does not work yet in a room this big (its video goes through the server): nobody got that.",
     joined: |name| format!("{name} joined"),
     left: |name| format!("{name} left"),
 

@@ -56,7 +56,6 @@ pub static KO: Texts = Texts {
     message_everyone: "모두에게 메시지 보내기",
     send: "보내기",
     nobody_to_read: "아직 메시지를 읽을 사람이 없어요.",
-    no_chat_on_server: "이만큼 큰 방(영상이 서버를 거치는 방)에서는 아직 채팅을 쓸 수 없어요. 아무도 받지 못했어요.",
     joined: |name| format!("{name} 님이 들어왔어요"),
     left: |name| format!("{name} 님이 나갔어요"),
 

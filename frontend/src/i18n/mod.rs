@@ -199,8 +199,6 @@ pub struct Texts {
     pub message_everyone: &'static str,
     pub send: &'static str,
     pub nobody_to_read: &'static str,
-    /// Said in a room whose media goes through the server: chat does not reach anyone there yet.
-    pub no_chat_on_server: &'static str,
     pub joined: fn(&str) -> String,
     pub left: fn(&str) -> String,
 

@@ -191,16 +191,17 @@ impl Meeting {
         if text.is_empty() {
             return;
         }
-        let mut delivered = 0;
-        for peer in self.0.peers.borrow().values() {
-            delivered += usize::from(peer.send_chat(&text).is_ok());
-        }
+        let anyone = self.0.call.borrow().members().next().is_some();
+        // On the media server chat goes through the server; in a mesh, over the members' own connections.
+        let delivered = if self.0.call.borrow().sfu().on() {
+            self.0.send(&ClientMsg::Chat { text: text.clone() });
+            anyone
+        } else {
+            let peers = self.0.peers.borrow();
+            peers.values().filter(|peer| peer.send_chat(&text).is_ok()).count() > 0
+        };
         self.0.view.chat.update(|c| c.push(ChatLine::Mine { text }));
-        // Chat rides on the members' own connections, which a room on the media server has none of.
-        let on_server = self.0.call.borrow().sfu().on() && self.0.call.borrow().members().next().is_some();
-        if on_server && delivered == 0 {
-            self.0.view.chat.update(|c| c.push(ChatLine::NoChatOnServer));
-        } else if delivered == 0 {
+        if !delivered {
             self.0.view.chat.update(|c| c.push(ChatLine::NobodyToRead));
         }
     }
@@ -263,6 +264,7 @@ impl Inner {
             }
             Effect::Failed { code, message } => self.on_refused(code, message),
             Effect::Sfu(action) => self.run_sfu(action),
+            Effect::Said { from, text } => self.said(from, &text),
         }
     }
 }

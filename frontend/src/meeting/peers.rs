@@ -182,11 +182,7 @@ impl Inner {
                 self.input(Input::Connection { peer, state });
             }
             PeerEvent::ChatOpen => {}
-            PeerEvent::Chat(text) => {
-                let from = self.call.borrow().member(peer).map(|m| m.name.to_string()).unwrap_or_default();
-                let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
-                self.view.chat.update(|c| c.push(ChatLine::Said { from, text }));
-            }
+            PeerEvent::Chat(text) => self.said(peer, &text),
         }
     }
 
@@ -250,5 +246,14 @@ pub(super) async fn add_ice(pc: Rc<Peer>, candidate: IceCandidate) {
     // A candidate for a rolled-back offer may fail; the call goes on.
     if let Err(err) = pc.add_ice(&candidate).await {
         leptos::logging::debug_warn!("{err}");
+    }
+}
+
+impl Inner {
+    /// A member's chat line, over our connection to them or through the server.
+    pub(super) fn said(&self, peer: PeerId, text: &str) {
+        let from = self.call.borrow().member(peer).map(|m| m.name.to_string()).unwrap_or_default();
+        let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
+        self.view.chat.update(|c| c.push(ChatLine::Said { from, text }));
     }
 }

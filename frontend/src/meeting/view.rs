@@ -62,9 +62,6 @@ pub enum ChatLine {
     Left(String),
     /// You said something with nobody connected to read it.
     NobodyToRead,
-    /// You said something in a room whose media goes through the server,
-    /// which carries no chat yet.
-    NoChatOnServer,
 }
 
 impl ChatLine {
@@ -76,7 +73,6 @@ impl ChatLine {
             Self::Joined(name) => Some((t.joined)(name)),
             Self::Left(name) => Some((t.left)(name)),
             Self::NobodyToRead => Some(t.nobody_to_read.to_owned()),
-            Self::NoChatOnServer => Some(t.no_chat_on_server.to_owned()),
         }
     }
 }
