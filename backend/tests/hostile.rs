@@ -312,9 +312,9 @@ async fn server_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
 async fn frames_that_break_the_protocol_get_their_close_code_and_give_the_seat_up() {
     let addr = signaling(2).await;
     let too_big = {
-        // A header announcing 70,000 bytes: refused before they arrive.
+        // A header announcing more than the limit: refused before the bytes arrive.
         let mut frame = vec![0x81, 0x80 | 127];
-        frame.extend(70_000u64.to_be_bytes());
+        frame.extend((shared::protocol::MAX_FRAME_BYTES as u64 + 1).to_be_bytes());
         frame.extend([1, 2, 3, 4]);
         frame
     };

@@ -55,7 +55,7 @@ impl Engine {
         emit: Box<dyn FnMut(Event) + Send>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let candidates = candidates(&config, &sockets.locals());
+        let candidates = candidates(&config, sockets.locals());
         Self {
             config,
             sockets,

@@ -113,7 +113,15 @@ impl Session {
         let mut rtc = Rtc::builder()
             .set_crypto_provider(crypto.clone())
             .set_ice_lite(true)
+            // Opus and VP8, which every browser sends: each codec named
+            // costs every m-line of an SDP (a room of 50 names ~150).
+            .clear_codecs()
+            .enable_opus(true, false)
             .enable_vp8(true)
+            // Resends come from this history; str0m's default of 1000
+            // packets per forwarded video (over a megabyte) times a room's
+            // tracks is what a session would hold. 256 is over a second.
+            .set_send_buffer_video(256)
             .set_stats_interval(Some(Duration::from_secs(1)))
             .build(now);
         for candidate in candidates {

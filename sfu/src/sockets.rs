@@ -3,14 +3,22 @@
 //! pair) is the socket it arrived on.
 
 use crate::Config;
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 /// The waker's token; sockets are tokens 0, 1, ...
 pub(crate) const WAKER: mio::Token = mio::Token(usize::MAX);
 
+/// Kernel buffers per socket. The default (~208 KiB) overflows when a
+/// room's keyframes arrive together; the kernel caps this at `rmem_max` /
+/// `wmem_max` without complaint.
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
 pub(crate) struct Sockets {
     sockets: Vec<mio::net::UdpSocket>,
+    /// Each socket's address, read once (a system call per packet otherwise).
+    locals: Vec<SocketAddr>,
 }
 
 impl Sockets {
@@ -24,27 +32,28 @@ impl Sockets {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "the media server needs an IPv4 address"));
         };
         // Port 0 picks one on the first address; the others must take the same.
-        let socket = mio::net::UdpSocket::bind(SocketAddr::new(*first, config.port))?;
+        let socket = udp(SocketAddr::new(*first, config.port))?;
         let port = socket.local_addr()?.port();
         let mut sockets = vec![socket];
         for ip in rest {
-            let socket = mio::net::UdpSocket::bind(SocketAddr::new(*ip, port))
+            let socket = udp(SocketAddr::new(*ip, port))
                 .map_err(|e| io::Error::new(e.kind(), format!("media port {port} on {ip}: {e}")))?;
             sockets.push(socket);
         }
-        Ok(Self { sockets })
+        let locals = sockets.iter().map(mio::net::UdpSocket::local_addr).collect::<io::Result<_>>()?;
+        Ok(Self { sockets, locals })
     }
 
     pub(crate) fn port(&self) -> u16 {
-        self.local(0).port()
+        self.locals[0].port()
     }
 
     pub(crate) fn local(&self, index: usize) -> SocketAddr {
-        self.sockets[index].local_addr().expect("a bound socket has an address")
+        self.locals[index]
     }
 
-    pub(crate) fn locals(&self) -> Vec<SocketAddr> {
-        (0..self.sockets.len()).map(|i| self.local(i)).collect()
+    pub(crate) fn locals(&self) -> &[SocketAddr] {
+        &self.locals
     }
 
     pub(crate) fn register(&mut self, registry: &mio::Registry) -> io::Result<()> {
@@ -60,11 +69,26 @@ impl Sockets {
 
     /// Sends from the socket bound to `source` (the first if none is).
     pub(crate) fn send(&self, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
-        let socket =
-            self.sockets.iter().find(|s| s.local_addr().is_ok_and(|a| a == source)).unwrap_or(&self.sockets[0]);
-        if let Err(e) = socket.send_to(data, destination) {
+        let index = self.locals.iter().position(|local| *local == source).unwrap_or(0);
+        if let Err(e) = self.sockets[index].send_to(data, destination) {
             // A full send buffer drops the packet, as the network would.
             tracing::debug!(%destination, "media send failed: {e}");
         }
     }
+}
+
+/// A non-blocking UDP socket on `addr` with big kernel buffers.
+fn udp(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    for (what, set) in [
+        ("receive", Socket::set_recv_buffer_size as fn(&Socket, usize) -> io::Result<()>),
+        ("send", Socket::set_send_buffer_size),
+    ] {
+        if let Err(e) = set(&socket, SOCKET_BUFFER) {
+            tracing::warn!("media socket {what} buffer: {e}");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(mio::net::UdpSocket::from_std(socket.into()))
 }

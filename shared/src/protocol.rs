@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Largest text frame the server accepts; a bigger one closes the connection.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Sized for a room of 50 on the media server, whose answer to the server's
+/// offer names about 150 m-lines.
+pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 
 /// WebSocket close codes the server uses (4000–4999 are for applications).
 pub mod close_code {
