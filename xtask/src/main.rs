@@ -10,7 +10,8 @@ const USAGE: &str = "usage: cargo xtask <command> [-- backend flags]
 
 commands:
   setup   install what is missing: wasm32 target, trunk, wasm-bindgen-cli;
-          with --browsers also Chromium and chromedriver
+          with --browsers also Chromium and chromedriver; with --janus also
+          Janus (Debian's janus, for `bench sfu`)
   build   setup, then build the release client into dist/
   run     build, then start Moim on http://localhost:8080
           (flags after `--` go to the backend, e.g. `cargo xtask run -- --port 9000`)
@@ -18,12 +19,15 @@ commands:
           warnings as errors
   test    lint, then every test: protocol and backend, browser tests of the
           client modules, and the real app end to end in headless Chromium
-  bench   [relay|browser] [--smoke] [flags]: the benchmarks (both by default).
+  bench   [relay|browser|sfu] [--smoke] [flags]: the benchmarks (all three
+          by default).
           relay: Moim against a Socket.io 4 relay on loopback (Node.js and
           npm from Debian, socket.io from npm into target/bench), report in
           docs/BENCHMARKS.md; browser: call setup and page load in headless
-          Chromium, report in target/bench/browser.md. --smoke: tiny runs,
-          reports in target/bench/ (what CI runs)";
+          Chromium, report in target/bench/browser.md; sfu: Moim's media
+          server beside Janus's videoroom, one load bot (str0m), Janus from
+          Debian, report in docs/BENCHMARKS.md. --smoke: tiny runs, reports
+          in target/bench/ (what CI runs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,7 +36,13 @@ fn main() -> ExitCode {
         None => ("", &[][..]),
     };
     let outcome = match command {
-        "setup" => tools::setup(rest.iter().any(|a| a == "--browsers")),
+        "setup" => tools::setup(rest.iter().any(|a| a == "--browsers")).and_then(|()| {
+            if rest.iter().any(|a| a == "--janus") {
+                tools::janus()
+            } else {
+                Ok(())
+            }
+        }),
         "build" => tools::setup(false).and_then(|()| build()),
         "run" => tools::setup(false).and_then(|()| build()).and_then(|()| run(passthrough(rest))),
         "lint" => tools::setup(false).and_then(|()| lint()),
@@ -96,16 +106,17 @@ fn run(backend_args: &[String]) -> Result<(), String> {
     run_cmd(backend)
 }
 
-/// `bench/` (both servers, one load generator) and `e2e`'s browser_bench;
-/// flags after the part's name pass through to it.
+/// `bench/` (both servers, one load generator), `e2e`'s browser_bench and
+/// `bench/`'s sfu_bench; flags after the part's name pass through to it.
 fn bench(args: &[String]) -> Result<(), String> {
-    let (relay, browser, flags) = match args.first().map(String::as_str) {
-        Some("relay") => (true, false, passthrough(&args[1..])),
-        Some("browser") => (false, true, passthrough(&args[1..])),
-        _ => (true, true, passthrough(args)),
+    let (relay, browser, sfu, flags) = match args.first().map(String::as_str) {
+        Some("relay") => (true, false, false, passthrough(&args[1..])),
+        Some("browser") => (false, true, false, passthrough(&args[1..])),
+        Some("sfu") => (false, false, true, passthrough(&args[1..])),
+        _ => (true, true, true, passthrough(args)),
     };
     if (relay && browser) && flags.iter().any(|a| a != "--smoke") {
-        return Err("name the part (`bench relay ...` or `bench browser ...`) to give it flags".into());
+        return Err("name the part (`bench relay ...`, `bench browser ...` or `bench sfu ...`) to give it flags".into());
     }
     // A smoke run only proves the benchmarks work: debug builds, which the
     // tests have already compiled, spare a fresh machine minutes of release builds.
@@ -118,6 +129,20 @@ fn bench(args: &[String]) -> Result<(), String> {
         build.arg("build").args(release).args(["--package", "backend", "--package", "bench"]);
         run_cmd(build)?;
         let mut bench = Command::new(target.join(profile).join("bench"));
+        bench.args(flags);
+        run_cmd(bench)?;
+    }
+    if sfu {
+        // A smoke run installs nothing: without Janus it measures Moim alone
+        // (and says so), so CI needs no Janus.
+        if !smoke {
+            tools::janus()?;
+        }
+        let mut build = cargo();
+        build.arg("build").args(release).args(["--package", "backend", "--package", "bench", "--bin", "backend"]);
+        build.args(["--bin", "sfu_bench"]);
+        run_cmd(build)?;
+        let mut bench = Command::new(target.join(profile).join("sfu_bench"));
         bench.args(flags);
         run_cmd(bench)?;
     }

@@ -33,6 +33,12 @@ pub fn node() -> Result<(), String> {
     debian_packages(&[("nodejs", "/usr/bin/node"), ("npm", "/usr/bin/npm")])
 }
 
+/// Janus 1.1 (Debian's `janus`), which `cargo xtask bench sfu` measures
+/// beside Moim's media server.
+pub fn janus() -> Result<(), String> {
+    debian_packages(&[("janus", "/usr/bin/janus")])
+}
+
 /// `~/.cargo/bin/<name>` when cargo installed it there, else `<name>` on PATH.
 pub fn bin(name: &str) -> PathBuf {
     let installed = cargo_home().join("bin").join(name);
