@@ -259,8 +259,8 @@ async fn receive_stats(person: &Browser) -> Result<Value> {
     Ok(person.client.execute_async(&script, vec![]).await?)
 }
 
-/// The longest any remote video may freeze in the move test (see there).
-const MAX_STALL_MS: f64 = 2000.0;
+/// The longest any remote video may freeze in the move test.
+const MAX_STALL_MS: f64 = 1000.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mesh_of_three_moves_to_the_media_server_as_a_fourth_joins() -> Result<()> {
@@ -311,10 +311,9 @@ async fn a_mesh_of_three_moves_to_the_media_server_as_a_fourth_joins() -> Result
         // The move itself: the SFU's stream is shown once it flows, the direct one kept until then.
         assert_eq!(gaps.as_object().map(|g| g.len()), Some(2), "each moved tile's first new frame was seen: {gaps}");
         assert!(worst(&gaps) <= 1000.0, "a tile went blank for {} ms as it moved to the SFU: {gaps}", worst(&gaps));
-        // Any stall, moving or not. The SFU's own streams freeze for up to
-        // ~1.7 s at times on a two-core machine running four browsers (a
-        // member who never was in the mesh too, lost packets none): hence
-        // the margin over the move's 1 s.
+        // Any stall, moving or not: the one second. (Measured: the
+        // longest ~280 ms, one sample, once str0m was built optimized and
+        // the SFU's sockets had room for a room's keyframes.)
         assert!(
             worst(&stalls) <= MAX_STALL_MS,
             "a remote tile showed no new frame for {} ms: {stalls}",
