@@ -8,6 +8,8 @@
 //!    from `createOffer` to the first remote frame on each side; and a
 //!    stricter floor, the same page asking for Moim's start rate
 //!    (`x-google-start-bitrate`) in the descriptions it hands over.
+//!    In the same runs, the same call in a room on the media server (a
+//!    second server, `--sfu-from 2`): the target is the mesh's figure + 50 ms.
 //! 3. **Page load to the self-preview's first frame**: `/r/<room>` from
 //!    navigation start to the first frame of `video.self`; next to it a
 //!    bare page that only calls `getUserMedia` and shows it in a `<video>`.
@@ -109,11 +111,14 @@ async fn bench(args: Args) -> Result<()> {
     let mut harness = Harness::start(2).await?;
     harness.serve_dist(dist.clone()).await?;
     eprintln!("serving {} at {}", dist.display(), harness.base);
+    let mut sfu = Harness::start_sfu(2, 2).await?;
+    sfu.serve_dist(dist.clone()).await?;
+    eprintln!("and with every room on the media server at {}", sfu.base);
 
     // Every browser is closed at the end, whatever happened; the harness's
     // Drop kills chromedriver's process group as a last resort.
     let mut browsers: Vec<Browser> = Vec::new();
-    let result = measure(&harness, &args, &mut browsers).await;
+    let result = measure(&harness, &sfu, &args, &mut browsers).await;
     for browser in browsers {
         if let Err(err) = browser.close().await {
             eprintln!("closing a browser: {err}");
@@ -157,9 +162,11 @@ struct CallRun {
     floor: Marks,
     /// The floor whose descriptions ask for Moim's start rate.
     strict: Marks,
+    /// The same call in a room on the media server: newcomer, resident.
+    sfu: (Marks, Marks),
 }
 
-async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) -> Result<Results> {
+async fn measure(harness: &Harness, sfu: &Harness, args: &Args, browsers: &mut Vec<Browser>) -> Result<Results> {
     let mut results = Results::default();
     let base = harness.base.as_str();
 
@@ -167,26 +174,35 @@ async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) ->
     // in both (a fresh page load, which also leaves the last run's room).
     browsers.push(harness.browser(&[]).await?); // the one already in the room
     browsers.push(harness.browser(&[]).await?); // the newcomer, who also hosts the floor page
+    browsers.push(sfu.browser(&[]).await?); // the same two, for the server with the SFU
+    browsers.push(sfu.browser(&[]).await?);
     let prefix = format!("bench-{}", std::process::id());
     for run in 0..args.runs {
         let (resident, newcomer) = (&browsers[0], &browsers[1]);
+        let (sfu_resident, sfu_newcomer) = (&browsers[2], &browsers[3]);
         let room = format!("{prefix}-{run}");
+        let on_sfu = async {
+            let call = call_setup(sfu_resident, sfu_newcomer, &format!("{prefix}-sfu-{run}")).await;
+            park(&[sfu_resident, sfu_newcomer]).await;
+            call
+        };
         // Alternate which goes first, so a drift in machine load hits both alike.
         let floors = async {
             let floor = floor_run(newcomer, base, None).await;
             (floor, floor_run(newcomer, base, Some(shared::budget::START_KBPS)).await)
         };
-        let (moim, (floor, strict)) = if run % 2 == 0 {
+        let (moim, (floor, strict), on_sfu) = if run % 2 == 0 {
             let moim = call_setup(resident, newcomer, &room).await;
             park(&[resident, newcomer]).await;
-            (moim, floors.await)
+            (moim, floors.await, on_sfu.await)
         } else {
+            let on_sfu = on_sfu.await;
             let floors = floors.await;
-            (call_setup(resident, newcomer, &room).await, floors)
+            (call_setup(resident, newcomer, &room).await, floors, on_sfu)
         };
         park(&[resident, newcomer]).await;
-        match (moim, floor, strict) {
-            (Ok((newcomer_marks, resident_marks, skew)), Ok(floor), Ok(strict)) => {
+        match (moim, floor, strict, on_sfu) {
+            (Ok((newcomer_marks, resident_marks, skew)), Ok(floor), Ok(strict), Ok((sfu_new, sfu_res, _))) => {
                 eprintln!(
                     "call setup run {}: Moim {:.0} ms (newcomer) / {:.0} ms (in the room); floor {:.0} / {:.0} ms; \
                      with the start rate {:.0} / {:.0} ms",
@@ -198,14 +214,20 @@ async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) ->
                     strict["frame_offerer"],
                     strict["frame_answerer"]
                 );
+                eprintln!(
+                    "  on the SFU {:.0} ms (newcomer) / {:.0} ms (in the room)",
+                    sfu_new["frame"], sfu_res["frame"]
+                );
                 results.max_clock_skew_ms = results.max_clock_skew_ms.max(skew.abs());
-                results.calls.push(CallRun { newcomer: newcomer_marks, resident: resident_marks, floor, strict });
+                let sfu = (sfu_new, sfu_res);
+                results.calls.push(CallRun { newcomer: newcomer_marks, resident: resident_marks, floor, strict, sfu });
             }
-            (moim, floor, strict) => {
+            (moim, floor, strict, on_sfu) => {
                 let why = [
                     moim.err().map(|e| format!("Moim: {e}")),
                     floor.err().map(|e| format!("floor: {e}")),
                     strict.err().map(|e| format!("floor with the start rate: {e}")),
+                    on_sfu.err().map(|e| format!("on the SFU: {e}")),
                 ];
                 let why = why.into_iter().flatten().collect::<Vec<_>>().join("; ");
                 eprintln!("call setup run {} failed: {why}", run + 1);
@@ -219,7 +241,7 @@ async fn measure(harness: &Harness, args: &Args, browsers: &mut Vec<Browser>) ->
 
     // Figure 3: a third, fresh browser, so its HTTP cache starts empty.
     browsers.push(harness.browser(&[]).await?);
-    let visitor = &browsers[2];
+    let visitor = &browsers[4];
     harness.cdp(visitor, "Page.addScriptToEvaluateOnNewDocument", json!({ "source": ON_NEW_DOCUMENT })).await?;
     harness.cdp(visitor, "Network.enable", json!({})).await?;
     // One load of each first, not counted: a first visit fills the cache.

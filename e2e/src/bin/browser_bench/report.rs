@@ -63,6 +63,8 @@ pub fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, too
     let floor_answerer = column(r.calls.iter().map(|c| &c.floor), "frame_answerer");
     let strict_offerer = column(r.calls.iter().map(|c| &c.strict), "frame_offerer");
     let strict_answerer = column(r.calls.iter().map(|c| &c.strict), "frame_answerer");
+    let sfu_newcomer = column(r.calls.iter().map(|c| &c.sfu.0), "frame");
+    let sfu_resident = column(r.calls.iter().map(|c| &c.sfu.1), "frame");
     let moim_warm = column(&r.moim_warm, "self_frame");
     let bare_warm = column(&r.bare_warm, "self_frame");
     let moim_cold = column(&r.moim_cold, "self_frame");
@@ -129,6 +131,17 @@ pub fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, too
             fmt_ratio(ratio(moim, strict))
         );
     }
+    for (page, on_sfu, mesh) in
+        [("newcomer's page", &sfu_newcomer, &newcomer), ("page already in the room", &sfu_resident, &resident)]
+    {
+        let _ = writeln!(
+            s,
+            "| 2. call setup, {page}, **in a room on the media server** (`--sfu-from 2`; beside: the mesh's figure) | {} | {} | {} | {n_calls} |",
+            ms(on_sfu),
+            ms(mesh),
+            fmt_diff(diff(on_sfu, mesh))
+        );
+    }
     let _ = writeln!(
         s,
         "| **3. page load → self-preview's first frame**, repeat visit (HTTP cache on) | {} | {} | {} | {} |",
@@ -153,6 +166,12 @@ pub fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, too
         ("call setup ≤ 1.15× the floor, page already in the room", ratio(&resident, &floor_answerer)),
     ] {
         let _ = writeln!(s, "| {label} | {} ({}) |", x.map(|x| met(x <= 1.15)).unwrap_or("–"), fmt_ratio(x));
+    }
+    for (label, x) in [
+        ("call setup on the SFU ≤ the mesh + 50 ms, newcomer's page", diff(&sfu_newcomer, &newcomer)),
+        ("call setup on the SFU ≤ the mesh + 50 ms, page already in the room", diff(&sfu_resident, &resident)),
+    ] {
+        let _ = writeln!(s, "| {label} | {} ({}) |", x.map(|x| met(x <= 50.0)).unwrap_or("–"), fmt_diff(x));
     }
     for (label, x) in [
         ("page load to self-preview ≤ bare + 100 ms, repeat visit", diff(&moim_warm, &bare_warm)),
