@@ -9,6 +9,7 @@
 
 mod load;
 mod percentile;
+mod proc_stats;
 mod report;
 mod run;
 mod servers;

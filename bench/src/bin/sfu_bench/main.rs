@@ -13,6 +13,8 @@ mod media;
 mod moim;
 mod peer;
 mod point;
+#[path = "../../proc_stats.rs"]
+mod proc_stats;
 mod procfs;
 mod recv;
 mod report;
