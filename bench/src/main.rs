@@ -9,6 +9,7 @@
 
 mod load;
 mod percentile;
+mod printed_port;
 mod proc_stats;
 mod report;
 mod run;

@@ -122,13 +122,7 @@ pub fn start(proto: Proto, backend: &Path, socketio: &Path, cpu: Option<usize>, 
             return Err(format!("{proto:?} printed no address within a minute; see {}", log.display()));
         }
     };
-    // "… running at http://localhost:PORT": the digits after the last colon.
-    let port = line
-        .rsplit(':')
-        .next()
-        .map(|p| p.trim_start().chars().take_while(char::is_ascii_digit).collect::<String>())
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| format!("no port in {line:?}"))?;
+    let port = crate::printed_port::printed_port(&line)?;
     Ok(Server { child, pid, port })
 }
 

@@ -13,6 +13,8 @@ mod media;
 mod moim;
 mod peer;
 mod point;
+#[path = "../../printed_port.rs"]
+mod printed_port;
 #[path = "../../proc_stats.rs"]
 mod proc_stats;
 mod procfs;

@@ -84,13 +84,7 @@ impl Backend {
             terminate(&mut child, pid);
             return Err(format!("the backend printed no address within a minute; see {}", log.display()));
         };
-        // "… running at http://localhost:PORT": the digits after the last colon.
-        let port = line
-            .rsplit(':')
-            .next()
-            .map(|p| p.trim_start().chars().take_while(char::is_ascii_digit).collect::<String>())
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("no port in {line:?}"))?;
+        let port = crate::printed_port::printed_port(&line)?;
         Ok(Backend { child, pid, port })
     }
 
