@@ -26,6 +26,9 @@ pub struct Harness {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     webdriver: String,
     _chromedriver: Child,
+    /// chromedriver's and its browsers' TMPDIR: browsers killed at the end
+    /// leave their profile folders behind, so the harness removes them.
+    scratch: PathBuf,
 }
 
 type Server = tokio::task::JoinHandle<std::io::Result<()>>;
@@ -60,7 +63,7 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let (server, shutdown) = serve(listener, config.clone());
-        let (chromedriver, webdriver) = start_chromedriver().await?;
+        let (chromedriver, webdriver, scratch) = start_chromedriver().await?;
         let base = format!("http://localhost:{}", addr.port());
         Ok(Self {
             base,
@@ -70,6 +73,7 @@ impl Harness {
             shutdown: Some(shutdown),
             webdriver,
             _chromedriver: chromedriver,
+            scratch,
         })
     }
 
@@ -102,12 +106,15 @@ fn config(capacity: usize) -> Result<backend::Config> {
     })
 }
 
-/// Starts chromedriver on a free port: it and its address.
-async fn start_chromedriver() -> Result<(Child, String)> {
+/// Starts chromedriver on a free port: it, its address and its TMPDIR.
+async fn start_chromedriver() -> Result<(Child, String, PathBuf)> {
     let port = free_port().await?;
+    let scratch = std::env::temp_dir().join(format!("moim-e2e-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
     let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     let chromedriver = Command::new(&binary)
         .arg(format!("--port={port}"))
+        .env("TMPDIR", &scratch)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -123,7 +130,7 @@ async fn start_chromedriver() -> Result<(Child, String)> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok((chromedriver, webdriver))
+    Ok((chromedriver, webdriver, scratch))
 }
 
 impl Harness {
@@ -259,6 +266,7 @@ impl Drop for Harness {
                 .stderr(Stdio::null())
                 .status();
         }
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
