@@ -6,7 +6,7 @@
 //! the session's ICE credentials). Only sessions whose timer is due are woken.
 
 use crate::metrics::Metrics;
-use crate::session::{OutState, Session, TrackIn, Way};
+use crate::session::{OutState, Session, Way};
 use crate::sockets::{Sockets, WAKER};
 use crate::speaking::Speaking;
 use crate::{Command, Config, Event, SdpError};
@@ -150,6 +150,7 @@ impl Engine {
                 Some(session) => match session.accept_offer(&sdp) {
                     Ok(sdp) => {
                         (self.emit)(Event::Answer { peer, sdp });
+                        self.announce(peer);
                         self.dirty.push(peer);
                     }
                     Err(error) => self.refuse(peer, error),
@@ -168,6 +169,7 @@ impl Engine {
                         self.rooms.entry(room).or_default().push(peer);
                         self.metrics.sessions.fetch_add(1, Relaxed);
                         (self.emit)(Event::Answer { peer, sdp });
+                        self.announce(peer);
                         self.dirty.push(peer);
                     }
                     Err(error) => self.refuse(peer, error),
@@ -179,9 +181,13 @@ impl Engine {
                 };
                 match session.accept_answer(&sdp) {
                     Ok(opened) => {
-                        // A new subscriber needs a keyframe to start from.
-                        for (origin, mid) in opened {
-                            self.keyframe(origin, mid, KeyframeRequestKind::Pli, now);
+                        // A new subscriber needs a keyframe to start from;
+                        // before its DTLS is up, str0m would drop the
+                        // keyframe, so the request waits for `Connected`.
+                        if session.connected {
+                            for (origin, mid) in opened {
+                                self.keyframe(origin, mid, KeyframeRequestKind::Pli, now);
+                            }
                         }
                         self.dirty.push(peer);
                     }
@@ -351,17 +357,8 @@ impl Engine {
         match event {
             RtcEvent::MediaAdded(added) => {
                 let Some(session) = self.sessions.get_mut(&peer) else { return };
-                if session.published(added.mid, added.kind, added.direction).is_none() {
-                    return;
-                }
-                let room = session.room.clone();
-                let Some(track) = session.source_of(added.mid).map(TrackIn::published) else { return };
-                for other in self.rooms.get(&room).into_iter().flatten().copied().collect::<Vec<_>>() {
-                    if let Some(subscriber) = self.sessions.get_mut(&other).filter(|_| other != peer) {
-                        subscriber.forward_from(peer, track);
-                        self.dirty.push(other);
-                    }
-                }
+                session.published(added.mid, added.kind, added.direction);
+                self.announce(peer);
             }
             RtcEvent::MediaData(data) => self.forward(peer, data, now),
             RtcEvent::KeyframeRequest(request) => {
@@ -387,7 +384,33 @@ impl Engine {
                 Metrics::add(&self.metrics.packets_lost, lost.round() as u64);
             }
             RtcEvent::IceConnectionStateChange(state) => tracing::debug!(%peer, ?state, "media ICE"),
+            RtcEvent::Connected => {
+                let Some(session) = self.sessions.get_mut(&peer) else { return };
+                session.connected = true;
+                // What was opened before media could flow starts from a keyframe.
+                let open: Vec<_> = session.open_video().collect();
+                for (origin, mid) in open {
+                    self.keyframe(origin, mid, KeyframeRequestKind::Pli, now);
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// Offers the others in the room what `peer` newly publishes.
+    fn announce(&mut self, peer: PeerId) {
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        let (room, tracks) = (session.room.clone(), session.take_unannounced());
+        if tracks.is_empty() {
+            return;
+        }
+        for other in self.rooms.get(&room).into_iter().flatten().copied().collect::<Vec<_>>() {
+            if let Some(subscriber) = self.sessions.get_mut(&other).filter(|_| other != peer) {
+                for &track in &tracks {
+                    subscriber.forward_from(peer, track);
+                }
+                self.dirty.push(other);
+            }
         }
     }
 
@@ -442,7 +465,9 @@ impl Engine {
     }
 
     fn keyframe(&mut self, origin: PeerId, mid: str0m::media::Mid, kind: KeyframeRequestKind, now: Instant) {
-        if let Some(publisher) = self.sessions.get_mut(&origin) {
+        // A publisher not connected yet starts with a keyframe anyway; a
+        // request now would only hold off the next one for a second.
+        if let Some(publisher) = self.sessions.get_mut(&origin).filter(|p| p.connected) {
             if publisher.request_keyframe(mid, kind, now) {
                 Metrics::add(&self.metrics.keyframe_requests, 1);
                 self.dirty.push(origin);

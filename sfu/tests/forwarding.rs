@@ -220,3 +220,49 @@ fn a_server_behind_nat_offers_its_public_address_too() {
     assert!(sdp.contains(&format!("127.0.0.1 {port} typ host")), "{sdp}");
     assert!(sdp.contains(&format!("203.0.113.7 {port} typ host")), "{sdp}");
 }
+
+#[test]
+fn a_newcomer_gets_its_keyframe_once_its_connection_can_carry_it() {
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
+    camera(&mut meeting, 0..10);
+    // Past the publisher's one request a second.
+    meeting.run_until(Duration::from_millis(1100), |_| false);
+    // A newcomer answers the SFU's offer before its DTLS is up: a keyframe
+    // sent then would be dropped, so the request must come once it is up.
+    meeting.join(3);
+    let mut when_connected = None;
+    let asked = meeting.run_until(WAIT, |m| {
+        if when_connected.is_none() && m.member(3).connected {
+            when_connected = Some(m.member(1).keyframe_requests);
+        }
+        when_connected.is_some_and(|before| m.member(1).keyframe_requests > before)
+    });
+    assert!(asked, "no keyframe asked for once the newcomer was connected");
+}
+
+#[test]
+fn the_others_are_offered_a_newcomers_tracks_before_its_connection_is_up() {
+    let mut meeting = connected(Meeting::start(), &[1]);
+    meeting.join(2);
+    // str0m tells of a member's tracks once its connection is up; the SFU
+    // reads them from its offer, so the others' renegotiation runs alongside.
+    let mut early = false;
+    meeting.run_until(WAIT, |m| {
+        early |= !m.member(2).connected && !m.member(1).tracks.is_empty();
+        m.all_connected()
+    });
+    assert!(early, "member 1 was offered member 2's tracks only once 2 was connected");
+    assert!(meeting.all_connected());
+}
+
+#[test]
+fn the_answer_asks_a_members_video_to_start_at_the_meshs_rate() {
+    let (tx, events) = std::sync::mpsc::channel();
+    let sfu = sfu::Sfu::start(sfu::Config::loopback(), move |event| drop(tx.send(event))).unwrap();
+    let (_member, sdp) = common::Member::new(1);
+    sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: A, sdp });
+    let Ok(sfu::Event::Answer { sdp, .. }) = events.recv_timeout(WAIT) else { panic!("an answer") };
+    let param = format!("x-google-start-bitrate={}", shared::budget::START_KBPS);
+    // Both video m-lines (camera, screen) say it; Chromium reads it from the description it receives.
+    assert_eq!(sdp.matches(&param).count(), 2, "{sdp}");
+}

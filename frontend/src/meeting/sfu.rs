@@ -146,6 +146,16 @@ impl Inner {
             told.set(true);
             self.send(&ClientMsg::SfuAnswer { sdp });
             self.input(Input::Sfu(SfuEvent::OfferAccepted));
+            // What waited for our answer (as in the mesh): the room screen,
+            // and the tiles of those whose tracks this offer brought. Without
+            // this they waited out their timers (250 ms).
+            self.draw_room_if_answered();
+            let call = self.call.borrow();
+            for track in call.sfu().tracks() {
+                if let Some(tile) = self.view.tile(track.peer) {
+                    tile.draw();
+                }
+            }
         };
         if let Err(err) = pc.answer(send).await {
             leptos::logging::warn!("{err}");

@@ -144,6 +144,28 @@ fn parse_args() -> Result<Settings, String> {
     Ok(s)
 }
 
+/// One point, given up after a bound: a server that cannot keep up (the SFU
+/// thread saturated at 25 × 25) would otherwise keep the bot waiting on its
+/// renegotiations for good. Each point has a runtime of its own, so giving up
+/// ends every task of it; dropping the point stops its server.
+fn measure_bounded(server: Server, point: Point, settings: &Settings) -> Result<point::Measured, String> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    // Joins (a few seconds per member at worst), the wait for the streams, the window, and leaving.
+    let limit = Duration::from_secs(60 + 3 * point.members() as u64)
+        + settings.flow_wait
+        + settings.warm
+        + settings.measure
+        + settings.grace;
+    let measured = runtime.block_on(async {
+        tokio::time::timeout(limit, point::measure(server, point, settings)).await.unwrap_or_else(|_| {
+            Err(format!("gave up after {} s: the server had not finished the point", limit.as_secs()))
+        })
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    measured
+}
+
 fn main() -> ExitCode {
     let mut settings = match parse_args() {
         Ok(s) => s,
@@ -172,8 +194,6 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let facts = report::Facts::gather(&settings);
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let mut results = Vec::new();
     // (server, series) pairs past their limits: a series (one publisher to
     // ever more listeners; rooms of P × P) stops at its first point past
@@ -186,7 +206,7 @@ fn main() -> ExitCode {
                 continue;
             }
             eprintln!("sfu_bench: {} with {} x {}", server.name(), point.publishers, point.subscribers);
-            let measured = runtime.block_on(point::measure(server, point, &settings));
+            let measured = measure_bounded(server, point, &settings);
             match &measured {
                 Ok(m) => {
                     eprintln!("sfu_bench:   {}", report::one_line(m, point));
@@ -203,7 +223,6 @@ fn main() -> ExitCode {
             results.push((server, point, measured));
         }
     }
-    runtime.shutdown_timeout(Duration::from_secs(2));
     let markdown = report::render(&settings, &facts, &results, &notes);
     println!("{markdown}");
     if let Err(e) = report::write(&settings, &markdown) {

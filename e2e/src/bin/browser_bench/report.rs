@@ -220,13 +220,38 @@ pub fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, too
         ("**first remote frame** (requestVideoFrameCallback)", "frame"),
         ("main-thread long tasks (> 50 ms) before it, total ms", "busy"),
     ];
-    for (label, key) in steps {
-        let a = column(r.calls.iter().map(|c| &c.newcomer), key);
-        let b = column(r.calls.iter().map(|c| &c.resident), key);
-        if a.is_some() || b.is_some() {
-            let _ = writeln!(s, "| {label} | {} | {} |", median_ms(&a), median_ms(&b));
-        }
-    }
+    step_rows(&mut s, &steps, r.calls.iter().map(|c| (&c.newcomer, &c.resident)));
+    let _ = writeln!(
+        s,
+        "\n**In a room on the media server** (`--sfu-from 2`): the newcomer offers its own tracks, the server answers, \
+         then offers the tracks of those already there (a second remote description); the page in the room is offered \
+         the newcomer's.\n"
+    );
+    let _ = writeln!(s, "| step | newcomer's page | page in the room |\n|---|---:|---:|");
+    let sfu_steps = [
+        ("`join` sent", "out_join"),
+        ("`welcome` received", "in_welcome"),
+        ("`peer_joined` received", "in_peer_joined"),
+        ("`new RTCPeerConnection` returned", "pc_new"),
+        ("`createOffer` done", "createOffer_done"),
+        ("`sfu_offer` sent", "out_sfu_offer"),
+        ("`sfu_answer` received", "in_sfu_answer"),
+        ("the server's answer set", "setRemoteDescription_done"),
+        ("`sfu_offer` received (the others' tracks)", "in_sfu_offer"),
+        ("the server's offer set (newcomer: its second remote description)", "setRemoteDescription_done_2"),
+        ("`createAnswer` done", "createAnswer_done"),
+        ("`sfu_answer` sent", "out_sfu_answer"),
+        ("ICE connected", "ice_connected"),
+        ("connection connected", "pc_connected"),
+        ("`track` event", "track"),
+        ("room screen in the DOM", "room_in_dom"),
+        ("remote `<video>` in the DOM", "remote_video_in_dom"),
+        ("stream set on the remote `<video>`", "remote_stream_set"),
+        ("remote video `loadeddata`", "loadeddata"),
+        ("**first remote frame** (requestVideoFrameCallback)", "frame"),
+        ("main-thread long tasks (> 50 ms) before it, total ms", "busy"),
+    ];
+    step_rows(&mut s, &sfu_steps, r.calls.iter().map(|c| (&c.sfu.0, &c.sfu.1)));
     let _ = writeln!(
         s,
         "\n| floor step | offerer | answerer | offerer, with the start rate | answerer, with the start rate |\n|---|---:|---:|---:|---:|"
@@ -390,4 +415,15 @@ pub fn report(args: &Args, r: &Results, load_before: &str, load_after: &str, too
         }
     }
     s
+}
+
+/// One row per step present: its median on the newcomer's and on the resident's page.
+fn step_rows<'a>(s: &mut String, steps: &[(&str, &str)], runs: impl Iterator<Item = (&'a Marks, &'a Marks)> + Clone) {
+    for (label, key) in steps {
+        let a = column(runs.clone().map(|(newcomer, _)| newcomer), key);
+        let b = column(runs.clone().map(|(_, resident)| resident), key);
+        if a.is_some() || b.is_some() {
+            let _ = writeln!(s, "| {label} | {} | {} |", median_ms(&a), median_ms(&b));
+        }
+    }
 }
