@@ -6,7 +6,7 @@
 //! the session's ICE credentials). Only sessions whose timer is due are woken.
 
 use crate::metrics::Metrics;
-use crate::session::{OutState, Session, Way};
+use crate::session::{OutState, Published, Session, Way};
 use crate::sockets::{Sockets, WAKER};
 use crate::speaking::Speaking;
 use crate::{Command, Config, Event, SdpError};
@@ -160,7 +160,7 @@ impl Engine {
                         // Everything already published in the room is forwarded to the newcomer.
                         for other in self.rooms.get(&room).into_iter().flatten() {
                             if let Some(publisher) = self.sessions.get(other) {
-                                for track in &publisher.tracks_in {
+                                for track in publisher.tracks_in.iter().filter(|t| t.announced) {
                                     session.forward_from(*other, track.published());
                                 }
                             }
@@ -400,7 +400,13 @@ impl Engine {
     /// Offers the others in the room what `peer` newly publishes.
     fn announce(&mut self, peer: PeerId) {
         let Some(session) = self.sessions.get_mut(&peer) else { return };
-        let (room, tracks) = (session.room.clone(), session.take_unannounced());
+        let tracks = session.take_unannounced();
+        self.announce_tracks(peer, tracks);
+    }
+
+    fn announce_tracks(&mut self, peer: PeerId, tracks: Vec<Published>) {
+        let Some(session) = self.sessions.get(&peer) else { return };
+        let room = session.room.clone();
         if tracks.is_empty() {
             return;
         }
@@ -416,6 +422,11 @@ impl Engine {
 
     fn forward(&mut self, peer: PeerId, data: MediaData, now: Instant) {
         let cap = self.config.max_member_kbps;
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        if let Some(screen) = session.sending(data.mid) {
+            // A share began: the others are offered it, and their answers ask for a keyframe.
+            self.announce_tracks(peer, vec![screen]);
+        }
         let Some(session) = self.sessions.get_mut(&peer) else { return };
         let Some(track) = session.source_of(data.mid) else { return };
         let (kind, room) = (track.kind, session.room.clone());

@@ -25,6 +25,10 @@ pub(crate) struct TrackIn {
     /// A request came too soon after the last: it goes when the interval
     /// is over, unless a keyframe comes first.
     keyframe_owed: bool,
+    /// Forwarded to the others (offered to them). A screen is, once it
+    /// sends: until someone shares, the others need no m-line for it, and
+    /// in a room of 50 that is a third of every member's m-lines.
+    pub(crate) announced: bool,
 }
 
 /// What a subscriber needs to know of a published track.
@@ -78,8 +82,6 @@ pub(crate) struct Session {
     pub(crate) rtc: Rtc,
     pending: Option<SdpPendingOffer>,
     pub(crate) tracks_in: Vec<TrackIn>,
-    /// Published tracks not yet forwarded to the others ([`Session::take_unannounced`]).
-    unannounced: Vec<Mid>,
     pub(crate) tracks_out: Vec<TrackOut>,
     /// Remote addresses its packets came from, for the engine's map.
     pub(crate) addrs: Vec<SocketAddr>,
@@ -139,7 +141,6 @@ impl Session {
             rtc,
             pending: None,
             tracks_in: vec![],
-            unannounced: vec![],
             tracks_out: vec![],
             addrs: vec![],
             deadline: None,
@@ -166,10 +167,23 @@ impl Session {
         }
     }
 
-    /// The tracks it publishes that the others have not been given yet.
+    /// The tracks it publishes that the others are to be given now: all
+    /// new ones but a screen, which waits for [`Session::sending`].
     pub(crate) fn take_unannounced(&mut self) -> Vec<Published> {
-        let fresh = std::mem::take(&mut self.unannounced);
-        self.tracks_in.iter().filter(|t| fresh.contains(&t.mid)).map(TrackIn::published).collect()
+        let fresh = self.tracks_in.iter_mut().filter(|t| !t.announced && t.source != TrackSource::Screen);
+        fresh
+            .map(|t| {
+                t.announced = true;
+                t.published()
+            })
+            .collect()
+    }
+
+    /// Media came on `mid`: the track, if the others are to be given it now.
+    pub(crate) fn sending(&mut self, mid: Mid) -> Option<Published> {
+        let track = self.tracks_in.iter_mut().find(|t| t.mid == mid && !t.announced)?;
+        track.announced = true;
+        Some(track.published())
     }
 
     /// A later offer from the member: an ICE restart or a change. Ours in
@@ -210,7 +224,8 @@ impl Session {
         Ok(opened)
     }
 
-    /// A track the member publishes was negotiated. Its source is its place
+    /// A track the member publishes was negotiated (read from its offer, or
+    /// told by str0m's `MediaAdded`: the second time changes nothing). Its source is its place
     /// among the member's m-lines: audio is the microphone, the first video
     /// the camera, the next the screen.
     pub(crate) fn published(&mut self, mid: Mid, kind: MediaKind, direction: Direction) -> Option<TrackSource> {
@@ -225,8 +240,14 @@ impl Session {
             (MediaKind::Video, 1) => TrackSource::Screen,
             (MediaKind::Video, _) => return None,
         };
-        self.tracks_in.push(TrackIn { mid, kind, source, last_keyframe_request: None, keyframe_owed: false });
-        self.unannounced.push(mid);
+        self.tracks_in.push(TrackIn {
+            mid,
+            kind,
+            source,
+            last_keyframe_request: None,
+            keyframe_owed: false,
+            announced: false,
+        });
         Some(source)
     }
 

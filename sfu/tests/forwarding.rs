@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Meeting, ROOM};
-use shared::PeerId;
+use shared::{PeerId, TrackSource};
 use std::time::Duration;
 
 const A: PeerId = PeerId(1);
@@ -265,4 +265,21 @@ fn the_answer_asks_a_members_video_to_start_at_the_meshs_rate() {
     let param = format!("x-google-start-bitrate={}", shared::budget::START_KBPS);
     // Both video m-lines (camera, screen) say it; Chromium reads it from the description it receives.
     assert_eq!(sdp.matches(&param).count(), 2, "{sdp}");
+}
+
+#[test]
+fn a_screen_is_offered_to_the_others_once_it_is_shared() {
+    let mut meeting = connected(Meeting::start(), &[1, 2]);
+    let screens = |m: &mut Meeting| m.member(2).tracks.values().filter(|t| t.source == TrackSource::Screen).count();
+    assert_eq!(screens(&mut meeting), 0, "no m-line for a screen nobody shares");
+    // Member 1 shares: the SFU offers the screen to 2 at its first frame,
+    // and 2's answer asks 1 for the keyframe it starts from.
+    let mut seq = 0;
+    let shown = meeting.run_until(WAIT, |m| {
+        seq += 1;
+        m.member(1).send_screen(seq, seq % 10 == 1);
+        m.member(2).frames.iter().any(|(peer, source, _)| *peer == A && *source == TrackSource::Screen)
+    });
+    assert!(shown, "member 2 never received member 1's screen");
+    assert_eq!(screens(&mut meeting), 1);
 }

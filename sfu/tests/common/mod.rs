@@ -23,6 +23,7 @@ pub struct Member {
     /// Our sendonly m-lines: microphone, camera, screen.
     pub mic: Mid,
     pub camera: Mid,
+    pub screen: Mid,
     /// Forwarded tracks by the m-line they arrive on.
     pub tracks: HashMap<Mid, SfuTrack>,
     /// Every frame received: whose, which source, its payload.
@@ -53,7 +54,7 @@ impl Member {
         let mut change = rtc.sdp_api();
         let mic = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let camera = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-        change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let screen = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
         let (offer, pending) = change.apply().unwrap();
         let member = Self {
             peer: PeerId(peer),
@@ -63,6 +64,7 @@ impl Member {
             pending: Some(pending),
             mic,
             camera,
+            screen,
             tracks: HashMap::new(),
             frames: vec![],
             keyframe_requests: 0,
@@ -173,6 +175,15 @@ impl Member {
 
     /// One camera frame carrying `seq`: a VP8 keyframe or delta frame header, then the number.
     pub fn send_video(&mut self, seq: u32, keyframe: bool) {
+        self.send_video_on(self.camera, seq, keyframe);
+    }
+
+    /// The same, on the screen's m-line (a share).
+    pub fn send_screen(&mut self, seq: u32, keyframe: bool) {
+        self.send_video_on(self.screen, seq, keyframe);
+    }
+
+    fn send_video_on(&mut self, mid: Mid, seq: u32, keyframe: bool) {
         let mut frame = if keyframe {
             vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
         } else {
@@ -181,7 +192,7 @@ impl Member {
         frame.extend_from_slice(&seq.to_be_bytes());
         frame.resize(frame.len() + self.frame_bytes, 0xab);
         let time = MediaTime::from_90khz(u64::from(seq) * 3000);
-        self.write(self.camera, Codec::Vp8, time, frame, None);
+        self.write(mid, Codec::Vp8, time, frame, None);
     }
 
     /// One microphone frame at `dbov`.
