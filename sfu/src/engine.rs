@@ -6,6 +6,7 @@
 //! the session's ICE credentials). Only sessions whose timer is due are woken.
 
 use crate::metrics::Metrics;
+use crate::nominate;
 use crate::session::{OutState, Published, Session, Way};
 use crate::sockets::{Sockets, WAKER};
 use crate::speaking::Speaking;
@@ -261,6 +262,7 @@ impl Engine {
                 continue;
             };
             let input = Input::Receive(now, receive);
+            let mut nomination = None;
             let peer = match self.by_addr.get(&source) {
                 Some(peer) => *peer,
                 None => {
@@ -272,6 +274,10 @@ impl Engine {
                     self.by_addr.insert(source, peer);
                     if let Some(session) = self.sessions.get_mut(&peer) {
                         session.addrs.push(source);
+                        if !session.connected {
+                            let password = session.rtc.direct_api().local_ice_credentials().pass;
+                            nomination = nominate::nominating_copy(&buf[..len], &password, &self.crypto);
+                        }
                     }
                     peer
                 }
@@ -280,6 +286,13 @@ impl Engine {
                 self.touching = Some(peer);
                 if let Err(e) = session.rtc.handle_input(input) {
                     tracing::debug!(%peer, "media session input: {e}");
+                }
+                if let Some(copy) =
+                    nomination.as_deref().and_then(|copy| Receive::new(Protocol::Udp, source, destination, copy).ok())
+                {
+                    if let Err(e) = session.rtc.handle_input(Input::Receive(now, copy)) {
+                        tracing::debug!(%peer, "media session nomination: {e}");
+                    }
                 }
                 self.dirty.push(peer);
             }

@@ -10,6 +10,7 @@
 
 mod engine;
 mod metrics;
+mod nominate;
 mod session;
 mod sockets;
 pub mod speaking;
