@@ -15,18 +15,19 @@ use str0m::config::CryptoProvider;
 use str0m::ice::{StunMessage, TransId};
 
 /// A copy of `datagram`, if it is a member's binding request that does not
-/// nominate: the same check, nominating, signed with `password` (the
-/// session's local ICE password, which the genuine check was signed with).
+/// nominate and is signed with `password` (the session's local ICE
+/// password): the same check, nominating, signed alike. A check not signed
+/// so (a forger who saw the username on the wire) gets nothing.
 pub(crate) fn nominating_copy(datagram: &[u8], password: &str, crypto: &CryptoProvider) -> Option<Vec<u8>> {
+    let hmac = |key: &[u8], payloads: &[&[u8]]| crypto.sha1_hmac_provider.sha1_hmac(key, payloads);
     let check = StunMessage::parse(datagram).ok()?;
-    if !check.is_binding_request() || check.use_candidate() {
+    if !check.is_binding_request() || check.use_candidate() || !check.verify(password.as_bytes(), hmac) {
         return None;
     }
     // Only the controlling side (the member: the SFU is lite) nominates.
     let tie_breaker = check.ice_controlling()?;
     let copy = StunMessage::binding_request(check.username()?, TransId::new(), true, tie_breaker, check.prio()?, true);
     let mut buf = vec![0u8; datagram.len() + 64];
-    let hmac = |key: &[u8], payloads: &[&[u8]]| crypto.sha1_hmac_provider.sha1_hmac(key, payloads);
     let len = copy.to_bytes(Some(password.as_bytes()), &mut buf, hmac).ok()?;
     buf.truncate(len);
     Some(buf)
@@ -37,10 +38,14 @@ mod tests {
     use super::*;
 
     fn check(use_candidate: bool, crypto: &CryptoProvider) -> Vec<u8> {
+        signed(use_candidate, b"secret", crypto)
+    }
+
+    fn signed(use_candidate: bool, password: &[u8], crypto: &CryptoProvider) -> Vec<u8> {
         let message = StunMessage::binding_request("sfu:member", TransId::new(), true, 7, 1234, use_candidate);
         let mut buf = vec![0u8; 200];
         let hmac = |key: &[u8], payloads: &[&[u8]]| crypto.sha1_hmac_provider.sha1_hmac(key, payloads);
-        let len = message.to_bytes(Some(b"secret"), &mut buf, hmac).unwrap();
+        let len = message.to_bytes(Some(password), &mut buf, hmac).unwrap();
         buf.truncate(len);
         buf
     }
@@ -60,6 +65,8 @@ mod tests {
     fn nominations_and_other_datagrams_are_not_copied() {
         let crypto = str0m::crypto::from_feature_flags();
         assert_eq!(nominating_copy(&check(true, &crypto), "secret", &crypto), None);
+        // Someone who saw the username on the wire, without the password.
+        assert_eq!(nominating_copy(&signed(false, b"guess", &crypto), "secret", &crypto), None);
         assert_eq!(nominating_copy(&[22, 254, 253, 0, 0], "secret", &crypto), None);
         assert_eq!(nominating_copy(&[], "secret", &crypto), None);
     }
