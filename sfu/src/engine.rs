@@ -418,11 +418,9 @@ impl Engine {
     }
 
     fn announce_tracks(&mut self, peer: PeerId, tracks: Vec<Published>) {
-        let Some(session) = self.sessions.get(&peer) else { return };
-        let room = session.room.clone();
-        if tracks.is_empty() {
+        let Some(room) = self.sessions.get(&peer).filter(|_| !tracks.is_empty()).map(|s| s.room.clone()) else {
             return;
-        }
+        };
         for other in self.rooms.get(&room).into_iter().flatten().copied().collect::<Vec<_>>() {
             if let Some(subscriber) = self.sessions.get_mut(&other).filter(|_| other != peer) {
                 for &track in &tracks {

@@ -225,9 +225,9 @@ impl Session {
     }
 
     /// A track the member publishes was negotiated (read from its offer, or
-    /// told by str0m's `MediaAdded`: the second time changes nothing). Its source is its place
-    /// among the member's m-lines: audio is the microphone, the first video
-    /// the camera, the next the screen.
+    /// told by str0m's `MediaAdded`: the second time changes nothing). Its
+    /// source is its place among the member's m-lines: audio is the
+    /// microphone, the first video the camera, the next the screen.
     pub(crate) fn published(&mut self, mid: Mid, kind: MediaKind, direction: Direction) -> Option<TrackSource> {
         if !direction.is_receiving() || self.tracks_in.iter().any(|t| t.mid == mid) {
             return None;
