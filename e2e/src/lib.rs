@@ -474,6 +474,41 @@ pub fn js_str(s: &str) -> String {
     Value::String(s.to_owned()).to_string()
 }
 
+/// A script expression: the remote tile named `name` on a page, if any.
+pub fn tile_named(name: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})",
+        js_str(name)
+    )
+}
+
+/// Waits until each of `people` shows `remote` live remote videos.
+pub async fn everyone_sees(people: &[&Browser], remote: usize) -> Result<()> {
+    for person in people {
+        person.wait_for_live_remote_videos(remote).await?;
+    }
+    Ok(())
+}
+
+/// Four people meet in `room` as Ana, Bo, Cy and Di: Ana, then Bo, each in
+/// the room before the next; then Cy and Di click Join at the same moment.
+/// Returns once everyone sees the three others.
+pub async fn four_meet(room: &str, people: [&Browser; 4]) -> Result<()> {
+    let [ana, bo, cy, di] = people;
+    for (person, name) in [(ana, "Ana"), (bo, "Bo")] {
+        person.join(room, name).await?;
+        person.wait_for(&format!("{name} in the room"), "return !!document.querySelector('main.room')").await?;
+    }
+    for person in [cy, di] {
+        person.open_room(room).await?;
+        person.wait_for_preview().await?;
+    }
+    let (c, d) = tokio::join!(cy.join_as("Cy"), di.join_as("Di"));
+    c?;
+    d?;
+    everyone_sees(&people, 3).await
+}
+
 impl Harness {
     /// The body of a plain HTTP GET of `path` on this server (e.g.
     /// `/metrics`), without another client dependency.

@@ -4,27 +4,13 @@
 //! the keyboard, chat crosses during a share, nothing breaks the server's
 //! Content-Security-Policy, and someone leaving drops their tile everywhere.
 
-use e2e::{Browser, Harness, Result};
+use e2e::{everyone_sees, four_meet, tile_named, Harness, Result};
 use fantoccini::key::Key;
 use fantoccini::Locator;
-
-fn tile_named(name: &str) -> String {
-    format!(
-        "[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})",
-        e2e::js_str(name)
-    )
-}
 
 /// The name on a remote tile, a button that makes the tile large.
 fn name_button(name: &str) -> String {
     format!("//figure[contains(@class, 'remote')]//button[contains(@class, 'name') and text() = '{name}']")
-}
-
-async fn everyone_sees(people: &[&Browser], remote: usize) -> Result<()> {
-    for person in people {
-        person.wait_for_live_remote_videos(remote).await?;
-    }
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,19 +25,7 @@ async fn four_people_meet_mute_share_and_part() -> Result<()> {
     let cy = harness.browser(&fake).await?;
     let di = harness.browser(&fake).await?;
 
-    ana.join("weekly", "Ana").await?;
-    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
-    bo.join("weekly", "Bo").await?;
-    bo.wait_for("Bo in the room", "return !!document.querySelector('main.room')").await?;
-    // Cy and Di click Join at the same moment.
-    for person in [&cy, &di] {
-        person.open_room("weekly").await?;
-        person.wait_for_preview().await?;
-    }
-    let (c, d) = tokio::join!(cy.join_as("Cy"), di.join_as("Di"));
-    c?;
-    d?;
-    everyone_sees(&[&ana, &bo, &cy, &di], 3).await?;
+    four_meet("weekly", [&ana, &bo, &cy, &di]).await?;
     assert_eq!(ana.eval("return document.title").await?, "weekly · Moim", "the tab names the meeting");
     eprintln!("{:?} four connected", started.elapsed());
     ana.screenshot(&e2e::artifact("four-people-ana.png")).await?;

@@ -5,20 +5,13 @@
 //! a dropped socket that keeps its session, and a restarted server that gets
 //! a new one.
 
-use e2e::{Browser, Harness, Result, TRACK_PEER_CONNECTIONS, TRACK_SOCKETS};
+use e2e::{everyone_sees, four_meet, tile_named, Browser, Harness, Result, TRACK_PEER_CONNECTIONS, TRACK_SOCKETS};
 use fantoccini::Locator;
 use serde_json::Value;
 use std::time::Duration;
 
 /// Four browsers encode and decode on two cores: a slower fake camera keeps them responsive.
 const FAKE: [&str; 1] = ["--use-fake-device-for-media-stream=fps=10"];
-
-fn tile_named(name: &str) -> String {
-    format!(
-        "[...document.querySelectorAll('.tile.remote')].find(t => t.querySelector('.name')?.textContent === {})",
-        e2e::js_str(name)
-    )
-}
 
 /// The page's peer connections not closed (`window.pcs`, see `TRACK_PEER_CONNECTIONS`).
 const OPEN_PCS: &str = "window.pcs.filter(pc => pc.signalingState !== 'closed')";
@@ -32,13 +25,6 @@ async fn browser(harness: &Harness) -> Result<Browser> {
     let sockets = format!("{{ {TRACK_SOCKETS} }}");
     harness.cdp(&person, "Page.addScriptToEvaluateOnNewDocument", serde_json::json!({ "source": sockets })).await?;
     Ok(person)
-}
-
-async fn everyone_sees(people: &[&Browser], remote: usize) -> Result<()> {
-    for person in people {
-        person.wait_for_live_remote_videos(remote).await?;
-    }
-    Ok(())
 }
 
 async fn one_open_connection(people: &[&Browser]) -> Result<()> {
@@ -75,20 +61,8 @@ async fn four_people_on_the_media_server() -> Result<()> {
     let bo = browser(&harness).await?;
     let cy = browser(&harness).await?;
     let di = browser(&harness).await?;
-    ana.join("hall", "Ana").await?;
-    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
-    bo.join("hall", "Bo").await?;
-    bo.wait_for("Bo in the room", "return !!document.querySelector('main.room')").await?;
-    // Cy and Di click Join at the same moment.
-    for person in [&cy, &di] {
-        person.open_room("hall").await?;
-        person.wait_for_preview().await?;
-    }
-    let (c, d) = tokio::join!(cy.join_as("Cy"), di.join_as("Di"));
-    c?;
-    d?;
+    four_meet("hall", [&ana, &bo, &cy, &di]).await?;
     let everyone = [&ana, &bo, &cy, &di];
-    everyone_sees(&everyone, 3).await?;
     eprintln!("{:?} four connected through the SFU", started.elapsed());
     ana.screenshot(&e2e::artifact("sfu-four-ana.png")).await?;
 
