@@ -195,6 +195,16 @@ impl Client {
 }
 
 /// Member 1 in an SFU room with 2 and 3, its first offer answered.
+/// Member 1 just welcomed into an SFU room with member 2, the driver's
+/// reports (offer sent, answer applied…) fed by the test itself.
+fn welcomed_by_hand() -> Client {
+    let mut a = Client::new(1);
+    a.auto = false;
+    a.input(Input::SocketOpened);
+    a.input(Input::Server(welcome(1, &[2], true)));
+    a
+}
+
 fn in_sfu_room() -> Client {
     let mut a = Client::new(1);
     a.input(Input::SocketOpened);
@@ -272,10 +282,7 @@ fn a_server_offer_that_crosses_ours_is_ignored_and_made_again() {
 
 #[test]
 fn glare_while_our_offer_is_still_being_made() {
-    let mut a = Client::new(1);
-    a.auto = false;
-    a.input(Input::SocketOpened);
-    a.input(Input::Server(welcome(1, &[2], true)));
+    let mut a = welcomed_by_hand();
     // The server could not offer before our first offer; after an ICE restart
     // it can, while our offer is still being made.
     a.input(server_offer(tracks_of(&[2])));
@@ -287,10 +294,7 @@ fn glare_while_our_offer_is_still_being_made() {
 
 #[test]
 fn a_server_offer_during_our_answer_being_applied_waits_its_turn() {
-    let mut a = Client::new(1);
-    a.auto = false;
-    a.input(Input::SocketOpened);
-    a.input(Input::Server(welcome(1, &[2], true)));
+    let mut a = welcomed_by_hand();
     a.sfu(SfuEvent::OfferSent);
     a.input(answer());
     a.take_actions();
@@ -332,10 +336,7 @@ fn a_failed_or_lingering_disconnected_sfu_connection_restarts_ice() {
 
 #[test]
 fn a_restart_waits_for_what_is_in_flight() {
-    let mut a = Client::new(1);
-    a.auto = false;
-    a.input(Input::SocketOpened);
-    a.input(Input::Server(welcome(1, &[2], true)));
+    let mut a = welcomed_by_hand();
     a.sfu(SfuEvent::OfferSent);
     a.take_actions();
     a.sfu(SfuEvent::Connection(ConnectionState::Failed));
@@ -358,10 +359,7 @@ fn a_restart_waits_for_what_is_in_flight() {
 
 #[test]
 fn an_offer_that_fails_is_made_once_more_and_an_unanswerable_server_offer_is_replaced_by_ours() {
-    let mut a = Client::new(1);
-    a.auto = false;
-    a.input(Input::SocketOpened);
-    a.input(Input::Server(welcome(1, &[2], true)));
+    let mut a = welcomed_by_hand();
     a.take_actions();
     a.sfu(SfuEvent::OfferFailed);
     assert_eq!(a.take_actions(), [SfuAction::MakeOffer { ice_restart: false }]);
