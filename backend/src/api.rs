@@ -13,27 +13,28 @@ use axum::middleware::{from_fn_with_state, map_response, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::{ApiError, ErrorCode, IceServer, RoomName, RoomStatus};
+use shared::{ApiError, ErrorCode, IceConfig, IceServer, RoomName, RoomStatus};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The ICE servers for a page that has not joined yet: it prepares its first
-/// peer connection with them before Join. The servers every member is given;
-/// with `--turn-secret`, TURN credentials of the page's own (user
+/// The ICE configuration for a page that has not joined yet: it prepares its
+/// first peer connection with it before Join. The servers every member is
+/// given; with `--turn-secret`, TURN credentials of the page's own (user
 /// [`crate::turn::LOBBY_USER`]), made from the same secret as each member's.
 #[derive(Clone, Debug, Default)]
 pub struct LobbyIce {
     pub fixed: Arc<Vec<IceServer>>,
     pub turn: Option<Arc<TurnRest>>,
+    pub relay_only: bool,
 }
 
 impl LobbyIce {
-    pub fn servers(&self) -> Vec<IceServer> {
+    pub fn config(&self) -> IceConfig {
         let mut servers = Vec::clone(&self.fixed);
         servers.extend(self.turn.as_ref().map(|turn| turn.for_lobby()));
-        servers
+        IceConfig { servers, relay_only: self.relay_only }
     }
 }
 
@@ -206,11 +207,11 @@ async fn status(hub: &Hub, raw: &str) -> Result<Json<RoomStatus>, Error> {
     Ok(Json(hub.status(room).await?))
 }
 
-/// `GET /api/ice-servers`: the servers a member's `welcome` will carry (with
-/// TURN credentials of the page's own), so the page can prepare its first
-/// offer, and gather its candidates, ahead of Join.
-async fn ice_servers(State(lobby): State<LobbyIce>) -> Json<Vec<IceServer>> {
-    Json(lobby.servers())
+/// `GET /api/ice-servers`: the servers and policy a member's `welcome` will
+/// carry (with TURN credentials of the page's own), so the page can prepare
+/// its first offer, and gather its candidates, ahead of Join.
+async fn ice_servers(State(lobby): State<LobbyIce>) -> Json<IceConfig> {
+    Json(lobby.config())
 }
 
 /// Occupancy changes by the second: a cached answer would be wrong.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "moim", version = backend::embedded::BUILD, about)]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "MOIM_BIND", default_value = "0.0.0.0")]
@@ -22,9 +22,10 @@ pub struct Args {
     #[arg(long, env = "MOIM_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// The built web app (trunk's output folder).
-    #[arg(long, env = "MOIM_DIST", default_value = "dist")]
-    pub dist: PathBuf,
+    /// The built web app (trunk's output folder) [default: the copy built
+    /// into this binary, if it has one; else `dist`].
+    #[arg(long, env = "MOIM_DIST", value_name = "DIR")]
+    pub dist: Option<PathBuf>,
 
     /// STUN/TURN server URL for browsers; repeat or comma-separate.
     /// An empty value means none (peers on one network still connect).
@@ -66,6 +67,13 @@ pub struct Args {
     /// Seconds the credentials made from --turn-secret stay valid.
     #[arg(long, env = "MOIM_TURN_TTL", value_name = "SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
     pub turn_ttl: u64,
+
+    /// Members connect through the TURN servers only, never directly, so
+    /// none learns another's IP address (nor the media server's host
+    /// address). Needs a TURN server: --turn-secret with --turn-url, or a
+    /// turn: --ice-server with --turn-username and --turn-credential.
+    #[arg(long, env = "MOIM_RELAY_ONLY", value_parser = BoolishValueParser::new())]
+    pub relay_only: bool,
 
     /// Serve HTTPS and WSS. Browsers allow the camera only on https pages
     /// (or localhost), so phones and other computers need it.
@@ -188,6 +196,25 @@ pub enum TurnPairError {
          (for fixed credentials use --ice-server, --turn-username and --turn-credential)"
     )]
     UrlWithoutSecret,
+}
+
+/// `--relay-only` with no TURN server to relay through: no call could connect.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--relay-only needs a TURN server: --turn-secret with --turn-url, \
+     or a turn: --ice-server with --turn-username and --turn-credential"
+)]
+pub struct RelayWithoutTurn;
+
+/// Whether members are to relay: only if asked, and then only if some
+/// server can relay them.
+pub fn relay_only(asked: bool, fixed: &[IceServer], turn: Option<&TurnRest>) -> Result<bool, RelayWithoutTurn> {
+    let relays = |url: &String| has_scheme(url, "turn:") || has_scheme(url, "turns:");
+    let fixed_turn = fixed.iter().flat_map(|s| &s.urls).any(relays);
+    if asked && !fixed_turn && turn.is_none() {
+        return Err(RelayWithoutTurn);
+    }
+    Ok(asked)
 }
 
 /// Credentials per member from `--turn-secret`, if given; each of secret
@@ -328,6 +355,18 @@ mod tests {
         let none = parse(&["--ice-server", ""]).unwrap();
         assert!(ice_servers(&none.ice_servers, None, None).is_empty());
         assert!(parse(&["--ice-server", "http://x"]).is_err());
+    }
+
+    #[test]
+    fn relay_only_needs_a_turn_server() {
+        let stun = ice_servers(&["stun:a:1".into()], None, None);
+        assert!(relay_only(true, &stun, None).is_err(), "STUN relays nothing");
+        assert!(!relay_only(false, &stun, None).unwrap());
+        let fixed = ice_servers(&["turn:b:2".into()], Some("u".into()), Some("p".into()));
+        assert!(relay_only(true, &fixed, None).unwrap());
+        let rest = turn_rest(Some("s".into()), &["turns:c:3".into()], 60).unwrap();
+        assert!(relay_only(true, &stun, rest.as_ref()).unwrap());
+        assert!(parse(&["--relay-only"]).unwrap().relay_only);
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use crate::static_files::WebApp;
+
 /// Who may use what: the meeting needs the camera, microphone, a screen and
 /// a speaker choice on its own pages, and no frame of another site does.
 const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(self), speaker-selection=(self)";
@@ -36,7 +38,8 @@ const HSTS: &str = "max-age=31536000";
 /// The headers' values, the CSP kept in step with `dist/index.html`.
 #[derive(Debug)]
 pub struct SecurityHeaders {
-    index: PathBuf,
+    /// `None` for the embedded app, which never changes.
+    index: Option<PathBuf>,
     hsts: bool,
     csp: Mutex<Csp>,
 }
@@ -49,10 +52,20 @@ struct Csp {
 }
 
 impl SecurityHeaders {
-    /// Hashes the inline scripts of `dist/index.html` (none if it is missing).
-    pub fn new(dist: &Path, hsts: bool) -> Self {
-        let index = dist.join("index.html");
-        let csp = Csp::read(&index);
+    /// Hashes the inline scripts of the app's `index.html` (none if it is
+    /// missing).
+    pub fn new(app: &WebApp, hsts: bool) -> Self {
+        let (index, csp) = match app {
+            WebApp::Folder(dist) => {
+                let index = dist.join("index.html");
+                let csp = Csp::read(&index);
+                (Some(index), csp)
+            }
+            WebApp::Embedded => {
+                let html = crate::embedded::file("index.html").map(crate::embedded::unpacked).unwrap_or_default();
+                (None, Csp { stamp: None, value: policy(&String::from_utf8_lossy(&html)) })
+            }
+        };
         tracing::debug!(csp = ?csp.value, "content security policy");
         Self { index, hsts, csp: Mutex::new(csp) }
     }
@@ -62,8 +75,9 @@ impl SecurityHeaders {
     /// One `stat` per page load; other responses reuse the last.
     fn csp(&self, for_page: bool) -> HeaderValue {
         let mut csp = self.csp.lock().unwrap_or_else(PoisonError::into_inner);
-        if for_page && stamp(&self.index) != csp.stamp {
-            *csp = Csp::read(&self.index);
+        let page_index = self.index.as_ref().filter(|_| for_page);
+        if let Some(index) = page_index.filter(|index| stamp(index) != csp.stamp) {
+            *csp = Csp::read(index);
             tracing::info!(csp = ?csp.value, "index.html changed: new content security policy");
         }
         csp.value.clone()

@@ -5,6 +5,7 @@
 mod accept;
 mod api;
 mod close;
+pub mod embedded;
 mod guesses;
 mod headers;
 pub mod hub;
@@ -16,7 +17,7 @@ pub mod per_ip;
 pub mod queue;
 mod rate;
 pub mod rooms;
-mod static_files;
+pub mod static_files;
 pub mod tls;
 pub mod turn;
 mod ws;
@@ -44,11 +45,14 @@ pub struct Config {
     pub ice_servers: Vec<shared::IceServer>,
     /// Members per room; the app is a mesh, so keep it small.
     pub room_capacity: usize,
-    /// Where trunk put the built web app.
-    pub dist_dir: std::path::PathBuf,
+    /// Where the built web app is served from.
+    pub web_app: static_files::WebApp,
     /// TURN servers sharing a secret with Moim: each joiner also gets an
     /// entry with credentials of its own that expire.
     pub turn: Option<turn::TurnRest>,
+    /// Members may use TURN-relayed paths only, so none learns another's
+    /// address (`--relay-only`; needs a TURN server in the ICE servers).
+    pub relay_only: bool,
     /// Rooms locked by the operator; other rooms may be locked by their
     /// first member.
     pub room_passwords: Vec<(shared::RoomName, String)>,
@@ -154,7 +158,7 @@ impl FromRef<AppState> for api::LobbyIce {
 }
 
 fn rooms(config: &Config) -> Rooms {
-    let ice = ice_source(config.ice_servers.clone(), config.turn.clone());
+    let ice = ice_source(config.ice_servers.clone(), config.turn.clone()).relay_only(config.relay_only);
     let mut rooms = Rooms::with_ice_source(config.room_capacity, ice);
     if let Some(settings) = &config.sfu {
         rooms = rooms.with_sfu_from(settings.from);
@@ -183,7 +187,7 @@ fn start_sfu(
 /// so call it inside a Tokio runtime.
 fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::io::Result<Router> {
     let sfu = config.sfu.as_ref().map(|settings| start_sfu(&settings.media)).transpose()?;
-    let security = Arc::new(headers::SecurityHeaders::new(&config.dist_dir, limits.hsts));
+    let security = Arc::new(headers::SecurityHeaders::new(&config.web_app, limits.hsts));
     let public_hosts: Arc<[PublicHost]> = limits.public_hosts.clone().into();
     // Per address, like the connections: both off together behind a proxy.
     let api_routes = api::router((limits.max_connections_per_ip != 0).then_some(limits.api_rate));
@@ -197,6 +201,7 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::
         lobby_ice: api::LobbyIce {
             fixed: Arc::new(config.ice_servers.clone()),
             turn: config.turn.clone().map(Arc::new),
+            relay_only: config.relay_only,
         },
     };
     Ok(Router::new()
@@ -205,7 +210,7 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::
         .route("/metrics", get(metrics::scrape))
         .merge(api_routes)
         .with_state(state)
-        .merge(static_files::router(&config.dist_dir))
+        .merge(static_files::router(&config.web_app))
         // Outside every route: a refusal gets the security headers too.
         .layer(axum::middleware::from_fn_with_state(public_hosts, origin::misdirected))
         .layer(axum::middleware::map_response_with_state(security, headers::add))

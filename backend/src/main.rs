@@ -1,6 +1,7 @@
 //! `backend`: runs Moim's server. Every flag also reads an environment
 //! variable, so containers and `.env` files need no wrapper script.
 
+use backend::static_files::WebApp;
 use backend::tls::{self, SelfSigned, TlsError};
 use backend::{MessageRate, OriginError, PublicHostError};
 use clap::Parser;
@@ -28,6 +29,8 @@ enum Error {
     #[error(transparent)]
     Turn(#[from] TurnPairError),
     #[error(transparent)]
+    Relay(#[from] args::RelayWithoutTurn),
+    #[error(transparent)]
     Tls(#[from] TlsError),
 }
 
@@ -51,11 +54,13 @@ async fn run(args: Args) -> Result<(), Error> {
     let mut config = backend::Config {
         ice_servers,
         room_capacity: args::room_capacity(args.room_capacity, args.sfu_from),
-        dist_dir: args.dist.clone(),
+        web_app: WebApp::choose(args.dist.clone()),
         turn: turn_rest(args.turn_secret.clone(), &args.turn_urls, args.turn_ttl)?,
         room_passwords: args.room_passwords.clone(),
+        relay_only: false,
         sfu: None,
     };
+    config.relay_only = args::relay_only(args.relay_only, &config.ice_servers, config.turn.as_ref())?;
     let limits = backend::Limits {
         heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
         allowed_origins: allowed_origins(&args.allowed_origins)?,
@@ -65,8 +70,10 @@ async fn run(args: Args) -> Result<(), Error> {
         hsts: args.tls,
         ..backend::Limits::default()
     };
-    if !config.dist_dir.join("index.html").is_file() {
-        tracing::warn!(dist = %config.dist_dir.display(), "the web app is not built: pages answer 503 until it is");
+    match &config.web_app {
+        app if !app.is_built() => tracing::warn!(?app, "the web app is not built: pages answer 503 until it is"),
+        WebApp::Folder(dist) => tracing::info!(dist = %dist.display(), "serving the web app from a folder"),
+        WebApp::Embedded => tracing::info!("serving the web app built into this binary"),
     }
     // Not `?config`: it holds the TURN credential.
     let ice_urls: Vec<&str> = config.ice_servers.iter().flat_map(|s| &s.urls).map(String::as_str).collect();
@@ -75,6 +82,7 @@ async fn run(args: Args) -> Result<(), Error> {
         room_capacity = config.room_capacity,
         ?ice_urls,
         turn = ?config.turn,
+        relay_only = config.relay_only,
         ?limits,
         tls = args.tls,
         "starting"

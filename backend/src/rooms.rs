@@ -3,8 +3,8 @@
 //! directly, and whatever delivers the answers stays a thin layer.
 
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceServer, MediaState, NameError, Password, PasswordError, PeerId, PeerInfo,
-    RoomName, RoomStatus, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceConfig, IceServer, MediaState, NameError, Password, PasswordError, PeerId,
+    PeerInfo, RoomName, RoomStatus, ServerMsg, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 
@@ -94,20 +94,29 @@ impl Member {
 }
 
 /// Where a joiner's ICE servers come from: one list for everyone, or made
-/// per join (e.g. TURN credentials that expire).
-pub struct IceSource(Box<dyn Fn(PeerId) -> Vec<IceServer> + Send>);
+/// per join (e.g. TURN credentials that expire); and whether only relayed
+/// paths may be used.
+pub struct IceSource {
+    make: Box<dyn Fn(PeerId) -> Vec<IceServer> + Send>,
+    relay_only: bool,
+}
 
 impl IceSource {
     pub fn fixed(servers: Vec<IceServer>) -> Self {
-        Self(Box::new(move |_| servers.clone()))
+        Self::per_join(move |_| servers.clone())
     }
 
     pub fn per_join(make: impl Fn(PeerId) -> Vec<IceServer> + Send + 'static) -> Self {
-        Self(Box::new(make))
+        Self { make: Box::new(make), relay_only: false }
     }
 
-    pub fn servers_for(&self, peer: PeerId) -> Vec<IceServer> {
-        (self.0)(peer)
+    /// Members use TURN-relayed paths only (`--relay-only`).
+    pub fn relay_only(self, relay_only: bool) -> Self {
+        Self { relay_only, ..self }
+    }
+
+    pub fn config_for(&self, peer: PeerId) -> IceConfig {
+        IceConfig { servers: (self.make)(peer), relay_only: self.relay_only }
     }
 }
 
@@ -241,6 +250,7 @@ impl Rooms {
         entry.sfu |= moves;
         let sfu = entry.sfu;
         let members = &mut entry.members;
+        let ice = self.ice.config_for(peer);
         let mut out = vec![(
             peer,
             ServerMsg::Welcome {
@@ -248,10 +258,11 @@ impl Rooms {
                 you: peer,
                 room: room.clone(),
                 capacity: self.capacity,
-                ice_servers: self.ice.servers_for(peer),
+                ice_servers: ice.servers,
                 peers: members.iter().map(Member::info).collect(),
                 resume: Some(token.clone()),
                 sfu,
+                relay_only: ice.relay_only,
             },
         )];
         let joined = ServerMsg::PeerJoined { peer: newcomer.info() };
@@ -487,8 +498,20 @@ mod tests {
     fn join_welcomes_the_newcomer_and_tells_the_others() {
         let mut rooms = rooms();
         let out = rooms.handle(A, join(" standup ", "Ana"));
-        let [(to, ServerMsg::Welcome { version, you, room, capacity, ice_servers, peers, resume, sfu: false })] =
-            out.as_slice()
+        let [(
+            to,
+            ServerMsg::Welcome {
+                version,
+                you,
+                room,
+                capacity,
+                ice_servers,
+                peers,
+                resume,
+                sfu: false,
+                relay_only: false,
+            },
+        )] = out.as_slice()
         else {
             panic!("expected a welcome, got {out:?}")
         };

@@ -1,4 +1,5 @@
-//! The built web app (trunk's `dist/`), served from the same origin as `/ws`.
+//! The built web app (trunk's `dist/`, or the copy built into the binary),
+//! served from the same origin as `/ws`.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,19 +15,57 @@ use tower_http::services::{ServeDir, ServeFile};
 pub const NOT_BUILT: &str = "Moim's web app is not built yet. \
 Run `cargo xtask run` (or `trunk build --release`) in the project folder, then reload.";
 
-/// Files from `dist`; any other path that is not a file name gets the app's
+/// Where the web app is served from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebApp {
+    /// A folder trunk built into (`--dist`).
+    Folder(PathBuf),
+    /// The copy built into this binary ([`crate::embedded`]).
+    Embedded,
+}
+
+impl WebApp {
+    /// `--dist` if given; else the copy built in, if this build has one;
+    /// else `dist` (the development loop, where the binary is built first).
+    pub fn choose(dist: Option<PathBuf>) -> Self {
+        match dist {
+            Some(dist) => Self::Folder(dist),
+            None if crate::embedded::available() => Self::Embedded,
+            None => Self::Folder("dist".into()),
+        }
+    }
+
+    /// Whether there is an app to serve (else pages answer 503, [`NOT_BUILT`]).
+    pub fn is_built(&self) -> bool {
+        match self {
+            Self::Folder(dist) => dist.join("index.html").is_file(),
+            Self::Embedded => crate::embedded::available(),
+        }
+    }
+}
+
+/// The app's files; any other path that is not a file name gets the app's
 /// `index.html`, whose router handles deep links like `/r/<room>`.
-pub fn router(dist: &Path) -> Router {
-    let index = Arc::new(dist.join("index.html"));
-    let files = ServeDir::new(dist).precompressed_gzip().precompressed_br().fallback(app_shell.with_state(index));
-    Router::new().fallback_service(files).layer(map_response(revalidate_html))
+pub fn router(app: &WebApp) -> Router {
+    let router = match app {
+        WebApp::Folder(dist) => {
+            let index = Arc::new(dist.join("index.html"));
+            let shell = app_shell.with_state(index);
+            Router::new().fallback_service(ServeDir::new(dist).precompressed_gzip().precompressed_br().fallback(shell))
+        }
+        WebApp::Embedded => Router::new().fallback(crate::embedded::serve),
+    };
+    router.layer(map_response(revalidate_html))
+}
+
+/// Whether `path` names a file (which is then missing, not a deep link).
+/// Room names may contain dots, so everything under /r/ is a deep link.
+pub fn is_file_name(path: &str) -> bool {
+    !path.starts_with("/r/") && Path::new(path).extension().is_some()
 }
 
 async fn app_shell(State(index): State<Arc<PathBuf>>, req: Request) -> Response {
-    let path = req.uri().path();
-    // Room names may contain dots, so everything under /r/ is a deep link.
-    let is_file_name = !path.starts_with("/r/") && Path::new(path).extension().is_some();
-    if is_file_name {
+    if is_file_name(req.uri().path()) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let mut file = ServeFile::new(index.as_path()).precompressed_gzip().precompressed_br();

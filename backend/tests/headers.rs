@@ -21,7 +21,7 @@ const PATHS: [&str; 7] = ["/", "/r/x", "/api/rooms/x", "/api/ice-servers", "/hea
 
 async fn server_with_page(dist: &Path, page: &str, limits: Limits) -> SocketAddr {
     std::fs::write(dist.join("index.html"), page).unwrap();
-    let config = Config { dist_dir: dist.to_owned(), ..config(6) };
+    let config = Config { web_app: backend::static_files::WebApp::Folder(dist.to_owned()), ..config(6) };
     start_with(config, limits).await
 }
 

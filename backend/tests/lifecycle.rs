@@ -148,3 +148,14 @@ async fn a_request_trickling_its_headers_does_not_hold_the_stop() {
     assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?} after {:?}", started.elapsed());
     drop(slow);
 }
+
+#[test]
+fn version_names_the_build() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_moim")).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    // The commit, and whether the web app is inside (it is when dist/ was built first).
+    let expected = format!("moim {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(said.starts_with(&expected), "{said}");
+    assert!(said.contains("web app embedded") || said.contains("no web app embedded: serves --dist"), "{said}");
+}

@@ -12,8 +12,8 @@ use serde_json::Value;
 use shared::json::{self, Json};
 use shared::protocol::CLIENT_MSG_TYPES;
 use shared::{
-    ClientMsg, DisplayName, ErrorCode, IceCandidate, IceServer, MediaState, PeerId, PeerInfo, RoomName, RoomStatus,
-    ServerMsg, SfuTrack, TrackSource, PROTOCOL_VERSION,
+    ClientMsg, DisplayName, ErrorCode, IceCandidate, IceConfig, IceServer, MediaState, PeerId, PeerInfo, RoomName,
+    RoomStatus, ServerMsg, SfuTrack, TrackSource, PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -259,17 +259,10 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             vec(ice_server(), 0..3),
             vec(peer_info(), 0..4),
             proptest::option::of("[0-9a-f]{0,8}"),
-            any::<bool>(),
+            (any::<bool>(), any::<bool>()),
         )
-            .prop_map(|(version, you, room, capacity, ice_servers, peers, resume, sfu)| ServerMsg::Welcome {
-                version,
-                you,
-                room,
-                capacity,
-                ice_servers,
-                peers,
-                resume,
-                sfu,
+            .prop_map(|(version, you, room, capacity, ice_servers, peers, resume, (sfu, relay_only))| {
+                ServerMsg::Welcome { version, you, room, capacity, ice_servers, peers, resume, sfu, relay_only }
             }),
         (from(), valid_room(), vec(peer_info(), 0..4), proptest::option::of("[0-9a-f]{0,8}"), any::<bool>())
             .prop_map(|(you, room, peers, resume, sfu)| ServerMsg::Resumed { you, room, peers, resume, sfu }),
@@ -357,17 +350,18 @@ proptest! {
         prop_assert_eq!(ServerMsg::decode(&msg.encode()).unwrap(), msg);
     }
 
-    /// `/api/ice-servers`' list, as the browser reads it.
+    /// `/api/ice-servers`' answer, as the browser reads it.
     #[test]
-    fn every_ice_server_list_round_trips(list in vec(ice_server(), 0..4)) {
-        prop_assert_eq!(IceServer::decode_list(&serde_json::to_string(&list).unwrap()).unwrap(), list);
+    fn every_ice_config_round_trips(servers in vec(ice_server(), 0..4), relay_only in any::<bool>()) {
+        let config = IceConfig { servers, relay_only };
+        prop_assert_eq!(IceConfig::decode(&serde_json::to_string(&config).unwrap()).unwrap(), config);
     }
 
     #[test]
-    fn ice_server_list_decoders_agree(value in json()) {
+    fn ice_config_decoders_agree(value in json()) {
         let text = value.to_string();
-        if let Ok(list) = IceServer::decode_list(&text) {
-            prop_assert_eq!(serde_json::from_str::<Vec<IceServer>>(&text).ok(), Some(list));
+        if let Ok(config) = IceConfig::decode(&text) {
+            prop_assert_eq!(serde_json::from_str::<IceConfig>(&text).ok(), Some(config));
         }
     }
 

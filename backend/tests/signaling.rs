@@ -39,8 +39,17 @@ async fn join_lists_the_members_already_there() {
 
     let mut b = connect(addr).await;
     send(&mut b, join_msg("standup", "Ben")).await;
-    let ServerMsg::Welcome { version, you: b_id, room, capacity, ice_servers, peers, resume, sfu: false } =
-        recv(&mut b).await
+    let ServerMsg::Welcome {
+        version,
+        you: b_id,
+        room,
+        capacity,
+        ice_servers,
+        peers,
+        resume,
+        sfu: false,
+        relay_only: false,
+    } = recv(&mut b).await
     else {
         panic!("expected a welcome")
     };

@@ -10,7 +10,7 @@ use backend::{Config, Limits};
 use base64::Engine;
 use common::*;
 use hmac::{Hmac, Mac};
-use shared::{IceServer, PeerId, ServerMsg};
+use shared::{IceConfig, IceServer, PeerId, ServerMsg};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SECRET: &str = "coturn-static-auth-secret";
@@ -101,7 +101,7 @@ async fn the_lobby_gets_the_welcome_s_servers_when_they_are_the_same_for_all() {
     let res = get(addr, "/api/ice-servers").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    let lobby: Vec<IceServer> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    let lobby = serde_json::from_str::<IceConfig>(&res.text().await.unwrap()).unwrap().servers;
     let (_, welcome) = welcome_ice(&mut connect(addr).await, "r", "Ana").await;
     assert_eq!(lobby, welcome);
 }
@@ -112,11 +112,26 @@ async fn the_lobby_gets_turn_credentials_of_its_own_that_verify() {
     let res = get(addr, "/api/ice-servers").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    let lobby: Vec<IceServer> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    let lobby = serde_json::from_str::<IceConfig>(&res.text().await.unwrap()).unwrap().servers;
     check_turn_entry(&lobby, backend::turn::LOBBY_USER);
     // The same servers as a member's, so the page's prepared connection fits.
     let (me, welcome) = welcome_ice(&mut connect(addr).await, "r", "Ana").await;
     let urls = |servers: &[IceServer]| servers.iter().map(|s| s.urls.clone()).collect::<Vec<_>>();
     assert_eq!(urls(&lobby), urls(&welcome));
     assert_ne!(lobby[1].username, welcome[1].username, "moim-{me} has credentials of its own");
+}
+
+#[tokio::test]
+async fn relay_only_reaches_members_and_the_lobby() {
+    let addr = start_with(Config { relay_only: true, ..turn_config() }, Limits::default()).await;
+    let lobby: IceConfig = serde_json::from_str(&get(addr, "/api/ice-servers").await.text().await.unwrap()).unwrap();
+    assert!(lobby.relay_only, "the page prepares its first connection relay-only too");
+    let mut ws = connect(addr).await;
+    send(&mut ws, join_msg("r", "Ana")).await;
+    let ServerMsg::Welcome { relay_only, .. } = recv(&mut ws).await else { panic!("expected a welcome") };
+    assert!(relay_only);
+    // Without it, neither says so.
+    let addr = start_with(turn_config(), Limits::default()).await;
+    let lobby: IceConfig = serde_json::from_str(&get(addr, "/api/ice-servers").await.text().await.unwrap()).unwrap();
+    assert!(!lobby.relay_only);
 }

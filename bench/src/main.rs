@@ -66,9 +66,9 @@ fn main() -> ExitCode {
     let backend = settings.backend.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .ok()
-            .and_then(|exe| exe.parent().map(|d| d.join("backend")))
+            .and_then(|exe| exe.parent().map(|d| d.join("moim")))
             .filter(|b| b.is_file())
-            .unwrap_or_else(|| root.join("target/release/backend"))
+            .unwrap_or_else(|| root.join("target/release/moim"))
     });
     if settings.servers.contains(&Proto::Moim) && !backend.is_file() {
         eprintln!("bench: no {}; build it first: cargo build --release -p backend", backend.display());

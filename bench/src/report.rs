@@ -338,7 +338,7 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
         .collect();
     let _ = writeln!(
         out,
-        "How: each server runs alone as a child process (Moim: `target/release/backend --bind \
+        "How: each server runs alone as a child process (Moim: `target/release/moim --bind \
          127.0.0.1 --port 0 --max-connections-per-ip 0 --ice-server \"\" --room-capacity 2`; \
          Socket.io: `node target/bench/socketio/server.js`), started afresh for each client \
          count. The load generator (bench/src/load.rs: tokio + tokio-tungstenite, TCP_NODELAY \

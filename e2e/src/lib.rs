@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
+pub mod coturn;
+
 pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
 /// How long any single "wait until" may take before the test fails.
@@ -59,6 +61,11 @@ impl Harness {
         Self::launch_server(backend::Config { turn, ..config(capacity)? }).await
     }
 
+    /// The server with `config` (start from [`config`]).
+    pub async fn start_config(config: backend::Config) -> Result<Self> {
+        Self::launch_server(config).await
+    }
+
     async fn launch_server(config: backend::Config) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
@@ -87,7 +94,7 @@ impl Harness {
 }
 
 /// Rooms of `capacity`, the built app, no ICE servers.
-fn config(capacity: usize) -> Result<backend::Config> {
+pub fn config(capacity: usize) -> Result<backend::Config> {
     let dist_dir = std::env::var_os("MOIM_DIST").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("dist"));
     if !dist_dir.join("index.html").exists() {
         return Err(format!(
@@ -99,9 +106,10 @@ fn config(capacity: usize) -> Result<backend::Config> {
     Ok(backend::Config {
         ice_servers: vec![],
         room_capacity: capacity,
-        dist_dir,
+        web_app: backend::static_files::WebApp::Folder(dist_dir),
         turn: None,
         room_passwords: vec![],
+        relay_only: false,
         sfu: None,
     })
 }
@@ -246,7 +254,7 @@ fn chromium_binary() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
 }
 
-async fn free_port() -> Result<u16> {
+pub(crate) async fn free_port() -> Result<u16> {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(l.local_addr()?.port())
 }
@@ -529,7 +537,7 @@ impl Harness {
         if !dist_dir.join("index.html").exists() {
             return Err(format!("{} has no index.html", dist_dir.display()).into());
         }
-        self.config.dist_dir = dist_dir;
+        self.config.web_app = backend::static_files::WebApp::Folder(dist_dir);
         self.restart_server().await
     }
 

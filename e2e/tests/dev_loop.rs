@@ -57,9 +57,10 @@ async fn trunk_serve_proxies_what_the_page_asks_of_the_backend() -> Result<()> {
     let config = backend::Config {
         ice_servers: vec![],
         room_capacity: 6,
-        dist_dir: "/nonexistent/moim-dist".into(),
+        web_app: backend::static_files::WebApp::Folder("/nonexistent/moim-dist".into()),
         turn: None,
         room_passwords: vec![],
+        relay_only: false,
         sfu: None,
     };
     tokio::spawn(backend::serve_with(listener, config, backend::Limits::default(), std::future::pending()));

@@ -10,14 +10,14 @@ use crate::mailbox::Mailbox;
 use gloo_events::EventListener;
 use shared::budget::{with_start_bitrate, VideoBudget, START_KBPS};
 use shared::call::ConnectionState;
-use shared::{IceCandidate, IceServer};
+use shared::{IceCandidate, IceConfig};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
-    RtcDataChannelState, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
-    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent,
+    RtcDataChannelState, RtcIceCandidateInit, RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,14 +61,14 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(ice_servers: &[IceServer], on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, RtcError> {
-        Self::with(ice_servers, Mailbox::to(on_event))
+    pub fn new(ice: &IceConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, RtcError> {
+        Self::with(ice, Mailbox::to(on_event))
     }
 
     /// A connection whose events are kept until [`Peer::listen`]: made
     /// before it is known who is at the other end.
-    pub fn open(ice_servers: &[IceServer]) -> Result<Self, RtcError> {
-        Self::with(ice_servers, Mailbox::keeping())
+    pub fn open(ice: &IceConfig) -> Result<Self, RtcError> {
+        Self::with(ice, Mailbox::keeping())
     }
 
     /// Sends this connection's events, those kept so far first, to `on_event`.
@@ -76,8 +76,8 @@ impl Peer {
         self.events.listen(on_event);
     }
 
-    fn with(ice_servers: &[IceServer], events: Mailbox<PeerEvent>) -> Result<Self, RtcError> {
-        let pc = new_connection(ice_servers)?;
+    fn with(ice: &IceConfig, events: Mailbox<PeerEvent>) -> Result<Self, RtcError> {
+        let pc = new_connection(ice)?;
 
         // A pre-agreed channel (same id on both sides): no `datachannel` event
         // and no extra round trip; it rides on the first offer.
@@ -313,10 +313,10 @@ async fn cap_video(sender: &RtcRtpSender, budget: VideoBudget) -> Result<(), Rtc
 }
 
 /// A connection bundling everything on one transport.
-fn new_connection(ice_servers: &[IceServer]) -> Result<RtcPeerConnection, RtcError> {
+fn new_connection(ice: &IceConfig) -> Result<RtcPeerConnection, RtcError> {
     let config = RtcConfiguration::new();
     let servers = js_sys::Array::new();
-    for server in ice_servers {
+    for server in &ice.servers {
         let js = web_sys::RtcIceServer::new();
         js.set_urls(&server.urls.iter().map(|url| wasm_bindgen::JsValue::from_str(url)).collect::<js_sys::Array>());
         if let Some(username) = &server.username {
@@ -328,6 +328,9 @@ fn new_connection(ice_servers: &[IceServer]) -> Result<RtcPeerConnection, RtcErr
         servers.push(&js);
     }
     config.set_ice_servers(&servers);
+    if ice.relay_only {
+        config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+    }
     // Every member is a browser that bundles (and so does the media server):
     // one transport for audio, video and chat from the first offer, so
     // candidates are gathered, sent and checked once, not once per kind.

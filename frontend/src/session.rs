@@ -322,7 +322,7 @@ impl Session {
         let round = self.next_warm_round();
         spawn_local(async move {
             // Asked each time: TURN credentials expire.
-            let Some(ice) = crate::signaling::lobby_ice_servers().await else { return };
+            let Some(ice) = crate::signaling::lobby_ice().await else { return };
             match WarmPeer::prepare(ice, local.stream()).await {
                 // Not if Join came meanwhile, or a newer one started.
                 Ok(warm) if self.warm_round.get_value() == round && self.meeting().is_none() => {

@@ -116,12 +116,13 @@ impl Drop for Socket {
     }
 }
 
-/// The ICE servers before Join (`GET /api/ice-servers`): those every member
-/// is given, with TURN credentials of the page's own where each member gets
-/// its own. `None` when the server could not say (unreachable, garbled).
-pub async fn lobby_ice_servers() -> Option<Vec<shared::IceServer>> {
+/// The ICE configuration before Join (`GET /api/ice-servers`): the servers
+/// every member is given, with TURN credentials of the page's own where each
+/// member gets its own. `None` when the server could not say (unreachable,
+/// garbled).
+pub async fn lobby_ice() -> Option<shared::IceConfig> {
     let (200, text) = get("/api/ice-servers").await? else { return None };
-    shared::IceServer::decode_list(&text).ok()
+    shared::IceConfig::decode(&text).ok()
 }
 
 /// How many are in `room` now (`GET /api/rooms/<room>`), for the welcome

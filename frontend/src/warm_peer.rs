@@ -7,7 +7,7 @@
 //! arrive, who will offer: answering skips making a connection.
 
 use crate::rtc::{Peer, RtcError};
-use shared::IceServer;
+use shared::IceConfig;
 use web_sys::MediaStream;
 
 /// How long a prepared connection's candidates are trusted to still describe
@@ -19,7 +19,7 @@ const CLOSE_LATER_MS: u32 = 1_000;
 
 pub struct WarmPeer {
     peer: Peer,
-    ice_servers: Vec<IceServer>,
+    ice: IceConfig,
     tracks: Vec<String>,
     /// When its offer was made (and its candidates gathered); `None` for a
     /// spare, which has gathered nothing yet, so does not go stale.
@@ -36,27 +36,28 @@ fn track_ids(stream: &MediaStream) -> Vec<String> {
     ids
 }
 
-/// The same servers, credentials aside: with `--turn-secret` the page's TURN
-/// credentials were made for it before Join and the member's in `welcome`,
-/// from one secret, and both hold for the server's TTL.
-fn same_servers(prepared: &[IceServer], given: &[IceServer]) -> bool {
-    prepared.len() == given.len() && prepared.iter().zip(given).all(|(p, g)| p.urls == g.urls)
+/// The same servers and policy, credentials aside: with `--turn-secret` the
+/// page's TURN credentials were made for it before Join and the member's in
+/// `welcome`, from one secret, and both hold for the server's TTL.
+fn same_servers(prepared: &IceConfig, given: &IceConfig) -> bool {
+    let (p, g) = (&prepared.servers, &given.servers);
+    prepared.relay_only == given.relay_only && p.len() == g.len() && p.iter().zip(g).all(|(p, g)| p.urls == g.urls)
 }
 
 impl WarmPeer {
     /// A connection with its offer made, for the first member we offer to.
-    pub async fn prepare(ice_servers: Vec<IceServer>, stream: &MediaStream) -> Result<Self, RtcError> {
-        let mut warm = Self::spare(ice_servers, stream)?;
+    pub async fn prepare(ice: IceConfig, stream: &MediaStream) -> Result<Self, RtcError> {
+        let mut warm = Self::spare(ice, stream)?;
         warm.peer.offer(drop).await?;
         warm.offered_at = Some(js_sys::Date::now());
         Ok(warm)
     }
 
     /// A connection sending `stream`, for the next member to offer to us.
-    pub fn spare(ice_servers: Vec<IceServer>, stream: &MediaStream) -> Result<Self, RtcError> {
-        let peer = Peer::open(&ice_servers)?;
+    pub fn spare(ice: IceConfig, stream: &MediaStream) -> Result<Self, RtcError> {
+        let peer = Peer::open(&ice)?;
         peer.send_stream(stream);
-        Ok(Self { peer, ice_servers, tracks: track_ids(stream), offered_at: None })
+        Ok(Self { peer, ice, tracks: track_ids(stream), offered_at: None })
     }
 
     /// Since its offer was made (0 for a spare).
@@ -65,13 +66,11 @@ impl WarmPeer {
     }
 
     /// The connection, with its events kept (and its offer set locally, if
-    /// made), if it suits a meeting that was given `ice_servers` and sends
+    /// made), if it suits a meeting that was given `ice` and sends
     /// `stream`'s tracks as they are now; itself back otherwise, for the
     /// caller to close when the main thread can spare it.
-    pub fn into_peer_for(self, ice_servers: &[IceServer], stream: &MediaStream) -> Result<Peer, Self> {
-        let fits = same_servers(&self.ice_servers, ice_servers)
-            && self.tracks == track_ids(stream)
-            && self.age_ms() < FRESH_FOR_MS;
+    pub fn into_peer_for(self, ice: &IceConfig, stream: &MediaStream) -> Result<Peer, Self> {
+        let fits = same_servers(&self.ice, ice) && self.tracks == track_ids(stream) && self.age_ms() < FRESH_FOR_MS;
         if fits {
             Ok(self.peer)
         } else {

@@ -9,7 +9,7 @@ use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use shared::call::ConnectionState;
-use shared::IceServer;
+use shared::{IceConfig, IceServer};
 use std::rc::Rc;
 use wasm_bindgen_test::*;
 use web_sys::MediaStreamTrackState;
@@ -129,8 +129,8 @@ struct Pair {
 fn pair(local: &LocalMedia) -> Pair {
     let (a_tx, a_rx) = unbounded();
     let (b_tx, b_rx) = unbounded();
-    let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
-    let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
+    let a = Rc::new(Peer::new(&IceConfig::default(), move |e| drop(a_tx.unbounded_send(e))).unwrap());
+    let b = Rc::new(Peer::new(&IceConfig::default(), move |e| drop(b_tx.unbounded_send(e))).unwrap());
     a.send_stream(local.stream());
     let a_events = connect_ice(a_rx, b.clone());
     let b_events = connect_ice(b_rx, a.clone());
@@ -231,12 +231,14 @@ async fn an_ice_restart_renegotiates_new_credentials_and_the_call_stays_up() {
 async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
     // It does not fit a meeting given other ICE servers, or sending other kinds of media.
-    let stun = vec![IceServer { urls: vec!["stun:127.0.0.1:9".into()], username: None, credential: None }];
-    let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
+    let none = IceConfig::default();
+    let servers = |servers| IceConfig { servers, relay_only: false };
+    let stun = servers(vec![IceServer { urls: vec!["stun:127.0.0.1:9".into()], username: None, credential: None }]);
+    let warm = WarmPeer::prepare(none.clone(), local.stream()).await.unwrap();
     assert!(warm.into_peer_for(&stun, local.stream()).is_err());
     let audio_only = media::capture(&Request::AUDIO_ONLY).await.unwrap();
-    let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
-    assert!(warm.into_peer_for(&[], &audio_only).is_err());
+    let warm = WarmPeer::prepare(none.clone(), local.stream()).await.unwrap();
+    assert!(warm.into_peer_for(&none, &audio_only).is_err());
     // With `--turn-secret` the page's TURN credentials (made before Join) and
     // the member's differ, from one secret: it still fits the same servers.
     let turn = |user: &str| {
@@ -245,17 +247,21 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
             username: Some(user.into()),
             credential: Some(format!("{user}-mac")),
         };
-        vec![server]
+        servers(vec![server])
     };
     let warm = WarmPeer::prepare(turn("1:moim-lobby"), local.stream()).await.unwrap();
     assert!(warm.into_peer_for(&turn("1:moim-7"), local.stream()).is_ok());
     let warm = WarmPeer::prepare(turn("1:moim-lobby"), local.stream()).await.unwrap();
     assert!(warm.into_peer_for(&stun, local.stream()).is_err());
+    // Nor a meeting whose server allows relayed paths only.
+    let warm = WarmPeer::prepare(turn("1:moim-lobby"), local.stream()).await.unwrap();
+    let relayed = IceConfig { relay_only: true, ..turn("1:moim-7") };
+    assert!(warm.into_peer_for(&relayed, local.stream()).is_err());
 
-    let warm = WarmPeer::prepare(vec![], local.stream()).await.unwrap();
+    let warm = WarmPeer::prepare(none.clone(), local.stream()).await.unwrap();
     // Its candidates are gathered meanwhile, with nobody listening yet.
     TimeoutFuture::new(500).await;
-    let a = Rc::new(warm.into_peer_for(&[], local.stream()).unwrap_or_else(|_| panic!("it fits")));
+    let a = Rc::new(warm.into_peer_for(&none, local.stream()).unwrap_or_else(|_| panic!("it fits")));
     let offer = a.pending_offer().expect("the offer is made and set locally");
     // The offer lists them, on the one transport audio, video and chat share.
     let sections: Vec<&str> = offer.split("\r\nm=").skip(1).collect();
@@ -266,7 +272,7 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
     a.forget_kept_candidates();
     let (a_tx, a_rx) = unbounded();
     let (b_tx, b_rx) = unbounded();
-    let b = Rc::new(Peer::new(&[], move |e| drop(b_tx.unbounded_send(e))).unwrap());
+    let b = Rc::new(Peer::new(&IceConfig::default(), move |e| drop(b_tx.unbounded_send(e))).unwrap());
     b.set_remote_offer(&offer).await.unwrap();
     a.listen(move |e| drop(a_tx.unbounded_send(e)));
     let mut a_rx = a_rx;
@@ -291,13 +297,13 @@ async fn a_warm_peer_offers_ahead_and_connects_once_someone_listens() {
 #[wasm_bindgen_test]
 async fn a_spare_peer_answers_the_next_member_s_offer() {
     let local = LocalMedia::new(media::capture(&Request::camera_and_mic()).await.unwrap());
-    let spare = WarmPeer::spare(vec![], local.stream()).unwrap();
+    let spare = WarmPeer::spare(IceConfig::default(), local.stream()).unwrap();
     assert_eq!(spare.age_ms(), 0.0, "a spare has gathered nothing, so it does not go stale");
-    let b = Rc::new(spare.into_peer_for(&[], local.stream()).unwrap_or_else(|_| panic!("it fits")));
+    let b = Rc::new(spare.into_peer_for(&IceConfig::default(), local.stream()).unwrap_or_else(|_| panic!("it fits")));
     assert_eq!(b.pending_offer(), None, "a spare makes no offer");
     let (a_tx, a_rx) = unbounded();
     let (b_tx, b_rx) = unbounded();
-    let a = Rc::new(Peer::new(&[], move |e| drop(a_tx.unbounded_send(e))).unwrap());
+    let a = Rc::new(Peer::new(&IceConfig::default(), move |e| drop(a_tx.unbounded_send(e))).unwrap());
     a.send_stream(local.stream());
     b.listen(move |e| drop(b_tx.unbounded_send(e)));
     negotiate(&a, &b).await;

@@ -11,7 +11,7 @@
 
 use crate::ids::{DisplayName, PeerId, RoomName};
 use crate::protocol::{
-    ClientMsg, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, ErrorCode, IceCandidate, IceConfig, MediaState, PeerInfo, ServerMsg, PROTOCOL_VERSION,
 };
 pub use crate::sfu_link::{SfuAction, SfuEvent, SfuLink, SfuTimer};
 use std::collections::BTreeMap;
@@ -179,7 +179,7 @@ pub struct Joined {
     pub you: PeerId,
     pub room: RoomName,
     pub capacity: usize,
-    pub ice_servers: Vec<IceServer>,
+    pub ice: IceConfig,
     /// Takes the seat back after the socket drops.
     pub resume: Option<String>,
 }
@@ -366,8 +366,9 @@ impl Call {
 
     fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
-            ServerMsg::Welcome { you, room, capacity, ice_servers, peers, resume, sfu, .. } => {
-                self.joined = Some(Joined { you, room, capacity, ice_servers, resume });
+            ServerMsg::Welcome { you, room, capacity, ice_servers, peers, resume, sfu, relay_only, .. } => {
+                let ice = IceConfig { servers: ice_servers, relay_only };
+                self.joined = Some(Joined { you, room, capacity, ice, resume });
                 // A welcome is a new seat: any SFU session of an old one is gone.
                 let mut effects = self.sfu.stop();
                 if sfu {

@@ -21,6 +21,6 @@ pub mod spotlight;
 pub use ids::{DisplayName, NameError, Password, PasswordError, PeerId, RoomName, PASSWORD_MAX};
 pub use json::JsonError;
 pub use protocol::{
-    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg,
-    SfuTrack, TrackSource, PROTOCOL_VERSION,
+    ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceConfig, IceServer, MediaState, PeerInfo, RoomStatus,
+    ServerMsg, SfuTrack, TrackSource, PROTOCOL_VERSION,
 };

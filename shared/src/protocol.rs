@@ -124,6 +124,10 @@ pub enum ServerMsg {
         /// no peer connections between members, one to the server.
         #[serde(default)]
         sfu: bool,
+        /// Use relayed (TURN) paths only, so members never learn each
+        /// other's addresses (`--relay-only`).
+        #[serde(default)]
+        relay_only: bool,
     },
     /// Your seat is back. `peers` is the room now; what was sent to you
     /// while you were away follows.
@@ -250,6 +254,16 @@ pub struct IceServer {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// What a page's `RTCPeerConnection`s are made with: `Welcome`'s
+/// `ice_servers` and `relay_only`, or `GET /api/ice-servers` before Join.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceConfig {
+    pub servers: Vec<IceServer>,
+    /// Relayed candidates only (the browser's `iceTransportPolicy: "relay"`).
+    #[serde(default)]
+    pub relay_only: bool,
 }
 
 /// `GET /api/rooms/{room}`: how full a room is, so the welcome screen can

@@ -13,7 +13,7 @@
 use crate::ids::{DisplayName, PeerId, RoomName};
 use crate::json::{Json, JsonError};
 use crate::protocol::{
-    ErrorCode, IceCandidate, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg, SfuTrack, TrackSource,
+    ErrorCode, IceCandidate, IceConfig, IceServer, MediaState, PeerInfo, RoomStatus, ServerMsg, SfuTrack, TrackSource,
 };
 use std::fmt::Display;
 
@@ -31,11 +31,11 @@ impl ServerMsg {
     }
 }
 
-impl IceServer {
-    /// A JSON list of them, as `GET /api/ice-servers` answers; by hand, as
-    /// [`ServerMsg::decode`] (the browser reads it).
-    pub fn decode_list(text: &str) -> Result<Vec<Self>, JsonError> {
-        ice_servers(text)
+impl IceConfig {
+    /// As `GET /api/ice-servers` answers; by hand, as [`ServerMsg::decode`]
+    /// (the browser reads it).
+    pub fn decode(text: &str) -> Result<Self, JsonError> {
+        ice_config(text)
     }
 }
 
@@ -59,6 +59,7 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
             peers: f.list("peers", peer_info)?,
             resume: f.opt_string("resume")?,
             sfu: f.flag("sfu")?,
+            relay_only: f.flag("relay_only")?,
         },
         "resumed" => ServerMsg::Resumed {
             you: f.peer_id("you")?,
@@ -84,12 +85,10 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
     })
 }
 
-/// `GET /api/ice-servers`' answer: a list of ICE servers.
-fn ice_servers(text: &str) -> Result<Vec<IceServer>, Error> {
-    match Json::parse(text)? {
-        Json::Array(items) => items.into_iter().map(ice_server).collect(),
-        other => Err(wrong("ice servers", "a list", &other)),
-    }
+/// `GET /api/ice-servers`' answer.
+fn ice_config(text: &str) -> Result<IceConfig, Error> {
+    let mut f = Fields::of(Json::parse(text)?, "an ICE configuration")?;
+    Ok(IceConfig { servers: f.list("servers", ice_server)?, relay_only: f.flag("relay_only")? })
 }
 
 /// `GET /api/rooms/{room}`'s answer.

@@ -54,6 +54,7 @@ impl Client {
             peers: others.iter().map(|c| c.info()).collect(),
             resume: Some(format!("token-{}", self.id)),
             sfu: false,
+            relay_only: false,
         }));
     }
 
@@ -414,6 +415,7 @@ fn a_lost_seat_closes_everything_and_joins_afresh() {
         peers: vec![stranger.info()],
         resume: None,
         sfu: false,
+        relay_only: false,
     }));
     assert_eq!(a.open_peers, [PeerId(2)]);
     assert!(matches!(a.outbox.pop_front(), Some(ClientMsg::Offer { .. })), "a is now the newcomer: a offers");

@@ -43,6 +43,7 @@ fn welcome(you: u64, peers: &[u64], sfu: bool) -> ServerMsg {
         peers: peers.iter().map(|&id| peer_info(id)).collect(),
         resume: Some(format!("token-{you}")),
         sfu,
+        relay_only: false,
     }
 }
 

@@ -70,13 +70,14 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
                 peers: vec![ana.clone()],
                 resume: Some("c0ffee".into()),
                 sfu: false,
+                relay_only: true,
             },
             json!({"type": "welcome", "version": 1, "you": 2, "room": "standup", "capacity": 2,
                 "ice_servers": [
                     {"urls": ["stun:stun.l.google.com:19302"]},
                     {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}],
                 "peers": [{"id": 1, "name": "Ana", "muted": false, "camera_off": true, "sharing": false}],
-                "resume": "c0ffee", "sfu": false}),
+                "resume": "c0ffee", "sfu": false, "relay_only": true}),
         ),
         (
             ServerMsg::Resumed {

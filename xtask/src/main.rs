@@ -10,7 +10,7 @@ const USAGE: &str = "usage: cargo xtask <command> [-- backend flags]
 
 commands:
   setup   install what is missing: wasm32 target, trunk, wasm-bindgen-cli;
-          with --browsers also Chromium and chromedriver; with --janus also
+          with --browsers also Chromium, chromedriver and coturn; with --janus also
           Janus (Debian's janus, for `bench sfu`)
   build   setup, then build the release client into dist/
   run     build, then start Moim on http://localhost:8080
@@ -139,7 +139,7 @@ fn bench(args: &[String]) -> Result<(), String> {
             tools::janus()?;
         }
         let mut build = cargo();
-        build.arg("build").args(release).args(["--package", "backend", "--package", "bench", "--bin", "backend"]);
+        build.arg("build").args(release).args(["--package", "backend", "--package", "bench", "--bin", "moim"]);
         build.args(["--bin", "sfu_bench"]);
         run_cmd(build)?;
         let mut bench = Command::new(target.join(profile).join("sfu_bench"));

@@ -18,11 +18,13 @@ pub fn setup(browsers: bool) -> Result<(), String> {
     cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &pinned_wasm_bindgen()?, false)?;
     if browsers {
         // A Hangul font, so the Korean pages (and "모임" in every title)
-        // read in the e2e screenshots instead of as empty boxes.
+        // read in the e2e screenshots instead of as empty boxes; coturn, the
+        // TURN server the relayed calls in e2e go through.
         debian_packages(&[
             ("chromium", CHROMIUM),
             ("chromium-driver", CHROMEDRIVER),
             ("fonts-nanum", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
+            ("coturn", "/usr/bin/turnserver"),
         ])?;
     }
     Ok(())

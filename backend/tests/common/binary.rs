@@ -1,11 +1,11 @@
-//! The real `backend` binary, for what only a process of its own shows:
+//! The real `moim` binary, for what only a process of its own shows:
 //! its memory, from /proc.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The `backend` binary on 127.0.0.1 and an ephemeral port, killed on drop
+/// The `moim` binary on 127.0.0.1 and an ephemeral port, killed on drop
 /// (a failing test included).
 pub struct Server {
     child: Child,
@@ -15,7 +15,7 @@ pub struct Server {
 impl Server {
     /// With `args` after the address, no ICE servers and no web app.
     pub fn start(args: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_moim"));
         command
             .args(["--bind", "127.0.0.1", "--port", "0", "--ice-server", "", "--dist", "/nonexistent/moim-dist"])
             .args(args)

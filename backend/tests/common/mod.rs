@@ -7,6 +7,7 @@
 
 pub mod binary;
 
+use backend::static_files::WebApp;
 use backend::{Config, Limits};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -28,7 +29,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub const SILENCE: Duration = Duration::from_millis(300);
 
 pub async fn start(room_capacity: usize, dist_dir: &Path) -> SocketAddr {
-    let config = Config { dist_dir: dist_dir.to_owned(), ..config(room_capacity) };
+    let config = Config { web_app: WebApp::Folder(dist_dir.to_owned()), ..config(room_capacity) };
     start_with(config, Limits::default()).await
 }
 
@@ -46,9 +47,10 @@ pub fn config(room_capacity: usize) -> Config {
     Config {
         ice_servers: vec![],
         room_capacity,
-        dist_dir: "/nonexistent/moim-dist".into(),
+        web_app: WebApp::Folder("/nonexistent/moim-dist".into()),
         turn: None,
         room_passwords: vec![],
+        relay_only: false,
         sfu: None,
     }
 }

@@ -112,7 +112,7 @@ impl Inner {
     /// Makes the connection to `peer`, or takes one made ahead (warm, to
     /// offer at once; spare, to answer) if it suits.
     pub(super) fn create_peer(self: &Rc<Self>, peer: PeerId, offering: bool) {
-        let ice = self.ice_servers().unwrap_or_default();
+        let ice = self.ice().unwrap_or_default();
         let weak: Weak<Self> = Rc::downgrade(self);
         let on_event = move |event| {
             if let Some(inner) = weak.upgrade() {
@@ -201,7 +201,7 @@ impl Inner {
         let weak = Rc::downgrade(self);
         *self.spare_soon.borrow_mut() = Some(Timeout::new(after_ms, move || {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(ice) = inner.ice_servers() else { return };
+            let Some(ice) = inner.ice() else { return };
             // On the media server, nobody gets a connection of their own.
             if inner.left.get() || inner.call.borrow().sfu().on() {
                 return;
@@ -214,9 +214,9 @@ impl Inner {
         }));
     }
 
-    /// The ICE servers `welcome` gave us, once we are in.
-    fn ice_servers(&self) -> Option<Vec<shared::IceServer>> {
-        self.call.borrow().joined().map(|j| j.ice_servers.clone())
+    /// The ICE servers and policy `welcome` gave us, once we are in.
+    fn ice(&self) -> Option<shared::IceConfig> {
+        self.call.borrow().joined().map(|j| j.ice.clone())
     }
 
     /// Gives each outgoing video its share of the upload for this room size;

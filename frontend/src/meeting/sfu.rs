@@ -64,7 +64,7 @@ impl Inner {
         // No member gets a connection of their own any more: no spare for the next.
         self.spare.borrow_mut().take();
         self.spare_soon.borrow_mut().take();
-        let ice = self.call.borrow().joined().map(|j| j.ice_servers.clone()).unwrap_or_default();
+        let ice = self.call.borrow().joined().map(|j| j.ice.clone()).unwrap_or_default();
         let screen = self.local.screen();
         let outgoing = Outgoing {
             microphone: self.local.audio_track(),

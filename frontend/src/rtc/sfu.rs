@@ -9,7 +9,7 @@ use super::{call, cap_video, new_connection, pending_offer, set_local, set_remot
 use gloo_events::EventListener;
 use shared::budget::VideoBudget;
 use shared::call::ConnectionState;
-use shared::{IceServer, TrackSource};
+use shared::{IceConfig, TrackSource};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -57,11 +57,11 @@ fn index(source: TrackSource) -> usize {
 
 impl SfuPeer {
     pub fn new(
-        ice_servers: &[IceServer],
+        ice: &IceConfig,
         outgoing: &Outgoing,
         on_event: impl Fn(SfuPeerEvent) + 'static,
     ) -> Result<Self, RtcError> {
-        let pc = new_connection(ice_servers)?;
+        let pc = new_connection(ice)?;
         let streams = js_sys::Array::of1(&outgoing.stream);
         let add = |kind: &str, track: Option<&MediaStreamTrack>| {
             let init = RtcRtpTransceiverInit::new();

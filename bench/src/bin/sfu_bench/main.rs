@@ -44,7 +44,7 @@ const USAGE: &str = "usage: sfu_bench [--smoke] [--points 1x1,1x10,..] [--only m
   --points    the points, in order (default 1x1,1x5,1x10,1x25,1x50,10x10,15x15,25x25)
   --only      measure one server
   --measure   seconds counted per point (default 10)
-  --backend   Moim's backend binary (default: target/release/backend)
+  --backend   Moim's backend binary (default: target/release/moim)
   --out       where to write the Markdown report";
 
 pub struct Settings {
@@ -98,10 +98,7 @@ fn parse_args() -> Result<Settings, String> {
         flow_wait: Duration::from_secs(if smoke { 15 } else { 30 }),
         max_loss: 0.01,
         max_p99_ms: 50.0,
-        backend: exe_dir
-            .map(|d| d.join("backend"))
-            .filter(|b| b.is_file())
-            .unwrap_or(root.join("target/release/backend")),
+        backend: exe_dir.map(|d| d.join("moim")).filter(|b| b.is_file()).unwrap_or(root.join("target/release/moim")),
         scratch: root.join("target/bench/sfu"),
         out: root.join(if smoke { "target/bench/sfu-smoke.md" } else { "target/bench/sfu.md" }),
         docs: (!smoke).then(|| root.join("docs/BENCHMARKS.md")),

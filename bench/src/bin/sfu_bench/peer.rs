@@ -67,9 +67,11 @@ impl Peer {
     }
 }
 
-/// Makes a peer. With `offer`, it offers audio then video, both sendonly
-/// (the order Moim's SFU expects), and returns that offer; `publisher` makes
-/// it send media on them once connected.
+/// Makes a peer. With `offer`, it offers audio then video (the order Moim's
+/// SFU expects) and returns that offer; `publisher` makes them sendonly and
+/// sends media on them once connected. A listener offers them inactive: it
+/// publishes nothing, as a Janus subscriber doesn't, so the SFU gives the
+/// others no m-lines of its.
 pub async fn start(
     ip: IpAddr,
     publisher: Option<u16>,
@@ -85,8 +87,9 @@ pub async fn start(
     let (mut mids, mut pending, mut sdp) = (None, None, None);
     if offer {
         let mut change = rtc.sdp_api();
-        let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, Some("bot".into()), None, None);
-        let video = change.add_media(MediaKind::Video, Direction::SendOnly, Some("bot".into()), None, None);
+        let direction = if publisher.is_some() { Direction::SendOnly } else { Direction::Inactive };
+        let audio = change.add_media(MediaKind::Audio, direction, Some("bot".into()), None, None);
+        let video = change.add_media(MediaKind::Video, direction, Some("bot".into()), None, None);
         let (offer, p) = change.apply().ok_or("no offer to make")?;
         mids = Some((audio, video));
         pending = Some(p);
