@@ -467,7 +467,10 @@ impl Engine {
             if other == peer {
                 continue;
             }
-            let Some(subscriber) = self.sessions.get_mut(&other) else { continue };
+            // Not before it is connected: str0m would queue the frames (and
+            // search that queue on each write) to burst them out stale later;
+            // once connected it asks for a keyframe and starts from that.
+            let Some(subscriber) = self.sessions.get_mut(&other).filter(|s| s.connected) else { continue };
             self.touching = Some(other);
             let mid = subscriber.tracks_out.iter().find_map(|t| match t.state {
                 OutState::Open(mid) if t.origin == peer && t.origin_mid == data.mid => Some(mid),
