@@ -379,6 +379,25 @@ impl Browser {
         }
     }
 
+    /// Opens the details of this page's first remote tile and waits until they
+    /// say all of `wanted`; returns their text.
+    pub async fn link_details_saying(&self, wanted: &[&str]) -> Result<String> {
+        let large = "document.querySelector('.tile.remote').classList.contains('large')";
+        let was_large = self.eval(&format!("return {large}")).await?;
+        self.eval("document.querySelector('.tile.remote button.link').click()").await?;
+        let all = wanted.iter().map(|w| format!("t.includes({})", js_str(w))).collect::<Vec<_>>().join(" && ");
+        self.wait_for(
+            &format!("the tile's details to say {wanted:?}"),
+            &format!("const t = document.querySelector('.tile.remote .link-details')?.innerText ?? ''; return {all}"),
+        )
+        .await?;
+        if self.eval(&format!("return {large}")).await? != was_large {
+            return Err("opening the details enlarged the tile".into());
+        }
+        let text = self.eval("return document.querySelector('.tile.remote .link-details').innerText").await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
     /// Types `text` into the chat and sends it.
     pub async fn say(&self, text: &str) -> Result<()> {
         self.client.find(Locator::Css("#chat-input")).await?.send_keys(text).await?;

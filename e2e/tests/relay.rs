@@ -62,6 +62,8 @@ async fn a_mesh_call_flows_through_coturn_when_members_may_only_relay() -> Resul
         // Each side's candidate is its own relay on coturn: neither sees the other's address.
         assert_eq!(paths, [("relay".to_owned(), "relay".to_owned())], "one connection, relayed both ways");
     }
+    // And the tile says so.
+    ana.link_details_saying(&["Relayed through a TURN server, over UDP"]).await?;
     assert!(coturn.allocations() >= 2, "coturn allocated a relay for each page:\n{}", coturn.log_text());
     assert!(coturn.permissions() >= 2, "and let each send to the other's relay");
     ana.close().await?;
@@ -80,6 +82,8 @@ async fn a_call_on_the_media_server_flows_through_coturn() -> Result<()> {
         // From the page's relay on coturn to the media server's own address.
         assert_eq!(paths, [("relay".to_owned(), "host".to_owned())], "one connection, to the SFU, relayed");
     }
+    // The tile's details are of the link to the server.
+    ana.link_details_saying(&["Your link to the media server", "Relayed through a TURN server", "Video "]).await?;
     assert!(coturn.allocations() >= 2, "coturn allocated a relay for each page:\n{}", coturn.log_text());
     ana.close().await?;
     bo.close().await

@@ -3,6 +3,7 @@
 //! Each closes itself and removes its listeners when dropped.
 
 mod sfu;
+mod stats;
 
 pub use sfu::{Outgoing, SfuPeer, SfuPeerEvent};
 
@@ -252,6 +253,11 @@ impl Peer {
             })
             .filter_map(|s| get(&s, "audioLevel")?.as_f64())
             .fold(0.0, f64::max)
+    }
+
+    /// A reading of this connection's stats, for the tile's details.
+    pub async fn report(&self) -> Option<shared::link::Report> {
+        stats::read(&self.pc).await
     }
 
     pub fn send_chat(&self, text: &str) -> Result<(), RtcError> {

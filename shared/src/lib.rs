@@ -11,6 +11,7 @@ pub mod call;
 mod client_encode;
 pub mod ids;
 pub mod json;
+pub mod link;
 pub mod protocol;
 pub mod reconnect;
 pub mod roster;

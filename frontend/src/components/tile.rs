@@ -1,8 +1,9 @@
 use super::StreamVideo;
-use crate::i18n::{tr, use_texts};
+use crate::i18n::{tr, use_texts, Texts};
 use crate::meeting::RemoteTile;
 use crate::session::Session;
 use leptos::prelude::*;
+use shared::link::{Details, Route, Transport};
 use shared::spotlight::Spotlight;
 
 /// One remote member: their video, name, and what they have turned off.
@@ -11,7 +12,7 @@ use shared::spotlight::Spotlight;
 #[component]
 pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
     let session = expect_context::<Session>();
-    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, .. } = tile;
+    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, link, weak, .. } = tile;
     let t = use_texts();
     // Gone with its member (or with the room: then the signal is too, hence `try_`).
     on_cleanup(move || {
@@ -27,9 +28,81 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
                 <Show when=move || muted.get()><span class="badge muted" title=tr(|t| t.muted)>{tr(|t| t.muted)}</span></Show>
                 <Show when=move || camera_off.get()><span class="badge camera-off">{tr(|t| t.camera_off_badge)}</span></Show>
                 <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>
+                <Show when=move || weak.get()>
+                    <span class="badge weak" title=tr(|t| t.weak_link_title)>{tr(|t| t.weak_link)}</span>
+                </Show>
                 {move || t().connection(connection.get())
                     .map(|state| view! { <span class="badge state">{state}</span> })}
+                <LinkDetails link=link weak=weak />
             </figcaption>
         </figure>
+    }
+}
+
+/// The signal button; a click or tap shows the connection's details (read
+/// every couple of seconds by the meeting) until the next one.
+#[component]
+fn LinkDetails(link: RwSignal<Option<Details>>, weak: RwSignal<bool>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let t = use_texts();
+    view! {
+        <button type="button" class="link" class:weak=move || weak.get() title=tr(|t| t.link_title)
+            aria-label=tr(|t| t.link_title) aria-expanded=move || open.get().to_string()
+            on:click=move |ev| {
+                // Not a click on the tile: that would enlarge it.
+                ev.stop_propagation();
+                open.update(|o| *o = !*o);
+            }>
+            <span class="bars" aria-hidden="true"><i></i><i></i><i></i></span>
+        </button>
+        <Show when=move || open.get()>
+            <div class="link-details" role="status" on:click=|ev| ev.stop_propagation()>
+                {move || match link.get() {
+                    None => vec![t().link_measuring.to_owned()],
+                    Some(details) => lines(t(), &details),
+                }
+                .into_iter()
+                .map(|line| view! { <p>{line}</p> })
+                .collect_view()}
+            </div>
+        </Show>
+    }
+}
+
+fn lines(t: &Texts, details: &Details) -> Vec<String> {
+    let mut lines = Vec::new();
+    if details.shared {
+        lines.push(t.link_to_server.to_owned());
+    }
+    if let Some(path) = details.path {
+        let route = match path.route {
+            Route::Direct => t.route_direct,
+            Route::Stun => t.route_stun,
+            Route::Relayed => t.route_relayed,
+        };
+        let transport = match path.transport {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        };
+        lines.push(format!("{route}, {}", (t.over)(transport)));
+    }
+    if let Some(rtt) = details.rtt_ms {
+        lines.push((t.round_trip)(rtt));
+    }
+    lines.push((t.loss)(details.loss_percent));
+    lines.push((t.rates)(&rate(details.kbps_in), &rate(details.kbps_out)));
+    if let Some((width, height, fps)) = details.video {
+        lines.push((t.video_size)(width, height, fps));
+    }
+    lines
+}
+
+/// "850 kbit/s", "1.2 Mbit/s".
+fn rate(kbps: f64) -> String {
+    if kbps < 1000.0 {
+        format!("{kbps:.0} kbit/s")
+    } else {
+        format!("{:.1} Mbit/s", kbps / 1000.0)
     }
 }

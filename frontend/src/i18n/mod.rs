@@ -15,6 +15,15 @@ use leptos::prelude::*;
 use shared::call::ConnectionState;
 use shared::NameError;
 
+/// A duration in ms as people read it: "0.4", "12", "230".
+fn millis(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
 /// Where the chosen language is remembered (next to `moim.name`).
 pub const LANG_KEY: &str = "moim.lang";
 
@@ -179,6 +188,27 @@ pub struct Texts {
     pub conn_disconnected: &'static str,
     pub conn_failed: &'static str,
     pub conn_closed: &'static str,
+    /// The tile's signal button, and its details.
+    pub link_title: &'static str,
+    pub link_measuring: &'static str,
+    /// On the media server the path and round trip are of our own link to it.
+    pub link_to_server: &'static str,
+    pub route_direct: &'static str,
+    pub route_stun: &'static str,
+    pub route_relayed: &'static str,
+    /// "over UDP".
+    pub over: fn(&str) -> String,
+    /// Round trip, in ms.
+    pub round_trip: fn(f64) -> String,
+    /// Lost share of packets, in %.
+    pub loss: fn(f64) -> String,
+    /// Rates in and out, already in words ("1.2 Mbit/s").
+    pub rates: fn(&str, &str) -> String,
+    /// Width, height, frames a second.
+    pub video_size: fn(u32, u32, f64) -> String,
+    /// Shown on a tile whose connection is weak, sustained.
+    pub weak_link: &'static str,
+    pub weak_link_title: &'static str,
 
     // The meeting's header and bar.
     /// "3 here".

@@ -5,9 +5,10 @@
 //! membership → tiles), `socket` (the socket's life and reconnection),
 //! `peers` (the peer connections' effects), `sfu` (the one connection to the
 //! media server, in a room whose media goes through it), `speaking` (the speaking poll),
-//! [`problem`] (what went wrong, in words). The decisions that need no
+//! `links` (each tile's connection details), [`problem`] (what went wrong, in words). The decisions that need no
 //! browser are in `shared`: `call`, `reconnect`, `roster`.
 
+mod links;
 mod members;
 mod peers;
 pub mod problem;
@@ -80,6 +81,9 @@ struct Inner {
     view: MeetingView,
     /// Polls who is speaking; dropped (stopped) with the meeting.
     speaking_poll: RefCell<Option<Interval>>,
+    /// Reads each connection's stats for the tiles' details.
+    link_poll: RefCell<Option<Interval>>,
+    links: RefCell<BTreeMap<PeerId, shared::link::Tracker>>,
     /// Messages for the room made while the socket was down, sent once we
     /// have our seat back.
     held: RefCell<Vec<ClientMsg>>,
@@ -133,6 +137,8 @@ impl Meeting {
             local,
             view,
             speaking_poll: RefCell::new(None),
+            link_poll: RefCell::new(None),
+            links: RefCell::new(BTreeMap::new()),
             held: RefCell::new(vec![]),
             backoff: RefCell::new(Backoff::default()),
             retry: RefCell::new(None),
@@ -142,6 +148,7 @@ impl Meeting {
             left: Cell::new(false),
         });
         *inner.speaking_poll.borrow_mut() = Some(inner.every(SPEAKING_POLL_MS, |inner| inner.poll_speaking()));
+        *inner.link_poll.borrow_mut() = Some(inner.every(shared::link::POLL_MS, Inner::poll_links));
         inner.connect();
         Self(inner)
     }

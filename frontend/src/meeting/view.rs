@@ -7,6 +7,7 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::call::ConnectionState;
+use shared::link::Details;
 use shared::{MediaState, PeerId};
 use std::collections::BTreeMap;
 use web_sys::MediaStream;
@@ -33,6 +34,11 @@ pub struct RemoteTile {
     pub connection: RwSignal<ConnectionState>,
     /// Their voice is above the speaking threshold right now.
     pub speaking: RwSignal<bool>,
+    /// The connection's path, round trip, loss, rates and video, from the
+    /// last two stats readings (`shared::link`).
+    pub link: RwSignal<Option<Details>>,
+    /// Loss or round trip past `shared::link`'s limits, sustained.
+    pub weak: RwSignal<bool>,
     /// In the grid. Someone who has just arrived offers to us at once; their
     /// tile (a `<video>` and a new layout: 40–60 ms of main thread) is drawn
     /// once our answer is out, or after `shared::roster::TILE_AT_MOST_AFTER_MS`,
@@ -139,6 +145,8 @@ impl MeetingView {
             stream: RwSignal::new_local(None),
             connection: RwSignal::new(ConnectionState::Connecting),
             speaking: RwSignal::new(false),
+            link: RwSignal::new(None),
+            weak: RwSignal::new(false),
             drawn: RwSignal::new(drawn),
         });
         self.tile_owners.update_value(|owners| drop(owners.insert(peer, owner)));

@@ -169,6 +169,12 @@ impl SfuPeer {
         })
     }
 
+    /// A reading of the connection to the server's stats: every member's
+    /// tracks, which each tile picks its own from.
+    pub async fn report(&self) -> Option<shared::link::Report> {
+        super::stats::read(&self.pc).await
+    }
+
     pub fn connection_state(&self) -> ConnectionState {
         state_of(&self.pc)
     }
