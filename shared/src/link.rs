@@ -210,6 +210,7 @@ mod tests {
                 height: Some(480),
                 fps: Some(30.0),
             }],
+            shared: false,
         }
     }
 
