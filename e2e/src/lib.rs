@@ -304,6 +304,12 @@ impl Browser {
     }
 
     /// Opens the room's link (the welcome screen).
+    /// Opens a page of the app by its path (`/check`).
+    pub async fn open_path(&self, path: &str) -> Result<()> {
+        self.client.goto(&format!("{}{path}", self.base)).await?;
+        Ok(())
+    }
+
     pub async fn open_room(&self, room: &str) -> Result<()> {
         self.client.goto(&format!("{}/r/{room}", self.base)).await?;
         Ok(())

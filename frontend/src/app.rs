@@ -1,12 +1,16 @@
-use crate::components::{Room, Welcome};
+use crate::components::{Room, SetupCheck, Welcome};
 use crate::media::Request;
 use crate::session::Session;
 use leptos::prelude::*;
 
-/// The whole page: the welcome screen until you are in a room.
+/// The whole page: the welcome screen until you are in a room; or, at
+/// `/check`, "Test my setup".
 #[component]
 pub fn App() -> impl IntoView {
     crate::i18n::provide_lang();
+    if crate::route::is_setup_check() {
+        return view! { <SetupCheck /> }.into_any();
+    }
     let session = Session::new();
     provide_context(session);
     // Start the camera and the socket at once, so the preview is live while
@@ -18,4 +22,5 @@ pub fn App() -> impl IntoView {
             <Room />
         </Show>
     }
+    .into_any()
 }

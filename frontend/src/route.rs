@@ -11,6 +11,13 @@ pub fn room_from_path(path: &str) -> Option<String> {
     (!decoded.is_empty()).then_some(decoded)
 }
 
+/// The path of "Test my setup".
+pub const SETUP_CHECK: &str = "/check";
+
+pub fn is_setup_check() -> bool {
+    web_sys::window().and_then(|w| w.location().pathname().ok()).is_some_and(|p| p.trim_end_matches('/') == SETUP_CHECK)
+}
+
 pub fn current_room() -> Option<String> {
     room_from_path(&web_sys::window()?.location().pathname().ok()?)
 }

@@ -2,9 +2,13 @@
 //! server's media server ([`SfuPeer`]): the only code that touches `Rtc*`.
 //! Each closes itself and removes its listeners when dropped.
 
+mod gather;
+mod loopback;
 mod sfu;
 mod stats;
 
+pub use gather::{gather, Gathered};
+pub use loopback::call_itself;
 pub use sfu::{Outgoing, SfuPeer, SfuPeerEvent};
 
 use crate::mailbox::Mailbox;

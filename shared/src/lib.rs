@@ -8,6 +8,7 @@
 
 pub mod budget;
 pub mod call;
+pub mod check;
 mod client_encode;
 pub mod ids;
 pub mod json;

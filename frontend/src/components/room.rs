@@ -48,7 +48,7 @@ pub fn Room() -> impl IntoView {
                 <LanguagePicker />
             </header>
             {move || view_state.notice.get().map(|problem| view! {
-                <div class="banner warn" id="notice" role="status">{problem.text(lang.get())}</div>
+                <div class="banner warn" id="notice" role="status">{problem.text(lang.get())}" "<super::SetupCheckLink /></div>
             })}
             <MediaProblem />
             <section class="grid" data-count=in_grid style:--columns=move || columns().to_string() on:click=on_grid_click>

@@ -1,4 +1,4 @@
-use super::{DevicePickers, LanguagePicker, MediaProblem, MediaToggles, StreamVideo};
+use super::{DevicePickers, LanguagePicker, MediaProblem, MediaToggles, SetupCheckLink, StreamVideo};
 use crate::i18n::{tr, use_lang, use_texts};
 use crate::meeting::Phase;
 use crate::route;
@@ -107,7 +107,9 @@ pub fn Welcome() -> impl IntoView {
                 <p class="hint">{problem_text}</p>
                 {move || match phase.get() {
                     Phase::Failed(problem) => Some(view! {
-                        <div class="banner error" id="join-error" role="alert">{problem.text(lang.get())}</div>
+                        <div class="banner error" id="join-error" role="alert">
+                            {problem.text(lang.get())}" "<SetupCheckLink />
+                        </div>
                     }),
                     _ => None,
                 }}
@@ -124,6 +126,7 @@ pub fn Welcome() -> impl IntoView {
                 </Show>
                 // Set up before joining, and changeable in the room: below Join so it stays in sight.
                 <DevicePickers />
+                <p class="hint"><SetupCheckLink /></p>
             </form>
         </main>
     }

@@ -1,6 +1,7 @@
 //! English. End-to-end tests match some of these exactly: change with care.
 
 use super::Texts;
+use shared::check::{Stun, Turn};
 use shared::NameError;
 
 pub static EN: Texts = Texts {
@@ -49,6 +50,38 @@ pub static EN: Texts = Texts {
     video_size: |w, h, fps| format!("Video {w}×{h}, {fps:.0} fps"),
     weak_link: "Weak connection",
     weak_link_title: "Many packets are lost or slow on this connection: video may freeze or go blurry",
+    check_title: "Test my setup",
+    check_intro: "Each line checks one thing a call needs. A red line says what to do about it.",
+    back_to_moim: "Back to Moim",
+    check_waiting: "Checking…",
+    check_secure_ok: "This page is secure (https, or this computer): the browser may use the camera.",
+    check_secure_bad: "This page is not secure: browsers allow the camera only on https:// pages or on localhost. Open Moim over https:// (the server's --tls).",
+    check_devices_ok: |cameras, microphones| format!("Camera and microphone allowed: {cameras} camera(s), {microphones} microphone(s)."),
+    check_preview_ok: |w, h| format!("Your camera sends {w}×{h}."),
+    check_preview_none: "No picture from the camera (see the line above).",
+    check_mic_waiting: "Say something: the bar should move.",
+    check_mic_heard: "Your microphone is heard.",
+    check_speaker_button: "Play a test sound",
+    check_speaker_hint: "Press the button: you should hear a short tone.",
+    check_speaker_played: "A tone played. Heard nothing? Turn the volume up or pick another speaker in the meeting.",
+    check_speaker_failed: |why| format!("The browser would not play sound: {why}"),
+    check_socket_ok: "Connected to the Moim server.",
+    check_socket_bad: "Could not reach the Moim server's WebSocket. A proxy or firewall may block WebSockets: try another network, or ask whoever runs the server.",
+    check_stun: |stun| match stun {
+        Stun::NotConfigured => "This server gives no STUN server: people on other networks may not connect. (For whoever runs it: --ice-server.)".into(),
+        Stun::Reflexive(address) => format!("STUN answered: your network's public address is {address}."),
+        Stun::NoTranslation => "STUN answered: no address translation between you and it (no NAT).".into(),
+        Stun::Unreachable(code) => format!("The STUN server did not answer (error {code}): a firewall may block UDP. Calls may still work through the relay below."),
+    },
+    check_turn: |turn| match turn {
+        Turn::NotConfigured => "This server gives no TURN relay: people behind strict firewalls cannot connect. (For whoever runs it: --turn-secret and --turn-url.)".into(),
+        Turn::Relay { address, protocol } => format!("The TURN relay works: {address} over {protocol}."),
+        Turn::Refused(code) => format!("The TURN server refused this server's credentials (error {code}): whoever runs it should check that --turn-secret matches coturn's static-auth-secret."),
+        Turn::Unreachable(_) => "The TURN relay did not answer: from networks that block direct connections calls will fail. Whoever runs the server should check that the TURN server is running and reachable (--turn-url).".into(),
+    },
+    check_loopback_ok: |rtt, loss| format!("A short call through the relay connected: round trip {} ms, {loss:.1}% lost.", super::millis(rtt)),
+    check_loopback_bad: "A short call through the relay did not connect within 15 seconds: calls from networks that block direct connections will fail.",
+    check_loopback_skipped: "No call through the relay: there is no relay to call through (see above).",
 
     here: |n| format!("{n} here"),
     copy_link: "Copy link",

@@ -1,6 +1,7 @@
 //! 한국어. Sentences are polite 해요체; buttons are short verb nouns.
 
 use super::Texts;
+use shared::check::{Stun, Turn};
 use shared::NameError;
 
 pub static KO: Texts = Texts {
@@ -48,7 +49,39 @@ pub static KO: Texts = Texts {
     rates: |incoming, outgoing| format!("받기 {incoming} · 보내기 {outgoing}"),
     video_size: |w, h, fps| format!("영상 {w}×{h}, 초당 {fps:.0}프레임"),
     weak_link: "연결 약함",
-    weak_link_title: "이 연결에서 패킷 손실이나 지연이 많습니다. 영상이 멈추거나 흐려질 수 있습니다",
+    weak_link_title: "이 연결에서 패킷 손실이나 지연이 많아요. 영상이 멈추거나 흐려질 수 있어요",
+    check_title: "내 환경 점검",
+    check_intro: "각 줄은 통화에 필요한 것을 하나씩 점검해요. 빨간 줄은 무엇을 해야 하는지 알려 줘요.",
+    back_to_moim: "Moim으로 돌아가기",
+    check_waiting: "점검 중…",
+    check_secure_ok: "안전한 페이지예요 (https 또는 이 컴퓨터). 브라우저가 카메라를 쓸 수 있어요.",
+    check_secure_bad: "안전하지 않은 페이지예요. 브라우저는 https:// 페이지나 localhost에서만 카메라를 허용해요. Moim을 https://로 여세요 (서버의 --tls).",
+    check_devices_ok: |cameras, microphones| format!("카메라와 마이크가 허용됐어요: 카메라 {cameras}개, 마이크 {microphones}개."),
+    check_preview_ok: |w, h| format!("카메라가 {w}×{h}로 보내요."),
+    check_preview_none: "카메라 화면이 없어요 (위 줄을 보세요).",
+    check_mic_waiting: "말해 보세요. 막대가 움직여야 해요.",
+    check_mic_heard: "마이크 소리가 들려요.",
+    check_speaker_button: "테스트 소리 재생",
+    check_speaker_hint: "버튼을 누르면 짧은 소리가 나야 해요.",
+    check_speaker_played: "소리를 재생했어요. 들리지 않았다면 볼륨을 올리거나 회의에서 다른 스피커를 고르세요.",
+    check_speaker_failed: |why| format!("브라우저가 소리를 재생하지 않았어요: {why}"),
+    check_socket_ok: "Moim 서버에 연결됐어요.",
+    check_socket_bad: "Moim 서버의 WebSocket에 연결할 수 없어요. 프록시나 방화벽이 WebSocket을 막고 있을 수 있어요. 다른 네트워크를 쓰거나 서버 운영자에게 문의하세요.",
+    check_stun: |stun| match stun {
+        Stun::NotConfigured => "이 서버는 STUN 서버를 주지 않아요. 다른 네트워크의 사람과 연결되지 않을 수 있어요. (운영자: --ice-server)".into(),
+        Stun::Reflexive(address) => format!("STUN 응답: 내 네트워크의 공인 주소는 {address}예요."),
+        Stun::NoTranslation => "STUN 응답: 나와 서버 사이에 주소 변환(NAT)이 없어요.".into(),
+        Stun::Unreachable(code) => format!("STUN 서버가 응답하지 않았어요 (오류 {code}). 방화벽이 UDP를 막고 있을 수 있어요. 아래 중계로는 통화가 될 수 있어요."),
+    },
+    check_turn: |turn| match turn {
+        Turn::NotConfigured => "이 서버는 TURN 중계를 주지 않아요. 엄격한 방화벽 뒤의 사람은 연결할 수 없어요. (운영자: --turn-secret, --turn-url)".into(),
+        Turn::Relay { address, protocol } => format!("TURN 중계가 작동해요: {address}, {protocol} 사용."),
+        Turn::Refused(code) => format!("TURN 서버가 이 서버의 자격 증명을 거부했어요 (오류 {code}). 운영자는 --turn-secret이 coturn의 static-auth-secret과 같은지 확인하세요."),
+        Turn::Unreachable(_) => "TURN 중계가 응답하지 않았어요. 직접 연결을 막는 네트워크에서는 통화가 안 돼요. 운영자는 TURN 서버가 실행 중이고 닿는지 확인하세요 (--turn-url).".into(),
+    },
+    check_loopback_ok: |rtt, loss| format!("중계를 통한 짧은 통화가 연결됐어요: 왕복 {} ms, 손실 {loss:.1}%.", super::millis(rtt)),
+    check_loopback_bad: "중계를 통한 짧은 통화가 15초 안에 연결되지 않았어요. 직접 연결을 막는 네트워크에서는 통화가 안 돼요.",
+    check_loopback_skipped: "중계가 없어 중계 통화를 하지 않았어요 (위를 보세요).",
 
     here: |n| format!("{n}명 참여 중"),
     copy_link: "링크 복사",

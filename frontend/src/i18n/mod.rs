@@ -210,6 +210,32 @@ pub struct Texts {
     pub weak_link: &'static str,
     pub weak_link_title: &'static str,
 
+    // "Test my setup" (`/check`): each line says what is right or what to do.
+    pub check_title: &'static str,
+    pub check_intro: &'static str,
+    pub back_to_moim: &'static str,
+    pub check_waiting: &'static str,
+    pub check_secure_ok: &'static str,
+    pub check_secure_bad: &'static str,
+    /// Cameras, microphones.
+    pub check_devices_ok: fn(usize, usize) -> String,
+    pub check_preview_ok: fn(u32, u32) -> String,
+    pub check_preview_none: &'static str,
+    pub check_mic_waiting: &'static str,
+    pub check_mic_heard: &'static str,
+    pub check_speaker_button: &'static str,
+    pub check_speaker_hint: &'static str,
+    pub check_speaker_played: &'static str,
+    pub check_speaker_failed: fn(&str) -> String,
+    pub check_socket_ok: &'static str,
+    pub check_socket_bad: &'static str,
+    pub check_stun: fn(&shared::check::Stun) -> String,
+    pub check_turn: fn(&shared::check::Turn) -> String,
+    /// Round trip (ms), loss (%).
+    pub check_loopback_ok: fn(f64, f64) -> String,
+    pub check_loopback_bad: &'static str,
+    pub check_loopback_skipped: &'static str,
+
     // The meeting's header and bar.
     /// "3 here".
     pub here: fn(usize) -> String,

@@ -1,0 +1,57 @@
+//! The speaker test: a short tone played on a chosen output.
+
+use super::set_speaker;
+use wasm_bindgen_futures::JsFuture;
+
+/// Seconds of tone, and its pitch.
+const SECONDS: f64 = 0.8;
+const HZ: f64 = 440.0;
+const RATE: u32 = 24_000;
+
+/// Plays the tone on the speaker `device_id` (the default output when
+/// `None` or when the browser cannot choose); done once it has started.
+pub async fn play_test_tone(device_id: Option<&str>) -> Result<(), String> {
+    let wav = js_sys::Uint8Array::from(wav_tone().as_slice());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("audio/wav");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&js_sys::Array::of1(&wav), &options)
+        .map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let audio = web_sys::HtmlAudioElement::new_with_src(&url).map_err(|e| format!("{e:?}"))?;
+    if let Some(id) = device_id {
+        set_speaker(&audio, id);
+    }
+    let played = match audio.play() {
+        Ok(promise) => JsFuture::from(promise).await.map(drop).map_err(|e| format!("{e:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    };
+    // The element keeps playing from the blob it already read.
+    let _ = web_sys::Url::revoke_object_url(&url);
+    played
+}
+
+/// A mono 16-bit WAV of the tone, faded in and out so it does not click.
+fn wav_tone() -> Vec<u8> {
+    let samples = (SECONDS * f64::from(RATE)) as u32;
+    let mut wav = Vec::with_capacity(44 + samples as usize * 2);
+    let data_len = samples * 2;
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&(RATE * 2).to_le_bytes()); // bytes per second
+    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..samples {
+        let t = f64::from(i) / f64::from(RATE);
+        let fade = (t / 0.05).min((SECONDS - t) / 0.05).clamp(0.0, 1.0);
+        let value = (2.0 * std::f64::consts::PI * HZ * t).sin() * fade * 0.3;
+        wav.extend_from_slice(&((value * f64::from(i16::MAX)) as i16).to_le_bytes());
+    }
+    wav
+}
