@@ -101,8 +101,8 @@ fn lines(t: &Texts, details: &Details) -> Vec<String> {
 /// "850 kbit/s", "1.2 Mbit/s".
 fn rate(kbps: f64) -> String {
     if kbps < 1000.0 {
-        format!("{kbps:.0} kbit/s")
+        format!("{} kbit/s", crate::i18n::whole(kbps))
     } else {
-        format!("{:.1} Mbit/s", kbps / 1000.0)
+        format!("{} Mbit/s", crate::i18n::tenths(kbps / 1000.0))
     }
 }

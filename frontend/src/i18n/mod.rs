@@ -18,10 +18,23 @@ use shared::NameError;
 /// A duration in ms as people read it: "0.4", "12", "230".
 fn millis(ms: f64) -> String {
     if ms < 10.0 {
-        format!("{ms:.1}")
+        tenths(ms)
     } else {
-        format!("{ms:.0}")
+        whole(ms)
     }
+}
+
+/// `x` with one decimal ("12.5"), by integer arithmetic: formatting an
+/// `f64` would bring Rust's float printing (~40 KB) into the page's wasm.
+pub fn tenths(x: f64) -> String {
+    let t = (x * 10.0).round() as i64;
+    let sign = if t < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", t.abs() / 10, t.abs() % 10)
+}
+
+/// `x` rounded to a whole number; see [`tenths`].
+pub fn whole(x: f64) -> String {
+    (x.round() as i64).to_string()
 }
 
 /// Where the chosen language is remembered (next to `moim.name`).

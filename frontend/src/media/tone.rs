@@ -3,10 +3,14 @@
 use super::set_speaker;
 use wasm_bindgen_futures::JsFuture;
 
-/// Seconds of tone, and its pitch.
+/// Seconds of tone, at 440 Hz, sampled at `RATE`.
 const SECONDS: f64 = 0.8;
-const HZ: f64 = 440.0;
 const RATE: u32 = 24_000;
+/// The sine comes from the recurrence s[n] = 2cos(w)·s[n-1] − s[n-2], with
+/// w = 2π·440/24000: `f64::sin` would bring libm's trigonometry (~6 KB)
+/// into the page's wasm. 2cos(w), and s[1] = sin(w):
+const TWO_COS_W: f64 = 1.986745531200793;
+const SIN_W: f64 = 0.11493715049286661;
 
 /// Plays the tone on the speaker `device_id` (the default output when
 /// `None` or when the browser cannot choose); done once it has started.
@@ -47,11 +51,13 @@ fn wav_tone() -> Vec<u8> {
     wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
     wav.extend_from_slice(b"data");
     wav.extend_from_slice(&data_len.to_le_bytes());
+    let (mut before, mut now) = (-SIN_W, 0.0);
     for i in 0..samples {
         let t = f64::from(i) / f64::from(RATE);
         let fade = (t / 0.05).min((SECONDS - t) / 0.05).clamp(0.0, 1.0);
-        let value = (2.0 * std::f64::consts::PI * HZ * t).sin() * fade * 0.3;
+        let value = now * fade * 0.3;
         wav.extend_from_slice(&((value * f64::from(i16::MAX)) as i16).to_le_bytes());
+        (before, now) = (now, TWO_COS_W * now - before);
     }
     wav
 }

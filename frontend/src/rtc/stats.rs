@@ -3,7 +3,6 @@
 
 use super::call;
 use shared::link::{Inbound, Path, Report};
-use std::collections::HashMap;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::RtcPeerConnection;
@@ -27,19 +26,19 @@ fn count(target: &JsValue, key: &str) -> u64 {
 pub async fn read(pc: &RtcPeerConnection) -> Option<Report> {
     let stats = JsFuture::from(pc.get_stats()).await.ok()?;
     let entries: Vec<JsValue> = js_sys::try_iter(&call(&stats, "values", &[]).ok()?).ok()??.flatten().collect();
-    let by_id: HashMap<String, &JsValue> = entries.iter().filter_map(|s| Some((text(s, "id")?, s))).collect();
+    // A few dozen entries: a search, not a map (hashing would add to the page's wasm).
+    let by_id = |id: String| entries.iter().find(|s| text(s, "id").as_deref() == Some(id.as_str()));
     let of_type = |kind: &'static str| entries.iter().filter(move |s| text(s, "type").as_deref() == Some(kind));
     // The pair in use: the transport's selected one (Chromium), else the nominated succeeded one.
-    let pair =
-        of_type("transport").find_map(|t| by_id.get(&text(t, "selectedCandidatePairId")?).copied()).or_else(|| {
-            of_type("candidate-pair").find(|p| {
-                get(p, "nominated").and_then(|n| n.as_bool()) == Some(true)
-                    && text(p, "state").as_deref() == Some("succeeded")
-            })
-        });
+    let pair = of_type("transport").find_map(|t| by_id(text(t, "selectedCandidatePairId")?)).or_else(|| {
+        of_type("candidate-pair").find(|p| {
+            get(p, "nominated").and_then(|n| n.as_bool()) == Some(true)
+                && text(p, "state").as_deref() == Some("succeeded")
+        })
+    });
     let path = pair.and_then(|pair| {
-        let local = by_id.get(&text(pair, "localCandidateId")?)?;
-        let remote = by_id.get(&text(pair, "remoteCandidateId")?)?;
+        let local = by_id(text(pair, "localCandidateId")?)?;
+        let remote = by_id(text(pair, "remoteCandidateId")?)?;
         Some(Path::of(
             &text(local, "candidateType")?,
             &text(remote, "candidateType")?,
