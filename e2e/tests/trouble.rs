@@ -20,11 +20,18 @@ async fn a_blocked_camera_can_still_join_to_watch_and_listen() -> Result<()> {
     bo.wait_for("the blocked-permission message", &format!("return /access was blocked/.test({MEDIA_ERROR})")).await?;
     bo.screenshot(&e2e::artifact("permission-denied.png")).await?;
     assert_eq!(bo.eval(EARLY_SCREEN_GONE).await?, true, "the app took over index.html's early screen");
+    // Join is disabled until there is media to send (or nothing, by choice).
+    bo.client.find(fantoccini::Locator::Css("#name")).await?.send_keys("Bo").await?;
+    // One press: the button says Join, so it joins.
     bo.client.find(fantoccini::Locator::Css("#receive-only")).await?.click().await?;
-    bo.wait_for("the message to go", "return !document.querySelector('#media-error')").await?;
-    bo.join_as("Bo").await?;
-
+    bo.wait_for("Bo in the room", "return !!document.querySelector('main.room')").await?;
     bo.wait_for_live_remote_videos(1).await?;
+    let note = bo.eval("return document.querySelector('#no-media-note')?.innerText ?? ''").await?;
+    assert!(note.as_str().is_some_and(|n| n.contains("cannot hear you")), "the page says what the others get: {note}");
+    let pickers =
+        bo.eval("return [...document.querySelectorAll('.picker')].filter(p => p.offsetParent !== null).length").await?;
+    assert_eq!(pickers, 0, "no empty device pickers");
+    bo.screenshot(&e2e::artifact("joined-without-media.png")).await?;
     ana.wait_for(
         "Bo's tile, without video",
         "return document.querySelector('.tile.remote .name')?.textContent === 'Bo'",

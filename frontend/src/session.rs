@@ -29,6 +29,9 @@ pub struct Session {
     pub preview: RwSignal<Option<MediaStream>, LocalStorage>,
     pub media_error: RwSignal<Option<MediaError>>,
     pub media_pending: RwSignal<bool>,
+    /// "Join without camera or microphone" was pressed on the welcome
+    /// screen: it joins as soon as that (empty) media is in place.
+    pub join_without_media: RwSignal<bool>,
     pub muted: RwSignal<bool>,
     pub camera_off: RwSignal<bool>,
     pub has_camera: RwSignal<bool>,
@@ -68,6 +71,7 @@ impl Session {
             preview: RwSignal::new_local(None),
             media_error: RwSignal::new(None),
             media_pending: RwSignal::new(false),
+            join_without_media: RwSignal::new(false),
             muted: RwSignal::new(false),
             camera_off: RwSignal::new(false),
             has_camera: RwSignal::new(false),
@@ -117,8 +121,17 @@ impl Session {
     }
 
     /// Goes on without camera or microphone: you still see and hear others.
+    /// On the welcome screen the button says Join, so it joins too.
     pub fn receive_only(self) {
+        if self.meeting.get_untracked().is_none() {
+            self.join_without_media.set(true);
+        }
         self.start_media(Request { audio: false, video: None });
+    }
+
+    /// Neither camera nor microphone: the others get our name only.
+    pub fn sends_nothing(self) -> bool {
+        self.local.with(Option::is_some) && !self.has_camera.get() && !self.has_microphone.get()
     }
 
     fn adopt(self, local: Rc<LocalMedia>) {

@@ -85,8 +85,9 @@ fn Picker(
     choose: impl Fn(String) + 'static,
 ) -> impl IntoView {
     let t = use_texts();
+    // A picker with nothing to pick (no such device, or none allowed) is not shown.
     view! {
-        <label class="picker"><span class="label">{tr(label)}</span>
+        <label class="picker" class:hidden=move || options.with(Vec::is_empty)><span class="label">{tr(label)}</span>
             <select id=id disabled=move || options.with(Vec::is_empty)
                 on:change=move |ev| choose(event_target_value(&ev))>
                 {move || {

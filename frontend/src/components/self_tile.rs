@@ -17,6 +17,10 @@ pub fn SelfTile() -> impl IntoView {
                 fallback=move || view! { <StreamVideo stream=session.preview muted=true mirror=true class="self" own_camera=true /> }>
                 <StreamVideo stream=session.screen_preview muted=true class="self screen" />
             </Show>
+            // Sending nothing: said on the tile where the picture would be.
+            <Show when=move || session.sends_nothing() && !sharing.get()>
+                <p class="self-note" id="no-media-note">{tr(|t| t.sending_nothing)}</p>
+            </Show>
             <figcaption><span class="name">{tr(|t| t.you)}</span>
                 <Show when=move || muted.get()><span class="badge muted">{tr(|t| t.muted)}</span></Show>
                 <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>

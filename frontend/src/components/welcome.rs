@@ -38,6 +38,15 @@ pub fn Welcome() -> impl IntoView {
         session.join(room, name, password);
     };
 
+    // One press of "Join without camera or microphone" joins, once that is in
+    // place (if the room and name are right; else the hint says what is not).
+    Effect::new(move |_| {
+        if session.join_without_media.get() && media_ready() {
+            session.join_without_media.set(false);
+            join();
+        }
+    });
+
     // Who is already there, asked again as the name changes and every few seconds.
     let tick = RwSignal::new(0u32);
     let ticker = gloo_timers::callback::Interval::new(5_000, move || tick.update(|t| *t += 1));
@@ -89,6 +98,9 @@ pub fn Welcome() -> impl IntoView {
                 </label>
             </Show>
             <MediaProblem />
+            <Show when=move || session.sends_nothing()>
+                <p class="banner info" id="no-media-note">{tr(|t| t.sending_nothing)}</p>
+            </Show>
             <form class="join" on:submit=move |ev| { ev.prevent_default(); join(); }>
                 <label>{tr(|t| t.room)}" "
                     <input id="room" autocomplete="off" maxlength=shared::ids::ROOM_NAME_MAX placeholder=tr(|t| t.room_placeholder)

@@ -25,6 +25,7 @@ pub static EN: Texts = Texts {
     try_again: "Try again",
     use_only_microphone: "Use only my microphone",
     join_without_media: "Join without camera or microphone",
+    sending_nothing: "Without camera or microphone: the others see your name, not your picture, and cannot hear you; you see and hear them.",
 
     you: "You",
     muted: "Muted",

@@ -25,6 +25,7 @@ pub static KO: Texts = Texts {
     try_again: "다시 시도",
     use_only_microphone: "마이크만 사용하기",
     join_without_media: "카메라와 마이크 없이 참여하기",
+    sending_nothing: "카메라와 마이크 없이 참여 중이에요. 다른 사람들은 내 이름만 보고 내 목소리는 듣지 못해요. 나는 다른 사람들을 보고 들을 수 있어요.",
 
     you: "나",
     muted: "음소거됨",

@@ -185,6 +185,8 @@ pub struct Texts {
     pub try_again: &'static str,
     pub use_only_microphone: &'static str,
     pub join_without_media: &'static str,
+    /// Said while neither camera nor microphone is sent.
+    pub sending_nothing: &'static str,
 
     // Tiles and the people list.
     pub you: &'static str,
