@@ -177,9 +177,15 @@ impl Harness {
     /// Chromium's second fake camera is a depth camera, which it previews but
     /// never sends over WebRTC, so a test switches between the others).
     pub async fn phone(&self) -> Result<Browser> {
+        self.phone_of(390, 844).await
+    }
+
+    /// [`Harness::phone`] with a screen of `width` × `height` CSS pixels
+    /// (wider than high: a phone held sideways).
+    pub async fn phone_of(&self, width: u32, height: u32) -> Result<Browser> {
         self.launch_with(
             vec!["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=3"],
-            json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true, "mobile": true } }),
+            json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true, "mobile": true } }),
         )
         .await
     }
@@ -303,13 +309,13 @@ impl Browser {
         self.wait_for("a live self-preview", PREVIEW_IN_APP).await
     }
 
-    /// Opens the room's link (the welcome screen).
     /// Opens a page of the app by its path (`/check`).
     pub async fn open_path(&self, path: &str) -> Result<()> {
         self.client.goto(&format!("{}{path}", self.base)).await?;
         Ok(())
     }
 
+    /// Opens the room's link (the welcome screen).
     pub async fn open_room(&self, room: &str) -> Result<()> {
         self.client.goto(&format!("{}/r/{room}", self.base)).await?;
         Ok(())

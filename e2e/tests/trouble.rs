@@ -76,6 +76,8 @@ async fn a_server_that_is_gone_is_explained() -> Result<()> {
     )
     .await?;
     assert_eq!(ana.eval("return !document.querySelector('#join').disabled").await?, true, "Join can be tried again");
+    let check = ana.eval("return document.querySelector('[role=alert] a.setup-check')?.getAttribute('href')").await?;
+    assert_eq!(check, "/check", "a connection error links to Test my setup");
     ana.close().await
 }
 

@@ -19,7 +19,8 @@ pub fn MediaProblem() -> impl IntoView {
         });
         Some(view! {
             <div class="banner error" id="media-error" role="alert">
-                <p>{err.text(lang)}" "<super::SetupCheckLink /></p>
+                <p>{err.text(lang)}</p>
+                <p><super::SetupCheckLink /></p>
                 <div class="actions">
                     {retry}
                     // Watching and listening needs no permission and no secure page.

@@ -17,7 +17,7 @@ pub fn People() -> impl IntoView {
                 </li>
                 <For each=move || tiles.get() key=|tile| tile.peer children=|tile| view! {
                     <li class="person" data-peer=tile.peer.to_string()>
-                        <span class="name">{move || tile.name.get()}</span>
+                        <span class="name" title=move || tile.name.get()>{move || tile.name.get()}</span>
                         <State muted=tile.muted.into() camera_off=tile.camera_off.into() />
                     </li>
                 } />

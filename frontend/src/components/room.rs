@@ -42,13 +42,17 @@ pub fn Room() -> impl IntoView {
     view! {
         <main class="room">
             <header>
-                <h2>{move || view_state.room.get()}</h2>
+                // Shortened with an ellipsis when long: whole in the title.
+                <h2 title=move || view_state.room.get()>{move || view_state.room.get()}</h2>
                 <span class="count">{move || (t().here)(count())}</span>
                 <button id="copy-link" on:click=move |_| crate::route::copy_room_link(&view_state.room.get_untracked())>{tr(|t| t.copy_link)}</button>
                 <LanguagePicker />
             </header>
             {move || view_state.notice.get().map(|problem| view! {
-                <div class="banner warn" id="notice" role="status">{problem.text(lang.get())}" "<super::SetupCheckLink /></div>
+                <div class="banner warn" role="status">
+                    <span id="notice">{problem.text(lang.get())}</span>
+                    {problem.is_connection().then(|| view! { " " <super::SetupCheckLink /> })}
+                </div>
             })}
             <MediaProblem />
             <section class="grid" data-count=in_grid style:--columns=move || columns().to_string() on:click=on_grid_click>

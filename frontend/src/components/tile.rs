@@ -24,7 +24,8 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
             <StreamVideo stream=stream class="remote-video" speaker=session.speaker_id />
             <figcaption>
                 // A button, so a keyboard can enlarge the tile too.
-                <button type="button" class="name" title=tr(|t| t.enlarge_title)>{move || name.get()}</button>
+                // Shortened with an ellipsis when long: whole in the title, with what a click does.
+                <button type="button" class="name" title=move || format!("{}: {}", name.get(), t().enlarge_title)>{move || name.get()}</button>
                 <Show when=move || muted.get()><span class="badge muted" title=tr(|t| t.muted)>{tr(|t| t.muted)}</span></Show>
                 <Show when=move || camera_off.get()><span class="badge camera-off">{tr(|t| t.camera_off_badge)}</span></Show>
                 <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>

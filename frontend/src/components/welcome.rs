@@ -119,8 +119,9 @@ pub fn Welcome() -> impl IntoView {
                 <p class="hint">{problem_text}</p>
                 {move || match phase.get() {
                     Phase::Failed(problem) => Some(view! {
-                        <div class="banner error" id="join-error" role="alert">
-                            {problem.text(lang.get())}" "<SetupCheckLink />
+                        <div class="banner error" role="alert">
+                            <span id="join-error">{problem.text(lang.get())}</span>
+                            {problem.is_connection().then(|| view! { " " <SetupCheckLink /> })}
                         </div>
                     }),
                     _ => None,

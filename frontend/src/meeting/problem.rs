@@ -40,6 +40,20 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// A problem with the connection (to the server, or a call's), which
+    /// "Test my setup" can help find: not a refusal at the door.
+    pub fn is_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable(_)
+                | Self::ServerClosed(_)
+                | Self::Reconnecting(_)
+                | Self::NoConnection(_)
+                | Self::MediaServerRefused(_)
+                | Self::NoMediaServer(_)
+        )
+    }
+
     pub fn text(&self, lang: Lang) -> String {
         let t = lang.texts();
         match self {
