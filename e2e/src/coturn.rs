@@ -6,7 +6,7 @@
 use crate::Result;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::process::{Child, Command};
 
 pub const SECRET: &str = "moim-e2e-turn-secret";
@@ -44,13 +44,8 @@ impl Coturn {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {binary}: {e} (run `cargo xtask setup --browsers`)"))?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("coturn did not start listening on {port}; its log: {}", log.display()).into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("coturn (its log: {})", log.display());
+        crate::until_listening(port, &what).await?;
         Ok(Self { port, log, scratch, _child: child })
     }
 

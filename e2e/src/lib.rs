@@ -131,14 +131,20 @@ async fn start_chromedriver() -> Result<(Child, String, PathBuf)> {
         .spawn()
         .map_err(|e| format!("cannot start {binary}: {e} (run `cargo xtask setup`)"))?;
     let webdriver = format!("http://127.0.0.1:{port}");
+    until_listening(port, "chromedriver").await?;
+    Ok((chromedriver, webdriver, scratch))
+}
+
+/// Waits (20 s at most) until something accepts TCP on 127.0.0.1:`port`.
+pub(crate) async fn until_listening(port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
         if Instant::now() > deadline {
-            return Err("chromedriver did not start listening".into());
+            return Err(format!("{what} did not start listening on {port}").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok((chromedriver, webdriver, scratch))
+    Ok(())
 }
 
 impl Harness {
