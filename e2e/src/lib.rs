@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
+pub mod axe;
 pub mod coturn;
 
 pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;

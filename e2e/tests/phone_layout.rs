@@ -63,12 +63,12 @@ async fn check_phone(harness: &Harness, width: u32, height: u32, korean: bool, a
     phone.eval("document.querySelector('#join').click()").await?;
     phone.wait_for_live_remote_videos(1).await?;
     let room =
-        overflow(&phone, &["header", "header h2", ".controls button", "#devices-button", ".tile", ".side"]).await?;
+        overflow(&phone, &["header", "header h1", ".controls button", "#devices-button", ".tile", ".side"]).await?;
     phone.screenshot(&e2e::artifact(&format!("phone-room-{tag}.png"))).await?;
     assert!(room.is_empty(), "{tag} room screen: {room:?}");
     // The long names are shortened, and whole on hover or focus.
     let title = phone
-        .eval("const h = document.querySelector('header h2'); return h.title || h.getAttribute('aria-label') || ''")
+        .eval("const h = document.querySelector('header h1'); return h.title || h.getAttribute('aria-label') || ''")
         .await?;
     assert_eq!(title, ROOM, "{tag}: the room's whole name is there to read");
     let _ = ana;

@@ -26,8 +26,33 @@ pub fn setup(browsers: bool) -> Result<(), String> {
             ("fonts-nanum", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
             ("coturn", "/usr/bin/turnserver"),
         ])?;
+        axe_core()?;
     }
     Ok(())
+}
+
+/// axe-core at the version `e2e/axe/package.json` pins, into `target/axe`,
+/// for the e2e accessibility test (it runs in the browser; npm only fetches it).
+fn axe_core() -> Result<(), String> {
+    let pinned = |path: &std::path::Path, key: &str| -> Option<String> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let start = text.find(&format!("\"{key}\""))? + key.len() + 2;
+        let rest = &text[start..];
+        let value = rest.split('"').nth(1)?;
+        Some(value.to_owned())
+    };
+    let wanted =
+        pinned(&root().join("e2e/axe/package.json"), "axe-core").ok_or("e2e/axe/package.json pins no axe-core")?;
+    let target = root().join("target/axe");
+    if pinned(&target.join("node_modules/axe-core/package.json"), "version").as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    node()?;
+    std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+    std::fs::copy(root().join("e2e/axe/package.json"), target.join("package.json")).map_err(|e| e.to_string())?;
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--prefix"]).arg(&target);
+    run_cmd(npm)
 }
 
 /// Node.js and npm, for the Socket.io server the relay benchmark compares with.

@@ -10,7 +10,7 @@ pub fn People() -> impl IntoView {
     let t = use_texts();
     view! {
         <section class="people">
-            <h3>{move || (t().people)(tiles.with(Vec::len) + 1)}</h3>
+            <h2>{move || (t().people)(tiles.with(Vec::len) + 1)}</h2>
             <ul id="people">
                 <li class="person me">{tr(|t| t.you)}
                     <State muted=session.muted.into() camera_off=session.camera_off.into() />

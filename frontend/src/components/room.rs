@@ -43,7 +43,7 @@ pub fn Room() -> impl IntoView {
         <main class="room">
             <header>
                 // Shortened with an ellipsis when long: whole in the title.
-                <h2 title=move || view_state.room.get()>{move || view_state.room.get()}</h2>
+                <h1 title=move || view_state.room.get()>{move || view_state.room.get()}</h1>
                 <span class="count">{move || (t().here)(count())}</span>
                 <button id="copy-link" on:click=move |_| crate::route::copy_room_link(&view_state.room.get_untracked())>{tr(|t| t.copy_link)}</button>
                 <LanguagePicker />

@@ -36,7 +36,7 @@ pub fn HelpOverlay() -> impl IntoView {
         <Show when=move || open.get()>
             <div class="overlay" on:click=move |_| open.set(false)>
                 <div id="help" class="dialog" role="dialog" aria-label=tr(|t| t.keyboard_shortcuts)>
-                    <h3>{tr(|t| t.keyboard_shortcuts)}</h3>
+                    <h2>{tr(|t| t.keyboard_shortcuts)}</h2>
                     <dl>{move || t().shortcut_list.map(|(key, what)| view! { <dt><kbd>{key}</kbd></dt><dd>{what}</dd> })}</dl>
                 </div>
             </div>
