@@ -24,6 +24,34 @@ async fn lines_when_done(person: &Browser) -> Result<Vec<(String, String, String
     Ok(lines.as_array().ok_or("a list")?.iter().map(|l| (text(l, 0), text(l, 1), text(l, 2))).collect())
 }
 
+/// A WAV of a steady 440 Hz tone, for the fake microphone: Chromium's own
+/// fake input is near silence after its first moments, too quiet to show the
+/// microphone line turning green reliably.
+fn tone_file() -> Result<std::path::PathBuf> {
+    let (rate, seconds) = (48_000u32, 2u32);
+    let samples: Vec<i16> = (0..rate * seconds)
+        .map(|i| ((f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / f64::from(rate)).sin() * 12_000.0) as i16)
+        .collect();
+    let data_len = samples.len() as u32 * 2;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    for field in [16u32.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec()] {
+        wav.extend_from_slice(&field);
+    }
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    samples.iter().for_each(|s| wav.extend_from_slice(&s.to_le_bytes()));
+    let path = std::env::temp_dir().join(format!("moim-tone-{}.wav", std::process::id()));
+    std::fs::write(&path, wav)?;
+    Ok(path)
+}
+
 fn line<'a>(lines: &'a [(String, String, String)], check: &str) -> &'a (String, String, String) {
     lines.iter().find(|l| l.0 == check).unwrap_or_else(|| panic!("no {check} line in {lines:?}"))
 }
@@ -35,8 +63,10 @@ async fn every_line_is_green_with_coturn_and_the_turn_line_says_why_without() ->
         shared::IceServer { urls: vec![format!("stun:127.0.0.1:{}", coturn.port)], username: None, credential: None };
     let config = backend::Config { ice_servers: vec![stun], turn: Some(coturn.rest()), ..e2e::config(2)? };
     let harness = Harness::start_config(config).await?;
+    let tone = tone_file()?;
+    let microphone = format!("--use-file-for-fake-audio-capture={}", tone.display());
 
-    let ana = harness.browser(&[]).await?;
+    let ana = harness.browser(&[&microphone]).await?;
     let lines = lines_when_done(&ana).await?;
     let checks: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
     assert_eq!(
@@ -55,12 +85,14 @@ async fn every_line_is_green_with_coturn_and_the_turn_line_says_why_without() ->
     ana.close().await?;
 
     drop(coturn);
-    let bo = harness.browser(&[]).await?;
+    let bo = harness.browser(&[&microphone]).await?;
     let lines = lines_when_done(&bo).await?;
     let (_, status, text) = line(&lines, "turn");
     assert_eq!(status, "bad");
     assert!(text.contains("did not answer") && text.contains("--turn-url"), "what is wrong and what to do: {text}");
     assert_eq!(line(&lines, "relay-call").1, "bad");
     assert_eq!(line(&lines, "socket").1, "good", "the rest is still fine");
-    bo.close().await
+    bo.close().await?;
+    let _ = std::fs::remove_file(tone);
+    Ok(())
 }
