@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "moim", version = backend::embedded::BUILD, about)]
+#[command(name = "moim", version = backend::static_files::embedded::BUILD, about)]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "MOIM_BIND", default_value = "0.0.0.0")]

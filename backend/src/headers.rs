@@ -62,7 +62,9 @@ impl SecurityHeaders {
                 (Some(index), csp)
             }
             WebApp::Embedded => {
-                let html = crate::embedded::file("index.html").map(crate::embedded::unpacked).unwrap_or_default();
+                let html = crate::static_files::embedded::file("index.html")
+                    .map(crate::static_files::embedded::unpacked)
+                    .unwrap_or_default();
                 (None, Csp { stamp: None, value: policy(&String::from_utf8_lossy(&html)) })
             }
         };

@@ -5,7 +5,6 @@
 mod accept;
 mod api;
 mod close;
-pub mod embedded;
 mod guesses;
 mod headers;
 pub mod hub;

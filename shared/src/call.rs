@@ -9,11 +9,13 @@
 //! colliding offer). The newcomer offers to everyone already in the room, so a
 //! first connection needs no extra round trip.
 
+pub use crate::connection::{ConnectionState, DISCONNECTED_GRACE_MS};
+pub use crate::effect::{Effect, SfuAction, SfuTimer};
 use crate::ids::{DisplayName, PeerId, RoomName};
 use crate::protocol::{
     ClientMsg, ErrorCode, IceCandidate, IceConfig, MediaState, PeerInfo, ServerMsg, PROTOCOL_VERSION,
 };
-pub use crate::sfu_link::{SfuAction, SfuEvent, SfuLink, SfuTimer};
+pub use crate::sfu_link::{SfuEvent, SfuLink};
 use std::collections::BTreeMap;
 
 /// What the driver tells the machine.
@@ -53,91 +55,6 @@ pub enum Input {
     },
     /// About the connection to the media server (`crate::sfu_link`).
     Sfu(SfuEvent),
-}
-
-/// `RTCPeerConnection.connectionState` (the page maps the browser's enum, `rtc.rs`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ConnectionState {
-    #[default]
-    New,
-    Connecting,
-    Connected,
-    /// Lost for now (e.g. the network changed); may come back by itself.
-    Disconnected,
-    /// Gone until ICE restarts.
-    Failed,
-    Closed,
-}
-
-/// How long a `disconnected` connection gets to come back by itself before
-/// its ICE is restarted; Chrome reports `failed` only after ~30 s.
-pub const DISCONNECTED_GRACE_MS: u32 = 3000;
-
-/// What the machine asks the driver to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    Send(ClientMsg),
-    /// Build an `RTCPeerConnection` for this member, with local tracks added.
-    /// `offering`: a [`Effect::MakeOffer`] follows at once (we are new in the
-    /// room), so a connection prepared with its offer already made fits.
-    CreatePeer {
-        peer: PeerId,
-        polite: bool,
-        offering: bool,
-    },
-    /// `createOffer`, then send it while `setLocalDescription` runs; [`Input::OfferSent`] at the send.
-    MakeOffer {
-        peer: PeerId,
-    },
-    /// `setRemoteDescription(offer)` (rolling back our own offer if any),
-    /// then answer: send it, report [`Input::RemoteDescriptionApplied`], set it locally.
-    AcceptOffer {
-        peer: PeerId,
-        sdp: String,
-    },
-    /// `setRemoteDescription(answer)`, then [`Input::RemoteDescriptionApplied`].
-    ApplyAnswer {
-        peer: PeerId,
-        sdp: String,
-    },
-    AddIce {
-        peer: PeerId,
-        candidate: IceCandidate,
-    },
-    ClosePeer {
-        peer: PeerId,
-    },
-    /// The member list or someone's state changed: redraw.
-    MembersChanged,
-    /// The server refused something; show it.
-    Failed {
-        code: ErrorCode,
-        message: String,
-    },
-    /// `restartIce()`, then as [`Effect::MakeOffer`]: the offer carries new
-    /// ICE credentials, so both sides gather paths on the network they have now.
-    RestartIce {
-        peer: PeerId,
-    },
-    /// Send our pending offer (`localDescription`) again: the first copy
-    /// may have died with the old socket.
-    ResendOffer {
-        peer: PeerId,
-    },
-    /// Feed [`Input::CheckConnection`] after `after_ms`.
-    CheckConnectionLater {
-        peer: PeerId,
-        after_ms: u32,
-    },
-    /// Our seat was gone: every connection was closed and we join afresh.
-    Rejoining,
-    /// About the connection to the media server (`crate::sfu_link`).
-    Sfu(SfuAction),
-    /// A member's chat line came through the server (a room on the SFU).
-    Said {
-        from: PeerId,
-        text: String,
-    },
 }
 
 /// A remote member as the page shows them.

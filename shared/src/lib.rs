@@ -10,6 +10,8 @@ pub mod budget;
 pub mod call;
 pub mod check;
 mod client_encode;
+mod connection;
+mod effect;
 pub mod ids;
 pub mod json;
 pub mod link;

@@ -26,7 +26,8 @@
 //! connections are never ICE-restarted once the move began: their failing is
 //! expected.
 
-use crate::call::{ConnectionState, Effect, DISCONNECTED_GRACE_MS};
+use crate::connection::{ConnectionState, DISCONNECTED_GRACE_MS};
+use crate::effect::{Effect, SfuAction, SfuTimer};
 use crate::ids::PeerId;
 use crate::protocol::{SfuTrack, TrackSource};
 use std::collections::BTreeSet;
@@ -59,49 +60,6 @@ pub enum SfuEvent {
     Timer(SfuTimer),
     /// Media flows on this m-line: a video track decodes frames, an audio track receives packets.
     MediaFlowing { mid: String },
-}
-
-/// What a [`SfuAction::Later`] is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SfuTimer {
-    /// Is the `disconnected` SFU connection back? Else restart its ICE.
-    CheckConnection,
-    /// Close every direct connection still open ([`MESH_SAFETY_NET_MS`]).
-    CloseMesh,
-    /// Close the direct connection to a member already shown through the SFU ([`MESH_LINGER_MS`]).
-    ClosePeer(PeerId),
-}
-
-/// What the SFU link asks the driver to do (inside [`Effect::Sfu`]).
-#[derive(Debug, Clone, PartialEq)]
-pub enum SfuAction {
-    /// Build the connection to the SFU: transceivers for the microphone,
-    /// the camera and the screen (sendonly, in that order; the screen's
-    /// without a track until a share starts).
-    Create,
-    /// (`restartIce()` first if `ice_restart`,) `createOffer`, send it as
-    /// [`crate::ClientMsg::SfuOffer`], then set it locally;
-    /// [`SfuEvent::OfferSent`] at the send, [`SfuEvent::OfferFailed`] on failure.
-    MakeOffer { ice_restart: bool },
-    /// `setRemoteDescription(answer)`, then [`SfuEvent::AnswerApplied`].
-    ApplyAnswer { sdp: String },
-    /// `setRemoteDescription(offer)`, answer with [`crate::ClientMsg::SfuAnswer`],
-    /// then [`SfuEvent::OfferAccepted`]. [`crate::sfu_link::SfuLink::tracks`]
-    /// already says whose each of its m-lines is.
-    AcceptOffer { sdp: String },
-    /// Send our pending offer (`localDescription`) again: the first copy may
-    /// have died with the old socket.
-    ResendOffer,
-    /// Close the SFU connection (leaving, or a new seat on a restarted server).
-    Close,
-    /// Feed [`SfuEvent::Timer`] after `after_ms`.
-    Later { timer: SfuTimer, after_ms: u32 },
-    /// Show what arrives through the SFU for `peer` in their tile, no longer
-    /// what their direct connection brings (which closes a little later,
-    /// with an [`Effect::ClosePeer`]).
-    ShowMedia { peer: PeerId },
-    /// Who speaks now, loudest first (the server hears every microphone).
-    Speaking { peers: Vec<PeerId> },
 }
 
 /// The member's side of its connection to the SFU.

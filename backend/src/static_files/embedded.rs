@@ -42,10 +42,10 @@ pub async fn serve(req: Request) -> Response {
     let path = req.uri().path().trim_start_matches('/');
     let found = match file(path) {
         Some(found) => found,
-        None if crate::static_files::is_file_name(req.uri().path()) => return StatusCode::NOT_FOUND.into_response(),
+        None if super::is_file_name(req.uri().path()) => return StatusCode::NOT_FOUND.into_response(),
         None => match file("index.html") {
             Some(index) => index,
-            None => return (StatusCode::SERVICE_UNAVAILABLE, crate::static_files::NOT_BUILT).into_response(),
+            None => return (StatusCode::SERVICE_UNAVAILABLE, super::NOT_BUILT).into_response(),
         },
     };
     respond(found, req.headers())

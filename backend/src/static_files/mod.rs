@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower_http::services::{ServeDir, ServeFile};
 
+pub mod embedded;
+
 pub const NOT_BUILT: &str = "Moim's web app is not built yet. \
 Run `cargo xtask run` (or `trunk build --release`) in the project folder, then reload.";
 
@@ -20,7 +22,7 @@ Run `cargo xtask run` (or `trunk build --release`) in the project folder, then r
 pub enum WebApp {
     /// A folder trunk built into (`--dist`).
     Folder(PathBuf),
-    /// The copy built into this binary ([`crate::embedded`]).
+    /// The copy built into this binary ([`embedded`]).
     Embedded,
 }
 
@@ -30,7 +32,7 @@ impl WebApp {
     pub fn choose(dist: Option<PathBuf>) -> Self {
         match dist {
             Some(dist) => Self::Folder(dist),
-            None if crate::embedded::available() => Self::Embedded,
+            None if embedded::available() => Self::Embedded,
             None => Self::Folder("dist".into()),
         }
     }
@@ -39,7 +41,7 @@ impl WebApp {
     pub fn is_built(&self) -> bool {
         match self {
             Self::Folder(dist) => dist.join("index.html").is_file(),
-            Self::Embedded => crate::embedded::available(),
+            Self::Embedded => embedded::available(),
         }
     }
 }
@@ -53,7 +55,7 @@ pub fn router(app: &WebApp) -> Router {
             let shell = app_shell.with_state(index);
             Router::new().fallback_service(ServeDir::new(dist).precompressed_gzip().precompressed_br().fallback(shell))
         }
-        WebApp::Embedded => Router::new().fallback(crate::embedded::serve),
+        WebApp::Embedded => Router::new().fallback(embedded::serve),
     };
     router.layer(map_response(revalidate_html))
 }
