@@ -2,7 +2,7 @@
 //! ephemeral port, serving `dist/`, and headless Chromium through
 //! chromedriver (WebDriver, via `fantoccini`), one browser per person.
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::ClientBuilder;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -13,7 +13,10 @@ use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
 pub mod axe;
+mod browser;
 pub mod coturn;
+
+pub use browser::Browser;
 
 pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -192,7 +195,7 @@ impl Harness {
     pub async fn phone_of(&self, width: u32, height: u32) -> Result<Browser> {
         self.launch_with(
             vec!["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=device-count=3"],
-            json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true, "mobile": true } }),
+            phone_screen(width, height),
         )
         .await
     }
@@ -200,10 +203,16 @@ impl Harness {
     /// Takes `count` seats in `room` with bare signaling clients (no media),
     /// so a room can be filled without a browser per seat.
     pub async fn hold_seats(&self, room: &str, count: usize) -> Result<Vec<Seat>> {
-        let mut seats = Vec::with_capacity(count);
-        for i in 0..count {
+        let names: Vec<String> = (0..count).map(|i| format!("Seat {i}")).collect();
+        self.hold_seats_as(room, &names).await
+    }
+
+    /// [`Harness::hold_seats`], one seat per name.
+    pub async fn hold_seats_as(&self, room: &str, names: &[String]) -> Result<Vec<Seat>> {
+        let mut seats = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
             let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", self.port)).await?;
-            let join = shared::ClientMsg::join(room, format!("Seat {i}"));
+            let join = shared::ClientMsg::join(room, name.as_str());
             ws.send(Message::text(serde_json::to_string(&join)?)).await?;
             match ws.next().await {
                 // Keep reading, so pings are answered and the seat stays taken.
@@ -219,6 +228,11 @@ impl Harness {
     /// A browser whose user says "Block" to the camera and microphone prompt.
     pub async fn browser_denying_media(&self) -> Result<Browser> {
         self.launch(vec!["--deny-permission-prompts"]).await
+    }
+
+    /// [`Harness::browser_denying_media`] on a phone's screen.
+    pub async fn phone_denying_media(&self, width: u32, height: u32) -> Result<Browser> {
+        self.launch_with(vec!["--deny-permission-prompts"], phone_screen(width, height)).await
     }
 
     async fn launch(&self, extra_args: Vec<&str>) -> Result<Browser> {
@@ -263,6 +277,11 @@ impl Harness {
     }
 }
 
+/// ChromeDriver's mobile emulation for a phone of `width` × `height` CSS pixels.
+fn phone_screen(width: u32, height: u32) -> Value {
+    json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true, "mobile": true } })
+}
+
 fn chromium_binary() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
 }
@@ -297,198 +316,10 @@ impl Drop for Seat {
     }
 }
 
-pub struct Browser {
-    pub client: Client,
-    base: String,
-}
-
-impl Browser {
-    /// Opens the room's link, types a name and clicks Join.
-    pub async fn join(&self, room: &str, name: &str) -> Result<()> {
-        self.open_room(room).await?;
-        self.wait_for_preview().await?;
-        self.join_as(name).await
-    }
-
-    /// Waits until the app's welcome screen is up (it took over `index.html`'s
-    /// early screen) and its self-preview shows the camera.
-    pub async fn wait_for_preview(&self) -> Result<()> {
-        self.wait_for("a live self-preview", PREVIEW_IN_APP).await
-    }
-
-    /// Opens a page of the app by its path (`/check`).
-    pub async fn open_path(&self, path: &str) -> Result<()> {
-        self.client.goto(&format!("{}{path}", self.base)).await?;
-        Ok(())
-    }
-
-    /// Opens the room's link (the welcome screen).
-    pub async fn open_room(&self, room: &str) -> Result<()> {
-        self.client.goto(&format!("{}/r/{room}", self.base)).await?;
-        Ok(())
-    }
-
-    /// On the welcome screen: types a name and clicks Join.
-    pub async fn join_as(&self, name: &str) -> Result<()> {
-        self.type_name(name).await?;
-        self.client.find(Locator::Css("#join")).await?.click().await?;
-        Ok(())
-    }
-
-    /// On the welcome screen: types a name and waits until Join can be clicked.
-    pub async fn type_name(&self, name: &str) -> Result<()> {
-        let input = self.client.find(Locator::Css("#name")).await?;
-        input.clear().await?;
-        input.send_keys(name).await?;
-        self.wait_for("Join to be enabled", "return !document.querySelector('#join').disabled").await
-    }
-
-    /// Whether the element is wholly on screen with the page scrolled to its
-    /// top: what a person sees without scrolling.
-    pub async fn in_sight_at_top(&self, selector: &str) -> Result<bool> {
-        let script = format!(
-            "scrollTo(0, 0); const r = document.querySelector('{selector}')?.getBoundingClientRect();
-             return !!r && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth"
-        );
-        Ok(self.eval(&script).await? == Value::Bool(true))
-    }
-
-    /// Runs `script` (a function body returning a value) and returns the value.
-    pub async fn eval(&self, script: &str) -> Result<Value> {
-        Ok(self.client.execute(script, vec![]).await?)
-    }
-
-    /// Polls `script` (a function body returning a boolean) until true.
-    pub async fn wait_for(&self, what: &str, script: &str) -> Result<()> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if self.eval(script).await? == Value::Bool(true) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let page = self.eval("return document.body.innerText").await.unwrap_or_default();
-                return Err(format!("timed out waiting for {what}; the page says:\n{page}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits until `count` remote tiles each show video whose frames advance.
-    pub async fn wait_for_live_remote_videos(&self, count: usize) -> Result<()> {
-        let script = format!(
-            "const done = arguments[arguments.length - 1];
-             const vids = [...document.querySelectorAll('.tile.remote video')];
-             if (vids.length !== {count} || vids.some(v => v.videoWidth === 0)) return done(false);
-             const frames = v => v.getVideoPlaybackQuality().totalVideoFrames;
-             const before = vids.map(v => [v.currentTime, frames(v)]);
-             setTimeout(() => done(vids.every((v, i) => v.currentTime > before[i][0] && frames(v) > before[i][1])), 600);"
-        );
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if self.client.execute_async(&script, vec![]).await? == Value::Bool(true) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let page = self.eval("return document.body.innerText").await.unwrap_or_default();
-                return Err(
-                    format!("timed out waiting for {count} live remote video(s); the page says:\n{page}").into()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Opens the details of this page's first remote tile and waits until they
-    /// say all of `wanted`; returns their text.
-    pub async fn link_details_saying(&self, wanted: &[&str]) -> Result<String> {
-        let large = "document.querySelector('.tile.remote').classList.contains('large')";
-        let was_large = self.eval(&format!("return {large}")).await?;
-        self.eval("document.querySelector('.tile.remote button.link').click()").await?;
-        let all = wanted.iter().map(|w| format!("t.includes({})", js_str(w))).collect::<Vec<_>>().join(" && ");
-        self.wait_for(
-            &format!("the tile's details to say {wanted:?}"),
-            &format!("const t = document.querySelector('.tile.remote .link-details')?.innerText ?? ''; return {all}"),
-        )
-        .await?;
-        if self.eval(&format!("return {large}")).await? != was_large {
-            return Err("opening the details enlarged the tile".into());
-        }
-        let text = self.eval("return document.querySelector('.tile.remote .link-details').innerText").await?;
-        Ok(text.as_str().unwrap_or_default().to_owned())
-    }
-
-    /// Types `text` into the chat and sends it.
-    pub async fn say(&self, text: &str) -> Result<()> {
-        self.client.find(Locator::Css("#chat-input")).await?.send_keys(text).await?;
-        self.client.find(Locator::Css("#chat-send")).await?.click().await?;
-        Ok(())
-    }
-
-    pub async fn screenshot(&self, path: &std::path::Path) -> Result<()> {
-        let png = self.client.screenshot().await?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, png)?;
-        Ok(())
-    }
-
-    /// Fails if the page reported a CSP violation; checked on `close` too.
-    pub async fn close(self) -> Result<()> {
-        let violations = self.csp_violations().await;
-        let unhandled = self.eval("return window.pageErrors ?? []").await;
-        self.client.close().await?;
-        if let Ok(list) = violations.as_ref() {
-            if !list.is_empty() {
-                return Err(format!("the page broke its Content-Security-Policy: {list:?}").into());
-            }
-        }
-        match unhandled {
-            Ok(list) if list.as_array().is_some_and(|l| !l.is_empty()) => {
-                Err(format!("the page left promise rejections unhandled: {list}").into())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// What the page (since it loaded) reported as blocked by the server's
-    /// Content-Security-Policy: a policy that blocks the app's own scripts,
-    /// styles or connections would break it without an error of its own.
-    pub async fn csp_violations(&self) -> Result<Vec<String>> {
-        let list = self.eval("return window.cspViolations ?? []").await?;
-        Ok(serde_json::from_value(list)?)
-    }
-
-    /// Fails unless the page runs under a Content-Security-Policy (so the
-    /// check means something) and reported no violation of it.
-    pub async fn assert_csp_kept(&self) -> Result<()> {
-        let policy = self
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 fetch(location.href).then(r => done(r.headers.get('content-security-policy')), e => done(String(e)))",
-                vec![],
-            )
-            .await?;
-        if !policy.as_str().is_some_and(|p| p.contains("script-src")) {
-            return Err(format!("the page has no Content-Security-Policy: {policy}").into());
-        }
-        match self.csp_violations().await? {
-            list if list.is_empty() => Ok(()),
-            list => Err(format!("the page broke its Content-Security-Policy: {list:?}").into()),
-        }
-    }
-}
-
 /// Where tests leave screenshots for a person to look at: `e2e/artifacts/`.
 pub fn artifact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(name)
 }
-
-/// True once the app's welcome screen has taken over `index.html`'s early
-/// one (whose `#early` it removes) and the self-preview has the camera.
-const PREVIEW_IN_APP: &str =
-    "return !document.getElementById('early') && !!document.querySelector('video.self')?.srcObject";
 
 /// Keeps every WebSocket the page makes in `window.sockets`, so a test can
 /// watch or drop one; add it with CDP `Page.addScriptToEvaluateOnNewDocument`

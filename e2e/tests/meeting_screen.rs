@@ -102,11 +102,20 @@ async fn speaking_shortcuts_help_people_and_pickers() -> Result<()> {
     body.send_keys(&Key::Escape.to_string()).await?;
     ana.wait_for("the help list to close", "return !document.querySelector('#help')").await?;
 
-    // Every device can be picked: camera, microphone, and speaker where the browser allows.
+    // Every device can be picked: camera, microphone, and speaker where the
+    // browser allows, behind the Devices button, each labelled and wide
+    // enough for the device's whole name ("Fake Default Audio Input").
+    let shown = |what: &str| format!("return document.querySelector('{what}')?.getClientRects().length > 0");
+    assert_eq!(ana.eval(&shown("#camera-select")).await?, false, "the pickers wait behind Devices");
+    ana.client.find(Locator::Css("#devices-button")).await?.click().await?;
+    ana.wait_for("the pickers to open", &shown("#camera-select")).await?;
     for picker in ["#camera-select", "#microphone-select", "#speaker-select"] {
         let options = ana.eval(&format!("return document.querySelectorAll('{picker} option').length")).await?;
         assert!(options.as_u64() >= Some(1), "{picker} lists devices");
     }
+    let unreadable = ana.unreadable_pickers().await?;
+    ana.screenshot(&e2e::artifact("device-pickers.png")).await?;
+    assert!(unreadable.is_empty(), "{unreadable:?}");
 
     // A new member's tile waits for their offer only a moment: one who never
     // offers (a bare signaling client) still gets a tile.
@@ -160,7 +169,7 @@ async fn a_phone_gets_a_usable_meeting_screen() -> Result<()> {
     phone.client.find(Locator::Css("#devices-button")).await?.click().await?;
     phone.wait_for("the pickers to open", &shown("#camera-select")).await?;
     assert_eq!(desk.eval(&shown("#help-button")).await?, true, "a desktop keeps its Shortcuts button");
-    assert_eq!(desk.eval(&shown("#devices-button")).await?, false, "and its pickers in the bar");
+    assert!(phone.unreadable_pickers().await?.is_empty(), "the phone's pickers are labelled and whole");
 
     // The phone picks its third camera, then flips: the fakes say no facing,
     // so the flip takes the other camera in turn. The desk keeps seeing live video.

@@ -26,7 +26,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_built_into_the_binary_needs_no_folder() -> Result<()> {
-    if !backend::embedded::available() {
+    if !backend::static_files::embedded::available() {
         return Err("this build carries no web app: build dist/ before the backend (`cargo xtask test` does)".into());
     }
     let base = e2e::config(2)?;

@@ -15,7 +15,8 @@ pub fn Chat() -> impl IntoView {
     };
     view! {
         <aside class="chat">
-            <ol id="chat-log" aria-live="polite">
+            // Focusable: a list that scrolls must scroll from the keyboard too.
+            <ol id="chat-log" aria-live="polite" tabindex="0" aria-label=tr(|t| t.chat_log)>
                 {move || session.view.chat.get().into_iter().map(|line| match line {
                     ChatLine::Said { from, text } => view! {
                         <li class="chat-line"><b class="from">{from}</b>": "<span class="text">{text}</span></li>

@@ -9,8 +9,9 @@ pub fn People() -> impl IntoView {
     let tiles = session.view.tiles;
     let t = use_texts();
     view! {
-        <section class="people">
-            <h2>{move || (t().people)(tiles.with(Vec::len) + 1)}</h2>
+        // Focusable: on a small screen the list scrolls, and must from the keyboard too.
+        <section class="people" tabindex="0" aria-labelledby="people-heading">
+            <h2 id="people-heading">{move || (t().people)(tiles.with(Vec::len) + 1)}</h2>
             <ul id="people">
                 <li class="person me">{tr(|t| t.you)}
                     <State muted=session.muted.into() camera_off=session.camera_off.into() />

@@ -27,15 +27,16 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
                 // Shortened with an ellipsis when long: whole in the title, with what a click does.
                 <button type="button" class="name" title=move || format!("{}: {}", name.get(), t().enlarge_title)>{move || name.get()}</button>
                 <Show when=move || muted.get()><span class="badge muted" title=tr(|t| t.muted)>{tr(|t| t.muted)}</span></Show>
-                <Show when=move || camera_off.get()><span class="badge camera-off">{tr(|t| t.camera_off_badge)}</span></Show>
-                <Show when=move || sharing.get()><span class="badge presenting">{tr(|t| t.presenting)}</span></Show>
+                <Show when=move || camera_off.get()><span class="badge camera-off" title=tr(|t| t.camera_off_badge)>{tr(|t| t.camera_off_badge)}</span></Show>
+                <Show when=move || sharing.get()><span class="badge presenting" title=tr(|t| t.presenting)>{tr(|t| t.presenting)}</span></Show>
                 <Show when=move || weak.get()>
                     <span class="badge weak" title=tr(|t| t.weak_link_title)>{tr(|t| t.weak_link)}</span>
                 </Show>
                 {move || t().connection(connection.get())
-                    .map(|state| view! { <span class="badge state">{state}</span> })}
-                <LinkDetails link=link weak=weak />
+                    .map(|state| view! { <span class="badge state" title=state>{state}</span> })}
             </figcaption>
+            // In the corner, so a small tile's caption keeps its room for the name.
+            <LinkDetails link=link weak=weak />
         </figure>
     }
 }

@@ -101,6 +101,7 @@ pub static EN: Texts = Texts {
     ],
 
     message_everyone: "Message everyone",
+    chat_log: "Messages",
     send: "Send",
     nobody_to_read: "Nobody else is here yet to read that.",
     joined: |name| format!("{name} joined"),

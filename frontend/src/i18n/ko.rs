@@ -101,6 +101,7 @@ pub static KO: Texts = Texts {
     ],
 
     message_everyone: "모두에게 메시지 보내기",
+    chat_log: "메시지",
     send: "보내기",
     nobody_to_read: "아직 메시지를 읽을 사람이 없어요.",
     joined: |name| format!("{name} 님이 들어왔어요"),

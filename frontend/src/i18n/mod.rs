@@ -268,6 +268,8 @@ pub struct Texts {
 
     // Chat.
     pub message_everyone: &'static str,
+    /// The chat's list of messages, for a screen reader.
+    pub chat_log: &'static str,
     pub send: &'static str,
     pub nobody_to_read: &'static str,
     pub joined: fn(&str) -> String,
