@@ -3,14 +3,16 @@
 //! Each member of a room on the SFU has one WebRTC session with it: the
 //! member sends its microphone, camera and screen once, and the SFU forwards
 //! each track to every other member of the same room. str0m is sans-IO; this
-//! crate is the I/O around it: one UDP port, one OS thread ([`Sfu::start`]),
-//! and channels to the rooms, so tokio never waits on media and the SFU could
+//! crate is the I/O around it: one UDP port, one OS thread ([`Sfu::start`])
+//! and one more that makes the `sendto` calls (`sender.rs`), and channels to
+//! the rooms, so tokio never waits on media and the SFU could
 //! run as a process of its own. SDP rides the member's signaling socket:
 //! [`Command`]s come in, [`Event`]s go out.
 
 mod engine;
 mod metrics;
 mod nominate;
+mod sender;
 mod session;
 mod sockets;
 pub mod speaking;
@@ -116,10 +118,10 @@ impl Sfu {
     /// Binds the UDP port and starts the SFU's thread. `events` is called on
     /// that thread for each [`Event`]: it must not block.
     pub fn start(config: Config, events: impl FnMut(Event) + Send + 'static) -> io::Result<Self> {
-        let sockets = sockets::Sockets::bind(&config)?;
+        let metrics = Arc::new(Metrics::default());
+        let sockets = sockets::Sockets::bind(&config, metrics.clone())?;
         let port = sockets.port();
         let (commands, inbox) = mpsc::channel();
-        let metrics = Arc::new(Metrics::default());
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), sockets::WAKER)?);
         let mut engine = engine::Engine::new(config, sockets, inbox, Box::new(events), metrics.clone());

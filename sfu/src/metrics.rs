@@ -8,6 +8,7 @@ pub struct Metrics {
     pub(crate) frames_forwarded: AtomicU64,
     pub(crate) bytes_forwarded: AtomicU64,
     pub(crate) packets_sent: AtomicU64,
+    pub(crate) packets_unsent: AtomicU64,
     pub(crate) keyframe_requests: AtomicU64,
     pub(crate) nacks: AtomicU64,
     pub(crate) packets_lost: AtomicU64,
@@ -26,6 +27,8 @@ pub struct MetricsSnapshot {
     pub bytes_forwarded: u64,
     /// RTP packets sent to subscribers.
     pub packets_sent: u64,
+    /// Packets dropped on the way out: the sending thread or the socket's buffer was full.
+    pub packets_unsent: u64,
     /// PLI/FIR sent to publishers.
     pub keyframe_requests: u64,
     /// NACKs subscribers sent us (each answered from the send buffer).
@@ -47,6 +50,7 @@ impl Metrics {
             frames_forwarded: self.frames_forwarded.load(Relaxed),
             bytes_forwarded: self.bytes_forwarded.load(Relaxed),
             packets_sent: self.packets_sent.load(Relaxed),
+            packets_unsent: self.packets_unsent.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             nacks: self.nacks.load(Relaxed),
             packets_lost: self.packets_lost.load(Relaxed),
@@ -63,12 +67,18 @@ impl Metrics {
 
 impl MetricsSnapshot {
     /// Each counter with its name and help text, in Prometheus' terms.
-    pub fn entries(&self) -> [(&'static str, &'static str, bool, u64); 10] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool, u64); 11] {
         [
             ("moim_sfu_sessions", "Media server sessions open.", false, self.sessions),
             ("moim_sfu_frames_forwarded_total", "Media frames forwarded to subscribers.", true, self.frames_forwarded),
             ("moim_sfu_bytes_forwarded_total", "Media bytes forwarded to subscribers.", true, self.bytes_forwarded),
             ("moim_sfu_packets_sent_total", "RTP packets sent to subscribers.", true, self.packets_sent),
+            (
+                "moim_sfu_packets_unsent_total",
+                "Packets dropped on the way out (sending thread or socket buffer full).",
+                true,
+                self.packets_unsent,
+            ),
             (
                 "moim_sfu_keyframe_requests_total",
                 "Keyframe requests (PLI/FIR) sent to publishers.",

@@ -1,11 +1,15 @@
 //! The SFU's UDP sockets: one per configured address, all on the same port,
 //! so each packet's destination (which str0m needs to match the candidate
-//! pair) is the socket it arrived on.
+//! pair) is the socket it arrived on. The engine reads them; a thread of
+//! their own sends on them ([`crate::sender`]).
 
+use crate::metrics::Metrics;
+use crate::sender::Outbox;
 use crate::Config;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The waker's token; sockets are tokens 0, 1, ...
 pub(crate) const WAKER: mio::Token = mio::Token(usize::MAX);
@@ -19,10 +23,11 @@ pub(crate) struct Sockets {
     sockets: Vec<mio::net::UdpSocket>,
     /// Each socket's address, read once (a system call per packet otherwise).
     locals: Vec<SocketAddr>,
+    outbox: Outbox,
 }
 
 impl Sockets {
-    pub(crate) fn bind(config: &Config) -> io::Result<Self> {
+    pub(crate) fn bind(config: &Config, metrics: Arc<Metrics>) -> io::Result<Self> {
         let mut addresses: Vec<IpAddr> = config.addresses.iter().copied().filter(IpAddr::is_ipv4).collect();
         if addresses.len() < config.addresses.len() {
             tracing::warn!("the media server listens on IPv4 only: IPv6 media addresses are skipped");
@@ -40,8 +45,11 @@ impl Sockets {
                 .map_err(|e| io::Error::new(e.kind(), format!("media port {port} on {ip}: {e}")))?;
             sockets.push(socket);
         }
-        let locals = sockets.iter().map(mio::net::UdpSocket::local_addr).collect::<io::Result<_>>()?;
-        Ok(Self { sockets, locals })
+        let locals = sockets.iter().map(std::net::UdpSocket::local_addr).collect::<io::Result<_>>()?;
+        // The sending thread's copies share each socket (and its port).
+        let senders = sockets.iter().map(std::net::UdpSocket::try_clone).collect::<io::Result<_>>()?;
+        let outbox = Outbox::start(senders, metrics)?;
+        Ok(Self { sockets: sockets.into_iter().map(mio::net::UdpSocket::from_std).collect(), locals, outbox })
     }
 
     pub(crate) fn port(&self) -> u16 {
@@ -67,18 +75,21 @@ impl Sockets {
         self.sockets[index].recv_from(buf)
     }
 
-    /// Sends from the socket bound to `source` (the first if none is).
-    pub(crate) fn send(&self, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
+    /// Sends from the socket bound to `source` (the first if none is), on
+    /// the sending thread: after [`Sockets::flush`] at the latest.
+    pub(crate) fn send(&mut self, source: SocketAddr, destination: SocketAddr, data: Vec<u8>) {
         let index = self.locals.iter().position(|local| *local == source).unwrap_or(0);
-        if let Err(e) = self.sockets[index].send_to(data, destination) {
-            // A full send buffer drops the packet, as the network would.
-            tracing::debug!(%destination, "media send failed: {e}");
-        }
+        self.outbox.push(index, destination, data);
+    }
+
+    /// Hands what [`Sockets::send`] collected to the sending thread.
+    pub(crate) fn flush(&mut self) {
+        self.outbox.flush();
     }
 }
 
 /// A non-blocking UDP socket on `addr` with big kernel buffers.
-fn udp(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
+fn udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     for (what, set) in [
         ("receive", Socket::set_recv_buffer_size as fn(&Socket, usize) -> io::Result<()>),
@@ -90,5 +101,5 @@ fn udp(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    Ok(mio::net::UdpSocket::from_std(socket.into()))
+    Ok(socket.into())
 }

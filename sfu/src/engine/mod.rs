@@ -325,6 +325,8 @@ impl Engine {
         while let Some(peer) = self.dirty.pop() {
             self.poll_session(peer);
         }
+        // What one incoming packet (or timeout) made goes out now, as a batch.
+        self.sockets.flush();
     }
 
     fn poll_session(&mut self, peer: PeerId) {
@@ -350,7 +352,7 @@ impl Engine {
                 }
             };
             match output {
-                Output::Transmit(t) => self.sockets.send(t.source, t.destination, &t.contents),
+                Output::Transmit(t) => self.sockets.send(t.source, t.destination, t.contents.into()),
                 Output::Timeout(at) => {
                     if let Some(old) = session.deadline.replace(at) {
                         self.deadlines.remove(&(old, peer));
