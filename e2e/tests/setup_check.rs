@@ -29,24 +29,9 @@ async fn lines_when_done(person: &Browser) -> Result<Vec<(String, String, String
 /// microphone line turning green reliably.
 fn tone_file() -> Result<std::path::PathBuf> {
     let (rate, seconds) = (48_000u32, 2u32);
-    let samples: Vec<i16> = (0..rate * seconds)
-        .map(|i| ((f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / f64::from(rate)).sin() * 12_000.0) as i16)
-        .collect();
-    let data_len = samples.len() as u32 * 2;
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    for field in [16u32.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec()] {
-        wav.extend_from_slice(&field);
-    }
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    samples.iter().for_each(|s| wav.extend_from_slice(&s.to_le_bytes()));
+    let samples = (0..rate * seconds)
+        .map(|i| ((f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / f64::from(rate)).sin() * 12_000.0) as i16);
+    let wav = shared::wav::mono16(rate, samples);
     let path = std::env::temp_dir().join(format!("moim-tone-{}.wav", std::process::id()));
     std::fs::write(&path, wav)?;
     Ok(path)

@@ -21,6 +21,7 @@ pub mod roster;
 mod server_decode;
 pub mod sfu_link;
 pub mod spotlight;
+pub mod wav;
 
 pub use ids::{DisplayName, NameError, Password, PasswordError, PeerId, RoomName, PASSWORD_MAX};
 pub use json::JsonError;

@@ -37,27 +37,13 @@ pub async fn play_test_tone(device_id: Option<&str>) -> Result<(), String> {
 /// A mono 16-bit WAV of the tone, faded in and out so it does not click.
 fn wav_tone() -> Vec<u8> {
     let samples = (SECONDS * f64::from(RATE)) as u32;
-    let mut wav = Vec::with_capacity(44 + samples as usize * 2);
-    let data_len = samples * 2;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&RATE.to_le_bytes());
-    wav.extend_from_slice(&(RATE * 2).to_le_bytes()); // bytes per second
-    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
-    wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
     let (mut before, mut now) = (-SIN_W, 0.0);
-    for i in 0..samples {
+    let tone = (0..samples).map(|i| {
         let t = f64::from(i) / f64::from(RATE);
         let fade = (t / 0.05).min((SECONDS - t) / 0.05).clamp(0.0, 1.0);
         let value = now * fade * 0.3;
-        wav.extend_from_slice(&((value * f64::from(i16::MAX)) as i16).to_le_bytes());
         (before, now) = (now, TWO_COS_W * now - before);
-    }
-    wav
+        (value * f64::from(i16::MAX)) as i16
+    });
+    shared::wav::mono16(RATE, tone)
 }
