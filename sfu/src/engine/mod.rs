@@ -29,6 +29,11 @@ mod forward;
 const SPEAKING_TICK: Duration = Duration::from_millis(200);
 /// The longest the thread sleeps with nothing due.
 const IDLE: Duration = Duration::from_millis(500);
+/// Packets read from a socket in one turn. Under load a socket never runs
+/// dry: read to the end, it would hold off the rooms' commands (a newcomer's
+/// offer) and every session's timers (str0m packetizes and retransmits on
+/// them) for as long as the load lasts.
+const READ_TURN: usize = 16;
 
 pub(crate) struct Engine {
     config: Config,
@@ -85,10 +90,13 @@ impl Engine {
         }
         let mut events = mio::Events::with_capacity(256);
         let mut buf = vec![0u8; 2000];
+        // Sockets with packets still to read (mio tells of new ones only once).
+        let mut unread = vec![false; self.sockets.locals().len()];
         loop {
             let now = Instant::now();
             let next = self.deadlines.first().map(|(at, _)| *at).unwrap_or(now + IDLE).min(self.next_speaking);
-            if let Err(e) = poll.poll(&mut events, Some(next.saturating_duration_since(now))) {
+            let wait = if unread.contains(&true) { Duration::ZERO } else { next.saturating_duration_since(now) };
+            if let Err(e) = poll.poll(&mut events, Some(wait)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     tracing::error!("media server poll failed: {e}");
                     return;
@@ -105,8 +113,16 @@ impl Engine {
                             None => continue,
                         }
                     },
-                    mio::Token(index) => while self.guarded(|engine| engine.read_socket(index, &mut buf)).is_none() {},
+                    mio::Token(index) => unread[index] = true,
                 }
+            }
+            // A turn of each socket, then the timers due, then the commands again.
+            for (index, more) in unread.iter_mut().enumerate().filter(|(_, more)| **more) {
+                *more = loop {
+                    if let Some(more) = self.guarded(|engine| engine.read_socket(index, &mut buf)) {
+                        break more;
+                    }
+                };
             }
             while self.guarded(|engine| engine.wake_due(Instant::now())).is_none() {}
             self.tell_speakers(Instant::now());
@@ -246,12 +262,13 @@ impl Engine {
         }
     }
 
-    fn read_socket(&mut self, index: usize, buf: &mut [u8]) {
+    /// Reads up to [`READ_TURN`] packets; true if more may be waiting.
+    fn read_socket(&mut self, index: usize, buf: &mut [u8]) -> bool {
         let destination = self.sockets.local(index);
-        loop {
+        for _ in 0..READ_TURN {
             let (len, source) = match self.sockets.recv(index, buf) {
                 Ok(got) => got,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
                 Err(e) => {
                     // ICMP errors from a departed peer surface here; the socket lives on.
                     tracing::debug!("media socket read: {e}");
@@ -300,6 +317,7 @@ impl Engine {
             }
             self.drain();
         }
+        true
     }
 
     fn wake_due(&mut self, now: Instant) {
