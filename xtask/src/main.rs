@@ -165,6 +165,7 @@ fn bench(args: &[String]) -> Result<(), String> {
 /// Formatting and clippy, the gate before the tests: unformatted code or a
 /// clippy warning fails the run.
 fn lint() -> Result<(), String> {
+    cycles::check(&["backend/src", "shared/src", "sfu/src"])?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run_cmd(fmt)?;
@@ -202,4 +203,5 @@ fn test() -> Result<(), String> {
 }
 
 mod compress;
+mod cycles;
 mod glue;
