@@ -15,6 +15,14 @@ use str0m::{Candidate, Rtc};
 
 /// A publisher gets at most one keyframe request per track this often.
 pub(crate) const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+/// How far back a forwarded stream can resend for a NACK. A second is many
+/// round trips; str0m keeps three by default, and a room's forwarded streams
+/// times that history was most of a session's memory.
+const RESEND_HISTORY: Duration = Duration::from_secs(1);
+/// The same history's cap in packets (a second of a 2.5 Mbit/s camera).
+const RESEND_PACKETS: usize = 256;
+/// str0m's default: queued resends are dropped while resends exceed this share of what is sent.
+const RESEND_SHARE_CAP: Option<f32> = Some(0.15);
 
 /// A track this member publishes.
 pub(crate) struct TrackIn {
@@ -215,6 +223,9 @@ impl Session {
         for track in &mut self.tracks_out {
             if let OutState::Opening(m) = track.state {
                 track.state = OutState::Open(m);
+                if let Some(stream) = self.rtc.direct_api().stream_tx_by_mid(m, None) {
+                    stream.set_rtx_cache(RESEND_PACKETS, RESEND_HISTORY, RESEND_SHARE_CAP);
+                }
                 if track.kind == MediaKind::Video {
                     opened.push((track.origin, track.origin_mid));
                 }
