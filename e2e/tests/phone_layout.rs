@@ -82,6 +82,12 @@ async fn check_phone(harness: &Harness, width: u32, height: u32, korean: bool) -
         .eval("const h = document.querySelector('header h1'); return h.title || h.getAttribute('aria-label') || ''")
         .await?;
     assert_eq!(title, ROOM, "{tag}: the room's whole name is there to read");
+    // A tile's long name, shortened, is whole while it has the focus, inside its tile.
+    let whole = "const name = document.querySelector('.tile.remote .name'); name.focus();
+        const r = name.getBoundingClientRect(), tile = name.closest('.tile').getBoundingClientRect();
+        return [name.scrollWidth <= name.clientWidth, r.left >= tile.left && r.right <= tile.right && r.top >= tile.top]";
+    assert_eq!(phone.eval(whole).await?, serde_json::json!([true, true]), "{tag}: a focused tile's name is whole");
+    phone.screenshot(&e2e::artifact(&format!("phone-name-focused-{tag}.png"))).await?;
     phone.close().await
 }
 
