@@ -57,13 +57,18 @@ async fn in_korean(harness: &Harness, phone: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// One phone joins the room (where a desktop member with a long name waits) and is measured.
-async fn check_phone(harness: &Harness, width: u32, height: u32, korean: bool) -> Result<()> {
+/// A phone of `width` × `height`, in Korean if `korean`, and the tag its screenshots are named by.
+async fn open_phone(harness: &Harness, width: u32, height: u32, korean: bool) -> Result<(Browser, String)> {
     let phone = harness.phone_of(width, height).await?;
-    let tag = format!("{width}x{height}{}", if korean { "-ko" } else { "" });
     if korean {
         in_korean(harness, &phone).await?;
     }
+    Ok((phone, format!("{width}x{height}{}", if korean { "-ko" } else { "" })))
+}
+
+/// One phone joins the room (where a desktop member with a long name waits) and is measured.
+async fn check_phone(harness: &Harness, width: u32, height: u32, korean: bool) -> Result<()> {
+    let (phone, tag) = open_phone(harness, width, height, korean).await?;
     phone.open_room(ROOM).await?;
     phone.wait_for_preview().await?;
     phone.type_name(BO).await?;
@@ -111,11 +116,7 @@ const ROOM_PARTS: &[&str] =
 /// screen; the phone opens its device pickers and the help list. At the
 /// narrowest size a seventh phone is refused: the room-full banner fits.
 async fn sixth_on_a_phone(harness: &Harness, width: u32, height: u32, korean: bool) -> Result<()> {
-    let phone = harness.phone_of(width, height).await?;
-    let tag = format!("{width}x{height}{}", if korean { "-ko" } else { "" });
-    if korean {
-        in_korean(harness, &phone).await?;
-    }
+    let (phone, tag) = open_phone(harness, width, height, korean).await?;
     phone.join(ROOM, BO).await?;
     phone.wait_for("five others", "return document.querySelectorAll('.tile.remote').length === 5").await?;
     phone
@@ -153,10 +154,7 @@ async fn sixth_on_a_phone(harness: &Harness, width: u32, height: u32, korean: bo
     phone.client.find(Locator::Css("body")).await?.send_keys(&Key::Escape.to_string()).await?;
 
     if width == 320 {
-        let seventh = harness.phone_of(width, height).await?;
-        if korean {
-            in_korean(harness, &seventh).await?;
-        }
+        let (seventh, _) = open_phone(harness, width, height, korean).await?;
         seventh.join(ROOM, ANA).await?;
         seventh.wait_for("the room-full message", "return !!document.querySelector('#join-error')").await?;
         let full = overflow(&seventh, &["#join-error", "#join", "header"]).await?;
