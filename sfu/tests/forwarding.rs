@@ -63,6 +63,24 @@ fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
 }
 
 #[test]
+fn a_room_of_twelve_gets_every_frame_in_order() {
+    // Each of member 1's packets dirties eleven sessions: more than the
+    // engine polls alone, so they are polled on the helper threads too.
+    let members: Vec<u64> = (1..=12).collect();
+    let mut meeting = connected(Meeting::start(), &members);
+    camera(&mut meeting, 0..60);
+    for &peer in &members[1..] {
+        until_frames(&mut meeting, peer, 60);
+        assert_eq!(
+            meeting.member(peer).video_from(A),
+            (0..60).collect::<Vec<_>>(),
+            "member {peer}: every frame, in order"
+        );
+    }
+    assert_eq!(meeting.sfu.metrics().sessions, 12);
+}
+
+#[test]
 fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
     let mut meeting = connected(Meeting::start(), &[1, 2]);
     for sdp in ["", "v=0\r\nnonsense", "\u{0}\u{ffff}"] {
