@@ -1,6 +1,7 @@
 //! `/api`: small JSON answers for the web app. Everything here reflects live
 //! state, so nothing may be cached.
 
+use crate::cluster::Cluster;
 use crate::hub::{Hub, HubStopped};
 use crate::per_ip::client_key;
 use crate::rate::MessageRate;
@@ -43,7 +44,7 @@ impl LobbyIce {
 /// the proxy's address).
 pub fn router<S>(rate: Option<MessageRate>) -> Router<S>
 where
-    Hub: FromRef<S>,
+    Occupancy: FromRef<S>,
     LobbyIce: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
@@ -188,23 +189,35 @@ impl IntoResponse for Error {
     }
 }
 
+/// Where rooms' occupancy is asked: this node's hub, or in a cluster the
+/// room's node.
+#[derive(Debug, Clone)]
+pub struct Occupancy {
+    pub hub: Hub,
+    pub cluster: Option<Arc<Cluster>>,
+}
+
 /// `GET /api/rooms/{room}`: how full the room is (0 when nobody is in it).
 async fn room_status(
-    State(hub): State<Hub>,
+    State(rooms): State<Occupancy>,
     room: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RoomStatus>, Error> {
     let Path(raw) = room.map_err(Error::UnreadableName)?;
-    status(&hub, &raw).await
+    status(&rooms, &raw).await
 }
 
 /// `GET /api/rooms/`: the empty name.
-async fn empty_room_status(State(hub): State<Hub>) -> Result<Json<RoomStatus>, Error> {
-    status(&hub, "").await
+async fn empty_room_status(State(rooms): State<Occupancy>) -> Result<Json<RoomStatus>, Error> {
+    status(&rooms, "").await
 }
 
-async fn status(hub: &Hub, raw: &str) -> Result<Json<RoomStatus>, Error> {
+async fn status(rooms: &Occupancy, raw: &str) -> Result<Json<RoomStatus>, Error> {
     let room = RoomName::parse(raw).map_err(RoomError::InvalidRoomName)?;
-    Ok(Json(hub.status(room).await?))
+    let status = match &rooms.cluster {
+        Some(cluster) => cluster.status(room).await?,
+        None => rooms.hub.status(room).await?,
+    };
+    Ok(Json(status))
 }
 
 /// `GET /api/ice-servers`: the servers and policy a member's `welcome` will

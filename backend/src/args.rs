@@ -129,6 +129,17 @@ pub struct Args {
     #[arg(long, env = "MOIM_MAX_MEMBER_KBPS", value_name = "KBPS", default_value_t = 2500, value_parser = clap::value_parser!(u32).range(100..))]
     pub max_member_kbps: u32,
 
+    /// Redis to share rooms with other Moim nodes through (redis://host:port
+    /// or redis+unix:///path). Each room lives on one node; members on any
+    /// node reach it. Without it this process is the whole service.
+    #[arg(long, env = "MOIM_REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// This node's name in the cluster (letters, digits, '-', '_'; at most
+    /// 32) [default: a random one]. Give each node its own.
+    #[arg(long, env = "MOIM_NODE_ID", value_name = "ID", value_parser = node_id_arg)]
+    pub node_id: Option<String>,
+
     /// Seconds a member may stay silent (not even answering the server's
     /// pings) before it is dropped from its room. Pings go every third of it.
     #[arg(long, env = "MOIM_HEARTBEAT_TIMEOUT", value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -314,6 +325,10 @@ pub fn ice_servers(urls: &[String], username: Option<String>, credential: Option
 }
 
 /// `--sfu-from`: 0 (off), or a room size of at least 2.
+fn node_id_arg(raw: &str) -> Result<String, String> {
+    backend::cluster::ClusterConfig::check_node_id(raw).map(|()| raw.to_owned()).map_err(|e| e.to_string())
+}
+
 fn sfu_from_arg(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
         Ok(1) => Err("1 would put a member alone on the media server: use 0 (off) or 2 and up".into()),

@@ -83,6 +83,9 @@ pub enum End {
     /// The server is stopping (the hub being gone means the same).
     #[strum(serialize = "server_stopping")]
     Stopping,
+    /// The node serving its room is gone or draining: reconnect.
+    #[strum(serialize = "moved")]
+    Moved,
 }
 
 impl End {
@@ -104,6 +107,7 @@ impl End {
             Self::InvalidUtf8 => (rfc6455::INVALID, "text frame is not UTF-8".to_owned()),
             Self::Incomplete => (rfc6455::POLICY, "message not completed in time".to_owned()),
             Self::Stopping => (close_code::GOING_AWAY, "the server is restarting".to_owned()),
+            Self::Moved => (close_code::GOING_AWAY, "the room moved to another server: reconnect".to_owned()),
         };
         Some(CloseFrame { code, reason: reason.into() })
     }

@@ -5,6 +5,7 @@
 mod accept;
 mod api;
 mod close;
+pub mod cluster;
 mod guesses;
 mod headers;
 pub mod hub;
@@ -58,6 +59,9 @@ pub struct Config {
     /// The media server (SFU) rooms move to as they grow; `None`: every
     /// room stays a mesh.
     pub sfu: Option<SfuSettings>,
+    /// Other nodes to share rooms with, through Redis (`--redis`); `None`:
+    /// this process is the whole service.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 /// When rooms move to the SFU, and where it listens.
@@ -142,11 +146,18 @@ struct AppState {
     stopping: watch::Receiver<bool>,
     lobby_ice: api::LobbyIce,
     sfu: Option<Arc<sfu::Sfu>>,
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl FromRef<AppState> for Hub {
     fn from_ref(state: &AppState) -> Hub {
         state.hub.clone()
+    }
+}
+
+impl FromRef<AppState> for api::Occupancy {
+    fn from_ref(state: &AppState) -> api::Occupancy {
+        api::Occupancy { hub: state.hub.clone(), cluster: state.cluster.clone() }
     }
 }
 
@@ -161,6 +172,9 @@ fn rooms(config: &Config) -> Rooms {
     let mut rooms = Rooms::with_ice_source(config.room_capacity, ice);
     if let Some(settings) = &config.sfu {
         rooms = rooms.with_sfu_from(settings.from);
+    }
+    if let Some(cluster) = &config.cluster {
+        rooms = rooms.on_node(&cluster.node_id);
     }
     config.room_passwords.iter().fold(rooms, |rooms, (room, password)| rooms.lock(room.clone(), password.clone()))
 }
@@ -190,9 +204,14 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::
     let public_hosts: Arc<[PublicHost]> = limits.public_hosts.clone().into();
     // Per address, like the connections: both off together behind a proxy.
     let api_routes = api::router((limits.max_connections_per_ip != 0).then_some(limits.api_rate));
+    let sfu_handle = sfu.as_ref().map(|(sfu, _)| sfu.clone());
+    let hub = Hub::spawn_with_sfu(rooms(&config), limits.resume_window, sfu);
+    let cluster = config.cluster.as_ref().map(|settings| cluster::Cluster::start(settings, hub.clone()));
+    let cluster = cluster.transpose().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let state = AppState {
-        sfu: sfu.as_ref().map(|(sfu, _)| sfu.clone()),
-        hub: Hub::spawn_with_sfu(rooms(&config), limits.resume_window, sfu),
+        sfu: sfu_handle,
+        hub,
+        cluster,
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),
         limits: Arc::new(limits),
         metrics: Arc::default(),
@@ -300,8 +319,14 @@ pub fn raise_open_files_limit() {
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// `ok`; in a cluster whose Redis does not answer, `degraded`: rooms held
+/// here go on, but nothing that needs another node works (still 200: the
+/// node serves, and a load balancer should keep sending it its members).
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> &'static str {
+    match &state.cluster {
+        Some(cluster) if !cluster.healthy() => "degraded",
+        _ => "ok",
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the `shutdown` for [`serve_with`] in `main`.

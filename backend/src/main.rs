@@ -59,6 +59,10 @@ async fn run(args: Args) -> Result<(), Error> {
         room_passwords: args.room_passwords.clone(),
         relay_only: false,
         sfu: None,
+        cluster: args.redis.clone().map(|redis_url| backend::cluster::ClusterConfig {
+            redis_url,
+            node_id: args.node_id.clone().unwrap_or_else(backend::cluster::ClusterConfig::random_node_id),
+        }),
     };
     config.relay_only = args::relay_only(args.relay_only, &config.ice_servers, config.turn.as_ref())?;
     let limits = backend::Limits {
@@ -83,6 +87,7 @@ async fn run(args: Args) -> Result<(), Error> {
         ?ice_urls,
         turn = ?config.turn,
         relay_only = config.relay_only,
+        node = config.cluster.as_ref().map(|c| c.node_id.as_str()),
         ?limits,
         tls = args.tls,
         "starting"

@@ -145,7 +145,26 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     if let Some(sfu) = &state.sfu {
         text.push_str(&render_sfu(sfu.metrics()));
     }
+    if let Some(cluster) = &state.cluster {
+        text.push_str(&render_cluster(&cluster.metrics));
+    }
     (headers, text).into_response()
+}
+
+/// What crossed between nodes, when in a cluster.
+fn render_cluster(metrics: &crate::cluster::ClusterMetrics) -> String {
+    let mut out = Text::default();
+    for (name, help, counter) in [
+        ("moim_cluster_sent_total", "Messages published to other nodes.", &metrics.sent),
+        ("moim_cluster_received_total", "Messages received from other nodes.", &metrics.received),
+        ("moim_cluster_repeats_total", "Messages from other nodes seen before, dropped.", &metrics.repeats),
+        ("moim_cluster_lost_total", "Messages from other nodes that never came (Redis was away).", &metrics.lost),
+        ("moim_cluster_unsent_total", "Messages that could not be published to other nodes.", &metrics.unsent),
+    ] {
+        out.family(name, "counter", help);
+        out.sample(name, None, counter.load(Ordering::Relaxed));
+    }
+    out.0
 }
 
 /// The media server's counters, when it runs.

@@ -143,6 +143,9 @@ pub struct Rooms {
     sfu_from: Option<usize>,
     /// For the SFU, taken by the hub after each message ([`Rooms::take_sfu`]).
     to_sfu: Vec<sfu::Command>,
+    /// In a cluster, this node's id, before each resume token: a member
+    /// reconnecting to another node is sent back to the seat's node.
+    node: Option<String>,
 }
 
 impl Rooms {
@@ -161,8 +164,16 @@ impl Rooms {
             locks: HashMap::new(),
             sfu_from: None,
             to_sfu: Vec::new(),
+            node: None,
         }
     }
+
+    /// Resume tokens name node `node` (`node.` before the random part).
+    pub fn on_node(mut self, node: &str) -> Self {
+        self.node = Some(node.to_owned());
+        self
+    }
+
 
     /// Rooms move to the SFU when their `from`th member joins (2: every
     /// room is on it from its first member).
@@ -243,7 +254,7 @@ impl Rooms {
         if entry.members.is_empty() && lockable {
             entry.password = password.map(str::to_owned);
         }
-        let token = new_token();
+        let token = new_token(self.node.as_deref());
         let newcomer = Member { id: peer, name, state: MediaState::default(), token: token.clone() };
         // The room moves as this member joins: it goes to the SFU at once, the others are told to.
         let moves = !entry.sfu && self.sfu_from.is_some_and(|from| from == 2 || entry.members.len() + 1 >= from);
@@ -293,7 +304,7 @@ impl Rooms {
         let sfu = self.rooms.get(room).is_some_and(|r| r.sfu);
         let members = self.rooms.get_mut(room).map_or(&mut [][..], |r| r.members.as_mut_slice());
         let seat = members.iter_mut().find(|m| m.id == member).ok_or(RoomError::ResumeFailed)?;
-        let fresh = new_token();
+        let fresh = new_token(self.node.as_deref());
         self.tokens.remove(&std::mem::replace(&mut seat.token, fresh.clone()));
         self.tokens.insert(fresh.clone(), member);
         let resumed = ServerMsg::Resumed {
@@ -452,8 +463,17 @@ fn same_secret(want: &str, given: &str) -> bool {
     want.len() == given.len() && want.iter().zip(given).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// 128 random bits, hex: unguessable, so only the member can resume.
-fn new_token() -> String {
+/// A resume token: 128 random bits, hex (unguessable, so only the member
+/// can resume), after `node.` in a cluster.
+fn new_token(node: Option<&str>) -> String {
+    let random = random_token();
+    match node {
+        Some(node) => format!("{node}.{random}"),
+        None => random,
+    }
+}
+
+fn random_token() -> String {
     let mut bytes = [0u8; 16];
     // Without an OS random source nothing else here would be safe either.
     getrandom::fill(&mut bytes).expect("the OS random number generator");

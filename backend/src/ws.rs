@@ -3,8 +3,9 @@
 //! queue. When either ends, the connection ends.
 
 use crate::accept::{stopped, BytesRead};
+use crate::cluster::Route;
 use crate::close::{End, Refused};
-use crate::hub::{Hub, Kick, PeerConn};
+use crate::hub::{Kick, PeerConn};
 use crate::lines::Lines;
 use crate::metrics::Metrics;
 use crate::origin;
@@ -21,7 +22,7 @@ use axum::Extension;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::protocol::{close_code, MAX_FRAME_BYTES};
-use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
+use shared::{ClientMsg, ErrorCode, ServerMsg};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
@@ -112,6 +113,7 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
         return;
     };
     tracing::debug!(%peer, "connected");
+    let mut route = Route::new(hub.clone(), state.cluster.clone(), peer, slot.as_ref().map(IpSlot::ip));
     let (mut sink, mut stream) = socket.split();
 
     // Biased: once the server stops, nothing more is read or sent, so members
@@ -128,13 +130,23 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
                 wait = Some(retry);
                 End::TooManyAttempts
             }
+            Kick::Moved => End::Moved,
         },
-        end = read_loop(&mut stream, hub, (peer, &lines), (&replies, read), &state.limits) => end,
+        end = read_loop(&mut stream, &mut route, &lines, (&replies, read), &state.limits) => end,
         end = write_loop(&mut sink, &mut outbox, heartbeat, &state.metrics, &state.stopping) => end,
     };
     // The others hear PeerLeft now, whatever the closing handshake below
     // costs; unless the socket just dropped, when the member may come back.
     let keep_seat = matches!(end, End::Dropped | End::Reconnecting);
+    if route.remote() {
+        // Its seat is on another node, which keeps what it never wrote.
+        outbox.close();
+        let mut unsent = Vec::new();
+        while let Some(msg) = outbox.recv().await {
+            unsent.push(msg);
+        }
+        route.end(keep_seat, unsent);
+    }
     let _ = hub.disconnect_from(peer, keep_seat, &mut outbox, slot).await;
     state.metrics.connection_closed(end);
     tracing::debug!(%peer, ?end, "disconnected");
@@ -149,8 +161,8 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
 /// below), as axum's `examples/testing-websockets` has it.
 async fn read_loop<S>(
     stream: &mut S,
-    hub: &Hub,
-    (peer, lines): (PeerId, &Lines),
+    route: &mut Route,
+    lines: &Lines,
     (replies, read): (&Queue, Option<BytesRead>),
     limits: &Limits,
 ) -> End
@@ -158,6 +170,7 @@ where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let heartbeat = limits.heartbeat_timeout;
+    let peer = route.conn();
     // tokio's clock, so tests with a paused one see the same time.
     let now = || Instant::now().into_std();
     let mut bucket = Bucket::new(limits.message_rate, now());
@@ -225,7 +238,7 @@ where
             Message::Text(text) => match ClientMsg::decode(&text) {
                 // Answered here: the hub has nothing to add.
                 Ok(ClientMsg::Ping) => ServerMsg::Pong,
-                Ok(msg) => match hub.message(peer, lines, msg).await {
+                Ok(msg) => match route.message(lines, replies, msg).await {
                     Ok(()) => continue,
                     Err(_) => return End::Stopping,
                 },
@@ -410,6 +423,7 @@ async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::Hub;
     use crate::rooms::Rooms;
     use futures_channel::mpsc as chan;
     use std::pin::Pin;
@@ -427,7 +441,8 @@ mod tests {
 
     async fn read(stream: &mut (impl Stream<Item = Result<Message, axum::Error>> + Unpin), limits: &Limits) -> End {
         let (hub, conn) = connected().await;
-        read_loop(stream, &hub, (conn.id, &conn.lines), (&conn.replies, None), limits).await
+        let mut route = Route::new(hub, None, conn.id, None);
+        read_loop(stream, &mut route, &conn.lines, (&conn.replies, None), limits).await
     }
 
     fn ping() -> Result<Message, axum::Error> {
@@ -475,7 +490,8 @@ mod tests {
         let (hub, mut conn) = connected().await;
         let limits = Limits { message_rate: MessageRate { per_second: 1, burst: 10 }, ..limits(15) };
         let mut flood = futures_util::stream::iter((0..100).map(|_| ping())).chain(futures_util::stream::pending());
-        let end = read_loop(&mut flood, &hub, (conn.id, &conn.lines), (&conn.replies, None), &limits).await;
+        let mut route = Route::new(hub, None, conn.id, None);
+        let end = read_loop(&mut flood, &mut route, &conn.lines, (&conn.replies, None), &limits).await;
         assert_eq!(end, End::TooManyMessages);
         let mut replies = Vec::new();
         while let Ok(msg) = conn.outbox.try_recv() {

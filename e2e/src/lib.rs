@@ -115,6 +115,7 @@ pub fn config(capacity: usize) -> Result<backend::Config> {
         room_passwords: vec![],
         relay_only: false,
         sfu: None,
+        cluster: None,
     })
 }
 

@@ -62,6 +62,7 @@ async fn trunk_serve_proxies_what_the_page_asks_of_the_backend() -> Result<()> {
         room_passwords: vec![],
         relay_only: false,
         sfu: None,
+        cluster: None,
     };
     tokio::spawn(backend::serve_with(listener, config, backend::Limits::default(), std::future::pending()));
 

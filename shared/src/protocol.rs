@@ -330,6 +330,9 @@ pub enum ErrorCode {
     InvalidSdp,
     /// The room is not on the media server, or the media connection ended.
     NoSfu,
+    /// The server that holds the room cannot be reached now (servers in a
+    /// cluster): try again in a moment.
+    Unavailable,
 }
 
 impl ErrorCode {

@@ -10,7 +10,7 @@ const USAGE: &str = "usage: cargo xtask <command> [-- backend flags]
 
 commands:
   setup   install what is missing: wasm32 target, trunk, wasm-bindgen-cli;
-          with --browsers also Chromium, chromedriver, coturn and axe-core
+          with --browsers also Chromium, chromedriver, coturn, redis-server, nginx and axe-core
           (npm, into target/axe); with --janus also
           Janus (Debian's janus, for `bench sfu`)
   build   setup, then build the release client into dist/

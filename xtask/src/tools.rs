@@ -8,6 +8,8 @@ use std::process::Command;
 const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+const NGINX: &str = "/usr/sbin/nginx";
 
 pub fn setup(browsers: bool) -> Result<(), String> {
     wasm_target()?;
@@ -19,12 +21,16 @@ pub fn setup(browsers: bool) -> Result<(), String> {
     if browsers {
         // A Hangul font, so the Korean pages (and "모임" in every title)
         // read in the e2e screenshots instead of as empty boxes; coturn, the
-        // TURN server the relayed calls in e2e go through.
+        // TURN server the relayed calls in e2e go through; Redis and nginx,
+        // which the cluster's tests start on 127.0.0.1 (two nodes behind one
+        // public address).
         debian_packages(&[
             ("chromium", CHROMIUM),
             ("chromium-driver", CHROMEDRIVER),
             ("fonts-nanum", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
             ("coturn", "/usr/bin/turnserver"),
+            ("redis-server", REDIS_SERVER),
+            ("nginx", NGINX),
         ])?;
         axe_core()?;
     }

@@ -10,7 +10,7 @@ use crate::per_ip::IpSlot;
 use crate::queue::{Outbox as PeerOutbox, Queue};
 pub use crate::queue::{Queued, PEER_QUEUE};
 use crate::rooms::Rooms;
-use shared::{ClientMsg, PeerId, RoomName, RoomStatus};
+use shared::{ClientMsg, PeerId, RoomName, RoomStatus, ServerMsg};
 use state::State;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +73,16 @@ pub enum Event {
     },
     /// What the media server said.
     Sfu(sfu::Event),
+    /// For connection `conn`, from its room's node (see `cluster`).
+    Deliver {
+        conn: PeerId,
+        msg: ServerMsg,
+    },
+    /// Ends connection `conn` (its room's node did, or is gone).
+    Kick {
+        conn: PeerId,
+        kick: Kick,
+    },
 }
 
 /// Rooms with members, and members in all of them.
@@ -92,6 +102,9 @@ pub enum Kick {
     /// It gave [`WRONG_PASSWORDS_PER_CONNECTION`] wrong passwords; the next
     /// try from its address is judged after this.
     TooManyAttempts(Duration),
+    /// Its room is served by a node that is gone (or drained): it should
+    /// reconnect, and resume or join wherever its room is now.
+    Moved,
 }
 
 /// The hub's end of one connection.
@@ -234,7 +247,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::ServerMsg;
 
     async fn joined(hub: &Hub, room: &str) -> PeerConn {
         let mut conn = hub.connect().await.unwrap();

@@ -150,6 +150,16 @@ impl State {
                 return;
             }
             Event::Sfu(event) => self.rooms.from_sfu(event),
+            // A lobby connection here, its member served by another node.
+            Event::Deliver { conn, msg } => vec![(conn, msg)],
+            Event::Kick { conn, kick } => {
+                if let Some(c) = self.conns.remove(&conn) {
+                    self.seats.remove(&c.member);
+                    c.sender.lines.cut_all();
+                    let _ = c.sender.kick.send(kick);
+                }
+                return;
+            }
             Event::Counts { reply } => {
                 let _ = reply.send(Counts { rooms: self.rooms.room_count(), members: self.rooms.member_count() });
                 return;

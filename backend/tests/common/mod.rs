@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod redis;
 
 use backend::static_files::WebApp;
 use backend::{Config, Limits};
@@ -52,6 +53,7 @@ pub fn config(room_capacity: usize) -> Config {
         room_passwords: vec![],
         relay_only: false,
         sfu: None,
+        cluster: None,
     }
 }
 

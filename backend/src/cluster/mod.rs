@@ -1,0 +1,499 @@
+//! Rooms across nodes (`--redis`). Each room lives on one node, the holder
+//! of its lease in Redis; its state stays in that node's hub. A member whose
+//! WebSocket lands on another node (its "home") is served through the
+//! owner: the home sends what the member says to the owner's channel, and
+//! the owner's hub sees the member as a connection like any other, whose
+//! messages it sends back through the home ([`owner`]). Redis holds leases
+//! and carries messages; nothing else.
+//!
+//! Without `--redis` none of this runs: one node, nothing to install.
+
+pub mod envelope;
+mod lease;
+mod owner;
+mod route;
+
+use crate::hub::{Event as HubEvent, Hub, Kick};
+use envelope::{Body, Envelope, Numbering, Order, RemoteKick, Seen};
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+pub use route::Route;
+use shared::{ClientMsg, PeerId, RoomName, RoomStatus};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Messages waiting to be published. Past this, sending fails at once
+/// (Redis is away or too slow) and the member is told.
+const OUTGOING: usize = 8192;
+/// Published in one round trip, at most.
+const BATCH: usize = 256;
+/// A lease taken for a join is kept this long even before anyone is in.
+const FRESH_LEASE: Duration = Duration::from_secs(5);
+/// How long a node waits for another's answer about a room.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `--redis` and `--node-id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `redis://host:port/db` or `redis+unix:///path/to/socket`.
+    pub redis_url: String,
+    pub node_id: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClusterError {
+    #[error("--redis {url:?} is not a Redis URL (redis://host:port or redis+unix:///path): {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("--node-id {0:?}: use 1 to 32 letters, digits, '-' or '_'")]
+    BadNodeId(String),
+}
+
+impl ClusterConfig {
+    /// A random node id: eight hex digits.
+    pub fn random_node_id() -> String {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).expect("the OS has no randomness");
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn check_node_id(id: &str) -> Result<(), ClusterError> {
+        let fits = (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        fits.then_some(()).ok_or_else(|| ClusterError::BadNodeId(id.to_owned()))
+    }
+}
+
+/// Where a connection's message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Place {
+    Here,
+    There(String),
+    /// Redis cannot be asked: only rooms this node holds can be joined.
+    Unreachable,
+}
+
+/// What crossed between nodes, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ClusterMetrics {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    /// Envelopes seen before (dropped).
+    pub repeats: AtomicU64,
+    /// Envelopes that never came (Redis was away): the members concerned
+    /// reconnect and resume.
+    pub lost: AtomicU64,
+    /// Messages that could not be published.
+    pub unsent: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Leases this node holds, since when.
+    owned: HashMap<RoomName, Instant>,
+    /// Owner side: members homed elsewhere, by (home, connection there).
+    homes: HashMap<(String, PeerId), mpsc::Sender<owner::Inbound>>,
+    /// Home side: connections here served by another node, and which.
+    attached: HashMap<PeerId, String>,
+    asks: HashMap<u64, oneshot::Sender<RoomStatus>>,
+    next_ask: u64,
+}
+
+pub struct Cluster {
+    node: String,
+    run: u64,
+    redis: ConnectionManager,
+    client: redis::Client,
+    hub: Hub,
+    outgoing: mpsc::Sender<(String, Body)>,
+    shared: Mutex<Shared>,
+    /// Redis answered the last heartbeat and the channel is subscribed.
+    beating: AtomicBool,
+    listening: AtomicBool,
+    pub metrics: ClusterMetrics,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("node", &self.node).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Joins the cluster: starts the tasks that publish, listen and keep the
+    /// leases. Redis need not be up yet (the node is `degraded` till it is).
+    pub fn start(config: &ClusterConfig, hub: Hub) -> Result<Arc<Self>, ClusterError> {
+        ClusterConfig::check_node_id(&config.node_id)?;
+        let bad = |e: redis::RedisError| ClusterError::BadUrl { url: config.redis_url.clone(), reason: e.to_string() };
+        let client = redis::Client::open(config.redis_url.as_str()).map_err(bad)?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let redis = ConnectionManager::new_lazy_with_config(client.clone(), manager).map_err(bad)?;
+        let mut run = [0u8; 8];
+        getrandom::fill(&mut run).expect("the OS has no randomness");
+        let (outgoing, to_publish) = mpsc::channel(OUTGOING);
+        let cluster = Arc::new(Self {
+            node: config.node_id.clone(),
+            run: u64::from_le_bytes(run),
+            redis,
+            client,
+            hub,
+            outgoing,
+            shared: Mutex::default(),
+            beating: AtomicBool::new(false),
+            listening: AtomicBool::new(false),
+            metrics: ClusterMetrics::default(),
+        });
+        tokio::spawn(publish(cluster.redis.clone(), cluster.node.clone(), cluster.run, to_publish, Arc::downgrade(&cluster)));
+        tokio::spawn(listen(Arc::downgrade(&cluster)));
+        tokio::spawn(upkeep(Arc::downgrade(&cluster)));
+        tracing::info!(node = %cluster.node, "in a cluster through Redis");
+        Ok(cluster)
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Redis answers and this node hears its channel.
+    pub fn healthy(&self) -> bool {
+        self.beating.load(Relaxed) && self.listening.load(Relaxed)
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues `body` for node `to`; fails at once when the queue is full.
+    fn send(&self, to: &str, body: Body) -> Result<(), Unsent> {
+        self.outgoing.try_send((to.to_owned(), body)).map_err(|_| {
+            self.metrics.unsent.fetch_add(1, Relaxed);
+            Unsent
+        })
+    }
+
+    /// Where a connection's first Join or Resume is served.
+    pub(crate) async fn place(&self, msg: &ClientMsg) -> Place {
+        match msg {
+            ClientMsg::Join { room, .. } => match RoomName::parse(room) {
+                Ok(room) => self.claim(&room).await,
+                // The local hub says what is wrong with it.
+                Err(_) => Place::Here,
+            },
+            ClientMsg::Resume { token, .. } => match token.split_once('.') {
+                Some((node, _)) if node != self.node => match lease::alive(&mut self.redis.clone(), node).await {
+                    Ok(true) => Place::There(node.to_owned()),
+                    // Its node is gone, and the seat with it: the hub here says so.
+                    Ok(false) => Place::Here,
+                    Err(_) => Place::Unreachable,
+                },
+                _ => Place::Here,
+            },
+            _ => Place::Here,
+        }
+    }
+
+    async fn claim(&self, room: &RoomName) -> Place {
+        match lease::claim(&mut self.redis.clone(), room, &self.node).await {
+            Ok(lease::Holder::Me) => {
+                self.shared().owned.entry(room.clone()).or_insert_with(Instant::now);
+                Place::Here
+            }
+            Ok(lease::Holder::Node(node)) => Place::There(node),
+            // Redis is away: a room held here goes on.
+            Err(e) if self.shared().owned.contains_key(room) => {
+                tracing::debug!(%room, "Redis away ({e}): the room is held here");
+                Place::Here
+            }
+            Err(e) => {
+                tracing::warn!(%room, "cannot ask Redis who holds the room: {e}");
+                Place::Unreachable
+            }
+        }
+    }
+
+    /// How full `room` is, asked of its holder wherever it is.
+    pub async fn status(&self, room: RoomName) -> Result<RoomStatus, crate::hub::HubStopped> {
+        let holder = lease::holder(&mut self.redis.clone(), &room).await.ok().flatten();
+        let Some(node) = holder.filter(|node| *node != self.node) else {
+            return self.hub.status(room).await;
+        };
+        let (reply, answer) = oneshot::channel();
+        let id = {
+            let mut shared = self.shared();
+            shared.next_ask += 1;
+            let id = shared.next_ask;
+            shared.asks.insert(id, reply);
+            id
+        };
+        let asked = self.send(&node, Body::Ask { id, room: room.clone() }).is_ok();
+        let answered = if asked { tokio::time::timeout(ASK_TIMEOUT, answer).await.ok().and_then(Result::ok) } else { None };
+        self.shared().asks.remove(&id);
+        // An owner that does not answer is about to lose its lease: the room is empty here.
+        match answered {
+            Some(status) => Ok(status),
+            None => self.hub.status(room).await,
+        }
+    }
+
+    fn attach(&self, conn: PeerId, owner: &str) {
+        self.shared().attached.insert(conn, owner.to_owned());
+    }
+
+    fn detach(&self, conn: PeerId) {
+        self.shared().attached.remove(&conn);
+    }
+
+    /// Handles one envelope from the channel.
+    async fn receive(self: &Arc<Self>, envelope: Envelope, order: &mut Order) {
+        let Envelope { from, run, seq, body } = envelope;
+        match order.see(&from, run, seq) {
+            Seen::Next => {}
+            Seen::Again => {
+                self.metrics.repeats.fetch_add(1, Relaxed);
+                return;
+            }
+            Seen::AfterGap { missed } => {
+                tracing::warn!(node = %from, missed, "messages from a node were lost: its members reconnect");
+                self.metrics.lost.fetch_add(missed, Relaxed);
+                self.part_from(&from, true);
+            }
+        }
+        self.metrics.received.fetch_add(1, Relaxed);
+        match body {
+            Body::Said { conn, ip, msg } => self.said(&from, conn, ip, msg),
+            Body::Ended { conn, keep_seat, unsent } => {
+                if let Some(task) = self.shared().homes.remove(&(from, conn)) {
+                    let _ = task.try_send(owner::Inbound::Ended { keep_seat, unsent });
+                }
+            }
+            Body::Told { conn, msg } => {
+                if self.shared().attached.get(&conn) == Some(&from) {
+                    let _ = self.hub.send(HubEvent::Deliver { conn, msg }).await;
+                }
+            }
+            Body::Kicked { conn, kick } => {
+                let ours = {
+                    let mut shared = self.shared();
+                    let ours = shared.attached.get(&conn) == Some(&from);
+                    if ours {
+                        shared.attached.remove(&conn);
+                    }
+                    ours
+                };
+                if ours {
+                    let _ = self.hub.send(HubEvent::Kick { conn, kick: kick.into() }).await;
+                }
+            }
+            Body::Ask { id, room } => {
+                let cluster = self.clone();
+                tokio::spawn(async move {
+                    if let Ok(status) = cluster.hub.status(room).await {
+                        let _ = cluster.send(&from, Body::Status { id, status });
+                    }
+                });
+            }
+            Body::Status { id, status } => {
+                if let Some(reply) = self.shared().asks.remove(&id) {
+                    let _ = reply.send(status);
+                }
+            }
+        }
+    }
+
+    /// A member homed on `home` said `msg`: to its task, started on its first word.
+    fn said(self: &Arc<Self>, home: &str, conn: PeerId, ip: Option<std::net::IpAddr>, msg: ClientMsg) {
+        let key = (home.to_owned(), conn);
+        let task = self.shared().homes.get(&key).cloned();
+        let task = match task {
+            Some(task) if !task.is_closed() => task,
+            _ => {
+                let (task, inbound) = mpsc::channel(owner::INBOUND);
+                self.shared().homes.insert(key, task.clone());
+                tokio::spawn(owner::serve(self.clone(), home.to_owned(), conn, ip, inbound));
+                task
+            }
+        };
+        if task.try_send(owner::Inbound::Said(msg)).is_err() {
+            // It sends faster than the room takes it: as a full queue, it is dropped.
+            tracing::warn!(%home, %conn, "a member from another node is too far behind: dropping it");
+            self.shared().homes.remove(&(home.to_owned(), conn));
+            let _ = task.try_send(owner::Inbound::Ended { keep_seat: false, unsent: vec![] });
+            let _ = self.send(home, Body::Kicked { conn, kick: RemoteKick::TooSlow });
+        }
+    }
+
+    /// Ends everything this node has going with `node` (gone, or messages
+    /// lost): its members here keep their seats and are told to reconnect;
+    /// members here served by it reconnect and resume.
+    fn part_from(&self, node: &str, tell: bool) {
+        let (homes, attached) = {
+            let mut shared = self.shared();
+            let homes: Vec<_> = shared.homes.extract_if(|(home, _), _| home == node).collect();
+            let attached: Vec<_> = shared.attached.extract_if(|_, owner| owner == node).map(|(conn, _)| conn).collect();
+            (homes, attached)
+        };
+        for ((_, conn), task) in homes {
+            let _ = task.try_send(owner::Inbound::Ended { keep_seat: true, unsent: vec![] });
+            if tell {
+                let _ = self.send(node, Body::Kicked { conn, kick: RemoteKick::Moved });
+            }
+        }
+        for conn in attached {
+            let hub = self.hub.clone();
+            tokio::spawn(async move { hub.send(HubEvent::Kick { conn, kick: Kick::Moved }).await });
+        }
+    }
+
+    /// Called when this node stops: its heartbeat ends at once.
+    pub async fn leave(&self) {
+        let _ = lease::stop_beating(&mut self.redis.clone(), &self.node).await;
+    }
+}
+
+/// The outgoing queue was full.
+#[derive(Debug, Clone, Copy)]
+struct Unsent;
+
+/// Publishes what the node sends, in order, numbered per receiver; a batch
+/// per round trip.
+async fn publish(
+    mut redis: ConnectionManager,
+    node: String,
+    run: u64,
+    mut queue: mpsc::Receiver<(String, Body)>,
+    cluster: std::sync::Weak<Cluster>,
+) {
+    let mut numbering = Numbering::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for (to, body) in batch.drain(..) {
+            let seq = numbering.next(&to);
+            let envelope = Envelope { from: node.clone(), run, seq, body };
+            match serde_json::to_string(&envelope) {
+                Ok(text) => {
+                    pipe.publish(envelope::channel(&to), text).ignore();
+                }
+                Err(e) => tracing::error!("cannot write a message for node {to}: {e}"),
+            }
+        }
+        let count = pipe.cmd_iter().count() as u64;
+        let Some(cluster) = cluster.upgrade() else { return };
+        match pipe.query_async::<()>(&mut redis).await {
+            Ok(()) => cluster.metrics.sent.fetch_add(count, Relaxed),
+            // The receivers see the gap and their members reconnect.
+            Err(e) => {
+                tracing::warn!("cannot publish to the other nodes: {e}");
+                cluster.metrics.unsent.fetch_add(count, Relaxed)
+            }
+        };
+    }
+}
+
+/// Listens on the node's channel, reconnecting with backoff.
+async fn listen(cluster: std::sync::Weak<Cluster>) {
+    let mut order = Order::default();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(client) = cluster.upgrade().map(|c| (c.client.clone(), envelope::channel(&c.node))) else { return };
+        let (client, channel) = client;
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match tokio::time::timeout(Duration::from_secs(2), subscribed).await {
+            Ok(Ok(pubsub)) => {
+                backoff = Duration::from_millis(100);
+                let Some(c) = cluster.upgrade() else { return };
+                c.listening.store(true, Relaxed);
+                tracing::info!("listening to the other nodes");
+                drop(c);
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let Some(cluster) = cluster.upgrade() else { return };
+                    match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
+                        Ok(envelope) => cluster.receive(envelope, &mut order).await,
+                        Err(e) => tracing::warn!("an unreadable message on the node's channel: {e}"),
+                    }
+                }
+                tracing::warn!("lost the connection to Redis: reconnecting");
+            }
+            Ok(Err(e)) => tracing::debug!("cannot listen on Redis: {e}"),
+            Err(_) => tracing::debug!("Redis did not answer"),
+        }
+        let Some(c) = cluster.upgrade() else { return };
+        c.listening.store(false, Relaxed);
+        drop(c);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Every [`lease::UPKEEP`]: the heartbeat, the leases (renewed, or given up
+/// once their room is empty), and the nodes this one works with (gone ones
+/// are parted from).
+async fn upkeep(cluster: std::sync::Weak<Cluster>) {
+    let mut tick = tokio::time::interval(lease::UPKEEP);
+    loop {
+        tick.tick().await;
+        let Some(cluster) = cluster.upgrade() else { return };
+        let mut redis = cluster.redis.clone();
+        let beat = lease::beat(&mut redis, &cluster.node, cluster.run).await;
+        if let Err(e) = &beat {
+            tracing::warn!("Redis does not answer: {e}");
+        }
+        cluster.beating.store(beat.is_ok(), Relaxed);
+        if beat.is_err() {
+            continue;
+        }
+        let owned: Vec<(RoomName, Instant)> = cluster.shared().owned.iter().map(|(r, t)| (r.clone(), *t)).collect();
+        for (room, since) in owned {
+            let empty = cluster.hub.status(room.clone()).await.is_ok_and(|s| s.members == 0);
+            if empty && since.elapsed() > FRESH_LEASE {
+                cluster.shared().owned.remove(&room);
+                let _ = lease::release(&mut redis, &room, &cluster.node).await;
+            } else if let Ok(false) = lease::renew(&mut redis, &room, &cluster.node).await {
+                tracing::error!(%room, "another node holds this room's lease now");
+                cluster.shared().owned.remove(&room);
+            }
+        }
+        let others: HashSet<String> = {
+            let shared = cluster.shared();
+            shared.homes.keys().map(|(home, _)| home.clone()).chain(shared.attached.values().cloned()).collect()
+        };
+        for node in others {
+            if let Ok(false) = lease::alive(&mut redis, &node).await {
+                tracing::warn!(%node, "a node is gone: its members reconnect");
+                cluster.part_from(&node, false);
+            }
+        }
+    }
+}
+
+impl From<Kick> for RemoteKick {
+    fn from(kick: Kick) -> Self {
+        match kick {
+            Kick::TooSlow => Self::TooSlow,
+            Kick::Replaced => Self::Replaced,
+            Kick::TooManyAttempts(wait) => Self::TooManyAttempts { wait_ms: wait.as_millis() as u64 },
+            Kick::Moved => Self::Moved,
+        }
+    }
+}
+
+impl From<RemoteKick> for Kick {
+    fn from(kick: RemoteKick) -> Self {
+        match kick {
+            RemoteKick::TooSlow => Self::TooSlow,
+            RemoteKick::Replaced => Self::Replaced,
+            RemoteKick::TooManyAttempts { wait_ms } => Self::TooManyAttempts(Duration::from_millis(wait_ms)),
+            RemoteKick::Moved => Self::Moved,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The home side of a connection: where what its member says goes. Until
+//! its Join (or Resume) names a room held elsewhere, to the hub here; from
+//! then on, to the room's node, until it leaves or its connection ends.
+
+use super::envelope::Body;
+use super::{Cluster, Place};
+use crate::hub::{Hub, HubStopped, Queued};
+use crate::lines::Lines;
+use crate::queue::Queue;
+use shared::{ClientMsg, ErrorCode, PeerId, ServerMsg};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Said to a member whose room's node cannot be reached.
+pub const UNREACHABLE: &str =
+    "The server that holds this room cannot be reached right now. Try again in a moment.";
+
+pub struct Route {
+    hub: Hub,
+    cluster: Option<Arc<Cluster>>,
+    conn: PeerId,
+    ip: Option<IpAddr>,
+    /// The node serving this connection's member, when not this one.
+    owner: Option<String>,
+}
+
+impl Route {
+    pub fn new(hub: Hub, cluster: Option<Arc<Cluster>>, conn: PeerId, ip: Option<IpAddr>) -> Self {
+        Self { hub, cluster, conn, ip, owner: None }
+    }
+
+    /// Sends `msg` where it belongs; a refusal goes into `replies`.
+    pub async fn message(&mut self, lines: &Lines, replies: &Queue, msg: ClientMsg) -> Result<(), HubStopped> {
+        let Some(cluster) = self.cluster.clone() else {
+            return self.hub.message(self.conn, lines, msg).await;
+        };
+        let owner = match self.owner.clone() {
+            Some(owner) => owner,
+            None => match cluster.place(&msg).await {
+                Place::Here => return self.hub.message(self.conn, lines, msg).await,
+                Place::There(owner) => {
+                    cluster.attach(self.conn, &owner);
+                    self.owner = Some(owner.clone());
+                    owner
+                }
+                Place::Unreachable => {
+                    let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
+                    return Ok(());
+                }
+            },
+        };
+        let leaving = matches!(msg, ClientMsg::Leave);
+        if cluster.send(&owner, Body::Said { conn: self.conn, ip: self.ip, msg }).is_err() {
+            let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
+        }
+        if leaving {
+            // In the lobby again: its next Join is placed afresh.
+            self.end(false, vec![]);
+        }
+        Ok(())
+    }
+
+    /// The connection ended (or left its room): its owner hears it, with
+    /// what its queue still held for the seat.
+    pub fn end(&mut self, keep_seat: bool, unsent: Vec<Queued>) {
+        let (Some(cluster), Some(owner)) = (&self.cluster, self.owner.take()) else { return };
+        cluster.detach(self.conn);
+        let unsent = unsent.into_iter().map(|msg| *msg).collect();
+        let _ = cluster.send(&owner, Body::Ended { conn: self.conn, keep_seat, unsent });
+    }
+
+    /// The connection's id on this node.
+    pub fn conn(&self) -> PeerId {
+        self.conn
+    }
+
+    /// Served by another node.
+    pub fn remote(&self) -> bool {
+        self.owner.is_some()
+    }
+}
