@@ -137,7 +137,8 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
     };
     // The others hear PeerLeft now, whatever the closing handshake below
     // costs; unless the socket just dropped, when the member may come back.
-    let keep_seat = matches!(end, End::Dropped | End::Reconnecting);
+    // Told to move (its room's node is gone or lost messages), it keeps the seat too.
+    let keep_seat = matches!(end, End::Dropped | End::Reconnecting | End::Moved);
     if route.remote() {
         // Its seat is on another node, which keeps what it never wrote.
         outbox.close();

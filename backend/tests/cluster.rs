@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 fn node(redis: &Redis, id: &str) -> Server {
-    Server::start(&["--redis", &redis.url(), "--node-id", id, "--sfu-from", "0"])
+    Server::start(&["--redis", &redis.url(), "--node-id", id, "--sfu-from", "0", "--message-rate", "1000"])
 }
 
 fn addr(server: &Server) -> SocketAddr {
@@ -136,4 +136,156 @@ async fn a_member_resuming_on_another_node_keeps_its_seat() {
     assert_eq!(recv(&mut again).await, ServerMsg::Offer { from: a, sdp: "while away".into() }, "what it missed");
     send(&mut again, json!({ "type": "answer", "to": a, "sdp": "back" })).await;
     assert_eq!(recv(&mut ana).await, ServerMsg::Answer { from: b, sdp: "back".into() }, "Ana never saw Ben leave");
+}
+
+/// Waits for the server to close `ws` (saying "reconnect"), within `limit`.
+async fn closed_within(ws: &mut Ws, limit: Duration) -> u16 {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame.code.into(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close within {limit:?}, got {other:?}"),
+        }
+    }
+}
+
+async fn resume(ws: &mut Ws, token: &str) -> ServerMsg {
+    send(ws, json!({ "type": "resume", "version": PROTOCOL_VERSION, "token": token })).await;
+    recv(ws).await
+}
+
+#[tokio::test]
+async fn the_rooms_node_killed_its_members_reconnect_and_the_room_is_owned_anew() {
+    let redis = Redis::start();
+    let mut nodes = [node(&redis, "n1"), node(&redis, "n2"), node(&redis, "n3")];
+    let mut ana = connect(addr(&nodes[0])).await;
+    join(&mut ana, "r", "Ana").await;
+    let mut ben = connect(addr(&nodes[1])).await;
+    let (_, token) = join_with_token(&mut ben, "r", "Ben").await;
+    let mut cho = connect(addr(&nodes[2])).await;
+    let (c, _) = join(&mut cho, "r", "Cho").await;
+    expect_joined(&mut ben, c).await;
+
+    nodes[0].kill();
+    // Its heartbeat lapses (6 s) and the others look every 2 s, twice.
+    let code = closed_within(&mut ben, Duration::from_secs(15)).await;
+    assert_eq!(code, shared::protocol::close_code::GOING_AWAY, "told to reconnect");
+    assert_eq!(closed_within(&mut cho, Duration::from_secs(4)).await, shared::protocol::close_code::GOING_AWAY);
+
+    // As the page does: resume (the seat died with its node), then join again.
+    let mut ben = connect(addr(&nodes[1])).await;
+    assert!(matches!(resume(&mut ben, &token).await, ServerMsg::Error { code: ErrorCode::ResumeFailed, .. }));
+    let (b, peers) = join(&mut ben, "r", "Ben").await;
+    assert!(peers.is_empty(), "{peers:?}");
+    let mut cho = connect(addr(&nodes[2])).await;
+    let (c, peers) = join(&mut cho, "r", "Cho").await;
+    assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [b], "the room is whole again, on n2");
+    expect_joined(&mut ben, c).await;
+    send(&mut cho, offer_msg(b, "again")).await;
+    assert_eq!(recv(&mut ben).await, ServerMsg::Offer { from: c, sdp: "again".into() });
+}
+
+#[tokio::test]
+async fn redis_restarted_under_load_nothing_is_delivered_twice_or_out_of_order() {
+    let mut redis = Redis::start();
+    let nodes = [node(&redis, "n1"), node(&redis, "n2")];
+    let mut ana = connect(addr(&nodes[0])).await;
+    let (a, _) = join(&mut ana, "r", "Ana").await;
+    let mut ben = connect(addr(&nodes[1])).await;
+    let (b, mut token) = join_with_token(&mut ben, "r", "Ben").await;
+    expect_joined(&mut ana, b).await;
+
+    // Ana sends numbered offers every 5 ms; Redis is killed and started again (empty) midway.
+    let sender = tokio::spawn(async move {
+        for i in 0..1200u32 {
+            send(&mut ana, offer_msg(b, &i.to_string())).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        ana
+    });
+    let restarter = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        redis.restart();
+        redis
+    });
+    let mut seen: Vec<u32> = Vec::new();
+    let mut reconnects = 0;
+    loop {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        match tokio::time::timeout(Duration::from_secs(15), ben.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => match ServerMsg::decode(&text).unwrap() {
+                ServerMsg::Offer { from, sdp } if from == a => {
+                    let n: u32 = sdp.parse().unwrap();
+                    assert!(seen.last().is_none_or(|last| n > *last), "{n} after {:?}", seen.last());
+                    seen.push(n);
+                    if n == 1199 {
+                        break;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            },
+            Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => {
+                // Messages were lost while Redis was away: Ben is told to
+                // reconnect, and takes his seat back.
+                reconnects += 1;
+                assert!(reconnects <= 5, "reconnected {reconnects} times");
+                ben = loop {
+                    let mut again = connect(addr(&nodes[1])).await;
+                    match resume(&mut again, &token).await {
+                        ServerMsg::Resumed { you, resume: Some(next), .. } => {
+                            assert_eq!(you, b);
+                            token = next;
+                            break again;
+                        }
+                        // Redis not back yet: the page tries again.
+                        ServerMsg::Error { code: ErrorCode::Unavailable, .. } => {
+                            tokio::time::sleep(Duration::from_millis(200)).await
+                        }
+                        other => panic!("expected resumed, got {other:?}"),
+                    }
+                };
+            }
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("nothing for 15 s; saw {} up to {:?}", seen.len(), seen.last()),
+        }
+    }
+    let _ana = sender.await.unwrap();
+    let _redis = restarter.await.unwrap();
+    assert!(seen.len() > 600, "most arrived: {}", seen.len());
+}
+
+async fn health(server: &Server) -> String {
+    common::get(addr(server), "/healthz").await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn without_redis_a_room_on_one_node_goes_on_and_the_rest_is_refused_clearly() {
+    let mut redis = Redis::start();
+    let (n1, n2) = (node(&redis, "n1"), node(&redis, "n2"));
+    common::poll_until(|| health(&n1), |h| h == "ok").await;
+    let ((mut ana, a), (mut ben, b)) = common::pair(addr(&n1), "here").await;
+
+    redis.stop();
+    common::poll_until(|| health(&n1), |h| h == "degraded").await;
+    // Both on n1, which holds the room: nothing changes for them.
+    common::assert_relays((&mut ana, a), (&mut ben, b)).await;
+    common::assert_relays((&mut ben, b), (&mut ana, a)).await;
+    // Who holds a room cannot be asked: a join on the other node is refused, saying why.
+    let mut cho = connect(addr(&n2)).await;
+    send(&mut cho, join_msg("here", "Cho")).await;
+    let message = expect_error(&mut cho, ErrorCode::Unavailable).await;
+    assert!(message.contains("cannot be reached"), "{message}");
+
+    // Redis comes back (empty): n1 takes its lease again, and Cho gets in.
+    redis.restart();
+    common::poll_until(|| health(&n1), |h| h == "ok").await;
+    common::poll_until(|| health(&n2), |h| h == "ok").await;
+    let (c, peers) = join(&mut cho, "here", "Cho").await;
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    expect_joined(&mut ana, c).await;
+    common::assert_relays((&mut cho, c), (&mut ana, a)).await;
 }

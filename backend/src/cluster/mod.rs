@@ -98,6 +98,9 @@ struct Shared {
     attached: HashMap<PeerId, String>,
     asks: HashMap<u64, oneshot::Sender<RoomStatus>>,
     next_ask: u64,
+    /// When each node was last heard from: right after Redis comes back,
+    /// a live node's heartbeat may not be there yet.
+    heard: HashMap<String, Instant>,
 }
 
 pub struct Cluster {
@@ -111,6 +114,8 @@ pub struct Cluster {
     /// Redis answered the last heartbeat and the channel is subscribed.
     beating: AtomicBool,
     listening: AtomicBool,
+    /// Runs the upkeep now (Redis is back: its heartbeat and leases may be gone).
+    upkeep_now: Arc<tokio::sync::Notify>,
     pub metrics: ClusterMetrics,
 }
 
@@ -146,11 +151,12 @@ impl Cluster {
             shared: Mutex::default(),
             beating: AtomicBool::new(false),
             listening: AtomicBool::new(false),
+            upkeep_now: Arc::default(),
             metrics: ClusterMetrics::default(),
         });
         tokio::spawn(publish(cluster.redis.clone(), cluster.node.clone(), cluster.run, to_publish, Arc::downgrade(&cluster)));
         tokio::spawn(listen(Arc::downgrade(&cluster)));
-        tokio::spawn(upkeep(Arc::downgrade(&cluster)));
+        tokio::spawn(upkeep(Arc::downgrade(&cluster), cluster.upkeep_now.clone()));
         tracing::info!(node = %cluster.node, "in a cluster through Redis");
         Ok(cluster)
     }
@@ -187,6 +193,7 @@ impl Cluster {
             ClientMsg::Resume { token, .. } => match token.split_once('.') {
                 Some((node, _)) if node != self.node => match lease::alive(&mut self.redis.clone(), node).await {
                     Ok(true) => Place::There(node.to_owned()),
+                    Ok(false) if self.heard_lately(node) => Place::There(node.to_owned()),
                     // Its node is gone, and the seat with it: the hub here says so.
                     Ok(false) => Place::Here,
                     Err(_) => Place::Unreachable,
@@ -240,6 +247,11 @@ impl Cluster {
         }
     }
 
+    fn heard_lately(&self, node: &str) -> bool {
+        let lately = Duration::from_millis(lease::ALIVE_MS);
+        self.shared().heard.get(node).is_some_and(|at| at.elapsed() < lately)
+    }
+
     fn attach(&self, conn: PeerId, owner: &str) {
         self.shared().attached.insert(conn, owner.to_owned());
     }
@@ -264,6 +276,7 @@ impl Cluster {
             }
         }
         self.metrics.received.fetch_add(1, Relaxed);
+        self.shared().heard.insert(from.clone(), Instant::now());
         match body {
             Body::Said { conn, ip, msg } => self.said(&from, conn, ip, msg),
             Body::Ended { conn, keep_seat, unsent } => {
@@ -333,6 +346,10 @@ impl Cluster {
     fn part_from(&self, node: &str, tell: bool) {
         let (homes, attached) = {
             let mut shared = self.shared();
+            if !tell {
+                // Gone: a seat there cannot be resumed.
+                shared.heard.remove(node);
+            }
             let homes: Vec<_> = shared.homes.extract_if(|(home, _), _| home == node).collect();
             let attached: Vec<_> = shared.attached.extract_if(|_, owner| owner == node).map(|(conn, _)| conn).collect();
             (homes, attached)
@@ -412,6 +429,7 @@ async fn listen(cluster: std::sync::Weak<Cluster>) {
                 backoff = Duration::from_millis(100);
                 let Some(c) = cluster.upgrade() else { return };
                 c.listening.store(true, Relaxed);
+                c.upkeep_now.notify_one();
                 tracing::info!("listening to the other nodes");
                 drop(c);
                 let mut messages = pubsub.into_on_message();
@@ -438,18 +456,23 @@ async fn listen(cluster: std::sync::Weak<Cluster>) {
 /// Every [`lease::UPKEEP`]: the heartbeat, the leases (renewed, or given up
 /// once their room is empty), and the nodes this one works with (gone ones
 /// are parted from).
-async fn upkeep(cluster: std::sync::Weak<Cluster>) {
+async fn upkeep(cluster: std::sync::Weak<Cluster>, now: Arc<tokio::sync::Notify>) {
     let mut tick = tokio::time::interval(lease::UPKEEP);
+    // Nodes whose heartbeat was missing at the last look: gone if it still is.
+    let mut missing: HashSet<String> = HashSet::new();
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = now.notified() => {}
+        }
         let Some(cluster) = cluster.upgrade() else { return };
         let mut redis = cluster.redis.clone();
         let beat = lease::beat(&mut redis, &cluster.node, cluster.run).await;
         if let Err(e) = &beat {
             tracing::warn!("Redis does not answer: {e}");
         }
-        cluster.beating.store(beat.is_ok(), Relaxed);
         if beat.is_err() {
+            cluster.beating.store(false, Relaxed);
             continue;
         }
         let owned: Vec<(RoomName, Instant)> = cluster.shared().owned.iter().map(|(r, t)| (r.clone(), *t)).collect();
@@ -463,16 +486,26 @@ async fn upkeep(cluster: std::sync::Weak<Cluster>) {
                 cluster.shared().owned.remove(&room);
             }
         }
+        // Healthy once the leases are back too (Redis may have restarted empty).
+        cluster.beating.store(true, Relaxed);
         let others: HashSet<String> = {
             let shared = cluster.shared();
             shared.homes.keys().map(|(home, _)| home.clone()).chain(shared.attached.values().cloned()).collect()
         };
+        // Twice missing, a tick apart: a Redis that restarted empty lacks
+        // every heartbeat until each node's next tick.
+        let mut still = HashSet::new();
         for node in others {
             if let Ok(false) = lease::alive(&mut redis, &node).await {
-                tracing::warn!(%node, "a node is gone: its members reconnect");
-                cluster.part_from(&node, false);
+                if missing.contains(&node) && !cluster.heard_lately(&node) {
+                    tracing::warn!(%node, "a node is gone: its members reconnect");
+                    cluster.part_from(&node, false);
+                } else {
+                    still.insert(node);
+                }
             }
         }
+        missing = still;
     }
 }
 

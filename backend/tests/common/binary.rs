@@ -69,6 +69,12 @@ impl Server {
         assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
     }
 
+    /// Kills it at once (SIGKILL), as a crash or a pulled plug would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
