@@ -140,6 +140,11 @@ pub struct Args {
     #[arg(long, env = "MOIM_NODE_ID", value_name = "ID", value_parser = node_id_arg)]
     pub node_id: Option<String>,
 
+    /// On SIGTERM, the most seconds members get to move to other nodes (with
+    /// --redis) or to close before the process exits.
+    #[arg(long, env = "MOIM_DRAIN_SECS", value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub drain_secs: u64,
+
     /// Seconds a member may stay silent (not even answering the server's
     /// pings) before it is dropped from its room. Pings go every third of it.
     #[arg(long, env = "MOIM_HEARTBEAT_TIMEOUT", value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -108,6 +108,9 @@ pub struct Limits {
     pub api_rate: MessageRate,
     /// Send `Strict-Transport-Security`: set when serving HTTPS.
     pub hsts: bool,
+    /// On SIGTERM, how long members get to move to other nodes (in a
+    /// cluster) or to close, before the process exits anyway.
+    pub drain: Duration,
 }
 
 impl Default for Limits {
@@ -126,6 +129,7 @@ impl Default for Limits {
             // name; a few pages behind one NAT stay well under it.
             api_rate: MessageRate { per_second: 20, burst: 60 },
             hsts: false,
+            drain: DRAIN_TIMEOUT,
         }
     }
 }
@@ -198,7 +202,11 @@ fn start_sfu(
 
 /// The whole server. Starts the hub task (and the media server's thread),
 /// so call it inside a Tokio runtime.
-fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::io::Result<Router> {
+fn app(
+    config: Config,
+    limits: Limits,
+    stopping: watch::Receiver<bool>,
+) -> std::io::Result<(Router, Option<Arc<cluster::Cluster>>)> {
     let sfu = config.sfu.as_ref().map(|settings| start_sfu(&settings.media)).transpose()?;
     let security = Arc::new(headers::SecurityHeaders::new(&config.web_app, limits.hsts));
     let public_hosts: Arc<[PublicHost]> = limits.public_hosts.clone().into();
@@ -211,7 +219,7 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::
     let state = AppState {
         sfu: sfu_handle,
         hub,
-        cluster,
+        cluster: cluster.clone(),
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip)),
         limits: Arc::new(limits),
         metrics: Arc::default(),
@@ -222,7 +230,7 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::
             relay_only: config.relay_only,
         },
     };
-    Ok(Router::new()
+    let router = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
@@ -232,7 +240,8 @@ fn app(config: Config, limits: Limits, stopping: watch::Receiver<bool>) -> std::
         // Outside every route: a refusal gets the security headers too.
         .layer(axum::middleware::from_fn_with_state(public_hosts, origin::misdirected))
         .layer(axum::middleware::map_response_with_state(security, headers::add))
-        .layer(TraceLayer::new_for_http()))
+        .layer(TraceLayer::new_for_http());
+    Ok((router, cluster))
 }
 
 /// The fixed ICE servers, plus fresh TURN credentials per joiner if any.
@@ -286,16 +295,23 @@ async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
+    let drain = limits.drain;
+    let (app, cluster) = app(config, limits.clone(), stopping.clone())?;
     let served = accept::Served {
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
         per_ip: Arc::new(per_ip::PerIp::new(limits.max_connections_per_ip.saturating_mul(2))),
         header_read: limits.header_read_timeout,
         // Never below the heartbeat: a WebSocket over HTTP/2 stays under the idle watch.
         idle: limits.idle_timeout.max(limits.heartbeat_timeout),
-        app: app(config, limits, stopping.clone())?,
+        app,
     };
     let signal = async {
         shutdown.await;
+        if let Some(cluster) = &cluster {
+            // The others stop counting on this node, and its members homed
+            // elsewhere are told to move, before its own are.
+            cluster.drain().await;
+        }
         tracing::info!("shutting down: closing every connection");
         stop.send_replace(true);
     };
@@ -303,8 +319,12 @@ async fn serve_on(
     tokio::join!(signal, accept::serve(listener, served, stopping));
     // An upgraded WebSocket is not an HTTP request: each holds a receiver
     // of `stop` until it has closed.
-    if tokio::time::timeout(DRAIN_TIMEOUT, stop.closed()).await.is_err() {
+    if tokio::time::timeout(drain.max(DRAIN_TIMEOUT), stop.closed()).await.is_err() {
         tracing::warn!(open = stop.receiver_count(), "connections still closing: stopping anyway");
+    }
+    if let Some(cluster) = &cluster {
+        // Its members have moved: rooms still held here are let go.
+        cluster.release_all().await;
     }
     tracing::info!("stopped");
     Ok(())
@@ -322,10 +342,15 @@ pub fn raise_open_files_limit() {
 /// `ok`; in a cluster whose Redis does not answer, `degraded`: rooms held
 /// here go on, but nothing that needs another node works (still 200: the
 /// node serves, and a load balancer should keep sending it its members).
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> &'static str {
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // Stopping (draining): a load balancer sends new members elsewhere.
+    if *state.stopping.borrow() || state.cluster.as_ref().is_some_and(|c| c.draining()) {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "stopping").into_response();
+    }
     match &state.cluster {
-        Some(cluster) if !cluster.healthy() => "degraded",
-        _ => "ok",
+        Some(cluster) if !cluster.healthy() => "degraded".into_response(),
+        _ => "ok".into_response(),
     }
 }
 

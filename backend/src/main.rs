@@ -72,6 +72,7 @@ async fn run(args: Args) -> Result<(), Error> {
         message_rate: MessageRate { per_second: args.message_rate, burst: args.message_burst },
         public_hosts: public_hosts(&args.public_hosts)?,
         hsts: args.tls,
+        drain: Duration::from_secs(args.drain_secs),
         ..backend::Limits::default()
     };
     match &config.web_app {

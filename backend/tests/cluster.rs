@@ -289,3 +289,34 @@ async fn without_redis_a_room_on_one_node_goes_on_and_the_rest_is_refused_clearl
     expect_joined(&mut ana, c).await;
     common::assert_relays((&mut cho, c), (&mut ana, a)).await;
 }
+
+#[tokio::test]
+async fn a_node_drained_with_sigterm_ends_no_meeting() {
+    let redis = Redis::start();
+    let mut n1 = Server::start(&["--redis", &redis.url(), "--node-id", "n1", "--sfu-from", "0", "--drain-secs", "5"]);
+    let n2 = node(&redis, "n2");
+    let mut ana = connect(addr(&n1)).await;
+    let (_, ana_token) = join_with_token(&mut ana, "r", "Ana").await;
+    let mut ben = connect(addr(&n2)).await;
+    let (_, ben_token) = join_with_token(&mut ben, "r", "Ben").await;
+
+    n1.terminate();
+    // Both are told to move: Ana's socket on n1, Ben's on n2 (his room was on n1).
+    assert_eq!(closed_within(&mut ben, Duration::from_secs(5)).await, shared::protocol::close_code::GOING_AWAY);
+    assert_eq!(closed_within(&mut ana, Duration::from_secs(5)).await, shared::protocol::close_code::GOING_AWAY);
+    // n1 says it is stopping, so a load balancer sends pages elsewhere.
+    let status = reqwest::get(format!("http://{}/healthz", addr(&n1))).await.map(|r| r.status().as_u16());
+    assert!(matches!(status, Err(_) | Ok(503)), "{status:?}");
+
+    // Their pages come back through n2: the old seats went with n1, so they join again.
+    let mut ana = connect(addr(&n2)).await;
+    assert!(matches!(resume(&mut ana, &ana_token).await, ServerMsg::Error { code: ErrorCode::ResumeFailed, .. }));
+    let (a, _) = join(&mut ana, "r", "Ana").await;
+    let mut ben = connect(addr(&n2)).await;
+    assert!(matches!(resume(&mut ben, &ben_token).await, ServerMsg::Error { code: ErrorCode::ResumeFailed, .. }));
+    let (b, peers) = join(&mut ben, "r", "Ben").await;
+    assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [a], "the meeting goes on, on n2");
+    expect_joined(&mut ana, b).await;
+    // n1 has exited on its own, in time.
+    assert!(n1.exited_within(Duration::from_secs(10)), "n1 still running");
+}

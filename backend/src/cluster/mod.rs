@@ -114,6 +114,8 @@ pub struct Cluster {
     /// Redis answered the last heartbeat and the channel is subscribed.
     beating: AtomicBool,
     listening: AtomicBool,
+    /// Stopping: no heartbeat, no new rooms.
+    draining: AtomicBool,
     /// Runs the upkeep now (Redis is back: its heartbeat and leases may be gone).
     upkeep_now: Arc<tokio::sync::Notify>,
     pub metrics: ClusterMetrics,
@@ -151,6 +153,7 @@ impl Cluster {
             shared: Mutex::default(),
             beating: AtomicBool::new(false),
             listening: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             upkeep_now: Arc::default(),
             metrics: ClusterMetrics::default(),
         });
@@ -205,6 +208,9 @@ impl Cluster {
     }
 
     async fn claim(&self, room: &RoomName) -> Place {
+        if self.draining() {
+            return Place::Unreachable;
+        }
         match lease::claim(&mut self.redis.clone(), room, &self.node).await {
             Ok(lease::Holder::Me) => {
                 self.shared().owned.entry(room.clone()).or_insert_with(Instant::now);
@@ -366,9 +372,39 @@ impl Cluster {
         }
     }
 
-    /// Called when this node stops: its heartbeat ends at once.
-    pub async fn leave(&self) {
-        let _ = lease::stop_beating(&mut self.redis.clone(), &self.node).await;
+    pub fn draining(&self) -> bool {
+        self.draining.load(Relaxed)
+    }
+
+    /// This node is stopping: its heartbeat ends at once (the others stop
+    /// counting on it, and a member's rejoin takes its rooms' leases), and
+    /// its members homed on other nodes are told to move. Its own members
+    /// are told next, as their sockets close.
+    pub async fn drain(&self) {
+        self.draining.store(true, Relaxed);
+        if let Err(e) = lease::stop_beating(&mut self.redis.clone(), &self.node).await {
+            tracing::warn!("cannot end this node's heartbeat in Redis: {e}");
+        }
+        let homes: Vec<_> = self.shared().homes.drain().collect();
+        tracing::info!(members = homes.len(), "draining: members on other nodes move");
+        for ((home, conn), task) in homes {
+            let _ = self.send(&home, Body::Kicked { conn, kick: RemoteKick::Moved });
+            let _ = task.try_send(owner::Inbound::Ended { keep_seat: false, unsent: vec![] });
+        }
+        // What was queued goes out before the sockets close.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.outgoing.capacity() < OUTGOING && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Lets go of every room still held here.
+    pub async fn release_all(&self) {
+        let owned: Vec<RoomName> = self.shared().owned.drain().map(|(room, _)| room).collect();
+        let mut redis = self.redis.clone();
+        for room in owned {
+            let _ = lease::release(&mut redis, &room, &self.node).await;
+        }
     }
 }
 
@@ -466,6 +502,9 @@ async fn upkeep(cluster: std::sync::Weak<Cluster>, now: Arc<tokio::sync::Notify>
             () = now.notified() => {}
         }
         let Some(cluster) = cluster.upgrade() else { return };
+        if cluster.draining() {
+            return;
+        }
         let mut redis = cluster.redis.clone();
         let beat = lease::beat(&mut redis, &cluster.node, cluster.run).await;
         if let Err(e) = &beat {
