@@ -126,6 +126,30 @@ impl Browser {
         }
     }
 
+    /// Waits until sound is coming in: the bytes of incoming audio on the
+    /// page's connections grow. The page must have been opened with
+    /// [`crate::TRACK_PEER_CONNECTIONS`].
+    pub async fn wait_for_remote_audio(&self) -> Result<()> {
+        let script = "const done = arguments[arguments.length - 1];
+             const audioIn = async () => {
+               let bytes = 0;
+               for (const pc of window.pcs ?? []) {
+                 if (pc.connectionState !== 'connected') continue;
+                 (await pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') bytes += r.bytesReceived; });
+               }
+               return bytes;
+             };
+             audioIn().then(a => setTimeout(() => audioIn().then(b => done(b > a)), 500));";
+        let deadline = Instant::now() + PATIENCE;
+        while self.client.execute_async(script, vec![]).await? != Value::Bool(true) {
+            if Instant::now() > deadline {
+                return Err("timed out waiting for incoming sound".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
     /// Opens the details of this page's first remote tile and waits until they
     /// say all of `wanted`; returns their text.
     pub async fn link_details_saying(&self, wanted: &[&str]) -> Result<String> {

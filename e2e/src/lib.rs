@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub mod axe;
 mod browser;
+pub mod cluster;
 pub mod coturn;
 
 pub use browser::Browser;
@@ -49,7 +50,7 @@ fn serve(listener: tokio::net::TcpListener, config: backend::Config) -> (Server,
     (server, shutdown)
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e sits in the workspace").to_owned()
 }
 
@@ -387,17 +388,22 @@ pub async fn four_meet(room: &str, people: [&Browser; 4]) -> Result<()> {
     everyone_sees(&people, 3).await
 }
 
+/// The body of a plain HTTP GET of `path` on 127.0.0.1:`port`.
+pub(crate) async fn http_get(port: u16, path: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+}
+
 impl Harness {
     /// The body of a plain HTTP GET of `path` on this server (e.g.
     /// `/metrics`), without another client dependency.
     pub async fn get(&self, path: &str) -> Result<String> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", self.port);
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+        http_get(self.port, path).await
     }
 
     /// Serves the app (and any other files) from `dist_dir` instead of the

@@ -193,12 +193,18 @@ fn test() -> Result<(), String> {
         .env("PATH", tools::path_with_cargo_bin());
     run_cmd(browser)?;
 
-    // 3. The real app end to end: the backend serving the release build.
+    // 3. The real app end to end: the backend serving the release build;
+    // the cluster's nodes are `moim` processes of their own.
     build()?;
+    let mut binary = cargo();
+    binary.args(["build", "--package", "backend", "--bin", "moim"]);
+    run_cmd(binary)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     let mut e2e = cargo();
     e2e.args(["test", "--package", "e2e", "--", "--test-threads=1"])
         .env("CHROMEDRIVER", tools::CHROMEDRIVER)
-        .env("MOIM_DIST", root().join("dist"));
+        .env("MOIM_DIST", root().join("dist"))
+        .env("MOIM_BINARY", target.join("debug").join("moim"));
     run_cmd(e2e)
 }
 
