@@ -174,7 +174,6 @@ impl Rooms {
         self
     }
 
-
     /// Rooms move to the SFU when their `from`th member joins (2: every
     /// room is on it from its first member).
     pub fn with_sfu_from(mut self, from: usize) -> Self {

@@ -3,8 +3,8 @@
 //! queue. When either ends, the connection ends.
 
 use crate::accept::{stopped, BytesRead};
-use crate::cluster::Route;
 use crate::close::{End, Refused};
+use crate::cluster::Route;
 use crate::hub::{Kick, PeerConn};
 use crate::lines::Lines;
 use crate::metrics::Metrics;
@@ -146,7 +146,7 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
         while let Some(msg) = outbox.recv().await {
             unsent.push(msg);
         }
-        route.end(keep_seat, unsent);
+        route.end(keep_seat, unsent).await;
     }
     let _ = hub.disconnect_from(peer, keep_seat, &mut outbox, slot).await;
     state.metrics.connection_closed(end);

@@ -103,7 +103,11 @@ async fn a_locked_room_refuses_a_wrong_password_from_any_node() {
     send(&mut ana, json!({ "type": "join", "version": PROTOCOL_VERSION, "room": "locked", "name": "Ana", "password": "open sesame" })).await;
     assert!(matches!(recv(&mut ana).await, ServerMsg::Welcome { .. }));
     let mut ben = connect(addr(&n2)).await;
-    send(&mut ben, json!({ "type": "join", "version": PROTOCOL_VERSION, "room": "locked", "name": "Ben", "password": "guess" })).await;
+    send(
+        &mut ben,
+        json!({ "type": "join", "version": PROTOCOL_VERSION, "room": "locked", "name": "Ben", "password": "guess" }),
+    )
+    .await;
     expect_error(&mut ben, ErrorCode::WrongPassword).await;
     send(&mut ben, json!({ "type": "join", "version": PROTOCOL_VERSION, "room": "locked", "name": "Ben" })).await;
     expect_error(&mut ben, ErrorCode::PasswordRequired).await;

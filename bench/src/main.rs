@@ -7,6 +7,7 @@
 // (each call says why it is sound); nothing else in the workspace may.
 #![allow(unsafe_code)]
 
+mod cluster;
 mod load;
 mod percentile;
 mod printed_port;
@@ -54,6 +55,43 @@ pub struct Placement {
     pub client_cpus: Vec<usize>,
 }
 
+/// `--cluster`: each size with its pairs within one node, then across two.
+fn run_cluster(
+    settings: &Settings,
+    root: &std::path::Path,
+    backend: &std::path::Path,
+    scratch: &std::path::Path,
+) -> ExitCode {
+    let placement = Placement { server_cpu: None, client_cpus: allowed_cpus() };
+    let mut facts = report::Facts::gather(settings, root, backend, &placement);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime");
+    let mut runs = Vec::new();
+    for &clients in &settings.sizes {
+        for split in cluster::Split::BOTH {
+            eprintln!("bench: two nodes, {clients} clients, {}", split.name());
+            let run = runtime.block_on(cluster::run_one(clients, split, settings, backend, scratch));
+            if let Err(err) = &run {
+                eprintln!("bench: {} failed: {err}", split.name());
+            }
+            runs.push((clients, split, run));
+        }
+    }
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    facts.finished();
+    let markdown = report::cluster::render(settings, &facts, &runs);
+    println!("{markdown}");
+    let markers = (report::cluster::BEGIN, report::cluster::END);
+    if let Err(err) = report::write_between(&settings.out, markers, &markdown) {
+        eprintln!("bench: {err}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("bench: wrote {}", settings.out.display());
+    if runs.iter().any(|(_, _, r)| r.is_err()) {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let settings = match settings::parse_args() {
         Ok(s) => s,
@@ -75,6 +113,9 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let scratch = root.join("target/bench");
+    if settings.cluster {
+        return run_cluster(&settings, &root, &backend, &scratch.join("cluster"));
+    }
     let socketio = if settings.servers.contains(&Proto::SocketIo) {
         match servers::prepare_socketio(&root, &scratch.join("socketio")) {
             Ok(path) => path,

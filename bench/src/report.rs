@@ -2,6 +2,7 @@
 //! docs/BENCHMARKS.md so the prose around them stays), and figure 4 from dist/.
 
 mod client_size;
+pub mod cluster;
 mod machine;
 mod targets;
 
@@ -384,11 +385,16 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
 /// Puts `generated` between the markers of `path`, keeping the rest; a file
 /// without them gets a short header and the markers.
 pub fn write(path: &Path, generated: &str) -> Result<(), String> {
-    let block = format!("{BEGIN}\n{generated}{END}");
+    write_between(path, (BEGIN, END), generated)
+}
+
+/// [`write`] between other markers.
+pub fn write_between(path: &Path, (begin_mark, end_mark): (&str, &str), generated: &str) -> Result<(), String> {
+    let block = format!("{begin_mark}\n{generated}{end_mark}");
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let text = match (existing.find(BEGIN), existing.find(END)) {
+    let text = match (existing.find(begin_mark), existing.find(end_mark)) {
         (Some(begin), Some(end)) if begin < end => {
-            format!("{}{block}{}", &existing[..begin], &existing[end + END.len()..])
+            format!("{}{block}{}", &existing[..begin], &existing[end + end_mark.len()..])
         }
         _ => format!(
             "# Benchmarks\n\nMoim's signaling server against a Socket.io 4 relay, measured by \

@@ -50,7 +50,10 @@ pub async fn run_one(
     let mut server = tokio::task::spawn_blocking(move || servers::start(proto, &backend, &socketio, server_cpu, &log))
         .await
         .map_err(|e| e.to_string())??;
-    let result = drive(proto, clients, settings, &mut server).await;
+    let (port, pid) = (server.port, server.pid);
+    let result =
+        drive(proto, clients, settings, Target { ports: (port, port), pids: vec![pid], servers: vec![&mut server] })
+            .await;
     let alive = server.alive();
     tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| e.to_string())?;
     match result {
@@ -59,9 +62,24 @@ pub async fn run_one(
     }
 }
 
-async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut servers::Server) -> Result<Run, String> {
-    let pid = server.pid;
-    let port = server.port;
+/// What the pairs connect to: each pair's first member to `ports.0`, its
+/// second to `ports.1`; the CPU of `pids` together is the servers'.
+pub struct Target<'a> {
+    pub ports: (u16, u16),
+    pub pids: Vec<u32>,
+    pub servers: Vec<&'a mut servers::Server>,
+}
+
+impl Target<'_> {
+    fn alive(&mut self) -> bool {
+        self.servers.iter_mut().all(|s| s.alive())
+    }
+}
+
+pub async fn drive(proto: Proto, clients: usize, settings: &Settings, mut target: Target<'_>) -> Result<Run, String> {
+    let pids = target.pids.clone();
+    let pid = pids[0];
+    let ports = target.ports;
     let pairs = clients / 2;
     let first_pairs = (pairs / 10).max(1);
     sleep(settings.settle).await;
@@ -73,13 +91,13 @@ async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut s
     let started = Instant::now();
 
     // A tenth of the pairs open and join: the warm-up reading.
-    open_pairs(proto, port, 0..first_pairs, true, &phase_rx, &report_tx, &mut tasks).await?;
+    open_pairs(proto, ports, 0..first_pairs, true, &phase_rx, &report_tx, &mut tasks).await?;
     collect(&mut reports, 0, first_pairs, Duration::from_secs(120)).await?;
     sleep(settings.settle).await;
     let rss1 = servers::rss_kib(pid);
 
     // The rest open, and wait in the lobby.
-    open_pairs(proto, port, first_pairs..pairs, false, &phase_rx, &report_tx, &mut tasks).await?;
+    open_pairs(proto, ports, first_pairs..pairs, false, &phase_rx, &report_tx, &mut tasks).await?;
     sleep(settings.settle).await;
     let rss2 = servers::rss_kib(pid);
 
@@ -91,7 +109,7 @@ async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut s
     let connect_secs = started.elapsed().as_secs_f64();
     sleep(settings.settle).await;
     let rss3 = servers::rss_kib(pid);
-    if !server.alive() {
+    if !target.alive() {
         return Err("the server exited".into());
     }
 
@@ -103,10 +121,10 @@ async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut s
         let start = Instant::now() + Duration::from_millis(100);
         let end = start + length;
         let t0 = Instant::now();
-        let (r0, s0, c0, m0) = counters(pid);
+        let (r0, s0, c0, m0) = counters(&pids);
         let id = phases.next(Phase::Latency { start, end, period });
         sleep_until(end).await;
-        let (r1, s1, c1, m1) = counters(pid);
+        let (r1, s1, c1, m1) = counters(&pids);
         let secs = t0.elapsed().as_secs_f64();
         let stats = collect_sum(&mut reports, id, pairs).await?;
         let result = PhaseResult {
@@ -139,7 +157,7 @@ async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut s
     let mut paced = None;
     for attempt in 1..=settings.attempts {
         let (id, from, end) = throughput(Some(settings.paced_rate));
-        let mut result = measure(&mut reports, id, pairs, from, end, pid).await?;
+        let mut result = measure(&mut reports, id, pairs, from, end, &pids).await?;
         result.attempts = attempt;
         if keep_quietest(&mut paced, result, settings).await {
             break;
@@ -149,14 +167,14 @@ async fn drive(proto: Proto, clients: usize, settings: &Settings, server: &mut s
     let mut unpaced = None;
     for attempt in 1..=settings.attempts {
         let (id, from, end) = throughput(None);
-        let mut result = measure(&mut reports, id, pairs, from, end, pid).await?;
+        let mut result = measure(&mut reports, id, pairs, from, end, &pids).await?;
         result.attempts = attempt;
         if keep_quietest(&mut unpaced, result, settings).await {
             break;
         }
     }
     let rss_after = servers::rss_kib(pid);
-    if !server.alive() {
+    if !target.alive() {
         return Err("the server exited".into());
     }
 
@@ -205,11 +223,11 @@ async fn keep_quietest(best: &mut Option<PhaseResult>, result: PhaseResult, sett
     quiet
 }
 
-/// Relayed-message count, server CPU seconds and our own CPU seconds.
-fn counters(pid: u32) -> (u64, f64, f64, f64) {
+/// Relayed-message count, the servers' CPU seconds and our own CPU seconds.
+fn counters(pids: &[u32]) -> (u64, f64, f64, f64) {
     (
         RECEIVED.load(Ordering::Relaxed),
-        servers::cpu_seconds(&pid.to_string()),
+        pids.iter().map(|pid| servers::cpu_seconds(&pid.to_string())).sum(),
         servers::cpu_seconds("self"),
         servers::machine_busy_seconds(),
     )
@@ -221,13 +239,13 @@ async fn measure(
     pairs: usize,
     from: Instant,
     end: Instant,
-    pid: u32,
+    pids: &[u32],
 ) -> Result<PhaseResult, String> {
     sleep_until(from).await;
     let t0 = Instant::now();
-    let (r0, s0, c0, m0) = counters(pid);
+    let (r0, s0, c0, m0) = counters(pids);
     sleep_until(end).await;
-    let (r1, s1, c1, m1) = counters(pid);
+    let (r1, s1, c1, m1) = counters(pids);
     let window = t0.elapsed().as_secs_f64();
     let stats = collect_sum(reports, id, pairs).await?;
     Ok(PhaseResult {
@@ -243,7 +261,7 @@ async fn measure(
 #[allow(clippy::too_many_arguments)]
 async fn open_pairs(
     proto: Proto,
-    port: u16,
+    (port_a, port_b): (u16, u16),
     range: std::ops::Range<usize>,
     join_now: bool,
     phases: &watch::Receiver<PhaseMsg>,
@@ -253,8 +271,8 @@ async fn open_pairs(
     use futures_util::StreamExt;
     let mut opened = futures_util::stream::iter(range)
         .map(|idx| async move {
-            let a = load::open(proto, port).await?;
-            let b = load::open(proto, port).await?;
+            let a = load::open(proto, port_a).await?;
+            let b = load::open(proto, port_b).await?;
             Ok::<_, String>((idx, a, b))
         })
         .buffer_unordered(128);

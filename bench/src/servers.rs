@@ -52,6 +52,18 @@ pub struct Server {
 /// if given, and waits for the line that names its port. Its stderr goes to
 /// `log`.
 pub fn start(proto: Proto, backend: &Path, socketio: &Path, cpu: Option<usize>, log: &Path) -> Result<Server, String> {
+    start_with(proto, backend, socketio, cpu, log, &[])
+}
+
+/// [`start`], with `extra` flags for Moim (a cluster node's `--redis` and `--node-id`).
+pub fn start_with(
+    proto: Proto,
+    backend: &Path,
+    socketio: &Path,
+    cpu: Option<usize>,
+    log: &Path,
+    extra: &[String],
+) -> Result<Server, String> {
     let mut cmd = match proto {
         Proto::Moim => {
             let mut cmd = Command::new(backend);
@@ -75,6 +87,7 @@ pub fn start(proto: Proto, backend: &Path, socketio: &Path, cpu: Option<usize>, 
                 "--message-burst",
                 "1000000",
             ]);
+            cmd.args(extra);
             cmd
         }
         // Built beside this binary (src/bin/floor.rs).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const USAGE: &str = "usage: bench [--smoke] [--clients N,N..] [--only moim|socketio|floor] [--pin] [--out FILE]
-             [--backend FILE]
+             [--backend FILE] [--cluster]
 
   Starts Moim's release backend (beside this binary) and the Socket.io 4 server
   in bench/socketio (installed from npm into target/bench/socketio), one after
@@ -21,7 +21,10 @@ const USAGE: &str = "usage: bench [--smoke] [--clients N,N..] [--only moim|socke
   --pin          pin the server to one core and the clients to the others
                  (by default the kernel places both, as in production)
   --out          where to write the Markdown report
-  --backend      measure this backend binary instead";
+  --backend      measure this backend binary instead
+  --cluster      two Moim nodes on one redis-server: the pairs within one node,
+                 then split across the two (default 10000 clients; its table
+                 goes between the cluster markers)";
 
 pub struct Settings {
     pub smoke: bool,
@@ -51,6 +54,9 @@ pub struct Settings {
     pub command: String,
     /// Another backend binary than the one beside this one.
     pub backend: Option<PathBuf>,
+    /// Two nodes through Redis instead of the servers side by side
+    /// (`--cluster`; `cargo xtask bench cluster`).
+    pub cluster: bool,
 }
 
 /// Messages in flight in all, at most, in the throughput phases: enough to
@@ -87,6 +93,7 @@ pub fn parse_args() -> Result<Settings, String> {
         out: root().join(if smoke { "target/bench/BENCHMARKS-smoke.md" } else { "docs/BENCHMARKS.md" }),
         command: if smoke { "cargo xtask bench --smoke".into() } else { "cargo xtask bench".into() },
         backend: None,
+        cluster: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -94,6 +101,7 @@ pub fn parse_args() -> Result<Settings, String> {
         match arg.as_str() {
             "--smoke" => {}
             "--pin" => settings.pin = true,
+            "--cluster" => settings.cluster = true,
             "--clients" => {
                 settings.sizes = value()?
                     .split(',')
@@ -117,6 +125,17 @@ pub fn parse_args() -> Result<Settings, String> {
             "--command" => settings.command = value()?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    if settings.cluster {
+        if !args.iter().any(|a| a == "--clients") && !smoke {
+            settings.sizes = vec![10_000];
+        }
+        if !args.iter().any(|a| a == "--out") && smoke {
+            settings.out = root().join("target/bench/cluster-smoke.md");
+        }
+        if !args.iter().any(|a| a == "--command") {
+            settings.command = format!("cargo xtask bench cluster{}", if smoke { " --smoke" } else { "" });
         }
     }
     Ok(settings)

@@ -17,7 +17,9 @@ fn moim_binary() -> Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace_root().join("target/debug/moim"));
     if !binary.is_file() {
-        return Err(format!("no {}: build it with `cargo build -p backend` (or set MOIM_BINARY)", binary.display()).into());
+        return Err(
+            format!("no {}: build it with `cargo build -p backend` (or set MOIM_BINARY)", binary.display()).into()
+        );
     }
     Ok(binary)
 }
@@ -105,7 +107,9 @@ impl Node {
         let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
         let port = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await? {
-                if let Some(port) = line.split_once("running at http://localhost:").and_then(|(_, p)| p.trim().parse().ok()) {
+                if let Some(port) =
+                    line.split_once("running at http://localhost:").and_then(|(_, p)| p.trim().parse().ok())
+                {
                     return Ok::<u16, std::io::Error>(port);
                 }
             }

@@ -20,15 +20,17 @@ commands:
           warnings as errors
   test    lint, then every test: protocol and backend, browser tests of the
           client modules, and the real app end to end in headless Chromium
-  bench   [relay|browser|sfu] [--smoke] [flags]: the benchmarks (all three
-          by default).
+  bench   [relay|browser|sfu|cluster] [--smoke] [flags]: the benchmarks
+          (all four by default).
           relay: Moim against a Socket.io 4 relay on loopback (Node.js and
           npm from Debian, socket.io from npm into target/bench), report in
           docs/BENCHMARKS.md; browser: call setup and page load in headless
           Chromium, report in target/bench/browser.md; sfu: Moim's media
           server beside Janus's videoroom, one load bot (str0m), Janus from
-          Debian, report in docs/BENCHMARKS.md. --smoke: tiny runs, reports
-          in target/bench/ (what CI runs)";
+          Debian, report in docs/BENCHMARKS.md; cluster: two nodes on one
+          redis-server, pairs within a node and across the two, report in
+          docs/BENCHMARKS.md. --smoke: tiny runs, reports in target/bench/
+          (what CI runs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -110,14 +112,18 @@ fn run(backend_args: &[String]) -> Result<(), String> {
 /// `bench/` (both servers, one load generator), `e2e`'s browser_bench and
 /// `bench/`'s sfu_bench; flags after the part's name pass through to it.
 fn bench(args: &[String]) -> Result<(), String> {
-    let (relay, browser, sfu, flags) = match args.first().map(String::as_str) {
-        Some("relay") => (true, false, false, passthrough(&args[1..])),
-        Some("browser") => (false, true, false, passthrough(&args[1..])),
-        Some("sfu") => (false, false, true, passthrough(&args[1..])),
-        _ => (true, true, true, passthrough(args)),
+    let (relay, browser, sfu, cluster, flags) = match args.first().map(String::as_str) {
+        Some("relay") => (true, false, false, false, passthrough(&args[1..])),
+        Some("browser") => (false, true, false, false, passthrough(&args[1..])),
+        Some("sfu") => (false, false, true, false, passthrough(&args[1..])),
+        Some("cluster") => (false, false, false, true, passthrough(&args[1..])),
+        _ => (true, true, true, true, passthrough(args)),
     };
     if (relay && browser) && flags.iter().any(|a| a != "--smoke") {
-        return Err("name the part (`bench relay ...`, `bench browser ...` or `bench sfu ...`) to give it flags".into());
+        return Err(
+            "name the part (`bench relay ...`, `bench browser ...`, `bench sfu ...` or `bench cluster ...`) to give it flags"
+                .into(),
+        );
     }
     // A smoke run only proves the benchmarks work: debug builds, which the
     // tests have already compiled, spare a fresh machine minutes of release builds.
@@ -131,6 +137,16 @@ fn bench(args: &[String]) -> Result<(), String> {
         run_cmd(build)?;
         let mut bench = Command::new(target.join(profile).join("bench"));
         bench.args(flags);
+        run_cmd(bench)?;
+    }
+    if cluster {
+        // Two nodes on one redis-server (`cargo xtask setup --browsers` installs it).
+        tools::setup(true)?;
+        let mut build = cargo();
+        build.arg("build").args(release).args(["--package", "backend", "--package", "bench"]);
+        run_cmd(build)?;
+        let mut bench = Command::new(target.join(profile).join("bench"));
+        bench.arg("--cluster").args(flags);
         run_cmd(bench)?;
     }
     if sfu {

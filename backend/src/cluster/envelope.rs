@@ -49,7 +49,9 @@ pub enum Body {
 pub enum RemoteKick {
     TooSlow,
     Replaced,
-    TooManyAttempts { wait_ms: u64 },
+    TooManyAttempts {
+        wait_ms: u64,
+    },
     /// Reconnect (and resume): the node serving it is gone, or messages
     /// between the two were lost.
     Moved,

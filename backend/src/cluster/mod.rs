@@ -25,11 +25,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// Messages waiting to be published. Past this, sending fails at once
-/// (Redis is away or too slow) and the member is told.
+/// Messages waiting to be published. A member's connection waits when it is
+/// full (as for the hub's queue), which slows the chattiest first; a
+/// publish that fails (Redis away) fails within a second, so it drains.
 const OUTGOING: usize = 8192;
 /// Published in one round trip, at most.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 /// A lease taken for a join is kept this long even before anyone is in.
 const FRESH_LEASE: Duration = Duration::from_secs(5);
 /// How long a node waits for another's answer about a room.
@@ -60,7 +61,8 @@ impl ClusterConfig {
     }
 
     pub fn check_node_id(id: &str) -> Result<(), ClusterError> {
-        let fits = (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let fits =
+            (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         fits.then_some(()).ok_or_else(|| ClusterError::BadNodeId(id.to_owned()))
     }
 }
@@ -157,7 +159,13 @@ impl Cluster {
             upkeep_now: Arc::default(),
             metrics: ClusterMetrics::default(),
         });
-        tokio::spawn(publish(cluster.redis.clone(), cluster.node.clone(), cluster.run, to_publish, Arc::downgrade(&cluster)));
+        tokio::spawn(publish(
+            cluster.redis.clone(),
+            cluster.node.clone(),
+            cluster.run,
+            to_publish,
+            Arc::downgrade(&cluster),
+        ));
         tokio::spawn(listen(Arc::downgrade(&cluster)));
         tokio::spawn(upkeep(Arc::downgrade(&cluster), cluster.upkeep_now.clone()));
         tracing::info!(node = %cluster.node, "in a cluster through Redis");
@@ -177,8 +185,13 @@ impl Cluster {
         self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues `body` for node `to`; fails at once when the queue is full.
-    fn send(&self, to: &str, body: Body) -> Result<(), Unsent> {
+    /// Queues `body` for node `to`, waiting while the queue is full.
+    async fn send(&self, to: &str, body: Body) -> Result<(), Unsent> {
+        self.outgoing.send((to.to_owned(), body)).await.map_err(|_| Unsent)
+    }
+
+    /// [`Cluster::send`] where waiting is not possible: fails if the queue is full.
+    fn send_now(&self, to: &str, body: Body) -> Result<(), Unsent> {
         self.outgoing.try_send((to.to_owned(), body)).map_err(|_| {
             self.metrics.unsent.fetch_add(1, Relaxed);
             Unsent
@@ -243,8 +256,9 @@ impl Cluster {
             shared.asks.insert(id, reply);
             id
         };
-        let asked = self.send(&node, Body::Ask { id, room: room.clone() }).is_ok();
-        let answered = if asked { tokio::time::timeout(ASK_TIMEOUT, answer).await.ok().and_then(Result::ok) } else { None };
+        let asked = self.send(&node, Body::Ask { id, room: room.clone() }).await.is_ok();
+        let answered =
+            if asked { tokio::time::timeout(ASK_TIMEOUT, answer).await.ok().and_then(Result::ok) } else { None };
         self.shared().asks.remove(&id);
         // An owner that does not answer is about to lose its lease: the room is empty here.
         match answered {
@@ -312,7 +326,7 @@ impl Cluster {
                 let cluster = self.clone();
                 tokio::spawn(async move {
                     if let Ok(status) = cluster.hub.status(room).await {
-                        let _ = cluster.send(&from, Body::Status { id, status });
+                        let _ = cluster.send(&from, Body::Status { id, status }).await;
                     }
                 });
             }
@@ -342,7 +356,7 @@ impl Cluster {
             tracing::warn!(%home, %conn, "a member from another node is too far behind: dropping it");
             self.shared().homes.remove(&(home.to_owned(), conn));
             let _ = task.try_send(owner::Inbound::Ended { keep_seat: false, unsent: vec![] });
-            let _ = self.send(home, Body::Kicked { conn, kick: RemoteKick::TooSlow });
+            let _ = self.send_now(home, Body::Kicked { conn, kick: RemoteKick::TooSlow });
         }
     }
 
@@ -363,7 +377,7 @@ impl Cluster {
         for ((_, conn), task) in homes {
             let _ = task.try_send(owner::Inbound::Ended { keep_seat: true, unsent: vec![] });
             if tell {
-                let _ = self.send(node, Body::Kicked { conn, kick: RemoteKick::Moved });
+                let _ = self.send_now(node, Body::Kicked { conn, kick: RemoteKick::Moved });
             }
         }
         for conn in attached {
@@ -388,7 +402,7 @@ impl Cluster {
         let homes: Vec<_> = self.shared().homes.drain().collect();
         tracing::info!(members = homes.len(), "draining: members on other nodes move");
         for ((home, conn), task) in homes {
-            let _ = self.send(&home, Body::Kicked { conn, kick: RemoteKick::Moved });
+            let _ = self.send_now(&home, Body::Kicked { conn, kick: RemoteKick::Moved });
             let _ = task.try_send(owner::Inbound::Ended { keep_seat: false, unsent: vec![] });
         }
         // What was queued goes out before the sockets close.

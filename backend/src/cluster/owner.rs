@@ -34,14 +34,12 @@ pub(super) async fn serve(
         tokio::select! {
             biased;
             Ok(kick) = &mut kicked => {
-                let _ = cluster.send(&home, Body::Kicked { conn, kick: kick.into() });
+                let _ = cluster.send(&home, Body::Kicked { conn, kick: kick.into() }).await;
                 break (false, vec![]);
             }
             Some(msg) = outbox.recv() => {
-                if cluster.send(&home, Body::Told { conn, msg: *msg }).is_err() {
-                    // Its home cannot be reached: the seat waits for a resume.
-                    let _ = cluster.send(&home, Body::Kicked { conn, kick: super::RemoteKick::Moved });
-                    break (true, vec![]);
+                if cluster.send(&home, Body::Told { conn, msg: *msg }).await.is_err() {
+                    return; // The node is shutting down.
                 }
             }
             said = inbound.recv() => match said {

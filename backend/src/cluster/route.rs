@@ -12,8 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Said to a member whose room's node cannot be reached.
-pub const UNREACHABLE: &str =
-    "The server that holds this room cannot be reached right now. Try again in a moment.";
+pub const UNREACHABLE: &str = "The server that holds this room cannot be reached right now. Try again in a moment.";
 
 pub struct Route {
     hub: Hub,
@@ -50,23 +49,23 @@ impl Route {
             },
         };
         let leaving = matches!(msg, ClientMsg::Leave);
-        if cluster.send(&owner, Body::Said { conn: self.conn, ip: self.ip, msg }).is_err() {
+        if cluster.send(&owner, Body::Said { conn: self.conn, ip: self.ip, msg }).await.is_err() {
             let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
         }
         if leaving {
             // In the lobby again: its next Join is placed afresh.
-            self.end(false, vec![]);
+            self.end(false, vec![]).await;
         }
         Ok(())
     }
 
     /// The connection ended (or left its room): its owner hears it, with
     /// what its queue still held for the seat.
-    pub fn end(&mut self, keep_seat: bool, unsent: Vec<Queued>) {
+    pub async fn end(&mut self, keep_seat: bool, unsent: Vec<Queued>) {
         let (Some(cluster), Some(owner)) = (&self.cluster, self.owner.take()) else { return };
         cluster.detach(self.conn);
         let unsent = unsent.into_iter().map(|msg| *msg).collect();
-        let _ = cluster.send(&owner, Body::Ended { conn: self.conn, keep_seat, unsent });
+        let _ = cluster.send(&owner, Body::Ended { conn: self.conn, keep_seat, unsent }).await;
     }
 
     /// The connection's id on this node.
