@@ -324,3 +324,28 @@ async fn a_node_drained_with_sigterm_ends_no_meeting() {
     // n1 has exited on its own, in time.
     assert!(n1.exited_within(Duration::from_secs(10)), "n1 still running");
 }
+
+#[tokio::test]
+async fn a_join_after_a_failed_resume_goes_to_the_node_holding_that_room() {
+    let redis = Redis::start();
+    let nodes = [node(&redis, "n1"), node(&redis, "n2"), node(&redis, "n3")];
+    let mut ana = connect(addr(&nodes[0])).await;
+    join(&mut ana, "r", "Ana").await;
+    let mut ben = connect(addr(&nodes[1])).await;
+    let (_, token) = join_with_token(&mut ben, "r", "Ben").await;
+    // Ben leaves for good: his seat (on n1) is gone.
+    send(&mut ben, json!({ "type": "leave" })).await;
+    drop(ben);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // His page comes back through n3 with the old token, then joins another room.
+    let mut ben = connect(addr(&nodes[2])).await;
+    assert!(matches!(resume(&mut ben, &token).await, ServerMsg::Error { code: ErrorCode::ResumeFailed, .. }));
+    let (b, peers) = join(&mut ben, "s", "Ben").await;
+    assert!(peers.is_empty());
+    // Room "s" is one room wherever its members connect.
+    let mut cho = connect(addr(&nodes[1])).await;
+    let (c, peers) = join(&mut cho, "s", "Cho").await;
+    assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [b], "Cho, on n2, finds Ben");
+    expect_joined(&mut ben, c).await;
+}

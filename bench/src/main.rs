@@ -79,14 +79,20 @@ fn run_cluster(
     runtime.shutdown_timeout(Duration::from_secs(2));
     facts.finished();
     let markdown = report::cluster::render(settings, &facts, &runs);
+    let failed = runs.iter().any(|(_, _, r)| r.is_err());
+    publish(settings, (report::cluster::BEGIN, report::cluster::END), &markdown, failed)
+}
+
+/// Prints the report, writes it between `markers` of the report file, and
+/// fails if writing did or a measurement did.
+fn publish(settings: &Settings, markers: (&str, &str), markdown: &str, failed: bool) -> ExitCode {
     println!("{markdown}");
-    let markers = (report::cluster::BEGIN, report::cluster::END);
-    if let Err(err) = report::write_between(&settings.out, markers, &markdown) {
+    if let Err(err) = report::write_between(&settings.out, markers, markdown) {
         eprintln!("bench: {err}");
         return ExitCode::FAILURE;
     }
     eprintln!("bench: wrote {}", settings.out.display());
-    if runs.iter().any(|(_, _, r)| r.is_err()) {
+    if failed {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
@@ -168,14 +174,6 @@ fn main() -> ExitCode {
     facts.finished();
 
     let markdown = report::render(&settings, &facts, &root, &runs);
-    println!("{markdown}");
-    if let Err(err) = report::write(&settings.out, &markdown) {
-        eprintln!("bench: {err}");
-        return ExitCode::FAILURE;
-    }
-    eprintln!("bench: wrote {}", settings.out.display());
-    if runs.iter().any(|(_, _, r)| r.is_err()) {
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    let failed = runs.iter().any(|(_, _, r)| r.is_err());
+    publish(&settings, (report::BEGIN, report::END), &markdown, failed)
 }

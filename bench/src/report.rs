@@ -384,11 +384,6 @@ fn method(out: &mut String, settings: &Settings, runs: &[Outcome]) {
 
 /// Puts `generated` between the markers of `path`, keeping the rest; a file
 /// without them gets a short header and the markers.
-pub fn write(path: &Path, generated: &str) -> Result<(), String> {
-    write_between(path, (BEGIN, END), generated)
-}
-
-/// [`write`] between other markers.
 pub fn write_between(path: &Path, (begin_mark, end_mark): (&str, &str), generated: &str) -> Result<(), String> {
     let block = format!("{begin_mark}\n{generated}{end_mark}");
     let existing = std::fs::read_to_string(path).unwrap_or_default();

@@ -54,19 +54,32 @@ pub async fn holder(redis: &mut ConnectionManager, room: &RoomName) -> RedisResu
     redis::cmd("GET").arg(room_key(room)).query_async(redis).await
 }
 
-/// Renews a lease this node holds (or takes it back if it lapsed while
-/// Redis was away and nobody took it); false if another node holds it now.
-pub async fn renew(redis: &mut ConnectionManager, room: &RoomName, me: &str) -> RedisResult<bool> {
+/// Renews the leases this node holds (or takes one back if it lapsed while
+/// Redis was away and nobody took it), in one round trip however many:
+/// for each room, false if another node holds it now.
+pub async fn renew(redis: &mut ConnectionManager, rooms: &[RoomName], me: &str) -> RedisResult<Vec<bool>> {
+    if rooms.is_empty() {
+        return Ok(vec![]);
+    }
     let script = Script::new(
-        r"local holder = redis.call('GET', KEYS[1])
-          if holder == false or holder == ARGV[1] then
-            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            return 1
+        r"local renewed = {}
+          for i, key in ipairs(KEYS) do
+            local holder = redis.call('GET', key)
+            if holder == false or holder == ARGV[1] then
+              redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+              renewed[i] = 1
+            else
+              renewed[i] = 0
+            end
           end
-          return 0",
+          return renewed",
     );
-    let renewed: i32 = script.key(room_key(room)).arg(me).arg(LEASE_MS).invoke_async(redis).await?;
-    Ok(renewed == 1)
+    let mut invocation = script.prepare_invoke();
+    for room in rooms {
+        invocation.key(room_key(room));
+    }
+    let renewed: Vec<i32> = invocation.arg(me).arg(LEASE_MS).invoke_async(redis).await?;
+    Ok(renewed.into_iter().map(|r| r == 1).collect())
 }
 
 /// Gives a lease up, if this node still holds it.

@@ -528,16 +528,24 @@ async fn upkeep(cluster: std::sync::Weak<Cluster>, now: Arc<tokio::sync::Notify>
             cluster.beating.store(false, Relaxed);
             continue;
         }
+        let Ok(in_use) = cluster.hub.rooms().await else { return };
+        let in_use: HashSet<RoomName> = in_use.into_iter().collect();
         let owned: Vec<(RoomName, Instant)> = cluster.shared().owned.iter().map(|(r, t)| (r.clone(), *t)).collect();
-        for (room, since) in owned {
-            let empty = cluster.hub.status(room.clone()).await.is_ok_and(|s| s.members == 0);
-            if empty && since.elapsed() > FRESH_LEASE {
-                cluster.shared().owned.remove(&room);
-                let _ = lease::release(&mut redis, &room, &cluster.node).await;
-            } else if let Ok(false) = lease::renew(&mut redis, &room, &cluster.node).await {
-                tracing::error!(%room, "another node holds this room's lease now");
-                cluster.shared().owned.remove(&room);
+        let (empty, kept): (Vec<_>, Vec<_>) =
+            owned.into_iter().partition(|(room, since)| !in_use.contains(room) && since.elapsed() > FRESH_LEASE);
+        for (room, _) in empty {
+            cluster.shared().owned.remove(&room);
+            let _ = lease::release(&mut redis, &room, &cluster.node).await;
+        }
+        let kept: Vec<RoomName> = kept.into_iter().map(|(room, _)| room).collect();
+        match lease::renew(&mut redis, &kept, &cluster.node).await {
+            Ok(renewed) => {
+                for (room, _) in kept.iter().zip(renewed).filter(|(_, renewed)| !renewed) {
+                    tracing::error!(%room, "another node holds this room's lease now");
+                    cluster.shared().owned.remove(room);
+                }
             }
+            Err(e) => tracing::warn!("cannot renew the rooms' leases: {e}"),
         }
         // Healthy once the leases are back too (Redis may have restarted empty).
         cluster.beating.store(true, Relaxed);

@@ -33,20 +33,29 @@ impl Route {
         let Some(cluster) = self.cluster.clone() else {
             return self.hub.message(self.conn, lines, msg).await;
         };
-        let owner = match self.owner.clone() {
-            Some(owner) => owner,
-            None => match cluster.place(&msg).await {
-                Place::Here => return self.hub.message(self.conn, lines, msg).await,
-                Place::There(owner) => {
-                    cluster.attach(self.conn, &owner);
-                    self.owner = Some(owner.clone());
-                    owner
-                }
-                Place::Unreachable => {
-                    let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
-                    return Ok(());
-                }
-            },
+        // Attached, everything goes to the room's node; but a Join is placed
+        // again (the seat a Resume looked for there may be gone, and the
+        // room held elsewhere).
+        let placed = match &self.owner {
+            Some(owner) if !matches!(msg, ClientMsg::Join { .. }) => Place::There(owner.clone()),
+            _ => cluster.place(&msg).await,
+        };
+        let owner = match placed {
+            Place::There(owner) if self.owner.as_ref() == Some(&owner) => owner,
+            Place::There(owner) => {
+                self.end(false, vec![]).await;
+                cluster.attach(self.conn, &owner);
+                self.owner = Some(owner.clone());
+                owner
+            }
+            Place::Here => {
+                self.end(false, vec![]).await;
+                return self.hub.message(self.conn, lines, msg).await;
+            }
+            Place::Unreachable => {
+                let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
+                return Ok(());
+            }
         };
         let leaving = matches!(msg, ClientMsg::Leave);
         if cluster.send(&owner, Body::Said { conn: self.conn, ip: self.ip, msg }).await.is_err() {

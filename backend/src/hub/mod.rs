@@ -71,6 +71,10 @@ pub enum Event {
     Counts {
         reply: oneshot::Sender<Counts>,
     },
+    /// Asks which rooms have anyone in them (seats kept for a resume count).
+    Rooms {
+        reply: oneshot::Sender<Vec<RoomName>>,
+    },
     /// What the media server said.
     Sfu(sfu::Event),
     /// For connection `conn`, from its room's node (see `cluster`).
@@ -236,6 +240,12 @@ impl Hub {
     pub async fn counts(&self) -> Result<Counts, HubStopped> {
         let (reply, answer) = oneshot::channel();
         self.send(Event::Counts { reply }).await?;
+        answer.await.map_err(|_| HubStopped)
+    }
+
+    pub async fn rooms(&self) -> Result<Vec<RoomName>, HubStopped> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Rooms { reply }).await?;
         answer.await.map_err(|_| HubStopped)
     }
 

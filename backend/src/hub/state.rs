@@ -160,6 +160,10 @@ impl State {
                 }
                 return;
             }
+            Event::Rooms { reply } => {
+                let _ = reply.send(self.rooms.snapshot().into_iter().map(|(room, _)| room).collect());
+                return;
+            }
             Event::Counts { reply } => {
                 let _ = reply.send(Counts { rooms: self.rooms.room_count(), members: self.rooms.member_count() });
                 return;
