@@ -349,3 +349,62 @@ async fn a_join_after_a_failed_resume_goes_to_the_node_holding_that_room() {
     assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [b], "Cho, on n2, finds Ben");
     expect_joined(&mut ben, c).await;
 }
+
+#[tokio::test]
+async fn a_full_room_is_full_from_every_node() {
+    let redis = Redis::start();
+    let args = |id| {
+        [
+            "--redis".to_owned(),
+            redis.url(),
+            "--node-id".into(),
+            id,
+            "--sfu-from".into(),
+            "0".into(),
+            "--room-capacity".into(),
+            "2".into(),
+        ]
+    };
+    let nodes: Vec<Server> =
+        (1..=3).map(|i| Server::start(&args(format!("n{i}")).each_ref().map(String::as_str))).collect();
+    let mut ana = connect(addr(&nodes[0])).await;
+    join(&mut ana, "pair", "Ana").await;
+    let mut ben = connect(addr(&nodes[1])).await;
+    join(&mut ben, "pair", "Ben").await;
+    let mut cho = connect(addr(&nodes[2])).await;
+    send(&mut cho, join_msg("pair", "Cho")).await;
+    expect_error(&mut cho, ErrorCode::RoomFull).await;
+}
+
+#[tokio::test]
+async fn a_room_on_the_media_server_uses_the_media_server_of_its_node() {
+    let redis = Redis::start();
+    let sfu_node = |id: &str| Server::start(&["--redis", &redis.url(), "--node-id", id, "--sfu-from", "2"]);
+    let (n1, n2) = (sfu_node("n1"), sfu_node("n2"));
+    let mut ana = connect(addr(&n1)).await;
+    send(&mut ana, join_msg("big", "Ana")).await;
+    assert!(matches!(recv(&mut ana).await, ServerMsg::Welcome { sfu: true, .. }));
+    // Ben's socket is on n2; his media session is with the room's node, n1.
+    let mut ben = connect(addr(&n2)).await;
+    send(&mut ben, join_msg("big", "Ben")).await;
+    assert!(matches!(recv(&mut ben).await, ServerMsg::Welcome { sfu: true, .. }));
+    send(&mut ben, json!({ "type": "sfu_offer", "sdp": common::browser_offer() })).await;
+    let sdp = loop {
+        match recv(&mut ben).await {
+            ServerMsg::SfuAnswer { sdp } => break sdp,
+            ServerMsg::PeerJoined { .. } | ServerMsg::SfuOffer { .. } => continue,
+            other => panic!("expected the media server's answer, got {other:?}"),
+        }
+    };
+    // The media port is the node's own port number (UDP).
+    assert!(sdp.contains(&format!("127.0.0.1 {} typ host", n1.port)), "n1's media address: {sdp}");
+    let sessions = |server: &Server| {
+        let port = server.port;
+        async move {
+            let text = common::get(SocketAddr::from(([127, 0, 0, 1], port)), "/metrics").await.text().await.unwrap();
+            text.lines().find_map(|l| l.strip_prefix("moim_sfu_sessions ")).map(str::to_owned)
+        }
+    };
+    assert_eq!(sessions(&n1).await.as_deref(), Some("1"));
+    assert_eq!(sessions(&n2).await.as_deref(), Some("0"), "none on Ben's own node");
+}

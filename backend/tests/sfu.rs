@@ -8,25 +8,10 @@ use backend::{Limits, SfuSettings};
 use common::*;
 use serde_json::json;
 use shared::{ErrorCode, ServerMsg};
-use std::sync::Arc;
-use std::time::Instant;
-use str0m::media::{Direction, MediaKind};
 
 async fn sfu_server(from: usize) -> std::net::SocketAddr {
     let settings = SfuSettings { from, media: sfu::Config::loopback() };
     start_with(backend::Config { sfu: Some(settings), ..config(50) }, Limits::default()).await
-}
-
-/// An offer as a browser in an SFU room makes it: microphone, camera, screen.
-fn browser_offer() -> String {
-    let mut rtc =
-        str0m::Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
-    let mut change = rtc.sdp_api();
-    change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-    change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-    change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-    let (offer, _pending) = change.apply().unwrap();
-    offer.to_sdp_string()
 }
 
 async fn metric(addr: std::net::SocketAddr, name: &str) -> u64 {

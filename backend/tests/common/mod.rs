@@ -181,3 +181,16 @@ pub async fn poll_until<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// An offer as a browser in an SFU room makes it: microphone, camera, screen.
+pub fn browser_offer() -> String {
+    use str0m::media::{Direction, MediaKind};
+    let crypto = std::sync::Arc::new(str0m::crypto::from_feature_flags());
+    let mut rtc = str0m::Rtc::builder().set_crypto_provider(crypto).build(std::time::Instant::now());
+    let mut change = rtc.sdp_api();
+    change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, _pending) = change.apply().unwrap();
+    offer.to_sdp_string()
+}
