@@ -85,6 +85,11 @@ async fn two_browsers_on_two_nodes_meet_and_the_call_survives_its_node_dying() -
     let held = holder(&cluster).await?;
 
     cluster.nodes[held].kill().await?;
+    // Media goes browser to browser: the call carries on while the pages
+    // have yet to learn that the room's node is gone (up to ~10 s).
+    ana.wait_for_live_remote_videos(1).await?;
+    bo.wait_for_live_remote_videos(1).await?;
+    assert_eq!(ana.eval("return document.querySelectorAll('.tile.remote[data-old]').length").await?, 1);
 
     comes_back(&ana, &bo).await?;
     let live = &cluster.nodes[1 - held];
