@@ -113,7 +113,8 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
         return;
     };
     tracing::debug!(%peer, "connected");
-    let mut route = Route::new(hub.clone(), state.cluster.clone(), peer, slot.as_ref().map(IpSlot::ip));
+    let ip = slot.as_ref().map(IpSlot::ip);
+    let mut route = Route::new(hub.clone(), state.cluster.clone(), peer, ip, replies.clone());
     let (mut sink, mut stream) = socket.split();
 
     // Biased: once the server stops, nothing more is read or sent, so members
@@ -442,7 +443,7 @@ mod tests {
 
     async fn read(stream: &mut (impl Stream<Item = Result<Message, axum::Error>> + Unpin), limits: &Limits) -> End {
         let (hub, conn) = connected().await;
-        let mut route = Route::new(hub, None, conn.id, None);
+        let mut route = Route::new(hub, None, conn.id, None, conn.replies.clone());
         read_loop(stream, &mut route, &conn.lines, (&conn.replies, None), limits).await
     }
 
@@ -491,7 +492,7 @@ mod tests {
         let (hub, mut conn) = connected().await;
         let limits = Limits { message_rate: MessageRate { per_second: 1, burst: 10 }, ..limits(15) };
         let mut flood = futures_util::stream::iter((0..100).map(|_| ping())).chain(futures_util::stream::pending());
-        let mut route = Route::new(hub, None, conn.id, None);
+        let mut route = Route::new(hub, None, conn.id, None, conn.replies.clone());
         let end = read_loop(&mut flood, &mut route, &conn.lines, (&conn.replies, None), &limits).await;
         assert_eq!(end, End::TooManyMessages);
         let mut replies = Vec::new();

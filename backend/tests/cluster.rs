@@ -272,12 +272,21 @@ async fn without_redis_a_room_on_one_node_goes_on_and_the_rest_is_refused_clearl
     let (n1, n2) = (node(&redis, "n1"), node(&redis, "n2"));
     common::poll_until(|| health(&n1), |h| h == "ok").await;
     let ((mut ana, a), (mut ben, b)) = common::pair(addr(&n1), "here").await;
+    // Dan, on n2, is in the room through n1.
+    let mut dan = connect(addr(&n2)).await;
+    let (d, _) = join(&mut dan, "here", "Dan").await;
+    expect_joined(&mut ana, d).await;
+    expect_joined(&mut ben, d).await;
 
     redis.stop();
     common::poll_until(|| health(&n1), |h| h == "degraded").await;
     // Both on n1, which holds the room: nothing changes for them.
     common::assert_relays((&mut ana, a), (&mut ben, b)).await;
     common::assert_relays((&mut ben, b), (&mut ana, a)).await;
+    // What Dan says cannot reach the room: he is told so, in words.
+    send(&mut dan, offer_msg(a, "lost")).await;
+    let message = expect_error(&mut dan, ErrorCode::Unavailable).await;
+    assert!(message.contains("cannot be reached"), "{message}");
     // Who holds a room cannot be asked: a join on the other node is refused, saying why.
     let mut cho = connect(addr(&n2)).await;
     send(&mut cho, join_msg("here", "Cho")).await;
@@ -289,7 +298,7 @@ async fn without_redis_a_room_on_one_node_goes_on_and_the_rest_is_refused_clearl
     common::poll_until(|| health(&n1), |h| h == "ok").await;
     common::poll_until(|| health(&n2), |h| h == "ok").await;
     let (c, peers) = join(&mut cho, "here", "Cho").await;
-    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(peers.len(), 3, "{peers:?}");
     expect_joined(&mut ana, c).await;
     common::assert_relays((&mut cho, c), (&mut ana, a)).await;
 }

@@ -14,15 +14,17 @@ mod owner;
 mod route;
 
 use crate::hub::{Event as HubEvent, Hub, Kick};
+use crate::queue::Queue;
 use envelope::{Body, Envelope, Numbering, Order, RemoteKick, Seen};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use route::Route;
-use shared::{ClientMsg, PeerId, RoomName, RoomStatus};
+use shared::{ClientMsg, ErrorCode, PeerId, RoomName, RoomStatus, ServerMsg};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 /// Messages waiting to be published. A member's connection waits when it is
@@ -90,14 +92,22 @@ pub struct ClusterMetrics {
     pub unsent: AtomicU64,
 }
 
+/// A connection here whose member another node serves.
+struct Attached {
+    owner: String,
+    /// The connection's queue: what the owner says goes straight in, as a
+    /// relay between two members of one node does, not through the hub.
+    queue: Queue,
+}
+
 #[derive(Default)]
 struct Shared {
     /// Leases this node holds, since when.
     owned: HashMap<RoomName, Instant>,
     /// Owner side: members homed elsewhere, by (home, connection there).
     homes: HashMap<(String, PeerId), mpsc::Sender<owner::Inbound>>,
-    /// Home side: connections here served by another node, and which.
-    attached: HashMap<PeerId, String>,
+    /// Home side: connections here served by another node.
+    attached: HashMap<PeerId, Attached>,
     asks: HashMap<u64, oneshot::Sender<RoomStatus>>,
     next_ask: u64,
     /// When each node was last heard from: right after Redis comes back,
@@ -272,12 +282,21 @@ impl Cluster {
         self.shared().heard.get(node).is_some_and(|at| at.elapsed() < lately)
     }
 
-    fn attach(&self, conn: PeerId, owner: &str) {
-        self.shared().attached.insert(conn, owner.to_owned());
+    fn attach(&self, conn: PeerId, owner: &str, queue: Queue) {
+        self.shared().attached.insert(conn, Attached { owner: owner.to_owned(), queue });
     }
 
     fn detach(&self, conn: PeerId) {
         self.shared().attached.remove(&conn);
+    }
+
+    /// Tells these connections (served by other nodes) that what they said
+    /// did not reach their room.
+    fn tell_unreachable(&self, conns: HashSet<PeerId>) {
+        let shared = self.shared();
+        for attached in conns.iter().filter_map(|conn| shared.attached.get(conn)) {
+            let _ = attached.queue.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, route::UNREACHABLE)));
+        }
     }
 
     /// Handles one envelope from the channel.
@@ -305,14 +324,18 @@ impl Cluster {
                 }
             }
             Body::Told { conn, msg } => {
-                if self.shared().attached.get(&conn) == Some(&from) {
-                    let _ = self.hub.send(HubEvent::Deliver { conn, msg }).await;
+                let attached = self.shared().attached.get(&conn).filter(|a| a.owner == from).map(|a| a.queue.clone());
+                // Closed: the connection is ending, and its owner hears so next.
+                if let Some(Err(TrySendError::Full(_))) = attached.map(|queue| queue.try_send(Box::new(msg))) {
+                    tracing::warn!(%conn, "outgoing queue full: dropping the connection");
+                    self.detach(conn);
+                    let _ = self.hub.send(HubEvent::Kick { conn, kick: Kick::TooSlow }).await;
                 }
             }
             Body::Kicked { conn, kick } => {
                 let ours = {
                     let mut shared = self.shared();
-                    let ours = shared.attached.get(&conn) == Some(&from);
+                    let ours = shared.attached.get(&conn).is_some_and(|a| a.owner == from);
                     if ours {
                         shared.attached.remove(&conn);
                     }
@@ -371,7 +394,7 @@ impl Cluster {
                 shared.heard.remove(node);
             }
             let homes: Vec<_> = shared.homes.extract_if(|(home, _), _| home == node).collect();
-            let attached: Vec<_> = shared.attached.extract_if(|_, owner| owner == node).map(|(conn, _)| conn).collect();
+            let attached: Vec<_> = shared.attached.extract_if(|_, a| a.owner == node).map(|(conn, _)| conn).collect();
             (homes, attached)
         };
         for ((_, conn), task) in homes {
@@ -439,7 +462,12 @@ async fn publish(
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let mut pipe = redis::pipe();
+        // Members here whose words are in this batch, told if it fails.
+        let mut speakers = HashSet::new();
         for (to, body) in batch.drain(..) {
+            if let Body::Said { conn, .. } = &body {
+                speakers.insert(*conn);
+            }
             let seq = numbering.next(&to);
             let envelope = Envelope { from: node.clone(), run, seq, body };
             match serde_json::to_string(&envelope) {
@@ -453,9 +481,11 @@ async fn publish(
         let Some(cluster) = cluster.upgrade() else { return };
         match pipe.query_async::<()>(&mut redis).await {
             Ok(()) => cluster.metrics.sent.fetch_add(count, Relaxed),
-            // The receivers see the gap and their members reconnect.
+            // The receivers see the gap and their members reconnect; the
+            // members here whose words were lost are told now.
             Err(e) => {
                 tracing::warn!("cannot publish to the other nodes: {e}");
+                cluster.tell_unreachable(speakers);
                 cluster.metrics.unsent.fetch_add(count, Relaxed)
             }
         };
@@ -551,7 +581,8 @@ async fn upkeep(cluster: std::sync::Weak<Cluster>, now: Arc<tokio::sync::Notify>
         cluster.beating.store(true, Relaxed);
         let others: HashSet<String> = {
             let shared = cluster.shared();
-            shared.homes.keys().map(|(home, _)| home.clone()).chain(shared.attached.values().cloned()).collect()
+            let owners = shared.attached.values().map(|a| a.owner.clone());
+            shared.homes.keys().map(|(home, _)| home.clone()).chain(owners).collect()
         };
         // Twice missing, a tick apart: a Redis that restarted empty lacks
         // every heartbeat until each node's next tick.

@@ -19,13 +19,15 @@ pub struct Route {
     cluster: Option<Arc<Cluster>>,
     conn: PeerId,
     ip: Option<IpAddr>,
+    /// The connection's queue, for what its member's node says.
+    queue: Queue,
     /// The node serving this connection's member, when not this one.
     owner: Option<String>,
 }
 
 impl Route {
-    pub fn new(hub: Hub, cluster: Option<Arc<Cluster>>, conn: PeerId, ip: Option<IpAddr>) -> Self {
-        Self { hub, cluster, conn, ip, owner: None }
+    pub fn new(hub: Hub, cluster: Option<Arc<Cluster>>, conn: PeerId, ip: Option<IpAddr>, queue: Queue) -> Self {
+        Self { hub, cluster, conn, ip, queue, owner: None }
     }
 
     /// Sends `msg` where it belongs; a refusal goes into `replies`.
@@ -44,7 +46,7 @@ impl Route {
             Place::There(owner) if self.owner.as_ref() == Some(&owner) => owner,
             Place::There(owner) => {
                 self.end(false, vec![]).await;
-                cluster.attach(self.conn, &owner);
+                cluster.attach(self.conn, &owner, self.queue.clone());
                 self.owner = Some(owner.clone());
                 owner
             }

@@ -1,7 +1,8 @@
 //! The hub: one task owns [`Rooms`] and delivers what it answers. Its whole
-//! interface is events in and addressed [`ServerMsg`]s out, so rooms could
-//! later span nodes by feeding the same events from a pub/sub bus. Relays
-//! between members of a room skip it, on the [`Lines`] it lays between them.
+//! interface is events in and addressed [`shared::ServerMsg`]s out, which is
+//! how rooms span nodes (`cluster`): a member on another node is a
+//! connection like any other, fed from Redis. Relays between members of a
+//! room skip it, on the [`Lines`] it lays between them.
 
 mod state;
 
@@ -10,7 +11,7 @@ use crate::per_ip::IpSlot;
 use crate::queue::{Outbox as PeerOutbox, Queue};
 pub use crate::queue::{Queued, PEER_QUEUE};
 use crate::rooms::Rooms;
-use shared::{ClientMsg, PeerId, RoomName, RoomStatus, ServerMsg};
+use shared::{ClientMsg, PeerId, RoomName, RoomStatus};
 use state::State;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,11 +78,6 @@ pub enum Event {
     },
     /// What the media server said.
     Sfu(sfu::Event),
-    /// For connection `conn`, from its room's node (see `cluster`).
-    Deliver {
-        conn: PeerId,
-        msg: ServerMsg,
-    },
     /// Ends connection `conn` (its room's node did, or is gone).
     Kick {
         conn: PeerId,
@@ -257,6 +253,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::ServerMsg;
 
     async fn joined(hub: &Hub, room: &str) -> PeerConn {
         let mut conn = hub.connect().await.unwrap();

@@ -151,7 +151,6 @@ impl State {
             }
             Event::Sfu(event) => self.rooms.from_sfu(event),
             // A lobby connection here, its member served by another node.
-            Event::Deliver { conn, msg } => vec![(conn, msg)],
             Event::Kick { conn, kick } => {
                 if let Some(c) = self.conns.remove(&conn) {
                     self.seats.remove(&c.member);
