@@ -138,8 +138,11 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
     };
     // The others hear PeerLeft now, whatever the closing handshake below
     // costs; unless the socket just dropped, when the member may come back.
-    // Told to move (its room's node is gone or lost messages), it keeps the seat too.
-    let keep_seat = matches!(end, End::Dropped | End::Reconnecting | End::Moved);
+    // Told to move (its room's node is gone or lost messages), it keeps the
+    // seat too; so does a member whose seat is on another node when this
+    // one stops: it resumes through a node still running.
+    let keep_seat =
+        matches!(end, End::Dropped | End::Reconnecting | End::Moved) || (end == End::Stopping && route.remote());
     if route.remote() {
         // Its seat is on another node, which keeps what it never wrote.
         outbox.close();
@@ -240,7 +243,7 @@ where
             Message::Text(text) => match ClientMsg::decode(&text) {
                 // Answered here: the hub has nothing to add.
                 Ok(ClientMsg::Ping) => ServerMsg::Pong,
-                Ok(msg) => match route.message(lines, replies, msg).await {
+                Ok(msg) => match route.message(lines, msg).await {
                     Ok(()) => continue,
                     Err(_) => return End::Stopping,
                 },

@@ -417,3 +417,24 @@ async fn a_room_on_the_media_server_uses_the_media_server_of_its_node() {
     assert_eq!(sessions(&n1).await.as_deref(), Some("1"));
     assert_eq!(sessions(&n2).await.as_deref(), Some("0"), "none on Ben's own node");
 }
+
+#[tokio::test]
+async fn members_of_a_drained_node_take_their_seats_back_through_another() {
+    let redis = Redis::start();
+    let n1 = node(&redis, "n1");
+    let mut n2 = Server::start(&["--redis", &redis.url(), "--node-id", "n2", "--sfu-from", "0", "--drain-secs", "5"]);
+    let mut ana = connect(addr(&n1)).await;
+    let (a, _) = join(&mut ana, "r", "Ana").await;
+    let mut ben = connect(addr(&n2)).await;
+    let (b, token) = join_with_token(&mut ben, "r", "Ben").await;
+    expect_joined(&mut ana, b).await;
+
+    // n2 only carries Ben's socket; his seat is on n1, and stays.
+    n2.terminate();
+    assert_eq!(closed_within(&mut ben, Duration::from_secs(5)).await, shared::protocol::close_code::GOING_AWAY);
+    let mut again = connect(addr(&n1)).await;
+    assert!(matches!(resume(&mut again, &token).await, ServerMsg::Resumed { you, .. } if you == b));
+    send(&mut again, offer_msg(a, "still me")).await;
+    assert_eq!(recv(&mut ana).await, ServerMsg::Offer { from: b, sdp: "still me".into() }, "Ana never saw Ben leave");
+    assert!(n2.exited_within(Duration::from_secs(10)));
+}

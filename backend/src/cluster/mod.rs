@@ -429,14 +429,22 @@ impl Cluster {
             let _ = task.try_send(owner::Inbound::Ended { keep_seat: false, unsent: vec![] });
         }
         // What was queued goes out before the sockets close.
+        self.flush().await;
+    }
+
+    /// Waits (a second at most) until what is queued for other nodes has
+    /// been handed to Redis.
+    async fn flush(&self) {
         let deadline = Instant::now() + Duration::from_secs(1);
         while self.outgoing.capacity() < OUTGOING && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
-    /// Lets go of every room still held here.
+    /// The node's connections have closed: what they told other nodes goes
+    /// out, and every room still held here is let go.
     pub async fn release_all(&self) {
+        self.flush().await;
         let owned: Vec<RoomName> = self.shared().owned.drain().map(|(room, _)| room).collect();
         let mut redis = self.redis.clone();
         for room in owned {

@@ -30,8 +30,8 @@ impl Route {
         Self { hub, cluster, conn, ip, queue, owner: None }
     }
 
-    /// Sends `msg` where it belongs; a refusal goes into `replies`.
-    pub async fn message(&mut self, lines: &Lines, replies: &Queue, msg: ClientMsg) -> Result<(), HubStopped> {
+    /// Sends `msg` where it belongs; a refusal goes into the connection's queue.
+    pub async fn message(&mut self, lines: &Lines, msg: ClientMsg) -> Result<(), HubStopped> {
         let Some(cluster) = self.cluster.clone() else {
             return self.hub.message(self.conn, lines, msg).await;
         };
@@ -55,19 +55,23 @@ impl Route {
                 return self.hub.message(self.conn, lines, msg).await;
             }
             Place::Unreachable => {
-                let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
+                self.unreachable();
                 return Ok(());
             }
         };
         let leaving = matches!(msg, ClientMsg::Leave);
         if cluster.send(&owner, Body::Said { conn: self.conn, ip: self.ip, msg }).await.is_err() {
-            let _ = replies.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
+            self.unreachable();
         }
         if leaving {
             // In the lobby again: its next Join is placed afresh.
             self.end(false, vec![]).await;
         }
         Ok(())
+    }
+
+    fn unreachable(&self) {
+        let _ = self.queue.try_send(Box::new(ServerMsg::error(ErrorCode::Unavailable, UNREACHABLE)));
     }
 
     /// The connection ended (or left its room): its owner hears it, with
