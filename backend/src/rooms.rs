@@ -699,6 +699,16 @@ mod tests {
     }
 
     #[test]
+    fn in_a_cluster_tokens_name_their_node_and_still_resume() {
+        let mut rooms = Rooms::new(3, vec![]).on_node("n7");
+        let token = token_of(&rooms.handle(A, join("r", "Ana")));
+        assert!(token.starts_with("n7.") && token.len() == 3 + 32, "{token}");
+        let (member, resumed) = rooms.resume(PROTOCOL_VERSION, &token).unwrap();
+        assert_eq!(member, A);
+        assert!(token_of_resumed(&resumed).starts_with("n7."));
+    }
+
+    #[test]
     fn a_token_resumes_its_own_seat_only_while_the_member_is_in() {
         let mut rooms = rooms();
         let token = token_of(&rooms.handle(A, join("r", "Ana")));
