@@ -150,6 +150,7 @@ pub static EN: Texts = Texts {
     no_media_server: |detail| {
         format!("This room needs the server's media relay, which is not running, so video and sound can't get through. Ask whoever runs Moim. ({detail})")
     },
+    room_unavailable: "The server holding this room can't be reached right now. Try again in a moment.",
     share_failed: "Could not share your screen.",
 
     media_blocked: "Camera and microphone access was blocked. Allow it in the browser's address bar (the camera icon), then reload the page.",

@@ -152,6 +152,7 @@ pub static KO: Texts = Texts {
     no_media_server: |detail| {
         format!("이 방에는 서버의 미디어 중계가 필요한데 실행 중이 아니라서 영상과 소리를 전달할 수 없어요. Moim 운영자에게 문의해 주세요. ({detail})")
     },
+    room_unavailable: "이 방을 맡은 서버에 지금 연결할 수 없어요. 잠시 후 다시 시도해 주세요.",
     share_failed: "화면을 공유하지 못했어요.",
 
     media_blocked: "카메라와 마이크 사용이 차단되었어요. 브라우저 주소창의 카메라 아이콘에서 허용한 뒤 페이지를 새로 고쳐 주세요.",

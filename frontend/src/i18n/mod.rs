@@ -323,6 +323,7 @@ pub struct Texts {
     pub media_server_refused: fn(&str) -> String,
     /// The room needs the media server, which this server does not run.
     pub no_media_server: fn(&str) -> String,
+    pub room_unavailable: &'static str,
     /// Followed by why, a media error.
     pub share_failed: &'static str,
 

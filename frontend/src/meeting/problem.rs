@@ -36,6 +36,8 @@ pub enum Problem {
     MediaServerRefused(String),
     /// The room needs the media server, and this server runs none.
     NoMediaServer(String),
+    /// The server holding the room (servers in a cluster) cannot be reached now.
+    RoomUnavailable,
     ShareFailed(MediaError),
 }
 
@@ -72,6 +74,7 @@ impl Problem {
             Self::NoConnection(detail) => (t.no_connection)(detail),
             Self::MediaServerRefused(detail) => (t.media_server_refused)(detail),
             Self::NoMediaServer(detail) => (t.no_media_server)(detail),
+            Self::RoomUnavailable => t.room_unavailable.to_owned(),
             Self::ShareFailed(err) => format!("{} {}", t.share_failed, err.text(lang)),
         }
     }
@@ -89,6 +92,7 @@ impl Problem {
             ErrorCode::TooManyAttempts => Self::TooManyAttempts(message),
             ErrorCode::InvalidSdp => Self::MediaServerRefused(message),
             ErrorCode::NoSfu => Self::NoMediaServer(message),
+            ErrorCode::Unavailable => Self::RoomUnavailable,
             _ => Self::ServerSaid(message),
         }
     }
@@ -121,6 +125,9 @@ mod tests {
         assert_eq!(bare.text(Lang::En), "Too many wrong passwords. Wait a while, then try again.");
         assert!(!bare.text(Lang::Ko).contains("()"));
         assert_eq!(Problem::refused(ErrorCode::WrongPassword, "x".into()), Problem::WrongPassword, "unchanged");
+        let unavailable = Problem::refused(ErrorCode::Unavailable, "cannot be reached".into());
+        assert!(unavailable.text(Lang::En).starts_with("The server holding this room"));
+        assert!(unavailable.text(Lang::Ko).starts_with("이 방을 맡은 서버"), "in Korean, not the server's English");
     }
 
     #[wasm_bindgen_test]
