@@ -101,6 +101,18 @@ impl Outbox {
         self.rx.close();
     }
 
+    /// Closes the queue and takes what it still holds, in order: what its
+    /// connection never wrote.
+    pub async fn close_and_drain(&mut self) -> Vec<Queued> {
+        self.close();
+        let mut unsent = Vec::new();
+        // Ends once it is empty and no sender is midway (closed, no permits out).
+        while let Some(msg) = self.recv().await {
+            unsent.push(msg);
+        }
+        unsent
+    }
+
     fn took(&self, msg: Queued) -> Queued {
         self.bytes.fetch_sub(weight(&msg), Ordering::Relaxed);
         msg

@@ -145,12 +145,7 @@ async fn connection(socket: WebSocket, state: AppState, slot: Option<IpSlot>, re
         matches!(end, End::Dropped | End::Reconnecting | End::Moved) || (end == End::Stopping && route.remote());
     if route.remote() {
         // Its seat is on another node, which keeps what it never wrote.
-        outbox.close();
-        let mut unsent = Vec::new();
-        while let Some(msg) = outbox.recv().await {
-            unsent.push(msg);
-        }
-        route.end(keep_seat, unsent).await;
+        route.end(keep_seat, outbox.close_and_drain().await).await;
     }
     let _ = hub.disconnect_from(peer, keep_seat, &mut outbox, slot).await;
     state.metrics.connection_closed(end);

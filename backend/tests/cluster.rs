@@ -85,9 +85,8 @@ async fn members_on_three_nodes_meet_and_every_message_crosses_in_order() {
         assert_eq!(status["members"], 3, "from node on port {}", server.port);
     }
     // Each node counts what it relayed to the others.
-    let metrics = common::get(addr(&nodes[1]), "/metrics").await.text().await.unwrap();
-    let sent = metrics.lines().find_map(|l| l.strip_prefix("moim_cluster_sent_total ")).map(str::parse::<u64>);
-    assert!(sent.is_some_and(|n| n.is_ok_and(|n| n >= 50)), "Ben's 50 candidates crossed: {metrics}");
+    let sent = common::metric(addr(&nodes[1]), "moim_cluster_sent_total").await;
+    assert!(sent >= 50, "Ben's 50 candidates crossed: {sent}");
 
     // Leaving on one node is heard on the others.
     send(&mut ben, json!({ "type": "leave" })).await;
@@ -407,15 +406,8 @@ async fn a_room_on_the_media_server_uses_the_media_server_of_its_node() {
     };
     // The media port is the node's own port number (UDP).
     assert!(sdp.contains(&format!("127.0.0.1 {} typ host", n1.port)), "n1's media address: {sdp}");
-    let sessions = |server: &Server| {
-        let port = server.port;
-        async move {
-            let text = common::get(SocketAddr::from(([127, 0, 0, 1], port)), "/metrics").await.text().await.unwrap();
-            text.lines().find_map(|l| l.strip_prefix("moim_sfu_sessions ")).map(str::to_owned)
-        }
-    };
-    assert_eq!(sessions(&n1).await.as_deref(), Some("1"));
-    assert_eq!(sessions(&n2).await.as_deref(), Some("0"), "none on Ben's own node");
+    assert_eq!(common::metric(addr(&n1), "moim_sfu_sessions").await, 1);
+    assert_eq!(common::metric(addr(&n2), "moim_sfu_sessions").await, 0, "none on Ben's own node");
 }
 
 #[tokio::test]

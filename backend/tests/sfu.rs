@@ -14,12 +14,6 @@ async fn sfu_server(from: usize) -> std::net::SocketAddr {
     start_with(backend::Config { sfu: Some(settings), ..config(50) }, Limits::default()).await
 }
 
-async fn metric(addr: std::net::SocketAddr, name: &str) -> u64 {
-    let text = get(addr, "/metrics").await.text().await.unwrap();
-    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} in {text}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
 #[tokio::test]
 async fn a_member_of_an_sfu_room_gets_an_answer_and_leaving_ends_its_session() {
     let addr = sfu_server(2).await;

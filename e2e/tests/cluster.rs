@@ -27,8 +27,9 @@ async fn cluster() -> Result<Cluster> {
 }
 
 /// Ana and Bo in `room`, through the proxy, hearing and seeing each other,
-/// each socket on a node of its own.
-async fn meet(cluster: &Cluster, room: &str) -> Result<(Browser, Browser)> {
+/// each socket on a node of its own; their pages marked (see [`mark`]), and
+/// the index of the node holding their room.
+async fn in_a_call(cluster: &Cluster, room: &str) -> Result<(Browser, Browser, usize)> {
     let (ana, bo) = (cluster.harness.browser(&[]).await?, cluster.harness.browser(&[]).await?);
     for person in [&ana, &bo] {
         let source = serde_json::json!({ "source": TRACK_PEER_CONNECTIONS });
@@ -45,7 +46,8 @@ async fn meet(cluster: &Cluster, room: &str) -> Result<(Browser, Browser)> {
         let open = node.metric("moim_connections_open").await?;
         assert_eq!(open, 1, "node {} holds one of the two sockets", node.id);
     }
-    Ok((ana, bo))
+    mark(&ana, &bo).await?;
+    Ok((ana, bo, holder(cluster).await?))
 }
 
 /// The node whose hub has the room.
@@ -70,6 +72,8 @@ async fn comes_back(ana: &Browser, bo: &Browser) -> Result<()> {
     Ok(())
 }
 
+/// Marks both documents (a reload would lose it) and Ana's tile of Bo,
+/// which goes with the old connection.
 async fn mark(ana: &Browser, bo: &Browser) -> Result<()> {
     ana.eval("window.moimSameDocument = true; document.querySelector('.tile.remote').dataset.old = 1; return true")
         .await?;
@@ -80,9 +84,7 @@ async fn mark(ana: &Browser, bo: &Browser) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_on_two_nodes_meet_and_the_call_survives_its_node_dying() -> Result<()> {
     let mut cluster = cluster().await?;
-    let (ana, bo) = meet(&cluster, "standup").await?;
-    mark(&ana, &bo).await?;
-    let held = holder(&cluster).await?;
+    let (ana, bo, held) = in_a_call(&cluster, "standup").await?;
 
     cluster.nodes[held].kill().await?;
     // Media goes browser to browser: the call carries on while the pages
@@ -100,9 +102,7 @@ async fn two_browsers_on_two_nodes_meet_and_the_call_survives_its_node_dying() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_drained_with_sigterm_loses_no_meeting() -> Result<()> {
     let mut cluster = cluster().await?;
-    let (ana, bo) = meet(&cluster, "retro").await?;
-    mark(&ana, &bo).await?;
-    let held = holder(&cluster).await?;
+    let (ana, bo, held) = in_a_call(&cluster, "retro").await?;
 
     let status = cluster.nodes[held].terminate().await?;
     assert!(status.success(), "the drained node exits cleanly: {status}");

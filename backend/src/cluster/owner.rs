@@ -54,11 +54,8 @@ pub(super) async fn serve(
         }
     };
     // What the home never wrote comes first, then what this side still held.
-    outbox.close();
     let mut all: Vec<crate::hub::Queued> = unsent.into_iter().map(Box::new).collect();
-    while let Some(msg) = outbox.recv().await {
-        all.push(msg);
-    }
+    all.extend(outbox.close_and_drain().await);
     let _ = hub.send(Event::Disconnect { peer: id, keep_seat, unsent: all, slot: None }).await;
     let mut shared = cluster.shared();
     if shared.homes.get(&(home.clone(), conn)).is_some_and(|task| task.is_closed()) {

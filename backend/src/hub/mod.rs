@@ -218,12 +218,7 @@ impl Hub {
         outbox: &mut PeerOutbox,
         slot: Option<IpSlot>,
     ) -> Result<(), HubStopped> {
-        outbox.close();
-        let mut unsent = Vec::new();
-        // Ends once it is empty and no sender is midway (closed, no permits out).
-        while let Some(msg) = outbox.recv().await {
-            unsent.push(msg);
-        }
+        let unsent = outbox.close_and_drain().await;
         self.send(Event::Disconnect { peer, keep_seat, unsent, slot }).await
     }
 

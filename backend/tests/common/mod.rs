@@ -194,3 +194,10 @@ pub fn browser_offer() -> String {
     let (offer, _pending) = change.apply().unwrap();
     offer.to_sdp_string()
 }
+
+/// Figure `name` (without labels) in the server's `/metrics`; fails if it is missing.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let text = get(addr, "/metrics").await.text().await.unwrap();
+    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} in {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
