@@ -401,6 +401,15 @@ mod tests {
     }
 
     #[test]
+    fn a_node_id_is_short_and_plain() {
+        assert_eq!(parse(&["--node-id", "eu-1_b"]).unwrap().node_id.as_deref(), Some("eu-1_b"));
+        for bad in ["", "a b", "n1.x", "노드", "moim:node:x", &"x".repeat(33)] {
+            assert!(parse(&["--node-id", bad]).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse(&["--drain-secs", "0"]).is_err());
+    }
+
+    #[test]
     fn sfu_from_is_off_or_at_least_two() {
         assert_eq!(parse(&["--sfu-from", "0"]).unwrap().sfu_from, 0);
         assert_eq!(parse(&["--sfu-from", "2"]).unwrap().sfu_from, 2);

@@ -478,3 +478,22 @@ impl From<RemoteKick> for Kick {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_redis_url_or_node_id_is_a_typed_error() {
+        let hub = Hub::spawn(crate::rooms::Rooms::new(2, vec![]));
+        let config = |url: &str, node: &str| ClusterConfig { redis_url: url.into(), node_id: node.into() };
+        for url in ["", "http://localhost:6379", "redis://[::1"] {
+            let refused = Cluster::start(&config(url, "n1"), hub.clone()).unwrap_err();
+            assert!(matches!(refused, ClusterError::BadUrl { .. }), "{url:?}: {refused}");
+        }
+        let refused = Cluster::start(&config("redis://127.0.0.1:1", "a.b"), hub.clone()).unwrap_err();
+        assert_eq!(refused, ClusterError::BadNodeId("a.b".into()));
+        let random = ClusterConfig::random_node_id();
+        assert!(ClusterConfig::check_node_id(&random).is_ok() && random.len() == 8, "{random}");
+    }
+}
