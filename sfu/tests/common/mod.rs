@@ -211,6 +211,13 @@ impl Member {
         writer.write(pt, Instant::now(), time, data).unwrap();
     }
 
+    /// How many camera keyframes came from `from`.
+    pub fn keyframes_from(&self, from: PeerId) -> usize {
+        let camera =
+            |(peer, source, _): &&(PeerId, TrackSource, Vec<u8>)| *peer == from && *source == TrackSource::Camera;
+        self.frames.iter().filter(camera).filter(|(_, _, data)| data[0] & 1 == 0).count()
+    }
+
     /// The `seq`s of camera frames received from `from`, in arrival order.
     pub fn video_from(&self, from: PeerId) -> Vec<u32> {
         self.frames
