@@ -40,6 +40,8 @@ pub enum RoomError {
     NoSfu,
     #[error("a chat line has 1 to {max} characters", max = shared::protocol::CHAT_MAX_CHARS)]
     InvalidChat,
+    #[error("a view names at most {max} videos", max = shared::protocol::SFU_VIEWS_MAX)]
+    TooManyViews,
 }
 
 impl RoomError {
@@ -57,7 +59,7 @@ impl RoomError {
             Self::WrongPassword => ErrorCode::WrongPassword,
             Self::InvalidPassword(_) => ErrorCode::InvalidPassword,
             Self::NoSfu => ErrorCode::NoSfu,
-            Self::InvalidChat => ErrorCode::InvalidMessage,
+            Self::InvalidChat | Self::TooManyViews => ErrorCode::InvalidMessage,
         }
     }
 
@@ -208,6 +210,10 @@ impl Rooms {
             Err(ClientMsg::Leave) => Err(RoomError::NotJoined),
             Err(ClientMsg::SfuOffer { sdp }) => self.pass_to_sfu(peer, |room| sfu::Command::Offer { room, peer, sdp }),
             Err(ClientMsg::SfuAnswer { sdp }) => self.pass_to_sfu(peer, |_| sfu::Command::Answer { peer, sdp }),
+            Err(ClientMsg::SfuView { views }) if views.len() > shared::protocol::SFU_VIEWS_MAX => {
+                Err(RoomError::TooManyViews)
+            }
+            Err(ClientMsg::SfuView { views }) => self.pass_to_sfu(peer, |_| sfu::Command::View { peer, views }),
             Err(ClientMsg::Chat { text }) => self.chat(peer, text),
             // `relayed` takes every message for one peer.
             Err(ClientMsg::Offer { to, .. } | ClientMsg::Answer { to, .. } | ClientMsg::Ice { to, .. }) => {
@@ -817,6 +823,31 @@ mod tests {
         assert!(refused(rooms.handle(A, ClientMsg::SfuOffer { sdp: "o".into() })));
         assert!(refused(rooms.handle(A, ClientMsg::SfuAnswer { sdp: "a".into() })));
         assert!(rooms.take_sfu().is_empty());
+    }
+
+    #[test]
+    fn a_view_reaches_the_sfu_only_from_a_member_of_an_sfu_room_and_only_so_big() {
+        let view = |n: usize| {
+            let one = shared::VideoView { peer: B, source: shared::TrackSource::Camera, width: 320, height: 180 };
+            ClientMsg::SfuView { views: vec![one; n] }
+        };
+        let code = |out: Outbox| match out.as_slice() {
+            [(_, ServerMsg::Error { code, .. })] => Some(*code),
+            _ => None,
+        };
+        let mut mesh = Rooms::new(6, vec![]);
+        mesh.handle(A, join("r", "Ana"));
+        assert_eq!(code(mesh.handle(A, view(1))), Some(ErrorCode::NoSfu));
+        let mut rooms = Rooms::new(50, vec![]).with_sfu_from(2);
+        assert_eq!(code(rooms.handle(A, view(1))), Some(ErrorCode::NotJoined));
+        rooms.handle(A, join("r", "Ana"));
+        rooms.handle(B, join("r", "Ben"));
+        rooms.take_sfu();
+        let too_many = shared::protocol::SFU_VIEWS_MAX + 1;
+        assert_eq!(code(rooms.handle(A, view(too_many))), Some(ErrorCode::InvalidMessage));
+        assert!(rooms.take_sfu().is_empty(), "a refused view is not passed on");
+        assert_eq!(rooms.handle(A, view(2)), vec![]);
+        assert!(matches!(rooms.take_sfu().as_slice(), [sfu::Command::View { peer: A, views }] if views.len() == 2));
     }
 
     #[test]

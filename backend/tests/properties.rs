@@ -13,7 +13,7 @@ use shared::json::{self, Json};
 use shared::protocol::CLIENT_MSG_TYPES;
 use shared::{
     ClientMsg, DisplayName, ErrorCode, IceCandidate, IceConfig, IceServer, MediaState, PeerId, PeerInfo, RoomName,
-    RoomStatus, ServerMsg, SfuTrack, TrackSource, PROTOCOL_VERSION,
+    RoomStatus, ServerMsg, SfuTrack, TrackSource, VideoView, PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -69,6 +69,11 @@ fn media_state() -> impl Strategy<Value = MediaState> {
     })
 }
 
+fn video_view() -> impl Strategy<Value = VideoView> {
+    (addressee(), prop::sample::select(vec![TrackSource::Camera, TrackSource::Screen]), any::<u16>(), any::<u16>())
+        .prop_map(|(peer, source, width, height)| VideoView { peer, source, width, height })
+}
+
 /// Mostly none, else one of a few, so locked rooms meet right and wrong guesses.
 fn password() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
@@ -90,6 +95,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         1 => Just(ClientMsg::Leave),
         1 => ".{0,10}".prop_map(|sdp| ClientMsg::SfuOffer { sdp }),
         1 => ".{0,10}".prop_map(|sdp| ClientMsg::SfuAnswer { sdp }),
+        1 => vec(video_view(), 0..4).prop_map(|views| ClientMsg::SfuView { views }),
         1 => ".{0,10}".prop_map(|text| ClientMsg::Chat { text }),
     ]
 }

@@ -10,6 +10,7 @@
 //! [`Command`]s come in, [`Event`]s go out.
 
 mod engine;
+mod layers;
 mod metrics;
 mod nominate;
 mod sender;
@@ -17,8 +18,9 @@ mod session;
 mod sockets;
 pub mod speaking;
 
+pub use layers::Want;
 pub use metrics::{Metrics, MetricsSnapshot};
-use shared::{PeerId, SfuTrack};
+use shared::{PeerId, SfuTrack, VideoView};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::mpsc;
@@ -57,6 +59,9 @@ pub enum Command {
     Answer { peer: PeerId, sdp: String },
     /// The member left the room: its session ends now.
     Leave { peer: PeerId },
+    /// How big the member's page draws the videos it is sent (all of them:
+    /// one left out gets the largest layer).
+    View { peer: PeerId, views: Vec<VideoView> },
 }
 
 /// What the SFU tells the rooms.

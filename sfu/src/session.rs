@@ -2,8 +2,9 @@
 //! publishes, the tracks forwarded to it, and the SDP exchanges that add and
 //! remove those (the SFU offers; a member's own offer wins a collision).
 
+use crate::layers::{Feed, Layers, Want};
 use crate::SdpError;
-use shared::{PeerId, SfuTrack, TrackSource};
+use shared::{PeerId, SfuTrack, TrackSource, VideoView};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,10 +30,10 @@ pub(crate) struct TrackIn {
     pub(crate) mid: Mid,
     pub(crate) kind: MediaKind,
     pub(crate) source: TrackSource,
-    last_keyframe_request: Option<Instant>,
-    /// A request came too soon after the last: it goes when the interval
-    /// is over, unless a keyframe comes first.
-    keyframe_owed: bool,
+    /// Its simulcast layers (a video's one stream is one layer).
+    pub(crate) layers: Layers,
+    /// When a keyframe was last asked for before any layer was heard.
+    unheard_request: Option<Instant>,
     /// Forwarded to the others (offered to them). A screen is, once it
     /// sends: until someone shares, the others need no m-line for it, and
     /// in a room of 50 that is a third of every member's m-lines.
@@ -60,6 +61,8 @@ pub(crate) struct TrackOut {
     pub(crate) source: TrackSource,
     kind: MediaKind,
     pub(crate) state: OutState,
+    /// Which of the video's layers this member is sent.
+    pub(crate) feed: Feed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,8 @@ pub(crate) struct Session {
     pub(crate) connected: bool,
     /// str0m's statistics are totals per m-line; the metrics want what is new.
     pub(crate) seen: HashMap<(Mid, Way), u64>,
+    /// What its page wants of each publisher's video, kept for tracks not open yet.
+    wants: HashMap<(PeerId, TrackSource), Want>,
 }
 
 /// Which way a statistic counts.
@@ -156,6 +161,7 @@ impl Session {
             capped: false,
             connected: false,
             seen: HashMap::new(),
+            wants: HashMap::new(),
         };
         session.note_published(&mids);
         Ok((session, to_send(&answer)))
@@ -215,7 +221,7 @@ impl Session {
 
     /// The member's answer to our offer; returns the tracks now open (their
     /// publishers owe this member a keyframe).
-    pub(crate) fn accept_answer(&mut self, answer: &str) -> Result<Vec<(PeerId, Mid)>, SdpError> {
+    pub(crate) fn accept_answer(&mut self, answer: &str) -> Result<Vec<(PeerId, Mid, Feed)>, SdpError> {
         let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SdpError::Unreadable(e.to_string()))?;
         let pending = self.pending.take().ok_or(SdpError::NoOfferWaiting)?;
         self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| SdpError::Unusable(e.to_string()))?;
@@ -227,7 +233,7 @@ impl Session {
                     stream.set_rtx_cache(RESEND_PACKETS, RESEND_HISTORY, RESEND_SHARE_CAP);
                 }
                 if track.kind == MediaKind::Video {
-                    opened.push((track.origin, track.origin_mid));
+                    opened.push((track.origin, track.origin_mid, track.feed));
                 }
             }
         }
@@ -255,8 +261,8 @@ impl Session {
             mid,
             kind,
             source,
-            last_keyframe_request: None,
-            keyframe_owed: false,
+            layers: Layers::default(),
+            unheard_request: None,
             announced: false,
         });
         Some(source)
@@ -265,13 +271,23 @@ impl Session {
     pub(crate) fn forward_from(&mut self, origin: PeerId, track: Published) {
         let exists = self.tracks_out.iter().any(|t| t.origin == origin && t.origin_mid == track.mid);
         if !exists {
+            let want = self.wants.get(&(origin, track.source)).copied().unwrap_or(Want::Best);
             self.tracks_out.push(TrackOut {
                 origin,
                 origin_mid: track.mid,
                 source: track.source,
                 kind: track.kind,
                 state: OutState::ToOpen,
+                feed: Feed::new(want),
             });
+        }
+    }
+
+    /// What its page draws, all of it: a video not named gets the largest layer.
+    pub(crate) fn view(&mut self, views: &[VideoView]) {
+        self.wants = views.iter().map(|v| ((v.peer, v.source), Want::of(v))).collect();
+        for track in &mut self.tracks_out {
+            track.feed.want = self.wants.get(&(track.origin, track.source)).copied().unwrap_or(Want::Best);
         }
     }
 
@@ -326,34 +342,61 @@ impl Session {
         Some((offer.to_sdp_string(), tracks))
     }
 
-    /// Asks this member for a keyframe on `mid`, at most once a second;
-    /// true when the request went.
-    pub(crate) fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, now: Instant) -> bool {
+    /// Asks this member for a keyframe of `mid`'s layer `layer` (None:
+    /// each layer it sends), at most once a second per layer; how many
+    /// requests went.
+    pub(crate) fn request_keyframe(
+        &mut self,
+        mid: Mid,
+        layer: Option<usize>,
+        kind: KeyframeRequestKind,
+        now: Instant,
+    ) -> u64 {
         let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid && t.kind == MediaKind::Video) else {
-            return false;
+            return 0;
         };
-        if track.last_keyframe_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
-            // Not dropped: a subscriber that started just after another still needs one.
-            track.keyframe_owed = true;
-            return false;
+        if track.layers.is_empty() {
+            // Nothing heard yet: the whole track is asked, as a publisher without layers would be.
+            if track.unheard_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+                return 0;
+            }
+            let Some(mut writer) = self.rtc.writer(mid) else { return 0 };
+            track.unheard_request = Some(now);
+            return u64::from(writer.request_keyframe(None, kind).is_ok());
         }
-        let Some(mut writer) = self.rtc.writer(mid) else { return false };
-        if writer.request_keyframe(None, kind).is_err() {
-            return false;
+        let all = 0..track.layers.len();
+        let layers = layer.map_or(all, |one| one..one + 1);
+        let mut sent = 0;
+        for index in layers {
+            let Some(layer) = track.layers.get_mut(index) else { continue };
+            if layer.last_keyframe_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+                // Not dropped: a subscriber that started just after another still needs one.
+                layer.keyframe_owed = true;
+                continue;
+            }
+            let Some(mut writer) = self.rtc.writer(mid) else { return sent };
+            if writer.request_keyframe(layer.rid, kind).is_ok() {
+                layer.last_keyframe_request = Some(now);
+                layer.keyframe_owed = false;
+                sent += 1;
+            }
         }
-        track.last_keyframe_request = Some(now);
-        track.keyframe_owed = false;
-        true
+        sent
     }
 
-    /// A frame of this member's `mid` arrived: a keyframe settles what is
-    /// owed; otherwise an owed request goes once its interval is over.
-    pub(crate) fn settle_keyframe(&mut self, mid: Mid, keyframe: bool, now: Instant) -> bool {
-        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid) else { return false };
+    /// A frame of this member's `mid` arrived on layer `layer`: a keyframe
+    /// settles what is owed; otherwise an owed request goes once its
+    /// interval is over.
+    pub(crate) fn settle_keyframe(&mut self, mid: Mid, layer: usize, keyframe: bool, now: Instant) -> u64 {
+        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == mid) else { return 0 };
+        let Some(owed) = track.layers.get_mut(layer) else { return 0 };
         if keyframe {
-            track.keyframe_owed = false;
+            owed.keyframe_owed = false;
         }
-        track.keyframe_owed && self.request_keyframe(mid, KeyframeRequestKind::Pli, now)
+        if !owed.keyframe_owed {
+            return 0;
+        }
+        self.request_keyframe(mid, Some(layer), KeyframeRequestKind::Pli, now)
     }
 
     /// Counts a video frame against the member's cap; false when over it.
@@ -371,16 +414,13 @@ impl Session {
         total.saturating_sub(last)
     }
 
-    /// The video tracks forwarded to this member, each as its publisher and their m-line.
-    pub(crate) fn open_video(&self) -> impl Iterator<Item = (PeerId, Mid)> + '_ {
+    /// The video tracks forwarded to this member, each as its publisher,
+    /// their m-line and what this member wants of it.
+    pub(crate) fn open_video(&self) -> impl Iterator<Item = (PeerId, Mid, Feed)> + '_ {
         self.tracks_out
             .iter()
             .filter(|t| t.kind == MediaKind::Video && matches!(t.state, OutState::Open(_)))
-            .map(|t| (t.origin, t.origin_mid))
-    }
-
-    pub(crate) fn source_of(&self, mid: Mid) -> Option<&TrackIn> {
-        self.tracks_in.iter().find(|t| t.mid == mid)
+            .map(|t| (t.origin, t.origin_mid, t.feed))
     }
 }
 

@@ -296,7 +296,7 @@ fn a_screen_is_offered_to_the_others_once_it_is_shared() {
     let shown = meeting.run_until(WAIT, |m| {
         seq += 1;
         m.member(1).send_screen(seq, seq % 10 == 1);
-        m.member(2).frames.iter().any(|(peer, source, _)| *peer == A && *source == TrackSource::Screen)
+        m.member(2).frames.iter().any(|f| f.peer == A && f.source == TrackSource::Screen)
     });
     assert!(shown, "member 2 never received member 1's screen");
     assert_eq!(screens(&mut meeting), 1);

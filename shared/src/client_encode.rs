@@ -5,7 +5,7 @@
 //! equal.
 
 use crate::json::ObjectWriter;
-use crate::protocol::{ClientMsg, IceCandidate};
+use crate::protocol::{ClientMsg, IceCandidate, VideoView};
 
 impl ClientMsg {
     /// By hand: what `serde_json::to_string` prints.
@@ -40,9 +40,23 @@ fn client_msg(msg: &ClientMsg) -> String {
         ClientMsg::Ping => ObjectWriter::tagged("ping"),
         ClientMsg::SfuOffer { sdp } => ObjectWriter::tagged("sfu_offer").str("sdp", sdp),
         ClientMsg::SfuAnswer { sdp } => ObjectWriter::tagged("sfu_answer").str("sdp", sdp),
+        ClientMsg::SfuView { views } => ObjectWriter::tagged("sfu_view").raw("views", &video_views(views)),
         ClientMsg::Chat { text } => ObjectWriter::tagged("chat").str("text", text),
     }
     .finish()
+}
+
+fn video_views(views: &[VideoView]) -> String {
+    let each = views.iter().map(|view| {
+        let source: &str = view.source.into();
+        ObjectWriter::new()
+            .uint("peer", view.peer.0)
+            .str("source", source)
+            .uint("width", view.width.into())
+            .uint("height", view.height.into())
+            .finish()
+    });
+    format!("[{}]", each.collect::<Vec<_>>().join(","))
 }
 
 fn ice_candidate(candidate: &IceCandidate) -> String {

@@ -27,5 +27,5 @@ pub use ids::{DisplayName, NameError, Password, PasswordError, PeerId, RoomName,
 pub use json::JsonError;
 pub use protocol::{
     ApiError, ClientMsg, DecodeError, ErrorCode, IceCandidate, IceConfig, IceServer, MediaState, PeerInfo, RoomStatus,
-    ServerMsg, SfuTrack, TrackSource, PROTOCOL_VERSION,
+    ServerMsg, SfuTrack, TrackSource, VideoView, PROTOCOL_VERSION,
 };

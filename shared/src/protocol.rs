@@ -89,6 +89,14 @@ pub enum ClientMsg {
     SfuAnswer {
         sdp: String,
     },
+    /// In a room on the media server: how big this page draws each video
+    /// it is sent, so the server sends the smallest simulcast layer that
+    /// fills it and nothing for one not drawn. Each message says it all
+    /// again (a video it leaves out gets the largest layer), at most
+    /// [`SFU_VIEWS_MAX`] entries.
+    SfuView {
+        views: Vec<VideoView>,
+    },
     /// A chat line for the room, in a room on the media server (a mesh's
     /// chat goes over the members' own connections). At most
     /// [`CHAT_MAX_CHARS`] characters.
@@ -97,13 +105,39 @@ pub enum ClientMsg {
     },
 }
 
+/// The most videos one [`ClientMsg::SfuView`] may name: two (camera and
+/// screen) for each other member of the largest room.
+pub const SFU_VIEWS_MAX: usize = 512;
+
+/// How big a page draws one member's camera or screen, in device pixels;
+/// 0 × 0 when it is not drawn (off screen, or hidden).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoView {
+    pub peer: PeerId,
+    pub source: TrackSource,
+    pub width: u16,
+    pub height: u16,
+}
+
 /// The longest chat line, in characters.
 pub const CHAT_MAX_CHARS: usize = 2000;
 
 /// Every `type` a [`ClientMsg`] can have, the names `decode` matches (the
 /// property tests draw from this list).
-pub const CLIENT_MSG_TYPES: &[&str] =
-    &["join", "resume", "offer", "answer", "ice", "media_state", "leave", "ping", "sfu_offer", "sfu_answer", "chat"];
+pub const CLIENT_MSG_TYPES: &[&str] = &[
+    "join",
+    "resume",
+    "offer",
+    "answer",
+    "ice",
+    "media_state",
+    "leave",
+    "ping",
+    "sfu_offer",
+    "sfu_answer",
+    "sfu_view",
+    "chat",
+];
 
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -445,6 +479,10 @@ impl ClientMsg {
             sdp: String,
         }
         #[derive(Deserialize)]
+        struct SfuView {
+            views: Vec<VideoView>,
+        }
+        #[derive(Deserialize)]
         struct Chat {
             text: String,
         }
@@ -463,6 +501,7 @@ impl ClientMsg {
             "ping" => fields(text).map(|Nothing {}| Self::Ping),
             "sfu_offer" => fields(text).map(|SfuSdp { sdp }| Self::SfuOffer { sdp }),
             "sfu_answer" => fields(text).map(|SfuSdp { sdp }| Self::SfuAnswer { sdp }),
+            "sfu_view" => fields(text).map(|SfuView { views }| Self::SfuView { views }),
             "chat" => fields(text).map(|Chat { text }| Self::Chat { text }),
             _ => return Err(DecodeError::UnknownType(excerpt(&kind))),
         };

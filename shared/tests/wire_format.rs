@@ -42,6 +42,19 @@ fn client_cases() -> Vec<(ClientMsg, serde_json::Value)> {
         (ClientMsg::Ping, json!({"type": "ping"})),
         (ClientMsg::SfuOffer { sdp: "v=0".into() }, json!({"type": "sfu_offer", "sdp": "v=0"})),
         (ClientMsg::SfuAnswer { sdp: "v=0".into() }, json!({"type": "sfu_answer", "sdp": "v=0"})),
+        (
+            ClientMsg::SfuView {
+                views: vec![
+                    VideoView { peer: PeerId(2), source: TrackSource::Camera, width: 640, height: 360 },
+                    VideoView { peer: PeerId(3), source: TrackSource::Screen, width: 0, height: 0 },
+                ],
+            },
+            json!({"type": "sfu_view", "views": [
+                {"peer": 2, "source": "camera", "width": 640, "height": 360},
+                {"peer": 3, "source": "screen", "width": 0, "height": 0},
+            ]}),
+        ),
+        (ClientMsg::SfuView { views: vec![] }, json!({"type": "sfu_view", "views": []})),
         (ClientMsg::Chat { text: "안녕".into() }, json!({"type": "chat", "text": "안녕"})),
     ]
 }

@@ -19,7 +19,6 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::config::CryptoProvider;
-use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, Input, Output};
 
@@ -161,7 +160,10 @@ impl Engine {
     fn command(&mut self, command: Command) {
         let now = Instant::now();
         self.touching = Some(match &command {
-            Command::Offer { peer, .. } | Command::Answer { peer, .. } | Command::Leave { peer } => *peer,
+            Command::Offer { peer, .. }
+            | Command::Answer { peer, .. }
+            | Command::Leave { peer }
+            | Command::View { peer, .. } => *peer,
         });
         match command {
             Command::Offer { room, peer, sdp } => match self.sessions.get_mut(&peer) {
@@ -194,6 +196,11 @@ impl Engine {
                     Err(error) => self.refuse(peer, error),
                 },
             },
+            Command::View { peer, views } => {
+                if let Some(session) = self.sessions.get_mut(&peer) {
+                    session.view(&views);
+                }
+            }
             Command::Answer { peer, sdp } => {
                 let Some(session) = self.sessions.get_mut(&peer) else {
                     return self.refuse(peer, SdpError::NoSession);
@@ -204,8 +211,8 @@ impl Engine {
                         // before its DTLS is up, str0m would drop the
                         // keyframe, so the request waits for `Connected`.
                         if session.connected {
-                            for (origin, mid) in opened {
-                                self.keyframe(origin, mid, KeyframeRequestKind::Pli, now);
+                            for (origin, mid, feed) in opened {
+                                self.refresh(origin, mid, feed, now);
                             }
                         }
                         self.dirty.push(peer);
@@ -399,10 +406,10 @@ impl Engine {
             RtcEvent::KeyframeRequest(request) => {
                 // A subscriber asks: the track's publisher is asked in turn.
                 let Some(session) = self.sessions.get(&peer) else { return };
-                let origin =
-                    session.tracks_out.iter().find(|t| t.mid() == Some(request.mid)).map(|t| (t.origin, t.origin_mid));
-                if let Some((origin, mid)) = origin {
-                    self.keyframe(origin, mid, request.kind, now);
+                let track = session.tracks_out.iter().find(|t| t.mid() == Some(request.mid));
+                if let Some((origin, mid, feed)) = track.map(|t| (t.origin, t.origin_mid, t.feed)) {
+                    let layer = self.layers(origin, mid).and_then(|layers| feed.layer_to_refresh(layers, now));
+                    self.keyframe(origin, mid, layer, request.kind, now);
                 }
             }
             RtcEvent::MediaEgressStats(stats) => {
@@ -424,8 +431,8 @@ impl Engine {
                 session.connected = true;
                 // What was opened before media could flow starts from a keyframe.
                 let open: Vec<_> = session.open_video().collect();
-                for (origin, mid) in open {
-                    self.keyframe(origin, mid, KeyframeRequestKind::Pli, now);
+                for (origin, mid, feed) in open {
+                    self.refresh(origin, mid, feed, now);
                 }
             }
             _ => {}

@@ -2,6 +2,7 @@
 //! side, on its own UDP socket on 127.0.0.1, publishing what the browser
 //! would (microphone, camera, screen: all sendonly) and recording what the
 //! SFU forwards.
+#![allow(dead_code)] // Each test binary uses a part.
 
 use shared::{PeerId, SfuTrack, TrackSource};
 use std::collections::HashMap;
@@ -10,9 +11,41 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
+
+/// The simulcast layers a member with layers sends its camera in,
+/// smallest first, with the size each one's keyframes say.
+pub const LAYERS: [(&str, (u16, u16)); 3] = [("q", (320, 180)), ("h", (640, 360)), ("f", (1280, 720))];
+
+/// A frame received.
+pub struct Frame {
+    pub peer: PeerId,
+    pub source: TrackSource,
+    pub data: Vec<u8>,
+    pub time: MediaTime,
+    /// No packet of the stream was missing before it.
+    pub contiguous: bool,
+}
+
+impl Frame {
+    pub fn is_keyframe(&self) -> bool {
+        self.data[0] & 1 == 0
+    }
+
+    /// The number it carries (see `send_video`).
+    pub fn seq(&self) -> u32 {
+        let at = if self.is_keyframe() { 10 } else { 3 };
+        u32::from_be_bytes(self.data[at..at + 4].try_into().unwrap())
+    }
+
+    /// Which of [`LAYERS`] it was sent on.
+    pub fn layer(&self) -> usize {
+        let at = if self.is_keyframe() { 14 } else { 7 };
+        usize::from(self.data[at])
+    }
+}
 
 pub struct Member {
     pub peer: PeerId,
@@ -26,9 +59,11 @@ pub struct Member {
     pub screen: Mid,
     /// Forwarded tracks by the m-line they arrive on.
     pub tracks: HashMap<Mid, SfuTrack>,
-    /// Every frame received: whose, which source, its payload.
-    pub frames: Vec<(PeerId, TrackSource, Vec<u8>)>,
+    /// Every frame received, in arrival order.
+    pub frames: Vec<Frame>,
     pub keyframe_requests: usize,
+    /// The layer each keyframe request named, in order (None: the track).
+    pub asked: Vec<Option<Rid>>,
     pub connected: bool,
     /// Loses the camera's packets whose sequence number is a multiple of
     /// this (0: none), as a bad network would; their retransmissions (on
@@ -45,6 +80,19 @@ pub struct Member {
 impl Member {
     /// A member with its offer made: send it as `Command::Offer`.
     pub fn new(peer: u64) -> (Self, String) {
+        Self::build(peer, None)
+    }
+
+    /// The same, its camera sent as the three [`LAYERS`].
+    pub fn with_layers(peer: u64) -> (Self, String) {
+        let mut layers = Simulcast::new();
+        for (rid, _) in LAYERS {
+            layers.add_send_layer(SimulcastLayer::new(rid));
+        }
+        Self::build(peer, Some(layers))
+    }
+
+    fn build(peer: u64, layers: Option<Simulcast>) -> (Self, String) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
         let local = socket.local_addr().unwrap();
@@ -53,7 +101,7 @@ impl Member {
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let mic = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let camera = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let camera = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, layers);
         let screen = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
         let (offer, pending) = change.apply().unwrap();
         let member = Self {
@@ -68,6 +116,7 @@ impl Member {
             tracks: HashMap::new(),
             frames: vec![],
             keyframe_requests: 0,
+            asked: vec![],
             connected: false,
             lose_every: 0,
             lossy_ssrc: None,
@@ -165,44 +214,71 @@ impl Member {
             Event::Connected => self.connected = true,
             Event::MediaData(data) => {
                 if let Some(track) = self.tracks.get(&data.mid) {
-                    self.frames.push((track.peer, track.source, data.data.to_vec()));
+                    let (peer, source, contiguous) = (track.peer, track.source, data.contiguous);
+                    self.frames.push(Frame { peer, source, data: data.data.to_vec(), time: data.time, contiguous });
                 }
             }
-            Event::KeyframeRequest(_) => self.keyframe_requests += 1,
+            Event::KeyframeRequest(request) => {
+                self.keyframe_requests += 1;
+                self.asked.push(request.rid);
+            }
             _ => {}
         }
     }
 
-    /// One camera frame carrying `seq`: a VP8 keyframe or delta frame header, then the number.
+    /// One camera frame carrying `seq`: a VP8 keyframe (320 × 240) or
+    /// delta frame header, then the number.
     pub fn send_video(&mut self, seq: u32, keyframe: bool) {
-        self.send_video_on(self.camera, seq, keyframe);
+        let frame = self.frame(seq, keyframe, (320, 240), 0);
+        self.write(self.camera, None, Codec::Vp8, MediaTime::from_90khz(u64::from(seq) * 3000), frame, None);
     }
 
     /// The same, on the screen's m-line (a share).
     pub fn send_screen(&mut self, seq: u32, keyframe: bool) {
-        self.send_video_on(self.screen, seq, keyframe);
+        let frame = self.frame(seq, keyframe, (320, 240), 0);
+        self.write(self.screen, None, Codec::Vp8, MediaTime::from_90khz(u64::from(seq) * 3000), frame, None);
     }
 
-    fn send_video_on(&mut self, mid: Mid, seq: u32, keyframe: bool) {
+    /// Camera frame `seq` on each of the [`LAYERS`] (a keyframe on each,
+    /// or only on `keyframes`), each layer's times from its own start, as
+    /// a browser's are.
+    pub fn send_layers(&mut self, seq: u32, keyframes: &[usize]) {
+        for (index, (rid, size)) in LAYERS.into_iter().enumerate() {
+            let frame = self.frame(seq, keyframes.contains(&index), size, index as u8);
+            let time = MediaTime::from_90khz(u64::from(seq) * 3000 + index as u64 * 7_000_000);
+            self.write(self.camera, Some(Rid::from(rid)), Codec::Vp8, time, frame, None);
+            // str0m packetizes on time and holds only so many frames unsent.
+            self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
+            self.pump(Duration::ZERO);
+        }
+    }
+
+    /// A VP8 frame's header (a keyframe's says `size`), then `seq`, then `marker` and filler.
+    fn frame(&self, seq: u32, keyframe: bool, size: (u16, u16), marker: u8) -> Vec<u8> {
         let mut frame = if keyframe {
-            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
+            let [w0, w1] = size.0.to_le_bytes();
+            let [h0, h1] = size.1.to_le_bytes();
+            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, w0, w1, h0, h1]
         } else {
             vec![0x11, 0x02, 0x00]
         };
         frame.extend_from_slice(&seq.to_be_bytes());
+        frame.push(marker);
         frame.resize(frame.len() + self.frame_bytes, 0xab);
-        let time = MediaTime::from_90khz(u64::from(seq) * 3000);
-        self.write(mid, Codec::Vp8, time, frame, None);
+        frame
     }
 
     /// One microphone frame at `dbov`.
     pub fn send_audio(&mut self, seq: u32, dbov: i8) {
         let time = MediaTime::new(u64::from(seq) * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
-        self.write(self.mic, Codec::Opus, time, vec![0xf8; 60], Some(dbov));
+        self.write(self.mic, None, Codec::Opus, time, vec![0xf8; 60], Some(dbov));
     }
 
-    fn write(&mut self, mid: Mid, codec: Codec, time: MediaTime, data: Vec<u8>, dbov: Option<i8>) {
-        let writer = self.rtc.writer(mid).expect("our m-line");
+    fn write(&mut self, mid: Mid, rid: Option<Rid>, codec: Codec, time: MediaTime, data: Vec<u8>, dbov: Option<i8>) {
+        let mut writer = self.rtc.writer(mid).expect("our m-line");
+        if let Some(rid) = rid {
+            writer = writer.rid(rid);
+        }
         let pt = writer.payload_params().find(|p| p.spec().codec == codec).expect("a negotiated codec").pt();
         let writer = match dbov {
             Some(level) => writer.audio_level(level, true),
@@ -211,23 +287,19 @@ impl Member {
         writer.write(pt, Instant::now(), time, data).unwrap();
     }
 
+    /// The camera frames received from `from`, in arrival order.
+    pub fn camera_from(&self, from: PeerId) -> impl Iterator<Item = &Frame> {
+        self.frames.iter().filter(move |f| f.peer == from && f.source == TrackSource::Camera)
+    }
+
     /// How many camera keyframes came from `from`.
     pub fn keyframes_from(&self, from: PeerId) -> usize {
-        let camera =
-            |(peer, source, _): &&(PeerId, TrackSource, Vec<u8>)| *peer == from && *source == TrackSource::Camera;
-        self.frames.iter().filter(camera).filter(|(_, _, data)| data[0] & 1 == 0).count()
+        self.camera_from(from).filter(|f| f.is_keyframe()).count()
     }
 
     /// The `seq`s of camera frames received from `from`, in arrival order.
     pub fn video_from(&self, from: PeerId) -> Vec<u32> {
-        self.frames
-            .iter()
-            .filter(|(peer, source, _)| *peer == from && *source == TrackSource::Camera)
-            .map(|(_, _, data)| {
-                let at = if data[0] & 1 == 0 { 10 } else { 3 };
-                u32::from_be_bytes(data[at..at + 4].try_into().unwrap())
-            })
-            .collect()
+        self.camera_from(from).map(Frame::seq).collect()
     }
 }
 
@@ -260,7 +332,15 @@ impl Meeting {
 
     /// A member offers; it is in the room once the answer is routed.
     pub fn join(&mut self, peer: u64) {
-        let (member, sdp) = Member::new(peer);
+        self.join_as(Member::new(peer));
+    }
+
+    /// The same, its camera in [`LAYERS`].
+    pub fn join_with_layers(&mut self, peer: u64) {
+        self.join_as(Member::with_layers(peer));
+    }
+
+    fn join_as(&mut self, (member, sdp): (Member, String)) {
         self.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: member.peer, sdp });
         self.members.push(member);
     }

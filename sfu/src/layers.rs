@@ -1,0 +1,300 @@
+//! Simulcast: a publisher's camera comes in up to three layers (`rid`s,
+//! smallest to largest) and each subscriber is sent the one its tile needs.
+//! [`Layers`] is what the SFU knows of one published video's layers;
+//! [`Feed`] is one subscriber's choice among them, switched only on a
+//! keyframe of the new layer and with its times rewritten so the viewer's
+//! decoder sees one continuous stream. Both are plain state: the engine
+//! feeds them frames and carries out what they decide.
+
+use std::time::{Duration, Instant};
+use str0m::media::{MediaTime, Rid};
+
+/// A layer not heard from for this long is gone: its sender stopped it
+/// (Chromium drops its top layers when its own uplink is short).
+const LIVE_FOR: Duration = Duration::from_millis(1500);
+/// A layer fills a tile when it has this share of the tile's width and
+/// height, in percent: a little upscaling is invisible, a layer twice the
+/// size is bandwidth for nothing.
+const FILLS_PERCENT: u32 = 85;
+
+/// What a subscriber wants of one video, from the size its page draws it at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The largest layer there is: what a page gets until it tells.
+    Best,
+    /// Drawn at this many device pixels.
+    Size { width: u16, height: u16 },
+    /// Not drawn (off screen, hidden, minimised): nothing is sent.
+    Hidden,
+}
+
+impl Want {
+    pub(crate) fn of(view: &shared::VideoView) -> Self {
+        match (view.width, view.height) {
+            (0, _) | (_, 0) => Self::Hidden,
+            (width, height) => Self::Size { width, height },
+        }
+    }
+}
+
+/// One layer a publisher sends (or its only stream, `rid` None).
+pub(crate) struct Layer {
+    pub(crate) rid: Option<Rid>,
+    /// Its frames' size, read from its last keyframe; None until one came.
+    pub(crate) size: Option<(u16, u16)>,
+    last_heard: Instant,
+    pub(crate) last_keyframe_request: Option<Instant>,
+    /// A request came too soon after the last: it goes when the interval
+    /// is over, unless a keyframe comes first.
+    pub(crate) keyframe_owed: bool,
+}
+
+/// The layers of one published video, by index in the order first heard
+/// (indices stay valid: a layer that stops is kept, only not live).
+#[derive(Default)]
+pub(crate) struct Layers(Vec<Layer>);
+
+impl Layers {
+    /// A frame arrived on `rid` (its size, when a keyframe says it): the
+    /// layer's index.
+    pub(crate) fn heard(&mut self, rid: Option<Rid>, size: Option<(u16, u16)>, now: Instant) -> usize {
+        let index = match self.index_of(rid) {
+            Some(index) => index,
+            None => {
+                let layer =
+                    Layer { rid, size: None, last_heard: now, last_keyframe_request: None, keyframe_owed: false };
+                self.0.push(layer);
+                self.0.len() - 1
+            }
+        };
+        let layer = &mut self.0[index];
+        layer.last_heard = now;
+        layer.size = size.or(layer.size);
+        index
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
+        self.0.iter().position(|l| l.rid == rid)
+    }
+
+    pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut Layer> {
+        self.0.get_mut(index)
+    }
+
+    pub(crate) fn get(&self, index: usize) -> Option<&Layer> {
+        self.0.get(index)
+    }
+
+    /// The layer to send to a subscriber that wants `want`: the smallest
+    /// live one that fills it, else the largest live one; None for nothing.
+    pub(crate) fn pick(&self, want: Want, now: Instant) -> Option<usize> {
+        let live = || self.0.iter().enumerate().filter(|(_, l)| now.saturating_duration_since(l.last_heard) < LIVE_FOR);
+        // A layer whose size is not known yet ranks below every known one.
+        let pixels = |l: &Layer| l.size.map_or(0, |(w, h)| u32::from(w) * u32::from(h));
+        let largest = live().max_by_key(|(i, l)| (pixels(l), usize::MAX - i)).map(|(i, _)| i);
+        match want {
+            Want::Hidden => None,
+            Want::Best => largest,
+            Want::Size { width, height } => {
+                let fills = |l: &Layer| {
+                    l.size.is_some_and(|(w, h)| {
+                        u32::from(w) * 100 >= u32::from(width) * FILLS_PERCENT
+                            && u32::from(h) * 100 >= u32::from(height) * FILLS_PERCENT
+                    })
+                };
+                live().filter(|(_, l)| fills(l)).min_by_key(|(_, l)| pixels(l)).map(|(i, _)| i).or(largest)
+            }
+        }
+    }
+}
+
+/// What to do with one frame for one subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    /// Send it, at this time.
+    pub(crate) send: Option<MediaTime>,
+    /// The layer to switch to waits for a keyframe: ask its publisher.
+    pub(crate) ask: Option<usize>,
+}
+
+/// One subscriber's view of one published video: the layer it is sent and
+/// the offset that keeps its times continuous across switches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Feed {
+    pub(crate) want: Want,
+    /// The layer being sent; None before the first keyframe and while hidden.
+    pub(crate) current: Option<usize>,
+    /// Added to a layer's times (each layer counts from its own random start).
+    offset: i64,
+    /// The last time sent, and when: a switch continues from there.
+    last: Option<(MediaTime, Instant)>,
+}
+
+impl Feed {
+    pub(crate) fn new(want: Want) -> Self {
+        Self { want, current: None, offset: 0, last: None }
+    }
+
+    /// A frame of layer `layer` arrived (already [`Layers::heard`]).
+    pub(crate) fn on_frame(
+        &mut self,
+        layers: &Layers,
+        layer: usize,
+        keyframe: bool,
+        time: MediaTime,
+        now: Instant,
+    ) -> Verdict {
+        let Some(target) = layers.pick(self.want, now) else {
+            self.current = None;
+            return Verdict { send: None, ask: None };
+        };
+        if layer == target && keyframe && self.current != Some(target) {
+            self.switch_to(target, time, now);
+        }
+        let ask = (self.current != Some(target)).then_some(target);
+        if self.current != Some(layer) {
+            return Verdict { send: None, ask };
+        }
+        let out = time.numer() as i64 + self.offset;
+        let out = MediaTime::new(out.max(0) as u64, time.frequency());
+        self.last = Some((out, now));
+        Verdict { send: Some(out), ask }
+    }
+
+    /// Continues from the last time sent, as far on as the clock has gone.
+    fn switch_to(&mut self, layer: usize, time: MediaTime, now: Instant) {
+        if let Some((last, at)) = self.last {
+            let elapsed = now.saturating_duration_since(at);
+            let ticks = (elapsed.as_micros() as u64 * u64::from(time.denom()) / 1_000_000).max(1);
+            self.offset = (last.numer() + ticks) as i64 - time.numer() as i64;
+        }
+        self.current = Some(layer);
+    }
+
+    /// The layer a keyframe request from this subscriber is for.
+    pub(crate) fn layer_to_refresh(&self, layers: &Layers, now: Instant) -> Option<usize> {
+        self.current.or_else(|| layers.pick(self.want, now))
+    }
+}
+
+/// The size a VP8 keyframe says its frames are (RFC 6386 9.1: after the
+/// 3-byte tag and the start code, 14 bits of width, then of height).
+pub(crate) fn vp8_size(frame: &[u8]) -> Option<(u16, u16)> {
+    let keyframe = frame.first()? & 1 == 0;
+    let header = frame.get(3..10)?;
+    if !keyframe || header[..3] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u16::from_le_bytes([header[3], header[4]]) & 0x3fff;
+    let height = u16::from_le_bytes([header[5], header[6]]) & 0x3fff;
+    Some((width, height))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUARTER: (u16, u16) = (320, 180);
+    const HALF: (u16, u16) = (640, 360);
+    const FULL: (u16, u16) = (1280, 720);
+
+    fn rid(name: &str) -> Option<Rid> {
+        Some(Rid::from(name))
+    }
+
+    fn three(now: Instant) -> Layers {
+        let mut layers = Layers::default();
+        layers.heard(rid("q"), Some(QUARTER), now);
+        layers.heard(rid("h"), Some(HALF), now);
+        layers.heard(rid("f"), Some(FULL), now);
+        layers
+    }
+
+    fn at(ticks: u64) -> MediaTime {
+        MediaTime::from_90khz(ticks)
+    }
+
+    #[test]
+    fn the_smallest_layer_that_fills_the_tile_is_picked() {
+        let now = Instant::now();
+        let layers = three(now);
+        let size = |width, height| Want::Size { width, height };
+        assert_eq!(layers.pick(size(160, 90), now), Some(0));
+        assert_eq!(layers.pick(size(320, 180), now), Some(0));
+        assert_eq!(layers.pick(size(360, 200), now), Some(0), "a little upscaling is fine");
+        assert_eq!(layers.pick(size(400, 225), now), Some(1));
+        assert_eq!(layers.pick(size(1000, 560), now), Some(2));
+        assert_eq!(layers.pick(size(3840, 2160), now), Some(2), "nothing fills a 4K tile: the largest");
+        assert_eq!(layers.pick(Want::Best, now), Some(2));
+        assert_eq!(layers.pick(Want::Hidden, now), None);
+    }
+
+    #[test]
+    fn a_layer_that_stopped_is_not_picked_and_one_of_unknown_size_ranks_last() {
+        let start = Instant::now();
+        let mut layers = three(start);
+        let later = start + LIVE_FOR;
+        layers.heard(rid("q"), None, later);
+        layers.heard(rid("h"), None, later);
+        assert_eq!(layers.pick(Want::Best, later), Some(1), "full stopped: half is the best there is");
+        layers.heard(rid("x"), None, later);
+        assert_eq!(layers.pick(Want::Best, later), Some(1));
+        let mut single = Layers::default();
+        single.heard(None, None, start);
+        assert_eq!(single.pick(Want::Size { width: 100, height: 100 }, start), Some(0), "no simulcast: its one stream");
+    }
+
+    #[test]
+    fn a_switch_waits_for_a_keyframe_of_the_new_layer_and_times_run_on() {
+        let start = Instant::now();
+        let layers = three(start);
+        let mut feed = Feed::new(Want::Size { width: 320, height: 180 });
+        // Nothing until the quarter layer's keyframe, which is asked for.
+        let v = feed.on_frame(&layers, 0, false, at(1000), start);
+        assert_eq!(v, Verdict { send: None, ask: Some(0) });
+        assert_eq!(feed.on_frame(&layers, 2, true, at(50_000), start).send, None, "not the layer wanted");
+        assert_eq!(feed.on_frame(&layers, 0, true, at(4000), start).send, Some(at(4000)));
+        assert_eq!(feed.on_frame(&layers, 0, false, at(7000), start).send, Some(at(7000)));
+        // The tile grows: quarter goes on until full's keyframe.
+        feed.want = Want::Best;
+        let now = start + Duration::from_millis(33);
+        assert_eq!(feed.on_frame(&layers, 0, false, at(10_000), now), Verdict { send: Some(at(10_000)), ask: Some(2) });
+        assert_eq!(feed.on_frame(&layers, 2, false, at(56_000), now).send, None);
+        // Full's keyframe, 33 ms on: its times now follow quarter's.
+        let now = now + Duration::from_millis(33);
+        assert_eq!(feed.on_frame(&layers, 2, true, at(59_000), now), Verdict { send: Some(at(12_970)), ask: None });
+        assert_eq!(feed.on_frame(&layers, 0, false, at(13_000), now).send, None, "quarter is no longer sent");
+        assert_eq!(feed.on_frame(&layers, 2, false, at(62_000), now).send, Some(at(15_970)));
+    }
+
+    #[test]
+    fn hidden_sends_nothing_and_showing_again_starts_from_a_keyframe() {
+        let now = Instant::now();
+        let layers = three(now);
+        let mut feed = Feed::new(Want::Best);
+        assert!(feed.on_frame(&layers, 2, true, at(0), now).send.is_some());
+        feed.want = Want::Hidden;
+        assert_eq!(feed.on_frame(&layers, 2, true, at(3000), now), Verdict { send: None, ask: None });
+        feed.want = Want::Best;
+        assert_eq!(feed.on_frame(&layers, 2, false, at(6000), now), Verdict { send: None, ask: Some(2) });
+        assert!(feed.on_frame(&layers, 2, true, at(9000), now).send.is_some());
+    }
+
+    #[test]
+    fn a_vp8_keyframe_says_its_size() {
+        assert_eq!(vp8_size(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]), Some((320, 240)));
+        // The top two bits of each are the scaling, not the size.
+        assert_eq!(vp8_size(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0xc5, 0xd0, 0x42]), Some((1280, 720)));
+        assert_eq!(vp8_size(&[0x11, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]), None, "a delta frame");
+        assert_eq!(vp8_size(&[0x10, 0x02, 0x00, 0x9d]), None);
+        assert_eq!(vp8_size(&[]), None);
+    }
+}
