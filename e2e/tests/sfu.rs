@@ -34,23 +34,49 @@ async fn one_open_connection(people: &[&Browser]) -> Result<()> {
     Ok(())
 }
 
-/// The video streams `person` sends, as `outbound-rtp` stats of its open
-/// connections: how many there are, and how many sent bytes in one second.
+/// The videos `person` sends, from the `outbound-rtp` stats of its open
+/// connections (a camera's simulcast layers are one video, on one m-line):
+/// how many there are, and how many sent bytes in one second.
 async fn video_sent(person: &Browser) -> Result<(u64, u64)> {
     let script = format!(
         "const done = arguments[arguments.length - 1];
          const bytes = async () => {{
-           const out = [];
+           const out = {{}};
            for (const pc of {OPEN_PCS}) for (const s of (await pc.getStats()).values())
-             if (s.type === 'outbound-rtp' && s.kind === 'video') out.push([s.id, s.bytesSent]);
+             if (s.type === 'outbound-rtp' && s.kind === 'video') out[s.mid] = (out[s.mid] ?? 0) + s.bytesSent;
            return out;
          }};
-         bytes().then(before => setTimeout(() => bytes().then(after => done([after.length,
-           after.filter(([id, n]) => n > (before.find(b => b[0] === id)?.[1] ?? 0)).length])), 1000));"
+         bytes().then(before => setTimeout(() => bytes().then(after => done([Object.keys(after).length,
+           Object.entries(after).filter(([mid, n]) => n > (before[mid] ?? 0)).length])), 1000));"
     );
     let counts = person.client.execute_async(&script, vec![]).await?;
     let count = |i: usize| counts.get(i).and_then(Value::as_u64).unwrap_or_default();
     Ok((count(0), count(1)))
+}
+
+/// What `person` receives of `name`'s video, from the `inbound-rtp` stats
+/// of the track their tile plays: `{width, bytes, frames}`, or null.
+async fn video_received(person: &Browser, name: &str) -> Result<Value> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const track = {}?.querySelector('video')?.srcObject?.getVideoTracks()[0];
+         (async () => {{
+           for (const pc of {OPEN_PCS}) for (const s of (await pc.getStats()).values())
+             if (s.type === 'inbound-rtp' && s.kind === 'video' && s.trackIdentifier === track?.id)
+               return {{ width: s.frameWidth ?? 0, bytes: s.bytesReceived, frames: s.framesDecoded ?? 0 }};
+           return null;
+         }})().then(done);",
+        tile_named(name)
+    );
+    Ok(person.client.execute_async(&script, vec![]).await?)
+}
+
+/// How many bytes of `name`'s video `person` received in one second.
+async fn video_bytes_in_a_second(person: &Browser, name: &str) -> Result<u64> {
+    let bytes = |v: &Value| v["bytes"].as_u64().unwrap_or_default();
+    let before = video_received(person, name).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(bytes(&video_received(person, name).await?).saturating_sub(bytes(&before)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,6 +196,68 @@ async fn four_people_on_the_media_server() -> Result<()> {
     }
     everyone_sees(&[&ana, &bo, &cy], 2).await?;
     di.wait_for("Di's connection to the server closed", "return window.toServer.signalingState === 'closed'").await?;
+    for person in [ana, bo, cy, di] {
+        person.close().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tile_gets_the_layer_it_is_drawn_at_and_a_tile_off_screen_gets_none() -> Result<()> {
+    let harness = Harness::start_sfu(6, 2).await?;
+    let ana = browser(&harness).await?;
+    let bo = browser(&harness).await?;
+    let cy = browser(&harness).await?;
+    let di = browser(&harness).await?;
+    four_meet("layers", [&ana, &bo, &cy, &di]).await?;
+    // Each camera goes out as simulcast layers (as many as the browser
+    // sends for its size), on one m-line.
+    let layers = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           const rids = new Set();
+           for (const pc of {OPEN_PCS}) for (const s of (await pc.getStats()).values())
+             if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid && s.bytesSent > 0) rids.add(s.rid);
+           return rids.size;
+         }})().then(done);"
+    );
+    let sent = bo.client.execute_async(&layers, vec![]).await?;
+    eprintln!("Bo sends {sent} layers");
+    assert!(sent.as_u64().unwrap_or_default() >= 2, "Bo's camera in layers: {sent}");
+
+    // Ana puts Bo in the spotlight: his video comes to her at a larger
+    // size than the small tiles' below it, and every tile's frames go on.
+    ana.eval(&format!("{}.querySelector('.name').click(); return true", tile_named("Bo"))).await?;
+    let width = |v: &Value| v["width"].as_u64().unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (mut large, mut small) = (0, u64::MAX);
+    while std::time::Instant::now() < deadline {
+        large = width(&video_received(&ana, "Bo").await?);
+        small = width(&video_received(&ana, "Cy").await?).max(width(&video_received(&ana, "Di").await?));
+        if large > small && small > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    eprintln!("at Ana: Bo (spotlight) {large} px wide, the small tiles {small}");
+    assert!(large > small && small > 0, "the spotlight's video is larger: {large} against {small}");
+    everyone_sees(&[&ana], 3).await?;
+
+    // Cy's tile leaves the screen (as when scrolled away): nothing more of
+    // Cy's video comes to Ana; back on screen, it plays again.
+    let cy_style = |css: &str| format!("{}.style.cssText = '{css}'; return true", tile_named("Cy"));
+    ana.eval(&cy_style("position: fixed; left: -5000px")).await?;
+    let mut bytes = u64::MAX;
+    for _ in 0..10 {
+        bytes = video_bytes_in_a_second(&ana, "Cy").await?;
+        if bytes == 0 {
+            break;
+        }
+    }
+    assert_eq!(bytes, 0, "Cy's video off screen still came at {bytes} bytes a second");
+    assert!(video_bytes_in_a_second(&ana, "Bo").await? > 0, "Bo's video still comes");
+    ana.eval(&cy_style("")).await?;
+    everyone_sees(&[&ana], 3).await?;
     for person in [ana, bo, cy, di] {
         person.close().await?;
     }

@@ -31,6 +31,26 @@ pub fn video_budget(others: usize) -> VideoBudget {
     VideoBudget { max_bitrate_bps, scale_resolution_down_by }
 }
 
+/// One simulcast layer of the camera a member sends the media server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layer {
+    /// Its RTP stream id (`rid`).
+    pub rid: &'static str,
+    pub scale_resolution_down_by: f64,
+    pub max_bitrate_bps: u32,
+}
+
+/// The camera's layers in a room on the media server, smallest first:
+/// quarter, half and full size, so each viewer is sent the one its tile
+/// needs (the server reads each one's size from its keyframes). Full is
+/// one stream's ceiling, as in a mesh of two; the three stay inside the
+/// upload a member is expected to have.
+pub const LAYERS: [Layer; 3] = [
+    Layer { rid: "q", scale_resolution_down_by: 4.0, max_bitrate_bps: 150_000 },
+    Layer { rid: "h", scale_resolution_down_by: 2.0, max_bitrate_bps: 500_000 },
+    Layer { rid: "f", scale_resolution_down_by: 1.0, max_bitrate_bps: CEILING_BPS },
+];
+
 /// The rate, in kbit/s, at which a video sender starts, where Chromium's
 /// own is 300: the highest budget, so the first frames of a call come at
 /// 720p instead of being dropped and shrunk while the rate estimate climbs
@@ -163,6 +183,16 @@ mod tests {
         }
         assert_eq!(video_budget(1).max_bitrate_bps, CEILING_BPS);
         assert_eq!(video_budget(50).max_bitrate_bps, FLOOR_BPS);
+    }
+
+    #[test]
+    fn the_layers_grow_and_fit_the_upload() {
+        for pair in LAYERS.windows(2) {
+            assert!(pair[1].max_bitrate_bps > pair[0].max_bitrate_bps);
+            assert!(pair[1].scale_resolution_down_by < pair[0].scale_resolution_down_by);
+        }
+        assert_eq!(LAYERS[2].scale_resolution_down_by, 1.0);
+        assert!(LAYERS.iter().map(|l| l.max_bitrate_bps).sum::<u32>() <= TOTAL_UPLOAD_BPS);
     }
 
     #[test]

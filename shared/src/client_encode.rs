@@ -47,16 +47,21 @@ fn client_msg(msg: &ClientMsg) -> String {
 }
 
 fn video_views(views: &[VideoView]) -> String {
-    let each = views.iter().map(|view| {
+    let mut out = String::from("[");
+    for view in views {
+        if out.len() > 1 {
+            out.push(',');
+        }
         let source: &str = view.source.into();
-        ObjectWriter::new()
+        let object = ObjectWriter::new()
             .uint("peer", view.peer.0)
             .str("source", source)
             .uint("width", view.width.into())
-            .uint("height", view.height.into())
-            .finish()
-    });
-    format!("[{}]", each.collect::<Vec<_>>().join(","))
+            .uint("height", view.height.into());
+        out.push_str(&object.finish());
+    }
+    out.push(']');
+    out
 }
 
 fn ice_candidate(candidate: &IceCandidate) -> String {

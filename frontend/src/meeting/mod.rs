@@ -16,6 +16,7 @@ mod sfu;
 mod socket;
 mod speaking;
 pub mod view;
+mod views;
 
 pub use problem::Problem;
 pub use view::{ChatLine, MeetingView, Phase, RemoteTile};
@@ -77,6 +78,10 @@ struct Inner {
     sfu_shown: RefCell<BTreeMap<PeerId, Vec<String>>>,
     /// Watches for members' media to flow through the SFU while the room moves there.
     sfu_watch: RefCell<Option<Interval>>,
+    /// How the page draws each video, as last told to the SFU (`views.rs`).
+    sfu_views: RefCell<Vec<shared::VideoView>>,
+    /// Reads that from the layout.
+    sfu_view_poll: RefCell<Option<Interval>>,
     local: Rc<LocalMedia>,
     view: MeetingView,
     /// Polls who is speaking; dropped (stopped) with the meeting.
@@ -134,6 +139,8 @@ impl Meeting {
             sfu: RefCell::new(None),
             sfu_shown: RefCell::new(BTreeMap::new()),
             sfu_watch: RefCell::new(None),
+            sfu_views: RefCell::new(vec![]),
+            sfu_view_poll: RefCell::new(None),
             local,
             view,
             speaking_poll: RefCell::new(None),
@@ -162,6 +169,7 @@ impl Meeting {
         self.0.peers.borrow_mut().clear();
         self.0.sfu.borrow_mut().take();
         self.0.sfu_watch.borrow_mut().take();
+        self.0.sfu_view_poll.borrow_mut().take();
         self.0.spare.borrow_mut().take();
         self.0.spare_soon.borrow_mut().take();
         self.0.view.clear_tiles();

@@ -38,6 +38,8 @@ impl Inner {
             SfuAction::Close => {
                 self.sfu.borrow_mut().take();
                 self.sfu_watch.borrow_mut().take();
+                self.sfu_view_poll.borrow_mut().take();
+                self.forget_views();
                 self.sfu_shown.borrow_mut().clear();
             }
             SfuAction::Later { timer, after_ms } => {
@@ -83,6 +85,8 @@ impl Inner {
                 *self.sfu.borrow_mut() = Some(Rc::new(pc));
                 self.sfu_shown.borrow_mut().clear();
                 *self.sfu_watch.borrow_mut() = Some(self.every(FLOW_CHECK_MS, Inner::check_flow));
+                self.forget_views();
+                *self.sfu_view_poll.borrow_mut() = Some(self.every(super::views::VIEW_CHECK_MS, Inner::send_views));
             }
             Err(err) => self.view.notice.set(Some(super::Problem::NoConnection(err.to_string()))),
         }
@@ -116,6 +120,8 @@ impl Inner {
         let send = |sdp| {
             self.send(&ClientMsg::SfuOffer { sdp });
             self.input(Input::Sfu(SfuEvent::OfferSent));
+            // An offer may open a new session on the server, which knows no views yet.
+            self.forget_views();
         };
         if let Err(err) = pc.offer(ice_restart, send).await {
             leptos::logging::warn!("{err}");

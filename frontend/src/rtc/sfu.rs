@@ -47,6 +47,22 @@ pub struct Outgoing {
     pub stream: MediaStream,
 }
 
+/// The camera's `sendEncodings`: `shared::budget::LAYERS`. A browser
+/// that cannot send them all sends fewer; the server picks among those it gets.
+fn simulcast_layers() -> js_sys::Array {
+    shared::budget::LAYERS
+        .iter()
+        .map(|layer| {
+            let encoding = js_sys::Object::new();
+            let set = |key: &str, value: JsValue| js_sys::Reflect::set(&encoding, &key.into(), &value);
+            let _ = set("rid", layer.rid.into());
+            let _ = set("scaleResolutionDownBy", layer.scale_resolution_down_by.into());
+            let _ = set("maxBitrate", f64::from(layer.max_bitrate_bps).into());
+            encoding
+        })
+        .collect()
+}
+
 fn index(source: TrackSource) -> usize {
     match source {
         TrackSource::Microphone => 0,
@@ -63,11 +79,14 @@ impl SfuPeer {
     ) -> Result<Self, RtcError> {
         let pc = new_connection(ice)?;
         let streams = js_sys::Array::of1(&outgoing.stream);
-        let add = |kind: &str, track: Option<&MediaStreamTrack>| {
+        let add = |kind: &str, track: Option<&MediaStreamTrack>, layered: bool| {
             let init = RtcRtpTransceiverInit::new();
             init.set_direction(RtcRtpTransceiverDirection::Sendonly);
-            // Through Reflect: web-sys' typing of `streams` has changed between versions.
+            // Through Reflect: web-sys' typings of `streams` and `sendEncodings` lag the spec.
             let _ = js_sys::Reflect::set(&init, &"streams".into(), &streams);
+            if layered {
+                let _ = js_sys::Reflect::set(&init, &"sendEncodings".into(), &simulcast_layers());
+            }
             match track {
                 Some(track) => pc.add_transceiver_with_media_stream_track_and_init(track, &init),
                 None => pc.add_transceiver_with_str_and_init(kind, &init),
@@ -75,9 +94,9 @@ impl SfuPeer {
             .sender()
         };
         let senders = [
-            add("audio", outgoing.microphone.as_ref()),
-            add("video", outgoing.camera.as_ref()),
-            add("video", outgoing.screen.as_ref()),
+            add("audio", outgoing.microphone.as_ref(), false),
+            add("video", outgoing.camera.as_ref(), true),
+            add("video", outgoing.screen.as_ref(), false),
         ];
         let on_event = std::rc::Rc::new(on_event);
         let emit = on_event.clone();
@@ -134,11 +153,10 @@ impl SfuPeer {
         Ok(())
     }
 
-    /// Caps the video we send, camera or screen (the server forwards that
-    /// one stream to everyone).
+    /// Caps the screen we send (the server forwards that one stream to
+    /// everyone); the camera's layers have theirs from the start.
     pub async fn set_video_budget(&self, budget: VideoBudget) -> Result<(), RtcError> {
-        let camera = cap_video(&self.senders[index(TrackSource::Camera)], budget).await;
-        cap_video(&self.senders[index(TrackSource::Screen)], budget).await.and(camera)
+        cap_video(&self.senders[index(TrackSource::Screen)], budget).await
     }
 
     fn transceiver(&self, mid: &str) -> Option<RtcRtpTransceiver> {
