@@ -35,6 +35,16 @@ impl Want {
             (width, height) => Self::Size { width, height },
         }
     }
+
+    /// As if drawn twice as large each way.
+    fn doubled(self) -> Self {
+        match self {
+            Self::Size { width, height } => {
+                Self::Size { width: width.saturating_mul(2), height: height.saturating_mul(2) }
+            }
+            other => other,
+        }
+    }
 }
 
 /// One layer a publisher sends (or its only stream, `rid` None).
@@ -52,7 +62,12 @@ pub(crate) struct Layer {
 /// The layers of one published video, by index in the order first heard
 /// (indices stay valid: a layer that stops is kept, only not live).
 #[derive(Default)]
-pub(crate) struct Layers(Vec<Layer>);
+pub(crate) struct Layers {
+    layers: Vec<Layer>,
+    /// Its publisher is speaking: every tile of it is sent a layer as if
+    /// drawn twice as large, so the speaker is the sharpest in a grid.
+    speaking: bool,
+}
 
 impl Layers {
     /// A frame arrived on `rid` (its size, when a keyframe says it): the
@@ -63,40 +78,46 @@ impl Layers {
             None => {
                 let layer =
                     Layer { rid, size: None, last_heard: now, last_keyframe_request: None, keyframe_owed: false };
-                self.0.push(layer);
-                self.0.len() - 1
+                self.layers.push(layer);
+                self.layers.len() - 1
             }
         };
-        let layer = &mut self.0[index];
+        let layer = &mut self.layers[index];
         layer.last_heard = now;
         layer.size = size.or(layer.size);
         index
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.layers.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.layers.is_empty()
+    }
+
+    pub(crate) fn set_speaking(&mut self, speaking: bool) {
+        self.speaking = speaking;
     }
 
     pub(crate) fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
-        self.0.iter().position(|l| l.rid == rid)
+        self.layers.iter().position(|l| l.rid == rid)
     }
 
     pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut Layer> {
-        self.0.get_mut(index)
+        self.layers.get_mut(index)
     }
 
     pub(crate) fn get(&self, index: usize) -> Option<&Layer> {
-        self.0.get(index)
+        self.layers.get(index)
     }
 
     /// The layer to send to a subscriber that wants `want`: the smallest
     /// live one that fills it, else the largest live one; None for nothing.
     pub(crate) fn pick(&self, want: Want, now: Instant) -> Option<usize> {
-        let live = || self.0.iter().enumerate().filter(|(_, l)| now.saturating_duration_since(l.last_heard) < LIVE_FOR);
+        let want = if self.speaking { want.doubled() } else { want };
+        let live =
+            || self.layers.iter().enumerate().filter(|(_, l)| now.saturating_duration_since(l.last_heard) < LIVE_FOR);
         // A layer whose size is not known yet ranks below every known one.
         let pixels = |l: &Layer| l.size.map_or(0, |(w, h)| u32::from(w) * u32::from(h));
         let largest = live().max_by_key(|(i, l)| (pixels(l), usize::MAX - i)).map(|(i, _)| i);
@@ -235,6 +256,10 @@ mod tests {
         assert_eq!(layers.pick(size(3840, 2160), now), Some(2), "nothing fills a 4K tile: the largest");
         assert_eq!(layers.pick(Want::Best, now), Some(2));
         assert_eq!(layers.pick(Want::Hidden, now), None);
+        let mut speaking = three(now);
+        speaking.set_speaking(true);
+        assert_eq!(speaking.pick(size(320, 180), now), Some(1), "the speaker: a layer up");
+        assert_eq!(speaking.pick(Want::Hidden, now), None, "but nothing for a tile not drawn");
     }
 
     #[test]

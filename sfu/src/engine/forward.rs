@@ -162,10 +162,21 @@ impl Engine {
             return;
         }
         self.next_speaking = now + SPEAKING_TICK;
+        let mut changed = vec![];
         for (room, speaking) in &mut self.speaking {
             if let Some(peers) = speaking.changed(now) {
-                (self.emit)(Event::Speaking { room: room.clone(), peers });
+                changed.push((room.clone(), peers));
             }
+        }
+        for (room, peers) in changed {
+            // Whose videos go a layer up in the others' grids.
+            for member in self.rooms.get(&room).into_iter().flatten() {
+                if let Some(session) = self.sessions.get_mut(member) {
+                    let speaking = peers.contains(member);
+                    session.tracks_in.iter_mut().for_each(|track| track.layers.set_speaking(speaking));
+                }
+            }
+            (self.emit)(Event::Speaking { room, peers });
         }
     }
 }
