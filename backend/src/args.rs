@@ -125,7 +125,7 @@ pub struct Args {
     pub public_ip: Option<Ipv4Addr>,
 
     /// The most one member may send through the SFU, in kbit/s: video over
-    /// it is not forwarded. The camera's three layers take up to 2,150
+    /// it is not forwarded. The camera's three layers take up to 2,100
     /// (`shared::budget::LAYERS`); the rest is room for keyframes.
     #[arg(long, env = "MOIM_MAX_MEMBER_KBPS", value_name = "KBPS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..))]
     pub max_member_kbps: u32,

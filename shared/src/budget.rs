@@ -46,7 +46,7 @@ pub struct Layer {
 /// one stream's ceiling, as in a mesh of two; the three stay inside the
 /// upload a member is expected to have.
 pub const LAYERS: [Layer; 3] = [
-    Layer { rid: "q", scale_resolution_down_by: 4.0, max_bitrate_bps: 150_000 },
+    Layer { rid: "q", scale_resolution_down_by: 4.0, max_bitrate_bps: 100_000 },
     Layer { rid: "h", scale_resolution_down_by: 2.0, max_bitrate_bps: 500_000 },
     Layer { rid: "f", scale_resolution_down_by: 1.0, max_bitrate_bps: CEILING_BPS },
 ];

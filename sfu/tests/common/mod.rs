@@ -74,6 +74,8 @@ pub struct Member {
     pub lost: usize,
     /// Bytes of filler in each camera frame.
     pub frame_bytes: usize,
+    /// Bytes of filler in each of the [`LAYERS`]' frames (`send_layers`).
+    pub layer_bytes: [usize; 3],
     restarting: bool,
 }
 
@@ -122,6 +124,7 @@ impl Member {
             lossy_ssrc: None,
             lost: 0,
             frame_bytes: 300,
+            layer_bytes: [300; 3],
             restarting: false,
         };
         (member, offer.to_sdp_string())
@@ -244,7 +247,8 @@ impl Member {
     /// a browser's are.
     pub fn send_layers(&mut self, seq: u32, keyframes: &[usize]) {
         for (index, (rid, size)) in LAYERS.into_iter().enumerate() {
-            let frame = self.frame(seq, keyframes.contains(&index), size, index as u8);
+            let mut frame = self.frame(seq, keyframes.contains(&index), size, index as u8);
+            frame.resize(frame.len() - self.frame_bytes + self.layer_bytes[index], 0xab);
             let time = MediaTime::from_90khz(u64::from(seq) * 3000 + index as u64 * 7_000_000);
             self.write(self.camera, Some(Rid::from(rid)), Codec::Vp8, time, frame, None);
             // str0m packetizes on time and holds only so many frames unsent.
