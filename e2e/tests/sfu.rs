@@ -27,6 +27,11 @@ async fn browser(harness: &Harness) -> Result<Browser> {
     Ok(person)
 }
 
+/// Four pages, each watched as [`browser`] watches one.
+async fn four_browsers(harness: &Harness) -> Result<[Browser; 4]> {
+    Ok([browser(harness).await?, browser(harness).await?, browser(harness).await?, browser(harness).await?])
+}
+
 async fn one_open_connection(people: &[&Browser]) -> Result<()> {
     for person in people {
         person.wait_for("exactly one open peer connection", &format!("return {OPEN_PCS}.length === 1")).await?;
@@ -83,10 +88,7 @@ async fn video_bytes_in_a_second(person: &Browser, name: &str) -> Result<u64> {
 async fn four_people_on_the_media_server() -> Result<()> {
     let started = std::time::Instant::now();
     let harness = Harness::start_sfu(6, 2).await?;
-    let ana = browser(&harness).await?;
-    let bo = browser(&harness).await?;
-    let cy = browser(&harness).await?;
-    let di = browser(&harness).await?;
+    let [ana, bo, cy, di] = four_browsers(&harness).await?;
     four_meet("hall", [&ana, &bo, &cy, &di]).await?;
     let everyone = [&ana, &bo, &cy, &di];
     eprintln!("{:?} four connected through the SFU", started.elapsed());
@@ -205,10 +207,7 @@ async fn four_people_on_the_media_server() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tile_gets_the_layer_it_is_drawn_at_and_a_tile_off_screen_gets_none() -> Result<()> {
     let harness = Harness::start_sfu(6, 2).await?;
-    let ana = browser(&harness).await?;
-    let bo = browser(&harness).await?;
-    let cy = browser(&harness).await?;
-    let di = browser(&harness).await?;
+    let [ana, bo, cy, di] = four_browsers(&harness).await?;
     four_meet("layers", [&ana, &bo, &cy, &di]).await?;
     // Each camera goes out as simulcast layers (as many as the browser
     // sends for its size), on one m-line.
@@ -328,10 +327,7 @@ const MAX_STALL_MS: f64 = 1000.0;
 async fn a_mesh_of_three_moves_to_the_media_server_as_a_fourth_joins() -> Result<()> {
     let started = std::time::Instant::now();
     let harness = Harness::start_sfu(6, 4).await?;
-    let ana = browser(&harness).await?;
-    let bo = browser(&harness).await?;
-    let cy = browser(&harness).await?;
-    let di = browser(&harness).await?;
+    let [ana, bo, cy, di] = four_browsers(&harness).await?;
     for (person, name) in [(&ana, "Ana"), (&bo, "Bo"), (&cy, "Cy")] {
         person.join("move", name).await?;
         person.wait_for("in the room", "return !!document.querySelector('main.room')").await?;
