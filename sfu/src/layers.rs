@@ -112,6 +112,10 @@ impl Layers {
         self.layers.get(index)
     }
 
+    fn is_live(&self, index: usize, now: Instant) -> bool {
+        self.layers.get(index).is_some_and(|l| now.saturating_duration_since(l.last_heard) < LIVE_FOR)
+    }
+
     /// The layer to send to a subscriber that wants `want`: the smallest
     /// live one that fills it, else the largest live one; None for nothing.
     pub(crate) fn pick(&self, want: Want, now: Instant) -> Option<usize> {
@@ -177,8 +181,11 @@ impl Feed {
             self.current = None;
             return Verdict { send: None, ask: None };
         };
-        if layer == target && keyframe && self.current != Some(target) {
-            self.switch_to(target, time, now);
+        // Nothing to show (just started, or its layer stopped): the first
+        // keyframe of any live layer starts it, and the target's follows.
+        let stalled = self.current.is_none_or(|current| !layers.is_live(current, now));
+        if keyframe && self.current != Some(layer) && (layer == target || stalled) {
+            self.switch_to(layer, time, now);
         }
         let ask = (self.current != Some(target)).then_some(target);
         if self.current != Some(layer) {
@@ -282,10 +289,10 @@ mod tests {
         let start = Instant::now();
         let layers = three(start);
         let mut feed = Feed::new(Want::Size { width: 320, height: 180 });
-        // Nothing until the quarter layer's keyframe, which is asked for.
+        // Nothing until a keyframe; the quarter layer's is asked for.
         let v = feed.on_frame(&layers, 0, false, at(1000), start);
         assert_eq!(v, Verdict { send: None, ask: Some(0) });
-        assert_eq!(feed.on_frame(&layers, 2, true, at(50_000), start).send, None, "not the layer wanted");
+        assert_eq!(feed.on_frame(&layers, 2, false, at(50_000), start).send, None, "not the layer wanted");
         assert_eq!(feed.on_frame(&layers, 0, true, at(4000), start).send, Some(at(4000)));
         assert_eq!(feed.on_frame(&layers, 0, false, at(7000), start).send, Some(at(7000)));
         // The tile grows: quarter goes on until full's keyframe.
@@ -321,5 +328,22 @@ mod tests {
         assert_eq!(vp8_size(&[0x11, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]), None, "a delta frame");
         assert_eq!(vp8_size(&[0x10, 0x02, 0x00, 0x9d]), None);
         assert_eq!(vp8_size(&[]), None);
+    }
+
+    #[test]
+    fn a_video_with_nothing_to_show_starts_on_the_first_keyframe_of_any_layer() {
+        let now = Instant::now();
+        let layers = three(now);
+        let mut feed = Feed::new(Want::Size { width: 320, height: 180 });
+        // Full's keyframe comes first: shown at once, quarter's asked for.
+        assert_eq!(feed.on_frame(&layers, 2, true, at(50_000), now), Verdict { send: Some(at(50_000)), ask: Some(0) });
+        assert_eq!(feed.on_frame(&layers, 0, false, at(1000), now).send, None);
+        let later = now + Duration::from_millis(33);
+        assert_eq!(
+            feed.on_frame(&layers, 0, true, at(4000), later).send,
+            Some(at(52_970)),
+            "then quarter's, running on"
+        );
+        assert_eq!(feed.on_frame(&layers, 2, true, at(53_000), later).send, None, "full is not taken back");
     }
 }

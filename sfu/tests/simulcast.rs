@@ -120,10 +120,15 @@ fn the_speakers_video_comes_a_layer_up_in_a_grid() {
     let mut meeting = meeting(&[2]);
     view(&meeting, 2, (320, 180));
     camera(&mut meeting, 0..100);
-    // Member 1 speaks, then is quiet: each phase outlasts the speaking
-    // hold and a keyframe request's interval.
+    // Member 1 speaks, then is quiet: each phase outlasts a keyframe
+    // request's interval, and the quiet one the 3 s a speaker stays up.
     camera_and_voice(&mut meeting, 100..300, Some(-20));
-    camera(&mut meeting, 300..500);
+    let quiet = std::time::Instant::now();
+    let mut seq = 300;
+    while quiet.elapsed() < Duration::from_secs(5) {
+        camera(&mut meeting, seq..seq + 10);
+        seq += 10;
+    }
     meeting.run_until(Duration::from_millis(200), |_| false);
     assert_eq!(layers_seen(&mut meeting, 2), [0, 1, 0], "quarter, half while speaking, quarter");
 }
