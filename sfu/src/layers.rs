@@ -10,8 +10,12 @@ use std::time::{Duration, Instant};
 use str0m::media::{MediaTime, Rid};
 
 /// A layer not heard from for this long is gone: its sender stopped it
-/// (Chromium drops its top layers when its own uplink is short).
-const LIVE_FOR: Duration = Duration::from_millis(1500);
+/// (Chromium drops its top layers while its own uplink is short, and
+/// brings them back). A viewer on it sees a still picture until then, so
+/// it is short: three frames of a camera at 5 a second. (A video with one
+/// layer is never gone while it sends: each frame is heard before it is
+/// forwarded.)
+const LIVE_FOR: Duration = Duration::from_millis(600);
 /// A layer fills a tile when it has this share of the tile's width and
 /// height, in percent: a little upscaling is invisible, a layer twice the
 /// size is bandwidth for nothing.
@@ -35,16 +39,6 @@ impl Want {
             (width, height) => Self::Size { width, height },
         }
     }
-
-    /// As if drawn twice as large each way.
-    fn doubled(self) -> Self {
-        match self {
-            Self::Size { width, height } => {
-                Self::Size { width: width.saturating_mul(2), height: height.saturating_mul(2) }
-            }
-            other => other,
-        }
-    }
 }
 
 /// One layer a publisher sends (or its only stream, `rid` None).
@@ -64,9 +58,6 @@ pub(crate) struct Layer {
 #[derive(Default)]
 pub(crate) struct Layers {
     layers: Vec<Layer>,
-    /// Its publisher is speaking: every tile of it is sent a layer as if
-    /// drawn twice as large, so the speaker is the sharpest in a grid.
-    speaking: bool,
 }
 
 impl Layers {
@@ -96,10 +87,6 @@ impl Layers {
         self.layers.is_empty()
     }
 
-    pub(crate) fn set_speaking(&mut self, speaking: bool) {
-        self.speaking = speaking;
-    }
-
     pub(crate) fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
         self.layers.iter().position(|l| l.rid == rid)
     }
@@ -119,7 +106,6 @@ impl Layers {
     /// The layer to send to a subscriber that wants `want`: the smallest
     /// live one that fills it, else the largest live one; None for nothing.
     pub(crate) fn pick(&self, want: Want, now: Instant) -> Option<usize> {
-        let want = if self.speaking { want.doubled() } else { want };
         let live =
             || self.layers.iter().enumerate().filter(|(_, l)| now.saturating_duration_since(l.last_heard) < LIVE_FOR);
         // A layer whose size is not known yet ranks below every known one.
@@ -263,10 +249,6 @@ mod tests {
         assert_eq!(layers.pick(size(3840, 2160), now), Some(2), "nothing fills a 4K tile: the largest");
         assert_eq!(layers.pick(Want::Best, now), Some(2));
         assert_eq!(layers.pick(Want::Hidden, now), None);
-        let mut speaking = three(now);
-        speaking.set_speaking(true);
-        assert_eq!(speaking.pick(size(320, 180), now), Some(1), "the speaker: a layer up");
-        assert_eq!(speaking.pick(Want::Hidden, now), None, "but nothing for a tile not drawn");
     }
 
     #[test]

@@ -108,8 +108,6 @@ pub(crate) struct Session {
     pub(crate) seen: HashMap<(Mid, Way), u64>,
     /// What its page wants of each publisher's video, kept for tracks not open yet.
     wants: HashMap<(PeerId, TrackSource), Want>,
-    /// Until when its videos are sent a layer up (it has been speaking).
-    pub(crate) boosted_until: Option<Instant>,
 }
 
 /// Which way a statistic counts.
@@ -164,7 +162,6 @@ impl Session {
             connected: false,
             seen: HashMap::new(),
             wants: HashMap::new(),
-            boosted_until: None,
         };
         session.note_published(&mids);
         Ok((session, to_send(&answer)))

@@ -3,10 +3,6 @@
 //! keyframes, and tells the rooms who speaks.
 
 use super::{Engine, SPEAKING_TICK};
-use std::time::Duration;
-
-/// How long a speaker's video stays a layer up after they were last heard.
-const BOOST_HOLD: Duration = Duration::from_secs(3);
 use crate::layers::{self, Feed, Layers};
 use crate::metrics::Metrics;
 use crate::session::{OutState, Published};
@@ -170,17 +166,6 @@ impl Engine {
             if let Some(peers) = speaking.changed(now) {
                 (self.emit)(Event::Speaking { room: room.clone(), peers });
             }
-        }
-        // Whose videos go a layer up in the others' grids: a speaker's, and
-        // for a while after (each pause between words would otherwise switch
-        // layers, and every switch costs a keyframe).
-        for (peer, session) in &mut self.sessions {
-            let speakers = self.speaking.get(&session.room).map(|s| s.speakers()).unwrap_or_default();
-            if speakers.contains(peer) {
-                session.boosted_until = Some(now + BOOST_HOLD);
-            }
-            let boosted = session.boosted_until.is_some_and(|until| now < until);
-            session.tracks_in.iter_mut().for_each(|track| track.layers.set_speaking(boosted));
         }
     }
 }
