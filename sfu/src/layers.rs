@@ -23,7 +23,7 @@ const FILLS_PERCENT: u32 = 85;
 
 /// What a subscriber wants of one video, from the size its page draws it at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     /// The largest layer there is: what a page gets until it tells.
     Best,
     /// Drawn at this many device pixels.
@@ -51,6 +51,12 @@ pub(crate) struct Layer {
     /// A request came too soon after the last: it goes when the interval
     /// is over, unless a keyframe comes first.
     pub(crate) keyframe_owed: bool,
+}
+
+impl Layer {
+    fn is_live(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.last_heard) < LIVE_FOR
+    }
 }
 
 /// The layers of one published video, by index in the order first heard
@@ -87,7 +93,7 @@ impl Layers {
         self.layers.is_empty()
     }
 
-    pub(crate) fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
+    fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
         self.layers.iter().position(|l| l.rid == rid)
     }
 
@@ -99,15 +105,10 @@ impl Layers {
         self.layers.get(index)
     }
 
-    fn is_live(&self, index: usize, now: Instant) -> bool {
-        self.layers.get(index).is_some_and(|l| now.saturating_duration_since(l.last_heard) < LIVE_FOR)
-    }
-
     /// The layer to send to a subscriber that wants `want`: the smallest
     /// live one that fills it, else the largest live one; None for nothing.
     pub(crate) fn pick(&self, want: Want, now: Instant) -> Option<usize> {
-        let live =
-            || self.layers.iter().enumerate().filter(|(_, l)| now.saturating_duration_since(l.last_heard) < LIVE_FOR);
+        let live = || self.layers.iter().enumerate().filter(|(_, l)| l.is_live(now));
         // A layer whose size is not known yet ranks below every known one.
         let pixels = |l: &Layer| l.size.map_or(0, |(w, h)| u32::from(w) * u32::from(h));
         let largest = live().max_by_key(|(i, l)| (pixels(l), usize::MAX - i)).map(|(i, _)| i);
@@ -169,7 +170,7 @@ impl Feed {
         };
         // Nothing to show (just started, or its layer stopped): the first
         // keyframe of any live layer starts it, and the target's follows.
-        let stalled = self.current.is_none_or(|current| !layers.is_live(current, now));
+        let stalled = self.current.is_none_or(|current| !layers.get(current).is_some_and(|l| l.is_live(now)));
         if keyframe && self.current != Some(layer) && (layer == target || stalled) {
             self.switch_to(layer, time, now);
         }

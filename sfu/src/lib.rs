@@ -18,7 +18,6 @@ mod session;
 mod sockets;
 pub mod speaking;
 
-pub use layers::Want;
 pub use metrics::{Metrics, MetricsSnapshot};
 use shared::{PeerId, SfuTrack, VideoView};
 use std::io;

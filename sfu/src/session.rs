@@ -357,7 +357,7 @@ impl Session {
         };
         if track.layers.is_empty() {
             // Nothing heard yet: the whole track is asked, as a publisher without layers would be.
-            if track.unheard_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+            if too_soon(track.unheard_request, now) {
                 return 0;
             }
             let Some(mut writer) = self.rtc.writer(mid) else { return 0 };
@@ -369,7 +369,7 @@ impl Session {
         let mut sent = 0;
         for index in layers {
             let Some(layer) = track.layers.get_mut(index) else { continue };
-            if layer.last_keyframe_request.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+            if too_soon(layer.last_keyframe_request, now) {
                 // Not dropped: a subscriber that started just after another still needs one.
                 layer.keyframe_owed = true;
                 continue;
@@ -422,6 +422,11 @@ impl Session {
             .filter(|t| t.kind == MediaKind::Video && matches!(t.state, OutState::Open(_)))
             .map(|t| (t.origin, t.origin_mid, t.feed))
     }
+}
+
+/// Whether a keyframe request last made at `last` holds off another now.
+fn too_soon(last: Option<Instant>, now: Instant) -> bool {
+    last.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL)
 }
 
 fn parse_offer(sdp: &str) -> Result<SdpOffer, SdpError> {

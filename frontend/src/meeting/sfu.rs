@@ -39,7 +39,6 @@ impl Inner {
                 self.sfu.borrow_mut().take();
                 self.sfu_watch.borrow_mut().take();
                 self.sfu_view_poll.borrow_mut().take();
-                self.forget_views();
                 self.sfu_shown.borrow_mut().clear();
             }
             SfuAction::Later { timer, after_ms } => {
@@ -85,7 +84,6 @@ impl Inner {
                 *self.sfu.borrow_mut() = Some(Rc::new(pc));
                 self.sfu_shown.borrow_mut().clear();
                 *self.sfu_watch.borrow_mut() = Some(self.every(FLOW_CHECK_MS, Inner::check_flow));
-                self.forget_views();
                 *self.sfu_view_poll.borrow_mut() = Some(self.every(super::views::VIEW_CHECK_MS, Inner::send_views));
             }
             Err(err) => self.view.notice.set(Some(super::Problem::NoConnection(err.to_string()))),

@@ -232,14 +232,17 @@ impl Member {
     /// One camera frame carrying `seq`: a VP8 keyframe (320 × 240) or
     /// delta frame header, then the number.
     pub fn send_video(&mut self, seq: u32, keyframe: bool) {
-        let frame = self.frame(seq, keyframe, (320, 240), 0);
-        self.write(self.camera, None, Codec::Vp8, MediaTime::from_90khz(u64::from(seq) * 3000), frame, None);
+        self.send_video_on(self.camera, seq, keyframe);
     }
 
     /// The same, on the screen's m-line (a share).
     pub fn send_screen(&mut self, seq: u32, keyframe: bool) {
-        let frame = self.frame(seq, keyframe, (320, 240), 0);
-        self.write(self.screen, None, Codec::Vp8, MediaTime::from_90khz(u64::from(seq) * 3000), frame, None);
+        self.send_video_on(self.screen, seq, keyframe);
+    }
+
+    fn send_video_on(&mut self, mid: Mid, seq: u32, keyframe: bool) {
+        let frame = vp8_frame(seq, keyframe, (320, 240), 0, self.frame_bytes);
+        self.write(mid, None, Codec::Vp8, MediaTime::from_90khz(u64::from(seq) * 3000), frame, None);
     }
 
     /// Camera frame `seq` on each of the [`LAYERS`] (a keyframe on each,
@@ -247,29 +250,13 @@ impl Member {
     /// a browser's are.
     pub fn send_layers(&mut self, seq: u32, keyframes: &[usize]) {
         for (index, (rid, size)) in LAYERS.into_iter().enumerate() {
-            let mut frame = self.frame(seq, keyframes.contains(&index), size, index as u8);
-            frame.resize(frame.len() - self.frame_bytes + self.layer_bytes[index], 0xab);
+            let frame = vp8_frame(seq, keyframes.contains(&index), size, index as u8, self.layer_bytes[index]);
             let time = MediaTime::from_90khz(u64::from(seq) * 3000 + index as u64 * 7_000_000);
             self.write(self.camera, Some(Rid::from(rid)), Codec::Vp8, time, frame, None);
             // str0m packetizes on time and holds only so many frames unsent.
             self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
             self.pump(Duration::ZERO);
         }
-    }
-
-    /// A VP8 frame's header (a keyframe's says `size`), then `seq`, then `marker` and filler.
-    fn frame(&self, seq: u32, keyframe: bool, size: (u16, u16), marker: u8) -> Vec<u8> {
-        let mut frame = if keyframe {
-            let [w0, w1] = size.0.to_le_bytes();
-            let [h0, h1] = size.1.to_le_bytes();
-            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, w0, w1, h0, h1]
-        } else {
-            vec![0x11, 0x02, 0x00]
-        };
-        frame.extend_from_slice(&seq.to_be_bytes());
-        frame.push(marker);
-        frame.resize(frame.len() + self.frame_bytes, 0xab);
-        frame
     }
 
     /// One microphone frame at `dbov`.
@@ -305,6 +292,22 @@ impl Member {
     pub fn video_from(&self, from: PeerId) -> Vec<u32> {
         self.camera_from(from).map(Frame::seq).collect()
     }
+}
+
+/// A VP8 frame's header (a keyframe's says `size`), then `seq`, then
+/// `marker` and `filler` bytes.
+fn vp8_frame(seq: u32, keyframe: bool, size: (u16, u16), marker: u8, filler: usize) -> Vec<u8> {
+    let mut frame = if keyframe {
+        let [w0, w1] = size.0.to_le_bytes();
+        let [h0, h1] = size.1.to_le_bytes();
+        vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, w0, w1, h0, h1]
+    } else {
+        vec![0x11, 0x02, 0x00]
+    };
+    frame.extend_from_slice(&seq.to_be_bytes());
+    frame.push(marker);
+    frame.resize(frame.len() + filler, 0xab);
+    frame
 }
 
 /// The SFU and its members, with the rooms' part (carrying SDP) played here.
