@@ -103,11 +103,21 @@ async fn four_people_on_the_media_server() -> Result<()> {
         assert_eq!(to_server, "connected");
     }
 
-    // The server says who speaks (the fake microphones beep): a tile lights up, then goes dark in a pause.
+    // The server says who speaks (the fake microphones beep): a tile lights up, then goes dark when
+    // the voice stops. The beeps come every 500 ms, closer than a speaker's hold, so Bo falls silent
+    // by his microphone's track giving silence (the app is not muted: that would hide the highlight).
     let bo_speaks = format!("return !!{}?.classList.contains('speaking')", tile_named("Bo"));
+    let bo_voice = |on: bool| {
+        format!("for (const s of {OPEN_PCS}[0].getSenders()) if (s.track?.kind === 'audio') s.track.enabled = {on}; return true")
+    };
     ana.wait_for("Bo speaking at Ana's", &bo_speaks).await?;
-    ana.wait_for("a pause in Bo's beeps", &format!("return !{}?.classList.contains('speaking')", tile_named("Bo")))
-        .await?;
+    bo.eval(&bo_voice(false)).await?;
+    ana.wait_for(
+        "Bo's tile dark while he is silent",
+        &format!("return !{}?.classList.contains('speaking')", tile_named("Bo")),
+    )
+    .await?;
+    bo.eval(&bo_voice(true)).await?;
     ana.wait_for("Bo speaking again", &bo_speaks).await?;
 
     // Ana mutes and turns her camera off: the three others show both on her tile.
