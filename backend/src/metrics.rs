@@ -72,7 +72,8 @@ impl Metrics {
             | ServerMsg::UseSfu
             | ServerMsg::SfuAnswer { .. }
             | ServerMsg::SfuOffer { .. }
-            | ServerMsg::Speaking { .. } => return,
+            | ServerMsg::Speaking { .. }
+            | ServerMsg::SfuPaused { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -430,6 +430,7 @@ impl Rooms {
             sfu::Event::Closed { peer } => {
                 one(peer, ServerMsg::error(ErrorCode::NoSfu, "the connection to the media server ended: connect again"))
             }
+            sfu::Event::Paused { peer, peers } => one(peer, ServerMsg::SfuPaused { peers }),
             sfu::Event::Speaking { room, peers } => match RoomName::parse(&room) {
                 Ok(room) => self.members_in(&room).map(|m| (m, ServerMsg::Speaking { peers: peers.clone() })).collect(),
                 Err(_) => vec![],

@@ -285,6 +285,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         ".{0,10}".prop_map(|sdp| ServerMsg::SfuAnswer { sdp }),
         (".{0,10}", vec(sfu_track(), 0..4)).prop_map(|(sdp, tracks)| ServerMsg::SfuOffer { sdp, tracks }),
         vec(from(), 0..4).prop_map(|peers| ServerMsg::Speaking { peers }),
+        vec(from(), 0..4).prop_map(|peers| ServerMsg::SfuPaused { peers }),
         (from(), ".{0,10}").prop_map(|(from, text)| ServerMsg::Chat { from, text }),
     ]
 }

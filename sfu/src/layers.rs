@@ -41,12 +41,60 @@ impl Want {
     }
 }
 
+/// How much of a subscriber's downlink one of its videos may take: what
+/// the bandwidth allocation (`allocate.rs`) leaves a [`Feed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Allowance {
+    /// Nothing: the video is paused to save bandwidth.
+    Paused,
+    /// Layers of at most this many pixels.
+    UpTo(u32),
+    /// Whatever fills the tile (no estimate yet, or room for it).
+    Any,
+}
+
+impl Allowance {
+    fn admits(self, pixels: u32) -> bool {
+        match self {
+            Self::Paused => false,
+            Self::UpTo(most) => pixels <= most,
+            Self::Any => true,
+        }
+    }
+}
+
+/// The bytes a layer brought in the current second, and its rate over the last.
+#[derive(Debug, Default, Clone, Copy)]
+struct Meter {
+    since: Option<Instant>,
+    bytes: u64,
+    bps: u64,
+}
+
+impl Meter {
+    fn add(&mut self, bytes: usize, now: Instant) {
+        let since = *self.since.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed >= Duration::from_secs(1) {
+            self.bps = self.bytes * 8 * 1000 / elapsed.as_millis() as u64;
+            (self.since, self.bytes) = (Some(now), 0);
+        }
+        self.bytes += bytes as u64;
+    }
+
+    /// Bits a second: the last second's, or this one's so far if more (a new layer).
+    fn bps(&self) -> u64 {
+        self.bps.max(self.bytes * 8)
+    }
+}
+
 /// One layer a publisher sends (or its only stream, `rid` None).
 pub(crate) struct Layer {
     pub(crate) rid: Option<Rid>,
     /// Its frames' size, read from its last keyframe; None until one came.
     pub(crate) size: Option<(u16, u16)>,
     last_heard: Instant,
+    rate: Meter,
     pub(crate) last_keyframe_request: Option<Instant>,
     /// A request came too soon after the last: it goes when the interval
     /// is over, unless a keyframe comes first.
@@ -67,14 +115,15 @@ pub(crate) struct Layers {
 }
 
 impl Layers {
-    /// A frame arrived on `rid` (its size, when a keyframe says it): the
-    /// layer's index.
-    pub(crate) fn heard(&mut self, rid: Option<Rid>, size: Option<(u16, u16)>, now: Instant) -> usize {
+    /// A frame of `bytes` arrived on `rid` (its size, when a keyframe says
+    /// it): the layer's index.
+    pub(crate) fn heard(&mut self, rid: Option<Rid>, size: Option<(u16, u16)>, bytes: usize, now: Instant) -> usize {
         let index = match self.index_of(rid) {
             Some(index) => index,
             None => {
+                let rate = Meter::default();
                 let layer =
-                    Layer { rid, size: None, last_heard: now, last_keyframe_request: None, keyframe_owed: false };
+                    Layer { rid, size: None, last_heard: now, rate, last_keyframe_request: None, keyframe_owed: false };
                 self.layers.push(layer);
                 self.layers.len() - 1
             }
@@ -82,7 +131,23 @@ impl Layers {
         let layer = &mut self.layers[index];
         layer.last_heard = now;
         layer.size = size.or(layer.size);
+        layer.rate.add(bytes, now);
         index
+    }
+
+    /// What a subscriber wanting `want` could be sent, smallest first, up
+    /// to what fills its tile: each layer's pixels and bits a second.
+    /// Empty when it wants nothing.
+    pub(crate) fn options(&self, want: Want, now: Instant) -> Vec<(u32, u64)> {
+        let Some(top) = self.pick(want, Allowance::Any, now).and_then(|i| self.layers.get(i)) else { return vec![] };
+        let mut options: Vec<(u32, u64)> =
+            self.live(now).map(|(_, l)| (pixels(l), l.rate.bps())).filter(|&(p, _)| p <= pixels(top)).collect();
+        options.sort_unstable();
+        options
+    }
+
+    fn live(&self, now: Instant) -> impl Iterator<Item = (usize, &Layer)> {
+        self.layers.iter().enumerate().filter(move |(_, l)| l.is_live(now))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -101,16 +166,25 @@ impl Layers {
         self.layers.get_mut(index)
     }
 
+    /// Whether layer `index` is live and within `allowance`.
+    fn usable(&self, index: usize, allowance: Allowance, now: Instant) -> bool {
+        self.layers.get(index).is_some_and(|l| l.is_live(now) && allowance.admits(pixels(l)))
+    }
+
+    /// Layer `index`'s bits a second.
+    pub(crate) fn bps(&self, index: usize) -> u64 {
+        self.layers.get(index).map_or(0, |l| l.rate.bps())
+    }
+
     pub(crate) fn get(&self, index: usize) -> Option<&Layer> {
         self.layers.get(index)
     }
 
-    /// The layer to send to a subscriber that wants `want`: the smallest
-    /// live one that fills it, else the largest live one; None for nothing.
-    pub(crate) fn pick(&self, want: Want, now: Instant) -> Option<usize> {
-        let live = || self.layers.iter().enumerate().filter(|(_, l)| l.is_live(now));
-        // A layer whose size is not known yet ranks below every known one.
-        let pixels = |l: &Layer| l.size.map_or(0, |(w, h)| u32::from(w) * u32::from(h));
+    /// The layer to send to a subscriber that wants `want`, within
+    /// `allowance`: the smallest live one that fills it, else the largest
+    /// live one; None for nothing.
+    pub(crate) fn pick(&self, want: Want, allowance: Allowance, now: Instant) -> Option<usize> {
+        let live = || self.live(now).filter(move |(_, l)| allowance.admits(pixels(l)));
         let largest = live().max_by_key(|(i, l)| (pixels(l), usize::MAX - i)).map(|(i, _)| i);
         match want {
             Want::Hidden => None,
@@ -128,6 +202,11 @@ impl Layers {
     }
 }
 
+/// A layer's pixels; one whose size is not known yet ranks below every known one.
+fn pixels(layer: &Layer) -> u32 {
+    layer.size.map_or(0, |(w, h)| u32::from(w) * u32::from(h))
+}
+
 /// What to do with one frame for one subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Verdict {
@@ -142,6 +221,8 @@ pub(crate) struct Verdict {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Feed {
     pub(crate) want: Want,
+    /// What the subscriber's downlink leaves it.
+    pub(crate) allowance: Allowance,
     /// The layer being sent; None before the first keyframe and while hidden.
     pub(crate) current: Option<usize>,
     /// Added to a layer's times (each layer counts from its own random start).
@@ -152,7 +233,7 @@ pub(crate) struct Feed {
 
 impl Feed {
     pub(crate) fn new(want: Want) -> Self {
-        Self { want, current: None, offset: 0, last: None }
+        Self { want, allowance: Allowance::Any, current: None, offset: 0, last: None }
     }
 
     /// A frame of layer `layer` arrived (already [`Layers::heard`]).
@@ -164,14 +245,15 @@ impl Feed {
         time: MediaTime,
         now: Instant,
     ) -> Verdict {
-        let Some(target) = layers.pick(self.want, now) else {
+        let Some(target) = layers.pick(self.want, self.allowance, now) else {
             self.current = None;
             return Verdict { send: None, ask: None };
         };
         // Nothing to show (just started, or its layer stopped): the first
-        // keyframe of any live layer starts it, and the target's follows.
-        let stalled = self.current.is_none_or(|current| !layers.get(current).is_some_and(|l| l.is_live(now)));
-        if keyframe && self.current != Some(layer) && (layer == target || stalled) {
+        // keyframe of any layer it may have starts it, and the target's follows.
+        let stalled = self.current.is_none_or(|current| !layers.usable(current, self.allowance, now));
+        let starts = stalled && layers.usable(layer, self.allowance, now);
+        if keyframe && self.current != Some(layer) && (layer == target || starts) {
             self.switch_to(layer, time, now);
         }
         let ask = (self.current != Some(target)).then_some(target);
@@ -196,7 +278,7 @@ impl Feed {
 
     /// The layer a keyframe request from this subscriber is for.
     pub(crate) fn layer_to_refresh(&self, layers: &Layers, now: Instant) -> Option<usize> {
-        self.current.or_else(|| layers.pick(self.want, now))
+        self.current.or_else(|| layers.pick(self.want, self.allowance, now))
     }
 }
 
@@ -227,9 +309,9 @@ mod tests {
 
     fn three(now: Instant) -> Layers {
         let mut layers = Layers::default();
-        layers.heard(rid("q"), Some(QUARTER), now);
-        layers.heard(rid("h"), Some(HALF), now);
-        layers.heard(rid("f"), Some(FULL), now);
+        layers.heard(rid("q"), Some(QUARTER), 100, now);
+        layers.heard(rid("h"), Some(HALF), 300, now);
+        layers.heard(rid("f"), Some(FULL), 1000, now);
         layers
     }
 
@@ -242,14 +324,24 @@ mod tests {
         let now = Instant::now();
         let layers = three(now);
         let size = |width, height| Want::Size { width, height };
-        assert_eq!(layers.pick(size(160, 90), now), Some(0));
-        assert_eq!(layers.pick(size(320, 180), now), Some(0));
-        assert_eq!(layers.pick(size(360, 200), now), Some(0), "a little upscaling is fine");
-        assert_eq!(layers.pick(size(400, 225), now), Some(1));
-        assert_eq!(layers.pick(size(1000, 560), now), Some(2));
-        assert_eq!(layers.pick(size(3840, 2160), now), Some(2), "nothing fills a 4K tile: the largest");
-        assert_eq!(layers.pick(Want::Best, now), Some(2));
-        assert_eq!(layers.pick(Want::Hidden, now), None);
+        assert_eq!(layers.pick(size(160, 90), Allowance::Any, now), Some(0));
+        assert_eq!(layers.pick(size(320, 180), Allowance::Any, now), Some(0));
+        assert_eq!(layers.pick(size(360, 200), Allowance::Any, now), Some(0), "a little upscaling is fine");
+        assert_eq!(layers.pick(size(400, 225), Allowance::Any, now), Some(1));
+        assert_eq!(layers.pick(size(1000, 560), Allowance::Any, now), Some(2));
+        assert_eq!(layers.pick(size(3840, 2160), Allowance::Any, now), Some(2), "nothing fills a 4K tile: the largest");
+        assert_eq!(layers.pick(Want::Best, Allowance::Any, now), Some(2));
+        assert_eq!(layers.pick(Want::Hidden, Allowance::Any, now), None);
+        let half = u32::from(HALF.0) * u32::from(HALF.1);
+        assert_eq!(layers.pick(Want::Best, Allowance::UpTo(half), now), Some(1), "what the downlink leaves");
+        assert_eq!(layers.pick(size(160, 90), Allowance::UpTo(half), now), Some(0));
+        assert_eq!(layers.pick(Want::Best, Allowance::Paused, now), None);
+        let options = layers.options(size(400, 225), now);
+        assert_eq!(
+            options.iter().map(|&(pixels, _)| pixels).collect::<Vec<_>>(),
+            [320 * 180, half],
+            "up to what fills"
+        );
     }
 
     #[test]
@@ -257,14 +349,18 @@ mod tests {
         let start = Instant::now();
         let mut layers = three(start);
         let later = start + LIVE_FOR;
-        layers.heard(rid("q"), None, later);
-        layers.heard(rid("h"), None, later);
-        assert_eq!(layers.pick(Want::Best, later), Some(1), "full stopped: half is the best there is");
-        layers.heard(rid("x"), None, later);
-        assert_eq!(layers.pick(Want::Best, later), Some(1));
+        layers.heard(rid("q"), None, 100, later);
+        layers.heard(rid("h"), None, 300, later);
+        assert_eq!(layers.pick(Want::Best, Allowance::Any, later), Some(1), "full stopped: half is the best there is");
+        layers.heard(rid("x"), None, 100, later);
+        assert_eq!(layers.pick(Want::Best, Allowance::Any, later), Some(1));
         let mut single = Layers::default();
-        single.heard(None, None, start);
-        assert_eq!(single.pick(Want::Size { width: 100, height: 100 }, start), Some(0), "no simulcast: its one stream");
+        single.heard(None, None, 100, start);
+        assert_eq!(
+            single.pick(Want::Size { width: 100, height: 100 }, Allowance::Any, start),
+            Some(0),
+            "no simulcast: its one stream"
+        );
     }
 
     #[test]

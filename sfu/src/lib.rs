@@ -9,6 +9,7 @@
 //! run as a process of its own. SDP rides the member's signaling socket:
 //! [`Command`]s come in, [`Event`]s go out.
 
+mod allocate;
 mod engine;
 mod layers;
 mod metrics;
@@ -86,6 +87,12 @@ pub enum Event {
     /// timed out); a new offer opens another.
     Closed {
         peer: PeerId,
+    },
+    /// The members whose video `peer` is not sent now, to save its
+    /// bandwidth (its link cannot carry them); every change is told.
+    Paused {
+        peer: PeerId,
+        peers: Vec<PeerId>,
     },
     /// Who is speaking in `room` now, loudest first.
     Speaking {

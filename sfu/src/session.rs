@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::CryptoProvider;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
@@ -78,6 +79,10 @@ pub(crate) enum OutState {
 }
 
 impl TrackOut {
+    pub(crate) fn kind(&self) -> MediaKind {
+        self.kind
+    }
+
     /// The m-line it is sent on, once offered.
     pub(crate) fn mid(&self) -> Option<Mid> {
         match self.state {
@@ -108,6 +113,15 @@ pub(crate) struct Session {
     pub(crate) seen: HashMap<(Mid, Way), u64>,
     /// What its page wants of each publisher's video, kept for tracks not open yet.
     wants: HashMap<(PeerId, TrackSource), Want>,
+    /// str0m's estimate of its downlink, in bits a second, once there is one.
+    pub(crate) estimate_bps: Option<u64>,
+    /// Its link was found short (the estimate below what it was sent), and
+    /// has not yet been seen to carry what it wants.
+    pub(crate) short: bool,
+    /// When one of its videos last went down a layer (or paused) for bandwidth.
+    pub(crate) last_step_down: Option<Instant>,
+    /// Whose video it was last told is paused.
+    pub(crate) paused_told: Vec<PeerId>,
 }
 
 /// Which way a statistic counts.
@@ -142,6 +156,8 @@ impl Session {
             // tracks is what a session would hold. 256 is over a second.
             .set_send_buffer_video(256)
             .set_stats_interval(Some(Duration::from_secs(1)))
+            // What reaches the member: each subscriber's videos share it (`allocate.rs`).
+            .enable_bwe(Some(Bitrate::kbps(u64::from(shared::budget::START_KBPS))))
             .build(now);
         for candidate in candidates {
             rtc.add_local_candidate(candidate.clone());
@@ -162,6 +178,10 @@ impl Session {
             connected: false,
             seen: HashMap::new(),
             wants: HashMap::new(),
+            estimate_bps: None,
+            short: false,
+            last_step_down: None,
+            paused_told: vec![],
         };
         session.note_published(&mids);
         Ok((session, to_send(&answer)))

@@ -31,6 +31,11 @@ impl Speaking {
         entry.1 = 0.8 * entry.1 + 0.2 * level;
     }
 
+    /// The speakers last told, loudest first.
+    pub fn speakers(&self) -> &[PeerId] {
+        &self.told
+    }
+
     pub fn forget(&mut self, peer: PeerId) {
         self.voices.remove(&peer);
     }

@@ -147,7 +147,8 @@ fn lost_packets_are_asked_for_again_and_resent() {
     until_frames(&mut meeting, 2, 60);
     assert!(meeting.member(2).lost >= 10, "the network lost some: {}", meeting.member(2).lost);
     assert_eq!(meeting.member(2).video_from(A)[..60], (0..60).collect::<Vec<_>>(), "NACKed, resent, every frame whole");
-    assert!(meeting.sfu.metrics().nacks > 0, "{:?}", meeting.sfu.metrics());
+    // (str0m reports NACKs in its statistics, once a second.)
+    assert!(meeting.run_until(WAIT, |m| m.sfu.metrics().nacks > 0), "{:?}", meeting.sfu.metrics());
 }
 
 #[test]
@@ -176,7 +177,8 @@ fn a_member_whose_network_changed_restarts_ice_and_is_forwarded_to_again() {
     meeting.sfu.send(sfu::Command::Offer { room: ROOM.into(), peer: PeerId(2), sdp });
     assert!(meeting.run_until(WAIT, |m| !m.member(2).offering()), "the restart is answered");
     camera(&mut meeting, 10..40);
-    until_frames(&mut meeting, 2, 30);
+    // (The last frames may still be in the SFU's pacer.)
+    meeting.run_until(WAIT, |m| m.member(2).video_from(A).last() == Some(&39));
     let got = meeting.member(2).video_from(A);
     assert_eq!(got[..10], (0..10).collect::<Vec<_>>());
     assert!(got.ends_with(&[39]), "frames reach the new address: {got:?}");

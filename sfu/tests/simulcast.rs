@@ -106,3 +106,100 @@ fn a_switch_waits_for_a_keyframe_and_the_viewer_sees_one_stream() {
         assert!((1..45_000).contains(&step), "times jump by {step} ticks at frame {}", b.seq());
     }
 }
+
+#[test]
+fn a_viewer_on_a_short_link_is_moved_down_a_layer_and_back_up_after() {
+    let mut meeting = meeting(&[2]);
+    let mut seq = 0;
+    let mut paced = |meeting: &mut Meeting, for_secs: u64, until: &dyn Fn(&mut Meeting) -> bool| {
+        let end = std::time::Instant::now() + Duration::from_secs(for_secs);
+        while std::time::Instant::now() < end {
+            camera_at_30(meeting, seq);
+            seq += 1;
+            if until(meeting) {
+                return true;
+            }
+        }
+        false
+    };
+    let newest_layer = |m: &mut Meeting| m.member(2).camera_from(A).last().map(|f| f.layer());
+    assert!(paced(&mut meeting, 15, &|m| newest_layer(m) == Some(2)), "the full layer at first");
+    // A 1 Mbit/s link, under the full layer's 1.5.
+    meeting.member(2).inbox.throttle(1000);
+    let throttled = std::time::Instant::now();
+    assert!(paced(&mut meeting, 20, &|m| newest_layer(m) < Some(2)), "moved down on a 1 Mbit/s link");
+    eprintln!("a lower layer {:?} after the link narrowed", throttled.elapsed());
+    // It settles on what the link carries: half (0.5), once the hold after a step down is over.
+    assert!(paced(&mut meeting, 20, &|m| newest_layer(m) == Some(1)), "half, which the link carries");
+    meeting.member(2).inbox.throttle(0);
+    let freed = std::time::Instant::now();
+    assert!(paced(&mut meeting, 30, &|m| newest_layer(m) == Some(2)), "back up to full once the link is free");
+    eprintln!("the full layer again {:?} after the link was freed", freed.elapsed());
+}
+
+/// Member 1's frame `seq` on each layer; see [`cameras_at_30`].
+fn camera_at_30(meeting: &mut Meeting, seq: u32) {
+    cameras_at_30(meeting, &[1], seq);
+}
+
+/// Frame `seq` of each of `publishers` on each layer, each layer at its
+/// cap (a keyframe where asked, or every 3 s), then the rest of a
+/// thirtieth of a second.
+fn cameras_at_30(meeting: &mut Meeting, publishers: &[u64], seq: u32) {
+    let next = std::time::Instant::now() + Duration::from_millis(33);
+    for &peer in publishers {
+        let publisher = meeting.member(peer);
+        publisher.layer_bytes = shared::budget::LAYERS.map(|layer| (layer.max_bitrate_bps / 8 / 30) as usize);
+        let asked: Vec<usize> = std::mem::take(&mut publisher.asked)
+            .iter()
+            .filter_map(|rid| LAYERS.iter().position(|(name, _)| Some(str0m::media::Rid::from(*name)) == *rid))
+            .collect();
+        let keyframes = if seq.is_multiple_of(90) { vec![0, 1, 2] } else { asked };
+        publisher.send_layers(seq, &keyframes);
+    }
+    meeting.run_until(next.saturating_duration_since(std::time::Instant::now()), |_| false);
+}
+
+#[test]
+fn on_a_link_too_short_for_both_the_small_tile_is_paused_and_the_viewer_told() {
+    const C: PeerId = PeerId(3);
+    let mut meeting = Meeting::start();
+    meeting.join_with_layers(1);
+    meeting.join_with_layers(3);
+    meeting.join(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()), "everyone connects through the SFU");
+    // Member 1 is 2's spotlight, member 3 a small tile.
+    let views = vec![
+        VideoView { peer: A, source: TrackSource::Camera, width: 1280, height: 720 },
+        VideoView { peer: C, source: TrackSource::Camera, width: 320, height: 180 },
+    ];
+    meeting.sfu.send(sfu::Command::View { peer: PeerId(2), views });
+    let paused = |m: &Meeting, who: &[PeerId]| {
+        m.told.iter().any(|e| matches!(e, sfu::Event::Paused { peer: PeerId(2), peers } if peers == who))
+    };
+    let mut seq = 0;
+    let mut paced = |meeting: &mut Meeting, for_secs: u64, until: &dyn Fn(&Meeting) -> bool| {
+        let end = std::time::Instant::now() + Duration::from_secs(for_secs);
+        while std::time::Instant::now() < end {
+            cameras_at_30(meeting, &[1, 3], seq);
+            seq += 1;
+            if until(meeting) {
+                return true;
+            }
+        }
+        false
+    };
+    paced(&mut meeting, 3, &|_| false);
+    // 150 kbit/s: the spotlight's smallest layer (0.1) and not another.
+    meeting.member(2).inbox.throttle(150);
+    assert!(paced(&mut meeting, 30, &|m| paused(m, &[C])), "3's video paused for 2, and 2 told: {:?}", meeting.told);
+    // What was already on its way (the SFU's pacer, the link's queue) drains; then nothing of 3's.
+    paced(&mut meeting, 3, &|_| false);
+    let before = meeting.member(2).camera_from(C).count();
+    paced(&mut meeting, 2, &|_| false);
+    let after = meeting.member(2).camera_from(C).count() - before;
+    assert_eq!(after, 0, "3's video held back, but {after} frames came");
+    assert!(!paced(&mut meeting, 1, &|m| paused(m, &[A, C])), "never the spotlight");
+    meeting.member(2).inbox.throttle(0);
+    assert!(paced(&mut meeting, 30, &|m| paused(m, &[])), "sent again once the link is free, and 2 told");
+}

@@ -375,6 +375,7 @@ impl Call {
                 self.closing(effects)
             }
             ServerMsg::Speaking { peers } => vec![Effect::Sfu(SfuAction::Speaking { peers })],
+            ServerMsg::SfuPaused { peers } => vec![Effect::Sfu(SfuAction::Paused { peers })],
             ServerMsg::Chat { from, text } if self.members.contains_key(&from) => vec![Effect::Said { from, text }],
             ServerMsg::Chat { .. } => vec![],
         }

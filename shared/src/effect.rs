@@ -113,4 +113,6 @@ pub enum SfuAction {
     ShowMedia { peer: PeerId },
     /// Who speaks now, loudest first (the server hears every microphone).
     Speaking { peers: Vec<PeerId> },
+    /// Whose video the server holds back now, for our bandwidth: their tiles say so.
+    Paused { peers: Vec<PeerId> },
 }

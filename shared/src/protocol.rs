@@ -227,6 +227,12 @@ pub enum ServerMsg {
     Speaking {
         peers: Vec<PeerId>,
     },
+    /// The members whose video the media server holds back from you now,
+    /// because your connection cannot carry it (their sound still comes).
+    /// Said again at every change; empty when none is.
+    SfuPaused {
+        peers: Vec<PeerId>,
+    },
 }
 
 /// One track the media server forwards: the m-line (`mid`) it arrives on,

@@ -81,6 +81,9 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
         "sfu_answer" => ServerMsg::SfuAnswer { sdp: f.string("sdp")? },
         "sfu_offer" => ServerMsg::SfuOffer { sdp: f.string("sdp")?, tracks: f.list("tracks", sfu_track)? },
         "speaking" => ServerMsg::Speaking { peers: f.list("peers", |id| as_uint("peers", id, u64::MAX).map(PeerId))? },
+        "sfu_paused" => {
+            ServerMsg::SfuPaused { peers: f.list("peers", |id| as_uint("peers", id, u64::MAX).map(PeerId))? }
+        }
         other => return Err(invalid(format_args!("unknown message type `{other}`"))),
     })
 }

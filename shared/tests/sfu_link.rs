@@ -144,7 +144,10 @@ impl Client {
             }
             SfuAction::ResendOffer => self.sent.push(ClientMsg::SfuOffer { sdp: "again".into() }),
             SfuAction::Close => self.sfu_open = false,
-            SfuAction::Later { .. } | SfuAction::ShowMedia { .. } | SfuAction::Speaking { .. } => {}
+            SfuAction::Later { .. }
+            | SfuAction::ShowMedia { .. }
+            | SfuAction::Speaking { .. }
+            | SfuAction::Paused { .. } => {}
         }
     }
 
@@ -433,11 +436,14 @@ fn a_new_welcome_after_a_server_restart_builds_a_new_sfu_connection() {
 }
 
 #[test]
-fn leaving_closes_the_sfu_connection_and_speaking_reaches_the_page() {
+fn leaving_closes_the_sfu_connection_and_speaking_and_pauses_reach_the_page() {
     let mut a = in_sfu_room();
     a.take_actions();
     a.input(Input::Server(ServerMsg::Speaking { peers: vec![PeerId(3), PeerId(2)] }));
     assert_eq!(a.take_actions(), [SfuAction::Speaking { peers: vec![PeerId(3), PeerId(2)] }]);
+    // Whose video the server holds back for our bandwidth: their tiles say so.
+    a.input(Input::Server(ServerMsg::SfuPaused { peers: vec![PeerId(2)] }));
+    assert_eq!(a.take_actions(), [SfuAction::Paused { peers: vec![PeerId(2)] }]);
     a.input(Input::Leave);
     assert_eq!(a.take_actions(), [SfuAction::Close]);
     assert_eq!(a.sent.last(), Some(&ClientMsg::Leave));

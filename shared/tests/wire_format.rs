@@ -162,6 +162,7 @@ fn server_cases() -> Vec<(ServerMsg, serde_json::Value)> {
         ),
         (ServerMsg::Speaking { peers: vec![PeerId(2), PeerId(1)] }, json!({"type": "speaking", "peers": [2, 1]})),
         (ServerMsg::Speaking { peers: vec![] }, json!({"type": "speaking", "peers": []})),
+        (ServerMsg::SfuPaused { peers: vec![PeerId(4)] }, json!({"type": "sfu_paused", "peers": [4]})),
         (ServerMsg::Chat { from: PeerId(3), text: "hi".into() }, json!({"type": "chat", "from": 3, "text": "hi"})),
         (
             ServerMsg::error(ErrorCode::InvalidSdp, "no m-line"),

@@ -12,7 +12,8 @@ use shared::spotlight::Spotlight;
 #[component]
 pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
     let session = expect_context::<Session>();
-    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, link, weak, .. } = tile;
+    let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, link, weak, paused, .. } =
+        tile;
     let t = use_texts();
     // Gone with its member (or with the room: then the signal is too, hence `try_`).
     on_cleanup(move || {
@@ -29,6 +30,9 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
                 <Show when=move || muted.get()><span class="badge muted" title=tr(|t| t.muted)>{tr(|t| t.muted)}</span></Show>
                 <Show when=move || camera_off.get()><span class="badge camera-off" title=tr(|t| t.camera_off_badge)>{tr(|t| t.camera_off_badge)}</span></Show>
                 <Show when=move || sharing.get()><span class="badge presenting" title=tr(|t| t.presenting)>{tr(|t| t.presenting)}</span></Show>
+                <Show when=move || paused.get()>
+                    <span class="badge paused" title=tr(|t| t.paused_video_title)>{tr(|t| t.paused_video)}</span>
+                </Show>
                 <Show when=move || weak.get()>
                     <span class="badge weak" title=tr(|t| t.weak_link_title)>{tr(|t| t.weak_link)}</span>
                 </Show>

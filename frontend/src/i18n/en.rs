@@ -51,6 +51,8 @@ pub static EN: Texts = Texts {
     video_size: |w, h, fps| format!("Video {w}×{h}, {} fps", super::whole(fps)),
     weak_link: "Weak connection",
     weak_link_title: "Many packets are lost or slow on this connection: video may freeze or go blurry",
+    paused_video: "Video paused",
+    paused_video_title: "Paused to save bandwidth: your connection can't carry every video now. It comes back when it can",
     check_title: "Test my setup",
     check_intro: "Each line checks one thing a call needs. A red line says what to do about it.",
     back_to_moim: "Back to Moim",

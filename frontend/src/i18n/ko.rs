@@ -51,6 +51,8 @@ pub static KO: Texts = Texts {
     video_size: |w, h, fps| format!("영상 {w}×{h}, 초당 {}프레임", super::whole(fps)),
     weak_link: "연결 약함",
     weak_link_title: "이 연결에서 패킷 손실이나 지연이 많아요. 영상이 멈추거나 흐려질 수 있어요",
+    paused_video: "영상 멈춤",
+    paused_video_title: "대역폭을 아끼려고 멈췄어요. 지금 연결로는 모든 영상을 받을 수 없어요. 여유가 생기면 다시 나와요",
     check_title: "내 환경 점검",
     check_intro: "각 줄은 통화에 필요한 것을 하나씩 점검해요. 빨간 줄은 무엇을 해야 하는지 알려 줘요.",
     back_to_moim: "Moim으로 돌아가기",

@@ -224,6 +224,9 @@ pub struct Texts {
     /// Shown on a tile whose connection is weak, sustained.
     pub weak_link: &'static str,
     pub weak_link_title: &'static str,
+    /// Shown on a tile whose video the server holds back for our bandwidth.
+    pub paused_video: &'static str,
+    pub paused_video_title: &'static str,
 
     // "Test my setup" (`/check`): each line says what is right or what to do.
     pub check_title: &'static str,

@@ -5,13 +5,13 @@
 //! watching for each moving member's media to flow, and the server's word on
 //! who is speaking.
 
-use super::Inner;
+use super::{Inner, RemoteTile};
 use crate::rtc::{Outgoing, SfuPeer, SfuPeerEvent};
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::call::{ConnectionState, Input, SfuAction, SfuEvent};
-use shared::{ClientMsg, TrackSource};
+use shared::{ClientMsg, PeerId, TrackSource};
 use std::rc::Rc;
 use web_sys::{MediaStream, MediaStreamTrack};
 
@@ -51,12 +51,17 @@ impl Inner {
                 .forget();
             }
             SfuAction::ShowMedia { .. } => self.sync_sfu_tiles(),
-            SfuAction::Speaking { peers } => {
-                for tile in self.view.tiles.get_untracked() {
-                    let speaking = peers.contains(&tile.peer);
-                    tile.speaking.maybe_update(|was| std::mem::replace(was, speaking) != speaking);
-                }
-            }
+            SfuAction::Paused { peers } => self.mark_tiles(&peers, |tile| tile.paused),
+            SfuAction::Speaking { peers } => self.mark_tiles(&peers, |tile| tile.speaking),
+        }
+    }
+
+    /// Sets one of each tile's flags: whether its member is among `peers`
+    /// (a tile redraws only if its flag changed).
+    fn mark_tiles(&self, peers: &[PeerId], flag: fn(&RemoteTile) -> RwSignal<bool>) {
+        for tile in self.view.tiles.get_untracked() {
+            let on = peers.contains(&tile.peer);
+            flag(&tile).maybe_update(|was| std::mem::replace(was, on) != on);
         }
     }
 

@@ -39,6 +39,8 @@ pub struct RemoteTile {
     pub link: RwSignal<Option<Details>>,
     /// Loss or round trip past `shared::link`'s limits, sustained.
     pub weak: RwSignal<bool>,
+    /// The media server holds their video back: our connection cannot carry it.
+    pub paused: RwSignal<bool>,
     /// In the grid. Someone who has just arrived offers to us at once; their
     /// tile (a `<video>` and a new layout: 40–60 ms of main thread) is drawn
     /// once our answer is out, or after `shared::roster::TILE_AT_MOST_AFTER_MS`,
@@ -147,6 +149,7 @@ impl MeetingView {
             speaking: RwSignal::new(false),
             link: RwSignal::new(None),
             weak: RwSignal::new(false),
+            paused: RwSignal::new(false),
             drawn: RwSignal::new(drawn),
         });
         self.tile_owners.update_value(|owners| drop(owners.insert(peer, owner)));

@@ -52,7 +52,7 @@ impl Engine {
             }
         } else {
             let size = keyframe.then(|| layers::vp8_size(&data.data)).flatten();
-            layer = track.layers.heard(data.rid, size, now);
+            layer = track.layers.heard(data.rid, size, data.data.len(), now);
             let size_unknown = track.layers.get(layer).is_some_and(|l| l.size.is_none());
             if !data.contiguous || size_unknown {
                 // A layer whose size is unknown cannot be picked: its next keyframe tells.

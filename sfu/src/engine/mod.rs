@@ -18,10 +18,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use str0m::bwe::BweKind;
 use str0m::config::CryptoProvider;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, Input, Output};
 
+mod bandwidth;
 mod forward;
 
 /// Who is speaking is told at most this often.
@@ -48,6 +50,7 @@ pub(crate) struct Engine {
     deadlines: BTreeSet<(Instant, PeerId)>,
     speaking: HashMap<String, Speaking>,
     next_speaking: Instant,
+    next_share: Instant,
     /// Sessions with output to drain.
     dirty: Vec<PeerId>,
     /// The session being worked on: the one to drop if str0m panics.
@@ -77,6 +80,7 @@ impl Engine {
             deadlines: BTreeSet::new(),
             speaking: HashMap::new(),
             next_speaking: Instant::now(),
+            next_share: Instant::now(),
             dirty: vec![],
             touching: None,
         }
@@ -125,6 +129,7 @@ impl Engine {
             }
             while self.guarded(|engine| engine.wake_due(Instant::now())).is_none() {}
             self.tell_speakers(Instant::now());
+            self.share_bandwidth(Instant::now());
         }
     }
 
@@ -426,6 +431,11 @@ impl Engine {
                 Metrics::add(&self.metrics.packets_lost, lost.round() as u64);
             }
             RtcEvent::IceConnectionStateChange(state) => tracing::debug!(%peer, ?state, "media ICE"),
+            RtcEvent::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                if let Some(session) = self.sessions.get_mut(&peer) {
+                    session.estimate_bps = Some(estimate.as_u64());
+                }
+            }
             RtcEvent::Connected => {
                 let Some(session) = self.sessions.get_mut(&peer) else { return };
                 session.connected = true;

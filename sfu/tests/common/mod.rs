@@ -4,6 +4,9 @@
 //! SFU forwards.
 #![allow(dead_code)] // Each test binary uses a part.
 
+mod inbox;
+
+use inbox::{Arrival, Inbox};
 use shared::{PeerId, SfuTrack, TrackSource};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -51,6 +54,10 @@ pub struct Member {
     pub peer: PeerId,
     rtc: Rtc,
     socket: UdpSocket,
+    /// What the socket brought, stamped, through the link (see `inbox.rs`).
+    pub inbox: Inbox,
+    /// Through the link, not yet due.
+    arrived: std::collections::VecDeque<Arrival>,
     local: SocketAddr,
     pending: Option<SdpPendingOffer>,
     /// Our sendonly m-lines: microphone, camera, screen.
@@ -96,7 +103,6 @@ impl Member {
 
     fn build(peer: u64, layers: Option<Simulcast>) -> (Self, String) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
         let local = socket.local_addr().unwrap();
         let mut rtc =
             Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
@@ -109,6 +115,8 @@ impl Member {
         let member = Self {
             peer: PeerId(peer),
             rtc,
+            inbox: Inbox::watch(&socket),
+            arrived: Default::default(),
             socket,
             local,
             pending: Some(pending),
@@ -143,6 +151,9 @@ impl Member {
     pub fn move_and_restart_ice(&mut self) -> String {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         self.local = socket.local_addr().unwrap();
+        // What was on its way to the old address is lost with it.
+        self.inbox = Inbox::watch(&socket);
+        self.arrived.clear();
         self.socket = socket;
         let mut change = self.rtc.sdp_api();
         change.ice_restart(false);
@@ -169,7 +180,8 @@ impl Member {
     /// Gives the member `for_at_most` of network and time.
     pub fn pump(&mut self, for_at_most: Duration) {
         let until = Instant::now() + for_at_most;
-        let mut buf = vec![0u8; 2000];
+        // What was written since the last pump is packetized on time.
+        self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
         loop {
             let timeout = loop {
                 match self.rtc.poll_output().unwrap() {
@@ -181,22 +193,26 @@ impl Member {
                 }
             };
             let now = Instant::now();
+            if self.arrived.front().is_some_and(|a| a.at <= now) {
+                let Some(Arrival { at, source, data }) = self.arrived.pop_front() else { continue };
+                if self.loses(&data) {
+                    self.lost += 1;
+                    continue;
+                }
+                let receive = Receive::new(Protocol::Udp, source, self.local, &data).unwrap();
+                self.rtc.handle_input(Input::Receive(at, receive)).unwrap();
+                continue;
+            }
             if now >= until {
                 return;
             }
-            let wait = timeout.min(until).saturating_duration_since(now).max(Duration::from_millis(1));
-            self.socket.set_read_timeout(Some(wait)).unwrap();
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    if self.loses(&buf[..n]) {
-                        self.lost += 1;
-                        continue;
-                    }
-                    let receive = Receive::new(Protocol::Udp, source, self.local, &buf[..n]).unwrap();
-                    self.rtc.handle_input(Input::Receive(Instant::now(), receive)).unwrap();
-                }
-                Err(_) => self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap(),
+            if now >= timeout {
+                self.rtc.handle_input(Input::Timeout(now)).unwrap();
+                continue;
             }
+            let next = self.arrived.front().map_or(timeout, |a| a.at.min(timeout)).min(until);
+            let came = self.inbox.take(next.saturating_duration_since(now));
+            self.arrived.extend(came);
         }
     }
 
@@ -253,8 +269,7 @@ impl Member {
             let frame = vp8_frame(seq, keyframes.contains(&index), size, index as u8, self.layer_bytes[index]);
             let time = MediaTime::from_90khz(u64::from(seq) * 3000 + index as u64 * 7_000_000);
             self.write(self.camera, Some(Rid::from(rid)), Codec::Vp8, time, frame, None);
-            // str0m packetizes on time and holds only so many frames unsent.
-            self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
+            // str0m holds only so many frames unsent: each goes out now.
             self.pump(Duration::ZERO);
         }
     }
