@@ -118,6 +118,8 @@ pub(crate) struct Session {
     /// Its link was found short (the estimate below what it was sent), and
     /// has not yet been seen to carry what it wants.
     pub(crate) short: bool,
+    /// Looks in a row at which the estimate was below what it was sent.
+    pub(crate) below_ticks: u32,
     /// When one of its videos last went down a layer (or paused) for bandwidth.
     pub(crate) last_step_down: Option<Instant>,
     /// Whose video it was last told is paused.
@@ -180,6 +182,7 @@ impl Session {
             wants: HashMap::new(),
             estimate_bps: None,
             short: false,
+            below_ticks: 0,
             last_step_down: None,
             paused_told: vec![],
         };

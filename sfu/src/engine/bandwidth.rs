@@ -25,6 +25,8 @@ const VIDEO_SHARE_PERCENT: u64 = 85;
 /// is sent the estimate stays near it (it has nothing to measure more by),
 /// and trusting that would keep a spotlight small on a fast link.
 const SHORT_PERCENT: u64 = 75;
+/// How many looks in a row (a second) the estimate must be that low.
+const SHORT_TICKS: u32 = 2;
 
 impl Engine {
     pub(super) fn share_bandwidth(&mut self, now: Instant) {
@@ -70,8 +72,12 @@ impl Engine {
         }
         let estimate = session.estimate_bps.unwrap_or(0);
         let wanted: u64 = demands.iter().filter_map(|d| d.options.last()).map(|&(_, bps)| bps).sum();
-        // Short once the estimate falls below what is sent; no longer once it would carry every tile's want.
-        let short = if estimate * 100 < sending * SHORT_PERCENT {
+        // Short once the estimate has been below what is sent for
+        // SHORT_TICKS looks in a row (a busy machine dips it for a moment);
+        // no longer once it would carry every tile's want.
+        let below = estimate * 100 < sending * SHORT_PERCENT;
+        let below_ticks = if below { session.below_ticks + 1 } else { 0 };
+        let short = if below_ticks >= SHORT_TICKS {
             true
         } else {
             session.short && estimate * VIDEO_SHARE_PERCENT / 100 < wanted
@@ -81,6 +87,7 @@ impl Engine {
         tracing::trace!(%peer, estimate, sending, wanted, short, ?allowances, "downlink shared");
         let Some(session) = self.sessions.get_mut(&peer) else { return };
         session.short = short;
+        session.below_ticks = below_ticks;
         let climbing = session.last_step_down.is_none_or(|at| now.saturating_duration_since(at) >= CLIMB_AFTER);
         for (index, allowance) in videos.into_iter().zip(allowances) {
             let feed = &mut session.tracks_out[index].feed;
