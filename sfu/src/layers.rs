@@ -171,11 +171,6 @@ impl Layers {
         self.layers.get(index).is_some_and(|l| l.is_live(now) && allowance.admits(pixels(l)))
     }
 
-    /// Layer `index`'s bits a second.
-    pub(crate) fn bps(&self, index: usize) -> u64 {
-        self.layers.get(index).map_or(0, |l| l.rate.bps())
-    }
-
     pub(crate) fn get(&self, index: usize) -> Option<&Layer> {
         self.layers.get(index)
     }

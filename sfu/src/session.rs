@@ -115,11 +115,6 @@ pub(crate) struct Session {
     wants: HashMap<(PeerId, TrackSource), Want>,
     /// str0m's estimate of its downlink, in bits a second, once there is one.
     pub(crate) estimate_bps: Option<u64>,
-    /// Its link was found short (the estimate below what it was sent), and
-    /// has not yet been seen to carry what it wants.
-    pub(crate) short: bool,
-    /// Looks in a row at which the estimate was below what it was sent.
-    pub(crate) below_ticks: u32,
     /// When one of its videos last went down a layer (or paused) for bandwidth.
     pub(crate) last_step_down: Option<Instant>,
     /// Whose video it was last told is paused.
@@ -181,8 +176,6 @@ impl Session {
             seen: HashMap::new(),
             wants: HashMap::new(),
             estimate_bps: None,
-            short: false,
-            below_ticks: 0,
             last_step_down: None,
             paused_told: vec![],
         };

@@ -20,13 +20,9 @@ const CLIMB_AFTER: Duration = Duration::from_secs(3);
 /// Of the estimate, what video may take: the rest is headroom, and room
 /// for the voices (a few tens of kbit/s each while they speak).
 const VIDEO_SHARE_PERCENT: u64 = 85;
-/// The link is short when the estimate falls below this share of what is
-/// being sent. Below what would fill every tile is not enough: while little
-/// is sent the estimate stays near it (it has nothing to measure more by),
-/// and trusting that would keep a spotlight small on a fast link.
-const SHORT_PERCENT: u64 = 75;
-/// How many looks in a row (a second) the estimate must be that low.
-const SHORT_TICKS: u32 = 2;
+/// Of that share, what a video may climb into: a link that just carries a
+/// layer is not tried at it again and again (a probe can overshoot).
+const CLIMB_PERCENT: u64 = 80;
 
 impl Engine {
     pub(super) fn share_bandwidth(&mut self, now: Instant) {
@@ -51,7 +47,6 @@ impl Engine {
         };
         let mut demands = vec![];
         let mut videos = vec![];
-        let mut sending = 0;
         for (index, track) in session.tracks_out.iter().enumerate() {
             let OutState::Open(_) = track.state else { continue };
             if track.kind() == MediaKind::Audio {
@@ -61,7 +56,6 @@ impl Engine {
             let speaker = speakers.contains(&track.origin);
             let area = area(track.feed.want);
             let options = layers.options(track.feed.want, now);
-            sending += track.feed.current.map_or(0, |layer| layers.bps(layer));
             demands.push(Demand { rank: (speaker, area), protected: speaker, options });
             videos.push(index);
         }
@@ -70,38 +64,32 @@ impl Engine {
         if let Some(largest) = drawn.map(|d| d.rank.1).max() {
             demands.iter_mut().filter(|d| d.rank.1 == largest).for_each(|d| d.protected = true);
         }
+        // Always within the estimate: str0m paces a session's packets at
+        // 1.1 times it, so more than that would wait in its queue (a still
+        // picture, then a burst). The estimate grows by probing for `desired`.
         let estimate = session.estimate_bps.unwrap_or(0);
         let wanted: u64 = demands.iter().filter_map(|d| d.options.last()).map(|&(_, bps)| bps).sum();
-        // Short once the estimate has been below what is sent for
-        // SHORT_TICKS looks in a row (a busy machine dips it for a moment);
-        // no longer once it would carry every tile's want.
-        let below = estimate * 100 < sending * SHORT_PERCENT;
-        let below_ticks = if below { session.below_ticks + 1 } else { 0 };
-        let short = if below_ticks >= SHORT_TICKS {
-            true
-        } else {
-            session.short && estimate * VIDEO_SHARE_PERCENT / 100 < wanted
-        };
-        let budget = if short { estimate * VIDEO_SHARE_PERCENT / 100 } else { u64::MAX };
-        let (allowances, spent) = allocate(budget, &demands);
-        tracing::trace!(%peer, estimate, sending, wanted, short, ?allowances, "downlink shared");
+        let budget = estimate * VIDEO_SHARE_PERCENT / 100;
+        let (most, spent) = allocate(budget, &demands);
+        let (climb, _) = allocate(budget * CLIMB_PERCENT / 100, &demands);
+        tracing::trace!(%peer, estimate, wanted, ?most, "downlink shared");
         let Some(session) = self.sessions.get_mut(&peer) else { return };
-        session.short = short;
-        session.below_ticks = below_ticks;
         let climbing = session.last_step_down.is_none_or(|at| now.saturating_duration_since(at) >= CLIMB_AFTER);
-        for (index, allowance) in videos.into_iter().zip(allowances) {
+        for ((index, most), climb) in videos.into_iter().zip(most).zip(climb) {
             let feed = &mut session.tracks_out[index].feed;
-            if allowance < feed.allowance {
-                feed.allowance = allowance;
-                session.last_step_down = Some(now);
-            } else if allowance > feed.allowance && climbing {
-                feed.allowance = allowance;
+            if most < feed.allowance {
+                // A video not shown yet is only being placed, not stepped down.
+                if feed.current.is_some() {
+                    session.last_step_down = Some(now);
+                }
+                feed.allowance = most;
+            } else if climbing && climb.min(most) > feed.allowance {
+                feed.allowance = climb.min(most);
             }
         }
-        // Probe for what would fill every tile, with the headroom a short
-        // link needs before it is given that (and a tenth more); keep up
-        // what is sent now.
-        let desired = wanted * 100 / VIDEO_SHARE_PERCENT * 11 / 10;
+        // Probe for what would fill every tile, with the headroom the share
+        // and the climb leave (and a tenth more); keep up what is sent now.
+        let desired = wanted * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT * 11 / 10;
         session.rtc.bwe().set_bitrate(Bitrate::bps(spent), Bitrate::bps(desired.max(spent)));
         let mut paused: Vec<PeerId> = vec![];
         for track in session.tracks_out.iter().filter(|t| t.feed.allowance == Allowance::Paused) {
