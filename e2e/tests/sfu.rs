@@ -3,7 +3,8 @@
 //! with badges, the speaking highlight, a screen share and a leave; and a
 //! mesh of three moving to the SFU as a fourth joins, without a tile stalling;
 //! a dropped socket that keeps its session, and a restarted server that gets
-//! a new one.
+//! a new one; each tile given the layer it is drawn at; and a room of more
+//! than a page, whose grid pages and brings the speaker onto the page shown.
 
 use e2e::{everyone_sees, four_meet, tile_named, Browser, Harness, Result, TRACK_PEER_CONNECTIONS, TRACK_SOCKETS};
 use fantoccini::Locator;
@@ -271,6 +272,68 @@ async fn each_tile_gets_the_layer_it_is_drawn_at_and_a_tile_off_screen_gets_none
         person.close().await?;
     }
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_of_thirteen_pages_and_brings_whoever_speaks_onto_the_page_shown() -> Result<()> {
+    let harness = Harness::start_sfu(16, 2).await?;
+    let ana = browser(&harness).await?;
+    ana.join("crowd", "Ana").await?;
+    ana.wait_for("Ana in the room", "return !!document.querySelector('main.room')").await?;
+    // Eleven more, without media, fill her page: it holds twelve tiles, hers included.
+    let _seats = harness.hold_seats("crowd", 11).await?;
+    let shown = "return [...document.querySelectorAll('.tile.remote:not(.off-page)')].map(t => t.querySelector('.name').textContent)";
+    ana.wait_for(
+        "eleven tiles, one page",
+        &format!("{shown}.length === 11 && !document.querySelector('#page-number')"),
+    )
+    .await?;
+    let on_page =
+        |name: &str| format!("const t = {}; return !!t && !t.classList.contains('off-page')", tile_named(name));
+    let page_number = |text: &str| format!("return document.querySelector('#page-number')?.textContent === '{text}'");
+
+    // Bo comes thirteenth, onto page two; his fake microphone beeps, and he
+    // is brought onto the page Ana sees, in place of the last who never spoke.
+    let bo = browser(&harness).await?;
+    bo.join("crowd", "Bo").await?;
+    ana.wait_for("two pages", &page_number("1 / 2")).await?;
+    ana.wait_for("Bo on Ana's page", &on_page("Bo")).await?;
+    assert_eq!(ana.eval(&on_page("Seat 10")).await?, Value::Bool(false), "the last seat made way");
+    let mut bytes = 0;
+    for _ in 0..20 {
+        bytes = video_bytes_in_a_second(&ana, "Bo").await?;
+        if bytes > 0 {
+            break;
+        }
+    }
+    assert!(bytes > 0, "Bo's video comes while his tile is on the page");
+
+    // Bo mutes (starting to speak again would bring him onto a page turned to).
+    bo.client.find(Locator::Css("#mute")).await?.click().await?;
+    ana.wait_for("Bo's muted badge", &format!("return !!{}?.querySelector('.badge.muted')", tile_named("Bo"))).await?;
+    // Page two: the seat that made way, and not Bo, whose video stops coming.
+    ana.client.find(Locator::Css("#page-next")).await?.click().await?;
+    ana.wait_for("page two", &page_number("2 / 2")).await?;
+    assert_eq!(ana.eval(&format!("{shown}.join()")).await?, "Seat 10", "page two shows who made way");
+    for _ in 0..10 {
+        bytes = video_bytes_in_a_second(&ana, "Bo").await?;
+        if bytes == 0 {
+            break;
+        }
+    }
+    assert_eq!(bytes, 0, "Bo's video off the page still came at {bytes} bytes a second");
+    // Back to page one: it comes again.
+    ana.client.find(Locator::Css("#page-previous")).await?.click().await?;
+    ana.wait_for("Bo on page one again", &on_page("Bo")).await?;
+    for _ in 0..20 {
+        bytes = video_bytes_in_a_second(&ana, "Bo").await?;
+        if bytes > 0 {
+            break;
+        }
+    }
+    assert!(bytes > 0, "Bo's video comes again on page one");
+    ana.close().await?;
+    bo.close().await
 }
 
 /// Samples each remote tile's video every 250 ms: `window.stall` keeps, per

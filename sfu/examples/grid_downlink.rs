@@ -5,7 +5,9 @@
 //! says each tile's size, as a 5 × 5 grid on a 1280 × 800 screen draws
 //! them; without, it says nothing and gets each camera's largest layer.
 //! The publishers look at nobody (their views say so), so the viewer's is
-//! the only downlink; what the SFU wrote to it is the figure.
+//! the only downlink; what the SFU wrote to it is the figure, with how
+//! often the viewer's videos froze. The SFU shares the viewer's downlink by
+//! its estimate of it (from 1.5 Mbit/s up, by probing), as for a browser.
 //!
 //! `cargo run --release -p sfu --example grid_downlink [-- PUBLISHERS SECONDS]`
 //! (defaults 25 and 10); docs/BENCHMARKS.md, "Big rooms".
@@ -29,17 +31,34 @@ fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().expect("a number"));
     let publishers = args.next().unwrap_or(25);
     let seconds = args.next().unwrap_or(10);
-    println!("| the viewer's page says | publishers | camera frames a second | into the SFU, Mbit/s | the viewer's downlink, Mbit/s |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| the viewer's page says | publishers | camera frames a second | into the SFU, Mbit/s \
+         | the viewer's downlink, Mbit/s | freezes | videos with no frame |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for with_layers in [true, false] {
-        let (fps, inbound, down) = run(publishers, Duration::from_secs(seconds), with_layers);
+        let run = run(publishers, Duration::from_secs(seconds), with_layers);
         let says = if with_layers { "each tile's size (layers)" } else { "nothing (largest layers)" };
-        println!("| {says} | {publishers} | {fps:.1} | {inbound:.2} | {down:.2} |");
+        println!(
+            "| {says} | {publishers} | {:.1} | {:.2} | {:.2} | {} | {} |",
+            run.fps, run.inbound, run.down, run.freezes, run.silent
+        );
     }
 }
 
-/// One run: the frames a second each camera managed, Mbit/s into the SFU, and Mbit/s to the viewer.
-fn run(publishers: u64, measure: Duration, with_layers: bool) -> (f64, f64, f64) {
+/// What one run measured.
+struct Run {
+    /// Frames a second each camera managed.
+    fps: f64,
+    /// Mbit/s into the SFU, and to the viewer.
+    inbound: f64,
+    down: f64,
+    /// Freezes in the viewer's videos, and videos it got no frame of.
+    freezes: usize,
+    silent: usize,
+}
+
+fn run(publishers: u64, measure: Duration, with_layers: bool) -> Run {
     let config = sfu::Config { max_member_kbps: 10_000, ..sfu::Config::loopback() };
     let mut meeting = Meeting::start_with(config);
     for peer in 1..=publishers {
@@ -81,7 +100,29 @@ fn run(publishers: u64, measure: Duration, with_layers: bool) -> (f64, f64, f64)
     let layer_bits: f64 = LAYERS.iter().map(|layer| f64::from(layer.max_bitrate_bps) / fps).sum();
     let inbound = measured_fps * layer_bits * publishers as f64 / 1e6;
     let down = (meeting.sfu.metrics().bytes_forwarded - down_before) as f64 * 8.0 / elapsed / 1e6;
-    (measured_fps, inbound, down)
+    let (freezes, silent) = freezes(&mut meeting, publishers, started);
+    Run { fps: measured_fps, inbound, down, freezes, silent }
+}
+
+/// The viewer's freezes since `from`, as WebRTC's stats count them: a gap
+/// between two frames of a video longer than three mean gaps and than one
+/// plus 150 ms; and the videos it got fewer than two frames of.
+fn freezes(meeting: &mut Meeting, publishers: u64, from: Instant) -> (usize, usize) {
+    let viewer = meeting.member(VIEWER);
+    let (mut freezes, mut silent) = (0, 0);
+    for peer in 1..=publishers {
+        let times: Vec<Instant> =
+            viewer.camera_from(PeerId(peer)).map(|frame| frame.arrived).filter(|&at| at >= from).collect();
+        if times.len() < 2 {
+            silent += 1;
+            continue;
+        }
+        let gaps: Vec<Duration> = times.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        let mean = gaps.iter().sum::<Duration>() / gaps.len() as u32;
+        let limit = (mean * 3).max(mean + Duration::from_millis(150));
+        freezes += gaps.iter().filter(|&&gap| gap > limit).count();
+    }
+    (freezes, silent)
 }
 
 /// The publishers' cameras, a frame each per step.

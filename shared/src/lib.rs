@@ -3,7 +3,8 @@
 //! names inside it ([`ids`]), and the client's negotiation decisions
 //! ([`call`], and its connection to the media server, [`sfu_link`]) as pure
 //! state machines, like which tile is large
-//! ([`spotlight`]), which members have a tile ([`roster`]) and when the
+//! ([`spotlight`]), which tiles a grid of many draws ([`pages`]), which
+//! members have a tile ([`roster`]) and when the
 //! signaling socket reconnects ([`reconnect`]).
 
 pub mod budget;
@@ -15,6 +16,7 @@ mod effect;
 pub mod ids;
 pub mod json;
 pub mod link;
+pub mod pages;
 pub mod protocol;
 pub mod reconnect;
 pub mod roster;

@@ -2,8 +2,10 @@ use super::{
     Chat, DevicePickers, HelpOverlay, LanguagePicker, MediaProblem, MediaToggles, People, SelfTile, ShareButton, Tile,
 };
 use crate::i18n::{tr, use_lang, use_texts};
+use crate::meeting::RemoteTile;
 use crate::session::Session;
 use leptos::prelude::*;
+use shared::pages::Pages;
 use shared::spotlight::Spotlight;
 use shared::PeerId;
 use wasm_bindgen::JsCast;
@@ -17,13 +19,34 @@ pub fn Room() -> impl IntoView {
     let count = move || view_state.tiles.with(Vec::len) + 1;
     // The grid lays out the tiles drawn (a new arrival's waits a moment).
     let drawn = move || view_state.tiles.get().into_iter().filter(|tile| tile.drawn.get()).collect::<Vec<_>>();
-    let in_grid = move || drawn().len() + 1;
-    // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
-    let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
+    // Past shared::pages::PER_PAGE people the grid pages, a speaker brought
+    // onto the page shown. A tile off it is hidden: its sound plays, and the
+    // server sends no video for it (meeting/views.rs reads it as not drawn).
+    let pages = RwSignal::new(Pages::default());
+    Effect::new(move |_| {
+        let (peers, speakers) = view_state.tiles.with(|tiles| {
+            let speaks =
+                |tile: &&RemoteTile| tile.speaking.try_get().unwrap_or(false) && !tile.muted.try_get().unwrap_or(true);
+            (
+                tiles.iter().map(|tile| tile.peer).collect::<Vec<_>>(),
+                tiles.iter().filter(speaks).map(|tile| tile.peer).collect::<Vec<_>>(),
+            )
+        });
+        pages.update(|pages| {
+            pages.present(&peers);
+            pages.speaking(&speakers);
+        });
+    });
     // One tile large, the rest in a row below (shared::spotlight): a shared
     // screen unasked, or the one clicked. One listener for every tile: a click
     // in a remote tile (or Enter on its name) picks it.
     let spotlight = RwSignal::new(Spotlight::Auto);
+    let shown = move |tile: &RemoteTile| {
+        pages.with(|pages| pages.shows(tile.peer)) || spotlight.get().is_large(tile.peer, tile.sharing.get())
+    };
+    let in_grid = move || drawn().iter().filter(|tile| shown(tile)).count() + 1;
+    // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
+    let columns = move || (in_grid() as f64).sqrt().ceil() as usize;
     let on_grid_click = move |ev: web_sys::MouseEvent| {
         let tile = ev
             .target()
@@ -57,9 +80,13 @@ pub fn Room() -> impl IntoView {
             <MediaProblem />
             <section class="grid" data-count=in_grid style:--columns=move || columns().to_string() on:click=on_grid_click>
                 <SelfTile />
-                <For each=drawn key=|tile| tile.peer children=move |tile| view! { <Tile tile spotlight /> } />
+                <For each=drawn key=|tile| tile.peer children=move |tile| {
+                    let on_page = Signal::derive(move || pages.with(|pages| pages.shows(tile.peer)));
+                    view! { <Tile tile spotlight on_page /> }
+                } />
             </section>
             <nav class="controls">
+                <PageTurner pages />
                 <MediaToggles />
                 <ShareButton />
                 <button id="devices-button" aria-controls="devices" aria-expanded=move || devices_open.get().to_string()
@@ -73,6 +100,27 @@ pub fn Room() -> impl IntoView {
                 <Chat />
             </aside>
         </main>
+    }
+}
+
+/// "‹ 1 / 2 ›" under the grid, while there is more than one page.
+#[component]
+fn PageTurner(pages: RwSignal<Pages>) -> impl IntoView {
+    let t = use_texts();
+    let page = move || pages.with(Pages::page);
+    let count = move || pages.with(Pages::count);
+    view! {
+        <Show when=move || { count() > 1 }>
+            <span class="pages">
+                <button id="page-previous" aria-label=tr(|t| t.previous_page) title=tr(|t| t.previous_page)
+                    disabled=move || page() == 0 on:click=move |_| pages.update(Pages::previous)>"‹"</button>
+                <span id="page-number" aria-label=move || (t().page_of)(page() + 1, count())>
+                    {move || format!("{} / {}", page() + 1, count())}
+                </span>
+                <button id="page-next" aria-label=tr(|t| t.next_page) title=tr(|t| t.next_page)
+                    disabled=move || page() + 1 == count() on:click=move |_| pages.update(Pages::next)>"›"</button>
+            </span>
+        </Show>
     }
 }
 

@@ -227,6 +227,11 @@ pub struct Texts {
     /// Shown on a tile whose video the server holds back for our bandwidth.
     pub paused_video: &'static str,
     pub paused_video_title: &'static str,
+    /// Turning the grid's pages, when more people are here than a page holds.
+    pub previous_page: &'static str,
+    pub next_page: &'static str,
+    /// Page shown, pages: "Page 2 of 3" (read out; the page shows "2 / 3").
+    pub page_of: fn(usize, usize) -> String,
 
     // "Test my setup" (`/check`): each line says what is right or what to do.
     pub check_title: &'static str,

@@ -30,6 +30,8 @@ pub struct Frame {
     pub time: MediaTime,
     /// No packet of the stream was missing before it.
     pub contiguous: bool,
+    /// When its first packet reached the member's socket.
+    pub arrived: Instant,
 }
 
 impl Frame {
@@ -234,7 +236,8 @@ impl Member {
             Event::MediaData(data) => {
                 if let Some(track) = self.tracks.get(&data.mid) {
                     let (peer, source, contiguous) = (track.peer, track.source, data.contiguous);
-                    self.frames.push(Frame { peer, source, data: data.data.to_vec(), time: data.time, contiguous });
+                    let (time, arrived) = (data.time, data.network_time);
+                    self.frames.push(Frame { peer, source, data: data.data.to_vec(), time, contiguous, arrived });
                 }
             }
             Event::KeyframeRequest(request) => {
