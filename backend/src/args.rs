@@ -130,6 +130,13 @@ pub struct Args {
     #[arg(long, env = "MOIM_MAX_MEMBER_KBPS", value_name = "KBPS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..))]
     pub max_member_kbps: u32,
 
+    /// Estimate each member's downlink on the SFU and fit what it is sent
+    /// to it: lower layers, then videos paused ("Video paused" on their
+    /// tiles). Off by default: on a busy machine the estimate can fall far
+    /// below the link for seconds, and video stalls (docs/BENCHMARKS.md).
+    #[arg(long, env = "MOIM_BANDWIDTH_ESTIMATION", value_parser = BoolishValueParser::new())]
+    pub bandwidth_estimation: bool,
+
     /// Redis to share rooms with other Moim nodes through (redis://host:port
     /// or redis+unix:///path). Each room lives on one node; members on any
     /// node reach it. Without it this process is the whole service.

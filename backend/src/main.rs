@@ -140,6 +140,7 @@ fn sfu_settings(args: &Args, port: u16, lan: &[Ipv4Addr]) -> Option<backend::Sfu
         addresses,
         public_ip: args.public_ip.map(IpAddr::V4),
         max_member_kbps: args.max_member_kbps,
+        bandwidth_estimation: args.bandwidth_estimation,
     };
     tracing::info!(from = args.sfu_from, port = media.port, addresses = ?media.addresses, "rooms move to the SFU as they grow");
     Some(backend::SfuSettings { from: args.sfu_from, media })

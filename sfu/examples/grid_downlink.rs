@@ -6,8 +6,9 @@
 //! them; without, it says nothing and gets each camera's largest layer.
 //! The publishers look at nobody (their views say so), so the viewer's is
 //! the only downlink; what the SFU wrote to it is the figure, with how
-//! often the viewer's videos froze. The SFU shares the viewer's downlink by
-//! its estimate of it (from 1.5 Mbit/s up, by probing), as for a browser.
+//! often the viewer's videos froze; once more with the SFU estimating the
+//! viewer's downlink (`--bandwidth-estimation`: from 1.5 Mbit/s, up by
+//! probing) and fitting the videos to it.
 //!
 //! `cargo run --release -p sfu --example grid_downlink [-- PUBLISHERS SECONDS]`
 //! (defaults 25 and 10); docs/BENCHMARKS.md, "Big rooms".
@@ -32,15 +33,16 @@ fn main() {
     let publishers = args.next().unwrap_or(25);
     let seconds = args.next().unwrap_or(10);
     println!(
-        "| the viewer's page says | publishers | camera frames a second | into the SFU, Mbit/s \
-         | the viewer's downlink, Mbit/s | freezes | videos with no frame |"
+        "| the viewer's page says | bandwidth estimation | publishers | camera frames a second \
+         | into the SFU, Mbit/s | the viewer's downlink, Mbit/s | freezes | videos with no frame |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for with_layers in [true, false] {
-        let run = run(publishers, Duration::from_secs(seconds), with_layers);
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (with_layers, estimating) in [(true, false), (false, false), (true, true)] {
+        let run = run(publishers, Duration::from_secs(seconds), with_layers, estimating);
         let says = if with_layers { "each tile's size (layers)" } else { "nothing (largest layers)" };
+        let estimation = if estimating { "on" } else { "off" };
         println!(
-            "| {says} | {publishers} | {:.1} | {:.2} | {:.2} | {} | {} |",
+            "| {says} | {estimation} | {publishers} | {:.1} | {:.2} | {:.2} | {} | {} |",
             run.fps, run.inbound, run.down, run.freezes, run.silent
         );
     }
@@ -58,8 +60,8 @@ struct Run {
     silent: usize,
 }
 
-fn run(publishers: u64, measure: Duration, with_layers: bool) -> Run {
-    let config = sfu::Config { max_member_kbps: 10_000, ..sfu::Config::loopback() };
+fn run(publishers: u64, measure: Duration, with_layers: bool, bandwidth_estimation: bool) -> Run {
+    let config = sfu::Config { max_member_kbps: 10_000, bandwidth_estimation, ..sfu::Config::loopback() };
     let mut meeting = Meeting::start_with(config);
     for peer in 1..=publishers {
         meeting.join_with_layers(peer);

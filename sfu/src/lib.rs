@@ -40,12 +40,23 @@ pub struct Config {
     pub public_ip: Option<IpAddr>,
     /// What one member may send, in kbit/s: video beyond it is not forwarded.
     pub max_member_kbps: u32,
+    /// Estimate each member's downlink and share it among the videos it is
+    /// sent (`engine/bandwidth.rs`). Off by default: str0m then paces each
+    /// member at 1.1 times its estimate, and on a busy machine that estimate
+    /// can fall to a tenth of a free link for seconds (docs/BENCHMARKS.md).
+    pub bandwidth_estimation: bool,
 }
 
 impl Config {
     /// Any free port on 127.0.0.1: for tests.
     pub fn loopback() -> Self {
-        Self { port: 0, addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)], public_ip: None, max_member_kbps: 4000 }
+        Self {
+            port: 0,
+            addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            public_ip: None,
+            max_member_kbps: 4000,
+            bandwidth_estimation: false,
+        }
     }
 }
 

@@ -137,9 +137,12 @@ impl Session {
         offer: &str,
         candidates: &[Candidate],
         crypto: &Arc<CryptoProvider>,
+        bandwidth_estimation: bool,
         now: Instant,
     ) -> Result<(Self, String), SdpError> {
         let offer = parse_offer(offer)?;
+        // What reaches the member: each subscriber's videos share it (`allocate.rs`).
+        let estimate_from = bandwidth_estimation.then(|| Bitrate::kbps(u64::from(shared::budget::START_KBPS)));
         let mut rtc = Rtc::builder()
             .set_crypto_provider(crypto.clone())
             .set_ice_lite(true)
@@ -153,8 +156,7 @@ impl Session {
             // tracks is what a session would hold. 256 is over a second.
             .set_send_buffer_video(256)
             .set_stats_interval(Some(Duration::from_secs(1)))
-            // What reaches the member: each subscriber's videos share it (`allocate.rs`).
-            .enable_bwe(Some(Bitrate::kbps(u64::from(shared::budget::START_KBPS))))
+            .enable_bwe(estimate_from)
             .build(now);
         for candidate in candidates {
             rtc.add_local_candidate(candidate.clone());

@@ -13,7 +13,16 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// Member 1 with layers and the others without, everyone connected.
 fn meeting(viewers: &[u64]) -> Meeting {
-    let mut meeting = Meeting::start();
+    meeting_with(sfu::Config::loopback(), viewers)
+}
+
+/// [`meeting`], the SFU estimating each member's downlink.
+fn estimating(viewers: &[u64]) -> Meeting {
+    meeting_with(sfu::Config { bandwidth_estimation: true, ..sfu::Config::loopback() }, viewers)
+}
+
+fn meeting_with(config: sfu::Config, viewers: &[u64]) -> Meeting {
+    let mut meeting = Meeting::start_with(config);
     meeting.join_with_layers(1);
     for &peer in viewers {
         meeting.join(peer);
@@ -109,7 +118,7 @@ fn a_switch_waits_for_a_keyframe_and_the_viewer_sees_one_stream() {
 
 #[test]
 fn a_viewer_on_a_short_link_is_moved_down_a_layer_and_back_up_after() {
-    let mut meeting = meeting(&[2]);
+    let mut meeting = estimating(&[2]);
     let mut seq = 0;
     let mut paced = |meeting: &mut Meeting, for_secs: u64, until: &dyn Fn(&mut Meeting) -> bool| {
         let end = std::time::Instant::now() + Duration::from_secs(for_secs);
@@ -171,7 +180,7 @@ fn cameras_at_30(meeting: &mut Meeting, publishers: &[u64], seq: u32) {
 #[test]
 fn on_a_link_too_short_for_both_the_small_tile_is_paused_and_the_viewer_told() {
     const C: PeerId = PeerId(3);
-    let mut meeting = Meeting::start();
+    let mut meeting = Meeting::start_with(sfu::Config { bandwidth_estimation: true, ..sfu::Config::loopback() });
     meeting.join_with_layers(1);
     meeting.join_with_layers(3);
     meeting.join(2);

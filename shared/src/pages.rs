@@ -7,7 +7,6 @@
 
 use crate::PeerId;
 use std::cmp::Reverse;
-use std::collections::HashMap;
 
 /// Tiles a page holds, yours included: past this many people the grid pages.
 pub const PER_PAGE: usize = 12;
@@ -16,12 +15,12 @@ const OTHERS_PER_PAGE: usize = PER_PAGE - 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pages {
-    /// Everyone else, in page order.
-    order: Vec<PeerId>,
+    /// Everyone else, in page order, with the speaking turn at which each
+    /// last spoke (0: never; later is larger). (No map: the page's wasm has
+    /// no hasher, and a room is a few dozen.)
+    order: Vec<(PeerId, u64)>,
     /// The page shown, from 0.
     page: usize,
-    /// When each last spoke, in speaking turns (later is larger).
-    spoke: HashMap<PeerId, u64>,
     turns: u64,
     /// Who spoke at the last turn.
     speakers: Vec<PeerId>,
@@ -31,13 +30,12 @@ impl Pages {
     /// The others now here, in the order they came: a newcomer goes last,
     /// and a leaver's place closes up.
     pub fn present(&mut self, peers: &[PeerId]) {
-        self.order.retain(|peer| peers.contains(peer));
+        self.order.retain(|(peer, _)| peers.contains(peer));
         for peer in peers {
-            if !self.order.contains(peer) {
-                self.order.push(*peer);
+            if self.position(*peer).is_none() {
+                self.order.push((*peer, 0));
             }
         }
-        self.spoke.retain(|peer, _| peers.contains(peer));
         self.page = self.page.min(self.count() - 1);
     }
 
@@ -70,8 +68,10 @@ impl Pages {
     /// a page turned to while someone talks on stays as it is.)
     pub fn speaking(&mut self, speakers: &[PeerId]) {
         self.turns += 1;
-        for speaker in speakers {
-            self.spoke.insert(*speaker, self.turns);
+        for (peer, spoke) in &mut self.order {
+            if speakers.contains(peer) {
+                *spoke = self.turns;
+            }
         }
         let before = std::mem::replace(&mut self.speakers, speakers.to_vec());
         for speaker in speakers.iter().filter(|speaker| !before.contains(speaker)) {
@@ -80,9 +80,8 @@ impl Pages {
                 continue;
             }
             let shown = self.page * OTHERS_PER_PAGE..((self.page + 1) * OTHERS_PER_PAGE).min(self.order.len());
-            let quietest = shown
-                .filter(|&i| !speakers.contains(&self.order[i]))
-                .min_by_key(|&i| (self.spoke.get(&self.order[i]).copied().unwrap_or(0), Reverse(i)));
+            let quietest =
+                shown.filter(|&i| !speakers.contains(&self.order[i].0)).min_by_key(|&i| (self.order[i].1, Reverse(i)));
             if let Some(out) = quietest {
                 self.order.swap(at, out);
             }
@@ -90,7 +89,7 @@ impl Pages {
     }
 
     fn position(&self, peer: PeerId) -> Option<usize> {
-        self.order.iter().position(|p| *p == peer)
+        self.order.iter().position(|(p, _)| *p == peer)
     }
 }
 
@@ -103,7 +102,7 @@ mod tests {
     }
 
     fn shown(pages: &Pages) -> Vec<u64> {
-        pages.order.iter().filter(|p| pages.shows(**p)).map(|p| p.0).collect()
+        pages.order.iter().filter(|(p, _)| pages.shows(*p)).map(|(p, _)| p.0).collect()
     }
 
     #[test]
@@ -144,9 +143,9 @@ mod tests {
         assert!(pages.shows(PeerId(18)));
         assert!(!pages.shows(PeerId(3)));
         // On the page shown already: nothing moves.
-        let before = pages.clone();
+        let before = shown(&pages);
         pages.speaking(&[PeerId(18)]);
-        assert_eq!(pages.order, before.order);
+        assert_eq!(shown(&pages), before);
     }
 
     #[test]

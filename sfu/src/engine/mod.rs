@@ -181,7 +181,15 @@ impl Engine {
                     }
                     Err(error) => self.refuse(peer, error),
                 },
-                None => match Session::open(peer, room.clone(), &sdp, &self.candidates, &self.crypto, now) {
+                None => match Session::open(
+                    peer,
+                    room.clone(),
+                    &sdp,
+                    &self.candidates,
+                    &self.crypto,
+                    self.config.bandwidth_estimation,
+                    now,
+                ) {
                     Ok((mut session, sdp)) => {
                         // Everything already published in the room is forwarded to the newcomer.
                         for other in self.rooms.get(&room).into_iter().flatten() {
