@@ -285,7 +285,7 @@ async fn a_room_of_thirteen_pages_and_brings_whoever_speaks_onto_the_page_shown(
     let shown = "return [...document.querySelectorAll('.tile.remote:not(.off-page)')].map(t => t.querySelector('.name').textContent)";
     ana.wait_for(
         "eleven tiles, one page",
-        &format!("{shown}.length === 11 && !document.querySelector('#page-number')"),
+        &format!("{shown}.length === 11 && document.querySelector('.pages').hidden"),
     )
     .await?;
     let on_page =

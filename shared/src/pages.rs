@@ -1,12 +1,11 @@
 //! Which remote tiles the grid draws when the room holds more people than
 //! a page ([`PER_PAGE`] tiles, yours included): pages in the order people
-//! came, turned by the person; and someone who starts speaking off the page
+//! came, turned by the person (round: after the last comes the first); and someone who starts speaking off the page
 //! shown takes the place of whoever on it spoke longest ago, so the person
 //! talking is seen. A tile off the page stays (its sound plays); its video
 //! is not sent. A pure decision, so `cargo test` plays a room.
 
 use crate::PeerId;
-use std::cmp::Reverse;
 
 /// Tiles a page holds, yours included: past this many people the grid pages.
 pub const PER_PAGE: usize = 12;
@@ -54,12 +53,14 @@ impl Pages {
         self.position(peer).is_some_and(|at| at / OTHERS_PER_PAGE == self.page)
     }
 
+    /// The next page, the first after the last.
     pub fn next(&mut self) {
-        self.page = (self.page + 1).min(self.count() - 1);
+        self.page = (self.page + 1) % self.count();
     }
 
+    /// The page before, the last before the first.
     pub fn previous(&mut self) {
-        self.page = self.page.saturating_sub(1);
+        self.page = (self.page + self.count() - 1) % self.count();
     }
 
     /// These members speak now: each who starts to, off the page shown,
@@ -80,8 +81,9 @@ impl Pages {
                 continue;
             }
             let shown = self.page * OTHERS_PER_PAGE..((self.page + 1) * OTHERS_PER_PAGE).min(self.order.len());
+            // From the end: of those who spoke equally long ago, the last on the page.
             let quietest =
-                shown.filter(|&i| !speakers.contains(&self.order[i].0)).min_by_key(|&i| (self.order[i].1, Reverse(i)));
+                shown.rev().filter(|&i| !speakers.contains(&self.order[i].0)).min_by_key(|&i| self.order[i].1);
             if let Some(out) = quietest {
                 self.order.swap(at, out);
             }
@@ -111,12 +113,16 @@ mod tests {
         pages.present(&people(1..12));
         assert_eq!((pages.count(), shown(&pages).len()), (1, 11), "you and eleven others");
         pages.next();
-        assert_eq!(pages.page(), 0, "no page past the last");
+        assert_eq!(pages.page(), 0, "one page: nowhere to turn to");
         pages.present(&people(1..15));
         assert_eq!(pages.count(), 2);
         assert_eq!(shown(&pages), (1..12).collect::<Vec<_>>());
         pages.next();
         assert_eq!(shown(&pages), [12, 13, 14]);
+        pages.next();
+        assert_eq!(pages.page(), 0, "round to the first");
+        pages.previous();
+        assert_eq!(pages.page(), 1, "and back to the last");
         // The last page empties: the one before is shown.
         pages.present(&people(1..12));
         assert_eq!((pages.count(), pages.page()), (1, 0));

@@ -80,10 +80,8 @@ fn server_msg(text: &str) -> Result<ServerMsg, Error> {
         "chat" => ServerMsg::Chat { from: f.peer_id("from")?, text: f.string("text")? },
         "sfu_answer" => ServerMsg::SfuAnswer { sdp: f.string("sdp")? },
         "sfu_offer" => ServerMsg::SfuOffer { sdp: f.string("sdp")?, tracks: f.list("tracks", sfu_track)? },
-        "speaking" => ServerMsg::Speaking { peers: f.list("peers", |id| as_uint("peers", id, u64::MAX).map(PeerId))? },
-        "sfu_paused" => {
-            ServerMsg::SfuPaused { peers: f.list("peers", |id| as_uint("peers", id, u64::MAX).map(PeerId))? }
-        }
+        "speaking" => ServerMsg::Speaking { peers: f.list("peers", listed_peer)? },
+        "sfu_paused" => ServerMsg::SfuPaused { peers: f.list("peers", listed_peer)? },
         other => return Err(invalid(format_args!("unknown message type `{other}`"))),
     })
 }
@@ -103,6 +101,11 @@ fn room_status(text: &str) -> Result<RoomStatus, Error> {
         capacity: f.uint("capacity", usize::MAX as u64)? as usize,
         locked: f.flag("locked")?,
     })
+}
+
+/// A member's id in a `peers` list.
+fn listed_peer(id: Json) -> Result<PeerId, Error> {
+    as_uint("peers", id, u64::MAX).map(PeerId)
 }
 
 fn peer_info(value: Json) -> Result<PeerInfo, Error> {

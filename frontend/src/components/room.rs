@@ -19,30 +19,16 @@ pub fn Room() -> impl IntoView {
     let count = move || view_state.tiles.with(Vec::len) + 1;
     // The grid lays out the tiles drawn (a new arrival's waits a moment).
     let drawn = move || view_state.tiles.get().into_iter().filter(|tile| tile.drawn.get()).collect::<Vec<_>>();
-    // Past shared::pages::PER_PAGE people the grid pages, a speaker brought
-    // onto the page shown. A tile off it is hidden: its sound plays, and the
-    // server sends no video for it (meeting/views.rs reads it as not drawn).
-    let pages = RwSignal::new(Pages::default());
-    Effect::new(move |_| {
-        let (peers, speakers) = view_state.tiles.with(|tiles| {
-            let speaks =
-                |tile: &&RemoteTile| tile.speaking.try_get().unwrap_or(false) && !tile.muted.try_get().unwrap_or(true);
-            (
-                tiles.iter().map(|tile| tile.peer).collect::<Vec<_>>(),
-                tiles.iter().filter(speaks).map(|tile| tile.peer).collect::<Vec<_>>(),
-            )
-        });
-        pages.update(|pages| {
-            pages.present(&peers);
-            pages.speaking(&speakers);
-        });
-    });
     // One tile large, the rest in a row below (shared::spotlight): a shared
     // screen unasked, or the one clicked. One listener for every tile: a click
     // in a remote tile (or Enter on its name) picks it.
     let spotlight = RwSignal::new(Spotlight::Auto);
+    // Past shared::pages::PER_PAGE people the grid pages, a speaker brought
+    // onto the page shown (meeting/view.rs keeps the pages). A tile off it
+    // is hidden (unless large): its sound plays, and the server sends no
+    // video for it (meeting/views.rs reads it as not drawn).
     let shown = move |tile: &RemoteTile| {
-        pages.with(|pages| pages.shows(tile.peer)) || spotlight.get().is_large(tile.peer, tile.sharing.get())
+        view_state.pages.with(|pages| pages.shows(tile.peer)) || spotlight.get().is_large(tile.peer, tile.sharing.get())
     };
     let in_grid = move || drawn().iter().filter(|tile| shown(tile)).count() + 1;
     // Columns for a near-square grid: 1, 2, 2, 2, 3, 3 for one to six people.
@@ -80,13 +66,10 @@ pub fn Room() -> impl IntoView {
             <MediaProblem />
             <section class="grid" data-count=in_grid style:--columns=move || columns().to_string() on:click=on_grid_click>
                 <SelfTile />
-                <For each=drawn key=|tile| tile.peer children=move |tile| {
-                    let on_page = Signal::derive(move || pages.with(|pages| pages.shows(tile.peer)));
-                    view! { <Tile tile spotlight on_page /> }
-                } />
+                <For each=drawn key=|tile| tile.peer children=move |tile| view! { <Tile tile spotlight /> } />
             </section>
             <nav class="controls">
-                <PageTurner pages />
+                <PageTurner />
                 <MediaToggles />
                 <ShareButton />
                 <button id="devices-button" aria-controls="devices" aria-expanded=move || devices_open.get().to_string()
@@ -105,22 +88,18 @@ pub fn Room() -> impl IntoView {
 
 /// "‹ 1 / 2 ›" under the grid, while there is more than one page.
 #[component]
-fn PageTurner(pages: RwSignal<Pages>) -> impl IntoView {
-    let t = use_texts();
+fn PageTurner() -> impl IntoView {
+    let pages = expect_context::<Session>().view.pages;
     let page = move || pages.with(Pages::page);
     let count = move || pages.with(Pages::count);
+    // Always there, hidden while everyone fits: cheaper than drawing it
+    // anew. The pages go round, so neither button is ever disabled.
     view! {
-        <Show when=move || { count() > 1 }>
-            <span class="pages">
-                <button id="page-previous" aria-label=tr(|t| t.previous_page) title=tr(|t| t.previous_page)
-                    disabled=move || page() == 0 on:click=move |_| pages.update(Pages::previous)>"‹"</button>
-                <span id="page-number" aria-label=move || (t().page_of)(page() + 1, count())>
-                    {move || format!("{} / {}", page() + 1, count())}
-                </span>
-                <button id="page-next" aria-label=tr(|t| t.next_page) title=tr(|t| t.next_page)
-                    disabled=move || page() + 1 == count() on:click=move |_| pages.update(Pages::next)>"›"</button>
-            </span>
-        </Show>
+        <span class="pages" hidden=move || count() < 2>
+            <button id="page-previous" aria-label=tr(|t| t.previous_page) on:click=move |_| pages.update(Pages::previous)>"‹"</button>
+            <span id="page-number">{move || format!("{} / {}", page() + 1, count())}</span>
+            <button id="page-next" aria-label=tr(|t| t.next_page) on:click=move |_| pages.update(Pages::next)>"›"</button>
+        </span>
     }
 }
 

@@ -8,10 +8,10 @@ use shared::spotlight::Spotlight;
 
 /// One remote member: their video, name, and what they have turned off.
 /// `spotlight` says whether it fills the main area (the room's grid handles
-/// the clicks that change it); `on_page`, whether it is on the grid's page
-/// shown (else hidden, unless large).
+/// the clicks that change it). Off the grid's page shown it is hidden
+/// (style.css), unless large.
 #[component]
-pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>, on_page: Signal<bool>) -> impl IntoView {
+pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>) -> impl IntoView {
     let session = expect_context::<Session>();
     let RemoteTile { peer, name, muted, camera_off, sharing, stream, connection, speaking, link, weak, paused, .. } =
         tile;
@@ -22,7 +22,7 @@ pub fn Tile(tile: RemoteTile, spotlight: RwSignal<Spotlight>, on_page: Signal<bo
     });
     view! {
         <figure class="tile remote" data-peer=peer.to_string() class:large=move || spotlight.get().is_large(peer, sharing.get())
-            class:off-page=move || !on_page.get() && !spotlight.get().is_large(peer, sharing.get())
+            class:off-page=move || !session.view.pages.with(|pages| pages.shows(peer))
             class:camera-off=move || camera_off.get() && !sharing.get() class:sharing=move || sharing.get() class:speaking=move || speaking.get() && !muted.get()>
             <StreamVideo stream=stream class="remote-video" speaker=session.speaker_id />
             <figcaption>

@@ -55,7 +55,6 @@ pub static EN: Texts = Texts {
     paused_video_title: "Paused to save bandwidth: your connection can't carry every video now. It comes back when it can",
     previous_page: "Previous page",
     next_page: "Next page",
-    page_of: |page, pages| format!("Page {page} of {pages}"),
     check_title: "Test my setup",
     check_intro: "Each line checks one thing a call needs. A red line says what to do about it.",
     back_to_moim: "Back to Moim",

@@ -55,7 +55,6 @@ pub static KO: Texts = Texts {
     paused_video_title: "대역폭을 아끼려고 멈췄어요. 지금 연결로는 모든 영상을 받을 수 없어요. 여유가 생기면 다시 나와요",
     previous_page: "이전 페이지",
     next_page: "다음 페이지",
-    page_of: |page, pages| format!("{pages}페이지 중 {page}페이지"),
     check_title: "내 환경 점검",
     check_intro: "각 줄은 통화에 필요한 것을 하나씩 점검해요. 빨간 줄은 무엇을 해야 하는지 알려 줘요.",
     back_to_moim: "Moim으로 돌아가기",

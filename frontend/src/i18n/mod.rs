@@ -230,8 +230,6 @@ pub struct Texts {
     /// Turning the grid's pages, when more people are here than a page holds.
     pub previous_page: &'static str,
     pub next_page: &'static str,
-    /// Page shown, pages: "Page 2 of 3" (read out; the page shows "2 / 3").
-    pub page_of: fn(usize, usize) -> String,
 
     // "Test my setup" (`/check`): each line says what is right or what to do.
     pub check_title: &'static str,

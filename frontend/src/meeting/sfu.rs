@@ -52,7 +52,10 @@ impl Inner {
             }
             SfuAction::ShowMedia { .. } => self.sync_sfu_tiles(),
             SfuAction::Paused { peers } => self.mark_tiles(&peers, |tile| tile.paused),
-            SfuAction::Speaking { peers } => self.mark_tiles(&peers, |tile| tile.speaking),
+            SfuAction::Speaking { peers } => {
+                self.mark_tiles(&peers, |tile| tile.speaking);
+                self.view.speakers_changed(&peers);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::call::ConnectionState;
 use shared::link::Details;
+use shared::pages::Pages;
 use shared::{MediaState, PeerId};
 use std::collections::BTreeMap;
 use web_sys::MediaStream;
@@ -98,6 +99,9 @@ pub struct MeetingView {
     /// The members here, in order of arrival; changed by [`MeetingView::add_tile`]
     /// and [`MeetingView::remove_tile`].
     pub tiles: RwSignal<Vec<RemoteTile>, LocalStorage>,
+    /// Which tiles the grid's page shown holds, past `shared::pages::PER_PAGE`
+    /// people: kept with the tiles, and told who starts to speak.
+    pub pages: RwSignal<Pages>,
     pub chat: RwSignal<Vec<ChatLine>>,
     /// A problem during the meeting that does not end it.
     pub notice: RwSignal<Option<Problem>>,
@@ -118,6 +122,7 @@ impl MeetingView {
             room_drawn: RwSignal::new(false),
             room: RwSignal::new(String::new()),
             tiles: RwSignal::new_local(vec![]),
+            pages: RwSignal::new(Pages::default()),
             chat: RwSignal::new(vec![]),
             notice: RwSignal::new(None),
             tile_owners: StoredValue::new_local(BTreeMap::new()),
@@ -154,6 +159,7 @@ impl MeetingView {
         });
         self.tile_owners.update_value(|owners| drop(owners.insert(peer, owner)));
         self.tiles.update(|tiles| tiles.push(tile));
+        self.pages_follow_tiles();
         tile
     }
 
@@ -165,6 +171,7 @@ impl MeetingView {
         let tile = self.tile(peer)?;
         let name = tile.name.get_untracked();
         self.tiles.update(|tiles| tiles.retain(|t| t.peer != peer));
+        self.pages_follow_tiles();
         if let Some(owner) = self.tile_owners.try_update_value(|owners| owners.remove(&peer)).flatten() {
             dispose_after_redraw(owner);
         }
@@ -174,10 +181,22 @@ impl MeetingView {
     /// Takes every tile away, disposing their signals as [`MeetingView::remove_tile`] does.
     pub fn clear_tiles(&self) {
         self.tiles.set(vec![]);
+        self.pages.set(Pages::default());
         let owners = self.tile_owners.try_update_value(std::mem::take).unwrap_or_default();
         for owner in owners.into_values() {
             dispose_after_redraw(owner);
         }
+    }
+
+    fn pages_follow_tiles(&self) {
+        let peers: Vec<PeerId> = self.tiles.get_untracked().iter().map(|t| t.peer).collect();
+        self.pages.update(|pages| pages.present(&peers));
+    }
+
+    /// The server says who speaks: whoever starts to, off the grid's page
+    /// shown, is brought onto it.
+    pub fn speakers_changed(&self, speakers: &[PeerId]) {
+        self.pages.update(|pages| pages.speaking(speakers));
     }
 
     /// Tiles of members here, whose signals are alive (or, for one gone,
