@@ -42,8 +42,9 @@ pub struct Config {
     pub max_member_kbps: u32,
     /// Estimate each member's downlink and share it among the videos it is
     /// sent (`engine/bandwidth.rs`). Off by default: str0m then paces each
-    /// member at 1.1 times its estimate, and on a busy machine that estimate
-    /// can fall to a tenth of a free link for seconds (docs/BENCHMARKS.md).
+    /// member at 1.1 times its estimate, which stays near what the member
+    /// was sent while that is little, and on a busy machine falls far below
+    /// the link for seconds (docs/BENCHMARKS.md, "Bandwidth").
     pub bandwidth_estimation: bool,
 }
 

@@ -1,9 +1,10 @@
 //! Which remote tiles the grid draws when the room holds more people than
 //! a page ([`PER_PAGE`] tiles, yours included): pages in the order people
-//! came, turned by the person (round: after the last comes the first); and someone who starts speaking off the page
-//! shown takes the place of whoever on it spoke longest ago, so the person
-//! talking is seen. A tile off the page stays (its sound plays); its video
-//! is not sent. A pure decision, so `cargo test` plays a room.
+//! came, turned by the person (round: after the last comes the first); and
+//! someone who starts speaking off the page shown takes the place of
+//! whoever on it spoke longest ago, so the person talking is seen. A tile
+//! off the page stays (its sound plays); its video is not sent. A pure
+//! decision, so `cargo test` plays a room.
 
 use crate::PeerId;
 
