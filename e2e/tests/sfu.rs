@@ -85,6 +85,20 @@ async fn video_bytes_in_a_second(person: &Browser, name: &str) -> Result<u64> {
     Ok(bytes(&video_received(person, name).await?).saturating_sub(bytes(&before)))
 }
 
+/// [`video_bytes_in_a_second`], second after second until `settled` holds
+/// of it or `seconds` have gone (what was on its way drains, a new stream
+/// starts): the last second's.
+async fn video_bytes_until(person: &Browser, name: &str, seconds: u32, settled: fn(u64) -> bool) -> Result<u64> {
+    let mut bytes = video_bytes_in_a_second(person, name).await?;
+    for _ in 1..seconds {
+        if settled(bytes) {
+            break;
+        }
+        bytes = video_bytes_in_a_second(person, name).await?;
+    }
+    Ok(bytes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_people_on_the_media_server() -> Result<()> {
     let started = std::time::Instant::now();
@@ -257,13 +271,7 @@ async fn each_tile_gets_the_layer_it_is_drawn_at_and_a_tile_off_screen_gets_none
     // Cy's video comes to Ana; back on screen, it plays again.
     let cy_style = |css: &str| format!("{}.style.cssText = '{css}'; return true", tile_named("Cy"));
     ana.eval(&cy_style("position: fixed; left: -5000px")).await?;
-    let mut bytes = u64::MAX;
-    for _ in 0..10 {
-        bytes = video_bytes_in_a_second(&ana, "Cy").await?;
-        if bytes == 0 {
-            break;
-        }
-    }
+    let bytes = video_bytes_until(&ana, "Cy", 10, |bytes| bytes == 0).await?;
     assert_eq!(bytes, 0, "Cy's video off screen still came at {bytes} bytes a second");
     assert!(video_bytes_in_a_second(&ana, "Bo").await? > 0, "Bo's video still comes");
     ana.eval(&cy_style("")).await?;
@@ -299,13 +307,8 @@ async fn a_room_of_thirteen_pages_and_brings_whoever_speaks_onto_the_page_shown(
     ana.wait_for("two pages", &page_number("1 / 2")).await?;
     ana.wait_for("Bo on Ana's page", &on_page("Bo")).await?;
     assert_eq!(ana.eval(&on_page("Seat 10")).await?, Value::Bool(false), "the last seat made way");
-    let mut bytes = 0;
-    for _ in 0..20 {
-        bytes = video_bytes_in_a_second(&ana, "Bo").await?;
-        if bytes > 0 {
-            break;
-        }
-    }
+    ana.screenshot(&e2e::artifact("sfu-pages-ana.png")).await?;
+    let bytes = video_bytes_until(&ana, "Bo", 20, |bytes| bytes > 0).await?;
     assert!(bytes > 0, "Bo's video comes while his tile is on the page");
 
     // Bo mutes (starting to speak again would bring him onto a page turned to).
@@ -315,22 +318,12 @@ async fn a_room_of_thirteen_pages_and_brings_whoever_speaks_onto_the_page_shown(
     ana.client.find(Locator::Css("#page-next")).await?.click().await?;
     ana.wait_for("page two", &page_number("2 / 2")).await?;
     assert_eq!(ana.eval(&format!("{shown}.join()")).await?, "Seat 10", "page two shows who made way");
-    for _ in 0..10 {
-        bytes = video_bytes_in_a_second(&ana, "Bo").await?;
-        if bytes == 0 {
-            break;
-        }
-    }
+    let bytes = video_bytes_until(&ana, "Bo", 10, |bytes| bytes == 0).await?;
     assert_eq!(bytes, 0, "Bo's video off the page still came at {bytes} bytes a second");
     // Back to page one: it comes again.
     ana.client.find(Locator::Css("#page-previous")).await?.click().await?;
     ana.wait_for("Bo on page one again", &on_page("Bo")).await?;
-    for _ in 0..20 {
-        bytes = video_bytes_in_a_second(&ana, "Bo").await?;
-        if bytes > 0 {
-            break;
-        }
-    }
+    let bytes = video_bytes_until(&ana, "Bo", 20, |bytes| bytes > 0).await?;
     assert!(bytes > 0, "Bo's video comes again on page one");
     ana.close().await?;
     bo.close().await

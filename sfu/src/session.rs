@@ -60,7 +60,7 @@ pub(crate) struct TrackOut {
     pub(crate) origin: PeerId,
     pub(crate) origin_mid: Mid,
     pub(crate) source: TrackSource,
-    kind: MediaKind,
+    pub(crate) kind: MediaKind,
     pub(crate) state: OutState,
     /// Which of the video's layers this member is sent.
     pub(crate) feed: Feed,
@@ -79,10 +79,6 @@ pub(crate) enum OutState {
 }
 
 impl TrackOut {
-    pub(crate) fn kind(&self) -> MediaKind {
-        self.kind
-    }
-
     /// The m-line it is sent on, once offered.
     pub(crate) fn mid(&self) -> Option<Mid> {
         match self.state {

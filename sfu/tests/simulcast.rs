@@ -18,7 +18,11 @@ fn meeting(viewers: &[u64]) -> Meeting {
 
 /// [`meeting`], the SFU estimating each member's downlink.
 fn estimating(viewers: &[u64]) -> Meeting {
-    meeting_with(sfu::Config { bandwidth_estimation: true, ..sfu::Config::loopback() }, viewers)
+    meeting_with(with_estimation(), viewers)
+}
+
+fn with_estimation() -> sfu::Config {
+    sfu::Config { bandwidth_estimation: true, ..sfu::Config::loopback() }
 }
 
 fn meeting_with(config: sfu::Config, viewers: &[u64]) -> Meeting {
@@ -119,18 +123,7 @@ fn a_switch_waits_for_a_keyframe_and_the_viewer_sees_one_stream() {
 #[test]
 fn a_viewer_on_a_short_link_is_moved_down_a_layer_and_back_up_after() {
     let mut meeting = estimating(&[2]);
-    let mut seq = 0;
-    let mut paced = |meeting: &mut Meeting, for_secs: u64, until: &dyn Fn(&mut Meeting) -> bool| {
-        let end = std::time::Instant::now() + Duration::from_secs(for_secs);
-        while std::time::Instant::now() < end {
-            camera_at_30(meeting, seq);
-            seq += 1;
-            if until(meeting) {
-                return true;
-            }
-        }
-        false
-    };
+    let mut cameras = Cameras::of(&[1]);
     let newest_layer = |m: &mut Meeting| m.member(2).camera_from(A).last().map(|f| f.layer());
     // The last second's frames (30) all on `layer`.
     let steady_on = |m: &mut Meeting, layer: usize| {
@@ -140,47 +133,66 @@ fn a_viewer_on_a_short_link_is_moved_down_a_layer_and_back_up_after() {
     // The estimate starts at shared::budget::START_KBPS, under what the full layer
     // needs with headroom: full once probing has found more.
     let start = std::time::Instant::now();
-    assert!(paced(&mut meeting, 20, &|m| steady_on(m, 2)), "the full layer on a free link");
+    assert!(cameras.run(&mut meeting, 20, &|m| steady_on(m, 2)), "the full layer on a free link");
     eprintln!("the full layer steady {:?} after joining", start.elapsed());
     // A 1 Mbit/s link, under the full layer's 1.5.
     meeting.member(2).inbox.throttle(1000);
     let throttled = std::time::Instant::now();
-    assert!(paced(&mut meeting, 20, &|m| newest_layer(m) < Some(2)), "moved down on a 1 Mbit/s link");
+    assert!(cameras.run(&mut meeting, 20, &|m| newest_layer(m) < Some(2)), "moved down on a 1 Mbit/s link");
     eprintln!("a lower layer {:?} after the link narrowed", throttled.elapsed());
-    assert!(!paced(&mut meeting, 3, &|m| newest_layer(m) == Some(2)), "not back up while the link is narrow");
+    assert!(!cameras.run(&mut meeting, 3, &|m| newest_layer(m) == Some(2)), "not back up while the link is narrow");
     meeting.member(2).inbox.throttle(0);
     let freed = std::time::Instant::now();
-    assert!(paced(&mut meeting, 30, &|m| steady_on(m, 2)), "back up to full once the link is free");
+    assert!(cameras.run(&mut meeting, 30, &|m| steady_on(m, 2)), "back up to full once the link is free");
     eprintln!("the full layer again {:?} after the link was freed", freed.elapsed());
 }
 
-/// Member 1's frame `seq` on each layer; see [`cameras_at_30`].
-fn camera_at_30(meeting: &mut Meeting, seq: u32) {
-    cameras_at_30(meeting, &[1], seq);
+/// Cameras sending each of their layers at its cap, 30 frames a second (a
+/// keyframe where asked, or every 3 s), pumping the meeting between frames.
+struct Cameras<'a> {
+    publishers: &'a [u64],
+    seq: u32,
 }
 
-/// Frame `seq` of each of `publishers` on each layer, each layer at its
-/// cap (a keyframe where asked, or every 3 s), then the rest of a
-/// thirtieth of a second.
-fn cameras_at_30(meeting: &mut Meeting, publishers: &[u64], seq: u32) {
-    let next = std::time::Instant::now() + Duration::from_millis(33);
-    for &peer in publishers {
-        let publisher = meeting.member(peer);
-        publisher.layer_bytes = shared::budget::LAYERS.map(|layer| (layer.max_bitrate_bps / 8 / 30) as usize);
-        let asked: Vec<usize> = std::mem::take(&mut publisher.asked)
-            .iter()
-            .filter_map(|rid| LAYERS.iter().position(|(name, _)| Some(str0m::media::Rid::from(*name)) == *rid))
-            .collect();
-        let keyframes = if seq.is_multiple_of(90) { vec![0, 1, 2] } else { asked };
-        publisher.send_layers(seq, &keyframes);
+impl<'a> Cameras<'a> {
+    fn of(publishers: &'a [u64]) -> Self {
+        Self { publishers, seq: 0 }
     }
-    meeting.run_until(next.saturating_duration_since(std::time::Instant::now()), |_| false);
+
+    /// Sends for up to `for_secs`, until `until` says so: whether it did.
+    fn run(&mut self, meeting: &mut Meeting, for_secs: u64, until: &dyn Fn(&mut Meeting) -> bool) -> bool {
+        let end = std::time::Instant::now() + Duration::from_secs(for_secs);
+        while std::time::Instant::now() < end {
+            self.frame(meeting);
+            if until(meeting) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// One frame of each publisher on each layer, then the rest of a thirtieth of a second.
+    fn frame(&mut self, meeting: &mut Meeting) {
+        let next = std::time::Instant::now() + Duration::from_millis(33);
+        for &peer in self.publishers {
+            let publisher = meeting.member(peer);
+            publisher.layer_bytes = shared::budget::LAYERS.map(|layer| (layer.max_bitrate_bps / 8 / 30) as usize);
+            let asked: Vec<usize> = std::mem::take(&mut publisher.asked)
+                .iter()
+                .filter_map(|rid| LAYERS.iter().position(|(name, _)| Some(str0m::media::Rid::from(*name)) == *rid))
+                .collect();
+            let keyframes = if self.seq.is_multiple_of(90) { vec![0, 1, 2] } else { asked };
+            publisher.send_layers(self.seq, &keyframes);
+        }
+        self.seq += 1;
+        meeting.run_until(next.saturating_duration_since(std::time::Instant::now()), |_| false);
+    }
 }
 
 #[test]
 fn on_a_link_too_short_for_both_the_small_tile_is_paused_and_the_viewer_told() {
     const C: PeerId = PeerId(3);
-    let mut meeting = Meeting::start_with(sfu::Config { bandwidth_estimation: true, ..sfu::Config::loopback() });
+    let mut meeting = Meeting::start_with(with_estimation());
     meeting.join_with_layers(1);
     meeting.join_with_layers(3);
     meeting.join(2);
@@ -194,29 +206,22 @@ fn on_a_link_too_short_for_both_the_small_tile_is_paused_and_the_viewer_told() {
     let paused = |m: &Meeting, who: &[PeerId]| {
         m.told.iter().any(|e| matches!(e, sfu::Event::Paused { peer: PeerId(2), peers } if peers == who))
     };
-    let mut seq = 0;
-    let mut paced = |meeting: &mut Meeting, for_secs: u64, until: &dyn Fn(&Meeting) -> bool| {
-        let end = std::time::Instant::now() + Duration::from_secs(for_secs);
-        while std::time::Instant::now() < end {
-            cameras_at_30(meeting, &[1, 3], seq);
-            seq += 1;
-            if until(meeting) {
-                return true;
-            }
-        }
-        false
-    };
-    paced(&mut meeting, 3, &|_| false);
+    let mut cameras = Cameras::of(&[1, 3]);
+    cameras.run(&mut meeting, 3, &|_| false);
     // 150 kbit/s: the spotlight's smallest layer (0.1) and not another.
     meeting.member(2).inbox.throttle(150);
-    assert!(paced(&mut meeting, 30, &|m| paused(m, &[C])), "3's video paused for 2, and 2 told: {:?}", meeting.told);
+    assert!(
+        cameras.run(&mut meeting, 30, &|m| paused(m, &[C])),
+        "3's video paused for 2, and 2 told: {:?}",
+        meeting.told
+    );
     // What was already on its way (the SFU's pacer, the link's queue) drains; then nothing of 3's.
-    paced(&mut meeting, 3, &|_| false);
+    cameras.run(&mut meeting, 3, &|_| false);
     let before = meeting.member(2).camera_from(C).count();
-    paced(&mut meeting, 2, &|_| false);
+    cameras.run(&mut meeting, 2, &|_| false);
     let after = meeting.member(2).camera_from(C).count() - before;
     assert_eq!(after, 0, "3's video held back, but {after} frames came");
-    assert!(!paced(&mut meeting, 1, &|m| paused(m, &[A, C])), "never the spotlight");
+    assert!(!cameras.run(&mut meeting, 1, &|m| paused(m, &[A, C])), "never the spotlight");
     meeting.member(2).inbox.throttle(0);
-    assert!(paced(&mut meeting, 30, &|m| paused(m, &[])), "sent again once the link is free, and 2 told");
+    assert!(cameras.run(&mut meeting, 30, &|m| paused(m, &[])), "sent again once the link is free, and 2 told");
 }

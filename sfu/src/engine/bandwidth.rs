@@ -49,7 +49,7 @@ impl Engine {
         let mut videos = vec![];
         for (index, track) in session.tracks_out.iter().enumerate() {
             let OutState::Open(_) = track.state else { continue };
-            if track.kind() == MediaKind::Audio {
+            if track.kind == MediaKind::Audio {
                 continue;
             }
             let Some(layers) = self.layers(track.origin, track.origin_mid) else { continue };
