@@ -136,10 +136,13 @@ impl Layers {
     }
 
     /// What a subscriber wanting `want` could be sent, smallest first, up
-    /// to what fills its tile: each layer's pixels and bits a second.
-    /// Empty when it wants nothing.
-    pub(crate) fn options(&self, want: Want, now: Instant) -> Vec<(u32, u64)> {
-        let Some(top) = self.pick(want, Allowance::Any, now).and_then(|i| self.layers.get(i)) else { return vec![] };
+    /// to what fills its tile (a layer more for a `speaker`'s, as
+    /// [`Layers::pick_for`]): each layer's pixels and bits a second. Empty
+    /// when it wants nothing.
+    pub(crate) fn options(&self, want: Want, speaker: bool, now: Instant) -> Vec<(u32, u64)> {
+        let Some(top) = self.pick_for(want, speaker, Allowance::Any, now).and_then(|i| self.layers.get(i)) else {
+            return vec![];
+        };
         let mut options: Vec<(u32, u64)> =
             self.live(now).map(|(_, l)| (pixels(l), l.rate.bps())).filter(|&(p, _)| p <= pixels(top)).collect();
         options.sort_unstable();
@@ -195,6 +198,24 @@ impl Layers {
             }
         }
     }
+
+    /// [`Layers::pick`], and for a `speaker`'s tile in a grid of many (one
+    /// that the smallest layer fills) the next layer up: the face people
+    /// watch is sharper. Only there: a bigger tile is filled already, and
+    /// each switch waits on a keyframe, which on a busy machine stalls it.
+    pub(crate) fn pick_for(&self, want: Want, speaker: bool, allowance: Allowance, now: Instant) -> Option<usize> {
+        let picked = self.pick(want, allowance, now)?;
+        if !speaker || want == Want::Best {
+            return Some(picked);
+        }
+        let mut live: Vec<(u32, usize)> =
+            self.live(now).filter(|(_, l)| allowance.admits(pixels(l))).map(|(i, l)| (pixels(l), i)).collect();
+        live.sort_unstable();
+        match live.as_slice() {
+            [(_, smallest), (_, next), ..] if *smallest == picked => Some(*next),
+            _ => Some(picked),
+        }
+    }
 }
 
 /// A layer's pixels; one whose size is not known yet ranks below every known one.
@@ -216,6 +237,9 @@ pub(crate) struct Verdict {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Feed {
     pub(crate) want: Want,
+    /// Its publisher is speaking: in a grid of many it is sent a layer up
+    /// ([`Layers::pick_for`]).
+    pub(crate) speaker: bool,
     /// What the subscriber's downlink leaves it.
     pub(crate) allowance: Allowance,
     /// The layer being sent; None before the first keyframe and while hidden.
@@ -228,7 +252,7 @@ pub(crate) struct Feed {
 
 impl Feed {
     pub(crate) fn new(want: Want) -> Self {
-        Self { want, allowance: Allowance::Any, current: None, offset: 0, last: None }
+        Self { want, speaker: false, allowance: Allowance::Any, current: None, offset: 0, last: None }
     }
 
     /// A frame of layer `layer` arrived (already [`Layers::heard`]).
@@ -240,7 +264,7 @@ impl Feed {
         time: MediaTime,
         now: Instant,
     ) -> Verdict {
-        let Some(target) = layers.pick(self.want, self.allowance, now) else {
+        let Some(target) = layers.pick_for(self.want, self.speaker, self.allowance, now) else {
             self.current = None;
             return Verdict { send: None, ask: None };
         };
@@ -273,7 +297,7 @@ impl Feed {
 
     /// The layer a keyframe request from this subscriber is for.
     pub(crate) fn layer_to_refresh(&self, layers: &Layers, now: Instant) -> Option<usize> {
-        self.current.or_else(|| layers.pick(self.want, self.allowance, now))
+        self.current.or_else(|| layers.pick_for(self.want, self.speaker, self.allowance, now))
     }
 }
 
@@ -331,7 +355,7 @@ mod tests {
         assert_eq!(layers.pick(Want::Best, Allowance::UpTo(half), now), Some(1), "what the downlink leaves");
         assert_eq!(layers.pick(size(160, 90), Allowance::UpTo(half), now), Some(0));
         assert_eq!(layers.pick(Want::Best, Allowance::Paused, now), None);
-        let options = layers.options(size(400, 225), now);
+        let options = layers.options(size(400, 225), false, now);
         assert_eq!(
             options.iter().map(|&(pixels, _)| pixels).collect::<Vec<_>>(),
             [320 * 180, half],
@@ -379,6 +403,21 @@ mod tests {
         assert_eq!(feed.on_frame(&layers, 2, true, at(59_000), now), Verdict { send: Some(at(12_970)), ask: None });
         assert_eq!(feed.on_frame(&layers, 0, false, at(13_000), now).send, None, "quarter is no longer sent");
         assert_eq!(feed.on_frame(&layers, 2, false, at(62_000), now).send, Some(at(15_970)));
+    }
+
+    #[test]
+    fn the_speakers_tile_is_sent_a_layer_up() {
+        let now = Instant::now();
+        let layers = three(now);
+        let small = Want::Size { width: 320, height: 180 };
+        assert_eq!(layers.pick_for(small, false, Allowance::Any, now), Some(0));
+        assert_eq!(layers.pick_for(small, true, Allowance::Any, now), Some(1), "quarter fills it: half is sent");
+        let half = u32::from(HALF.0) * u32::from(HALF.1);
+        assert_eq!(layers.pick_for(small, true, Allowance::UpTo(half / 2), now), Some(0), "within the downlink");
+        let medium = Want::Size { width: 640, height: 360 };
+        assert_eq!(layers.pick_for(medium, true, Allowance::Any, now), Some(1), "a bigger tile is filled already");
+        assert_eq!(layers.pick_for(Want::Hidden, true, Allowance::Any, now), None, "nor is one not drawn sent");
+        assert_eq!(layers.options(small, true, now).len(), 2, "the speaker's may climb to half");
     }
 
     #[test]

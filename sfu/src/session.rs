@@ -305,6 +305,13 @@ impl Session {
         }
     }
 
+    /// Who speaks in the room now: their cameras are sent a layer up.
+    pub(crate) fn speakers_are(&mut self, speakers: &[PeerId]) {
+        for track in self.tracks_out.iter_mut().filter(|t| t.source == TrackSource::Camera) {
+            track.feed.speaker = speakers.contains(&track.origin);
+        }
+    }
+
     /// The publisher `origin` left: stop everything of theirs.
     pub(crate) fn stop_forwarding(&mut self, origin: PeerId) {
         self.tracks_out.retain(|t| !(t.origin == origin && t.state == OutState::ToOpen));

@@ -44,6 +44,11 @@ fn view(meeting: &Meeting, peer: u64, (width, height): (u16, u16)) {
 /// Member 1's camera sends frames `seqs` on every layer, as an encoder
 /// does: keyframes on all of them first, then only on a layer asked for.
 fn camera(meeting: &mut Meeting, seqs: std::ops::Range<u32>) {
+    camera_and_voice(meeting, seqs, None);
+}
+
+/// [`camera`], with a microphone frame at `voice` dBov beside each frame.
+fn camera_and_voice(meeting: &mut Meeting, seqs: std::ops::Range<u32>, voice: Option<i8>) {
     let mut answered = meeting.member(1).asked.len();
     for seq in seqs.clone() {
         let publisher = meeting.member(1);
@@ -56,6 +61,9 @@ fn camera(meeting: &mut Meeting, seqs: std::ops::Range<u32>) {
             keyframes = vec![0, 1, 2];
         }
         publisher.send_layers(seq, &keyframes);
+        if let Some(dbov) = voice {
+            publisher.send_audio(seq, dbov);
+        }
         meeting.run_until(Duration::from_millis(5), |_| false);
     }
 }
@@ -117,6 +125,23 @@ fn a_switch_waits_for_a_keyframe_and_the_viewer_sees_one_stream() {
         // viewer's run on by about a frame's worth of wall time.
         let step = b.time.numer().wrapping_sub(a.time.numer()) as i64;
         assert!((1..45_000).contains(&step), "times jump by {step} ticks at frame {}", b.seq());
+    }
+}
+
+#[test]
+fn the_speakers_small_tile_is_sent_a_layer_up_while_they_speak() {
+    let mut meeting = meeting(&[2]);
+    view(&meeting, 2, (320, 180));
+    camera(&mut meeting, 0..100);
+    // Speaking, then quiet: each phase outlasts the hold (600 ms) and the
+    // second a publisher waits between keyframe requests.
+    camera_and_voice(&mut meeting, 100..300, Some(-20));
+    camera_and_voice(&mut meeting, 300..550, Some(-127));
+    meeting.run_until(Duration::from_millis(200), |_| false);
+    assert_eq!(layers_seen(&mut meeting, 2), [0, 1, 0], "quarter, half while speaking, quarter");
+    let frames: Vec<_> = meeting.member(2).camera_from(A).collect();
+    for pair in frames.windows(2) {
+        assert!(pair[1].contiguous, "a gap in the viewer's sequence numbers before frame {}", pair[1].seq());
     }
 }
 

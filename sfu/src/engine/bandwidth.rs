@@ -55,7 +55,7 @@ impl Engine {
             let Some(layers) = self.layers(track.origin, track.origin_mid) else { continue };
             let speaker = speakers.contains(&track.origin);
             let area = area(track.feed.want);
-            let options = layers.options(track.feed.want, now);
+            let options = layers.options(track.feed.want, track.feed.speaker, now);
             demands.push(Demand { rank: (speaker, area), protected: speaker, options });
             videos.push(index);
         }

@@ -166,6 +166,12 @@ impl Engine {
             if let Some(peers) = speaking.changed(now) {
                 (self.emit)(Event::Speaking { room: room.clone(), peers });
             }
+            // Every tick, not only on a change: tracks opened since are told too.
+            for member in self.rooms.get(room).into_iter().flatten() {
+                if let Some(session) = self.sessions.get_mut(member) {
+                    session.speakers_are(speaking.speakers());
+                }
+            }
         }
     }
 }
