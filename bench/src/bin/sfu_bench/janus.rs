@@ -168,13 +168,18 @@ room-{ROOM}: {{
 impl Janus {
     /// Starts Janus with its config in `dir` (its log goes there too) and
     /// waits until its HTTP API answers.
-    pub fn start(dir: &Path, publishers: usize) -> Result<Janus, String> {
+    /// `pin`: on the servers' core ([`crate::pin`]).
+    pub fn start(dir: &Path, publishers: usize, pin: bool) -> Result<Janus, String> {
         let port = free_port()?;
         let (interface, media_ip) = host_interface()?;
         let config = write_config(dir, port, publishers, &interface)?;
         let log = std::fs::File::create(dir.join("janus.log")).map_err(|e| format!("janus.log: {e}"))?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(BINARY)
+        let mut command = Command::new(BINARY);
+        if pin {
+            crate::pin::server(&mut command);
+        }
+        let child = command
             .arg("-C")
             .arg(&config)
             .arg("-F")

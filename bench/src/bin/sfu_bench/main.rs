@@ -12,6 +12,7 @@ mod janus_api;
 mod media;
 mod moim;
 mod peer;
+mod pin;
 mod point;
 #[path = "../../printed_port.rs"]
 mod printed_port;
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: sfu_bench [--smoke] [--points 1x1,1x10,..] [--only moim|janus] [--measure SECS]
-                 [--backend FILE] [--out FILE]
+                 [--pin] [--backend FILE] [--out FILE]
 
   Sweeps publishers x subscribers in one room (every publisher also receives
   the other publishers) on Moim's SFU and on Janus's videoroom, one point at a
@@ -44,6 +45,8 @@ const USAGE: &str = "usage: sfu_bench [--smoke] [--points 1x1,1x10,..] [--only m
   --points    the points, in order (default 1x1,1x5,1x10,1x25,1x50,10x10,15x15,25x25)
   --only      measure one server
   --measure   seconds counted per point (default 10)
+  --pin       each server on core 0 alone, the bot on core 1: both servers
+              get the same CPU (one core) whatever they would take unpinned
   --backend   Moim's backend binary (default: target/release/moim)
   --out       where to write the Markdown report";
 
@@ -53,6 +56,8 @@ pub struct Settings {
     pub servers: Vec<Server>,
     pub warm: Duration,
     pub measure: Duration,
+    /// Servers on one core, the bot on another ([`pin`]).
+    pub pin: bool,
     pub grace: Duration,
     /// How long to wait for every stream to reach its receivers.
     pub flow_wait: Duration,
@@ -94,6 +99,7 @@ fn parse_args() -> Result<Settings, String> {
         servers: vec![Server::Moim, Server::Janus],
         warm: Duration::from_secs(if smoke { 1 } else { 3 }),
         measure: Duration::from_secs(if smoke { 3 } else { 10 }),
+        pin: false,
         grace: Duration::from_secs(1),
         flow_wait: Duration::from_secs(if smoke { 15 } else { 30 }),
         max_loss: 0.01,
@@ -125,6 +131,10 @@ fn parse_args() -> Result<Settings, String> {
             "--measure" => {
                 let secs: u64 = value()?.parse().map_err(|e| format!("--measure: {e}"))?;
                 s.measure = Duration::from_secs(secs.clamp(1, 120));
+                custom = true;
+            }
+            "--pin" => {
+                s.pin = true;
                 custom = true;
             }
             "--backend" => s.backend = PathBuf::from(value()?),
@@ -171,6 +181,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if settings.pin {
+        // Before any other thread starts: they inherit it.
+        if let Err(e) = pin::bot() {
+            eprintln!("sfu_bench: --pin: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Err(e) = std::fs::create_dir_all(&settings.scratch) {
         eprintln!("sfu_bench: {}: {e}", settings.scratch.display());
         return ExitCode::FAILURE;

@@ -154,9 +154,12 @@ pub async fn measure(server: Server, point: Point, settings: &Settings) -> Resul
     let (scratch, name) = (settings.scratch.clone(), tag.clone());
     let backend = settings.backend.clone();
     let capacity = (point.members() + 10).max(50);
+    let pin = settings.pin;
     let process = tokio::task::spawn_blocking(move || match server {
-        Server::Moim => Backend::start(&backend, capacity, &scratch.join(format!("{name}.log"))).map(Process::Moim),
-        Server::Janus => Janus::start(&scratch.join(&name), point.publishers).map(Process::Janus),
+        Server::Moim => {
+            Backend::start(&backend, capacity, &scratch.join(format!("{name}.log")), pin).map(Process::Moim)
+        }
+        Server::Janus => Janus::start(&scratch.join(&name), point.publishers, pin).map(Process::Janus),
     })
     .await
     .map_err(|e| e.to_string())??;

@@ -56,7 +56,8 @@ fn free_udp_port() -> Result<u16, String> {
 impl Backend {
     /// Starts `binary` on an ephemeral port with rooms of up to `capacity`,
     /// all on the SFU, its media on 127.0.0.1; stderr goes to `log`.
-    pub fn start(binary: &Path, capacity: usize, log: &Path) -> Result<Backend, String> {
+    /// `pin`: on the servers' core ([`crate::pin`]).
+    pub fn start(binary: &Path, capacity: usize, log: &Path, pin: bool) -> Result<Backend, String> {
         let media_port = free_udp_port()?.to_string();
         let capacity = capacity.to_string();
         let mut cmd = Command::new(binary);
@@ -65,6 +66,9 @@ impl Backend {
             .args(["--sfu-from", "2", "--media-port", &media_port, "--media-address", "127.0.0.1"]);
         let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+        if pin {
+            crate::pin::server(&mut cmd);
+        }
         let mut child = cmd.spawn().map_err(|e| format!("could not start {}: {e}", binary.display()))?;
         let pid = child.id();
         let stdout = child.stdout.take().expect("stdout is piped");

@@ -40,7 +40,13 @@ impl Facts {
         let dirty = root.map(|r| output("git", &["-C", &r.to_string_lossy(), "status", "--porcelain"]));
         Facts {
             date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-            machine: format!("`nproc` = {}, {}", output("nproc", &[]), model.unwrap_or("unknown CPU")),
+            // `--all`: the bot's own threads may be pinned to one (`--pin`).
+            machine: format!(
+                "`nproc --all` = {}{}, {}",
+                output("nproc", &["--all"]),
+                if settings.pin { " (servers pinned to core 0, the bot to core 1)" } else { "" },
+                model.unwrap_or("unknown CPU")
+            ),
             load_before: load_average(),
             backend: format!(
                 "{} at commit {}{}",
