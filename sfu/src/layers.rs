@@ -2,9 +2,10 @@
 //! smallest to largest) and each subscriber is sent the one its tile needs.
 //! [`Layers`] is what the SFU knows of one published video's layers;
 //! [`Feed`] is one subscriber's choice among them, switched only on a
-//! keyframe of the new layer and with its times rewritten so the viewer's
-//! decoder sees one continuous stream. Both are plain state: the engine
-//! feeds them frames and carries out what they decide.
+//! keyframe of the new layer and with its sequence numbers, times and VP8
+//! picture numbers rewritten so the viewer's decoder sees one continuous
+//! stream. Both are plain state: the engine feeds them packets and carries
+//! out what they decide.
 
 use std::time::{Duration, Instant};
 use str0m::media::{MediaTime, Rid};
@@ -223,17 +224,49 @@ fn pixels(layer: &Layer) -> u32 {
     layer.size.map_or(0, |(w, h)| u32::from(w) * u32::from(h))
 }
 
-/// What to do with one frame for one subscriber.
+/// One packet of a layer, as a [`Feed`] needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Packet {
+    pub(crate) layer: usize,
+    /// The first packet of a keyframe.
+    pub(crate) keyframe: bool,
+    /// Its extended sequence number on its layer.
+    pub(crate) seq: u64,
+    pub(crate) time: MediaTime,
+    /// Its VP8 PictureID and TL0PICIDX, when its descriptor has them.
+    pub(crate) picture: Option<Picture>,
+}
+
+/// A VP8 payload descriptor's picture numbering (RFC 7741): each layer
+/// counts its own, so a switch must continue the viewer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Picture {
+    pub(crate) id: u16,
+    /// 15-bit PictureIDs (else 7).
+    pub(crate) long: bool,
+    pub(crate) tl0: Option<u8>,
+}
+
+/// How to send a packet to one subscriber: its numbers on the viewer's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Out {
+    pub(crate) seq: u64,
+    pub(crate) time: MediaTime,
+    pub(crate) picture: Option<Picture>,
+}
+
+/// What to do with one packet for one subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Verdict {
-    /// Send it, at this time.
-    pub(crate) send: Option<MediaTime>,
+    /// Send it, so numbered.
+    pub(crate) send: Option<Out>,
     /// The layer to switch to waits for a keyframe: ask its publisher.
     pub(crate) ask: Option<usize>,
 }
 
-/// One subscriber's view of one published video: the layer it is sent and
-/// the offset that keeps its times continuous across switches.
+/// One subscriber's view of one published video: the layer it is sent, and
+/// the offsets that keep its sequence numbers, times and picture numbers
+/// continuous across switches, so the viewer's decoder sees one stream.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Feed {
     pub(crate) want: Want,
@@ -244,61 +277,150 @@ pub(crate) struct Feed {
     pub(crate) allowance: Allowance,
     /// The layer being sent; None before the first keyframe and while hidden.
     pub(crate) current: Option<usize>,
-    /// Added to a layer's times (each layer counts from its own random start).
+    /// Added to the current layer's times (each layer counts from its own random start).
     offset: i64,
     /// The last time sent, and when: a switch continues from there.
     last: Option<(MediaTime, Instant)>,
+    /// Added to the current layer's sequence numbers.
+    seq_offset: u64,
+    /// The current layer's first packet sent: one older came before the switch.
+    since_seq: u64,
+    /// The highest sequence number sent.
+    last_seq: Option<u64>,
+    /// Added to the current layer's PictureID and TL0PICIDX.
+    picture_offset: (u16, u8),
+    /// The last picture numbers sent.
+    last_picture: Option<Picture>,
 }
 
 impl Feed {
     pub(crate) fn new(want: Want) -> Self {
-        Self { want, speaker: false, allowance: Allowance::Any, current: None, offset: 0, last: None }
+        Self {
+            want,
+            speaker: false,
+            allowance: Allowance::Any,
+            current: None,
+            offset: 0,
+            last: None,
+            seq_offset: 0,
+            since_seq: 0,
+            last_seq: None,
+            picture_offset: (0, 0),
+            last_picture: None,
+        }
     }
 
-    /// A frame of layer `layer` arrived (already [`Layers::heard`]).
-    pub(crate) fn on_frame(
-        &mut self,
-        layers: &Layers,
-        layer: usize,
-        keyframe: bool,
-        time: MediaTime,
-        now: Instant,
-    ) -> Verdict {
+    /// A packet of one of the video's layers arrived (already [`Layers::heard`]).
+    pub(crate) fn on_packet(&mut self, layers: &Layers, packet: Packet, now: Instant) -> Verdict {
         let Some(target) = layers.pick_for(self.want, self.speaker, self.allowance, now) else {
             self.current = None;
             return Verdict { send: None, ask: None };
         };
+        let layer = packet.layer;
         // Nothing to show (just started, or its layer stopped): the first
         // keyframe of any layer it may have starts it, and the target's follows.
         let stalled = self.current.is_none_or(|current| !layers.usable(current, self.allowance, now));
         let starts = stalled && layers.usable(layer, self.allowance, now);
-        if keyframe && self.current != Some(layer) && (layer == target || starts) {
-            self.switch_to(layer, time, now);
+        if packet.keyframe && self.current != Some(layer) && (layer == target || starts) {
+            self.switch_to(packet, now);
         }
         let ask = (self.current != Some(target)).then_some(target);
-        if self.current != Some(layer) {
+        // A packet of the layer from before the switch (a late resend) would land among the old layer's.
+        if self.current != Some(layer) || packet.seq < self.since_seq {
             return Verdict { send: None, ask };
         }
-        let out = time.numer() as i64 + self.offset;
-        let out = MediaTime::new(out.max(0) as u64, time.frequency());
-        self.last = Some((out, now));
-        Verdict { send: Some(out), ask }
+        let time = packet.time.numer() as i64 + self.offset;
+        let time = MediaTime::new(time.max(0) as u64, packet.time.frequency());
+        let seq = packet.seq.wrapping_add(self.seq_offset);
+        let picture = packet.picture.map(|p| Picture {
+            id: p.id.wrapping_add(self.picture_offset.0) & picture_mask(p.long),
+            long: p.long,
+            tl0: p.tl0.map(|tl0| tl0.wrapping_add(self.picture_offset.1)),
+        });
+        if self.last.is_none_or(|(last, _)| time.numer() >= last.numer()) {
+            self.last = Some((time, now));
+        }
+        self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
+        self.last_picture = picture.or(self.last_picture);
+        Verdict { send: Some(Out { seq, time, picture }), ask }
     }
 
-    /// Continues from the last time sent, as far on as the clock has gone.
-    fn switch_to(&mut self, layer: usize, time: MediaTime, now: Instant) {
+    /// Continues from the last packet sent: times as far on as the clock
+    /// has gone, sequence and picture numbers at the next.
+    fn switch_to(&mut self, packet: Packet, now: Instant) {
+        let time = packet.time;
         if let Some((last, at)) = self.last {
             let elapsed = now.saturating_duration_since(at);
             let ticks = (elapsed.as_micros() as u64 * u64::from(time.denom()) / 1_000_000).max(1);
             self.offset = (last.numer() + ticks) as i64 - time.numer() as i64;
         }
-        self.current = Some(layer);
+        self.seq_offset = match self.last_seq {
+            Some(last) => (last + 1).wrapping_sub(packet.seq),
+            None => rebase(packet.seq),
+        };
+        self.since_seq = packet.seq;
+        if let (Some(last), Some(new)) = (self.last_picture, packet.picture) {
+            let id = last.id.wrapping_add(1).wrapping_sub(new.id);
+            let tl0 = match (last.tl0, new.tl0) {
+                (Some(last), Some(new)) => last.wrapping_add(1).wrapping_sub(new),
+                _ => 0,
+            };
+            self.picture_offset = (id, tl0);
+        }
+        self.current = Some(packet.layer);
+    }
+
+    /// A packet of a track without layers (audio): sent as it comes, its
+    /// sequence numbers rebased once ([`rebase`]).
+    pub(crate) fn pass(&mut self, seq: u64) -> u64 {
+        if self.last_seq.is_none() {
+            self.seq_offset = rebase(seq);
+        }
+        let seq = seq.wrapping_add(self.seq_offset);
+        self.last_seq = Some(seq);
+        seq
     }
 
     /// The layer a keyframe request from this subscriber is for.
     pub(crate) fn layer_to_refresh(&self, layers: &Layers, now: Instant) -> Option<usize> {
         self.current.or_else(|| layers.pick_for(self.want, self.speaker, self.allowance, now))
     }
+}
+
+/// What starts a viewer's stream at the publisher's 16-bit sequence number
+/// with a rollover count of 0: a publisher's extended numbers count its
+/// rollovers since it began, which a new viewer's SRTP would not know.
+fn rebase(seq: u64) -> u64 {
+    0u64.wrapping_sub(seq & !0xffff)
+}
+
+fn picture_mask(long: bool) -> u16 {
+    if long {
+        0x7fff
+    } else {
+        0x7f
+    }
+}
+
+/// The length of a VP8 payload descriptor (RFC 7741, 4.2): the frame
+/// starts after it.
+pub(crate) fn vp8_descriptor_len(payload: &[u8]) -> Option<usize> {
+    let first = *payload.first()?;
+    if first & 0x80 == 0 {
+        return Some(1);
+    }
+    let extension = *payload.get(1)?;
+    let mut len = 2;
+    if extension & 0x80 != 0 {
+        len += if *payload.get(len)? & 0x80 != 0 { 2 } else { 1 };
+    }
+    if extension & 0x40 != 0 {
+        len += 1;
+    }
+    if extension & 0x30 != 0 {
+        len += 1;
+    }
+    (len < payload.len()).then_some(len)
 }
 
 /// The size a VP8 keyframe says its frames are (RFC 6386 9.1: after the
@@ -382,27 +504,69 @@ mod tests {
         );
     }
 
+    /// Packet `seq` of `layer` (each layer numbers its own), at `ticks`.
+    fn packet(layer: usize, keyframe: bool, seq: u64, ticks: u64) -> Packet {
+        Packet { layer, keyframe, seq, time: at(ticks), picture: None }
+    }
+
+    /// The viewer's sequence number and time for a packet sent; None if not.
+    fn sent(verdict: Verdict) -> Option<(u64, MediaTime)> {
+        verdict.send.map(|out| (out.seq, out.time))
+    }
+
     #[test]
-    fn a_switch_waits_for_a_keyframe_of_the_new_layer_and_times_run_on() {
+    fn a_switch_waits_for_a_keyframe_of_the_new_layer_and_numbers_run_on() {
         let start = Instant::now();
         let layers = three(start);
         let mut feed = Feed::new(Want::Size { width: 320, height: 180 });
         // Nothing until a keyframe; the quarter layer's is asked for.
-        let v = feed.on_frame(&layers, 0, false, at(1000), start);
+        let v = feed.on_packet(&layers, packet(0, false, 100, 1000), start);
         assert_eq!(v, Verdict { send: None, ask: Some(0) });
-        assert_eq!(feed.on_frame(&layers, 2, false, at(50_000), start).send, None, "not the layer wanted");
-        assert_eq!(feed.on_frame(&layers, 0, true, at(4000), start).send, Some(at(4000)));
-        assert_eq!(feed.on_frame(&layers, 0, false, at(7000), start).send, Some(at(7000)));
+        assert_eq!(sent(feed.on_packet(&layers, packet(2, false, 9000, 50_000), start)), None, "not the layer wanted");
+        assert_eq!(sent(feed.on_packet(&layers, packet(0, true, 101, 4000), start)), Some((101, at(4000))));
+        assert_eq!(sent(feed.on_packet(&layers, packet(0, false, 102, 7000), start)), Some((102, at(7000))));
         // The tile grows: quarter goes on until full's keyframe.
         feed.want = Want::Best;
         let now = start + Duration::from_millis(33);
-        assert_eq!(feed.on_frame(&layers, 0, false, at(10_000), now), Verdict { send: Some(at(10_000)), ask: Some(2) });
-        assert_eq!(feed.on_frame(&layers, 2, false, at(56_000), now).send, None);
-        // Full's keyframe, 33 ms on: its times now follow quarter's.
+        let v = feed.on_packet(&layers, packet(0, false, 103, 10_000), now);
+        assert_eq!((sent(v), v.ask), (Some((103, at(10_000))), Some(2)));
+        assert_eq!(sent(feed.on_packet(&layers, packet(2, false, 9001, 56_000), now)), None);
+        // Full's keyframe, 33 ms on: its numbers now follow quarter's.
         let now = now + Duration::from_millis(33);
-        assert_eq!(feed.on_frame(&layers, 2, true, at(59_000), now), Verdict { send: Some(at(12_970)), ask: None });
-        assert_eq!(feed.on_frame(&layers, 0, false, at(13_000), now).send, None, "quarter is no longer sent");
-        assert_eq!(feed.on_frame(&layers, 2, false, at(62_000), now).send, Some(at(15_970)));
+        let v = feed.on_packet(&layers, packet(2, true, 9002, 59_000), now);
+        assert_eq!((sent(v), v.ask), (Some((104, at(12_970))), None));
+        assert_eq!(sent(feed.on_packet(&layers, packet(0, false, 104, 13_000), now)), None, "quarter no longer");
+        assert_eq!(sent(feed.on_packet(&layers, packet(2, false, 9003, 62_000), now)), Some((105, at(15_970))));
+        assert_eq!(sent(feed.on_packet(&layers, packet(2, false, 9001, 56_000), now)), None, "a resend from before");
+    }
+
+    #[test]
+    fn picture_numbers_run_on_across_a_switch_and_a_viewer_starts_at_rollover_zero() {
+        let now = Instant::now();
+        let layers = three(now);
+        let mut feed = Feed::new(Want::Size { width: 320, height: 180 });
+        let picture = |id, tl0| Some(Picture { id, long: true, tl0: Some(tl0) });
+        // Quarter's numbers, its sequence numbers past a rollover.
+        let first = Packet { picture: picture(0x7ffe, 255), ..packet(0, true, 3 * 65_536 + 7, 0) };
+        let out = feed.on_packet(&layers, first, now).send.unwrap();
+        assert_eq!((out.seq, out.picture), (7, picture(0x7ffe, 255)), "the viewer's stream starts at rollover 0");
+        feed.want = Want::Best;
+        let keyframe = Packet { picture: picture(40, 9), ..packet(2, true, 500, 3000) };
+        let out = feed.on_packet(&layers, keyframe, now).send.unwrap();
+        assert_eq!((out.seq, out.picture), (8, picture(0x7fff, 0)));
+        let next = Packet { picture: picture(41, 10), ..packet(2, false, 501, 6000) };
+        let out = feed.on_packet(&layers, next, now).send.unwrap();
+        assert_eq!((out.seq, out.picture), (9, picture(0, 1)), "both wrap as the fields do");
+        assert_eq!(Feed::new(Want::Best).pass(2 * 65_536 + 5), 5, "audio too");
+    }
+
+    #[test]
+    fn a_vp8_descriptor_says_where_the_frame_starts() {
+        assert_eq!(vp8_descriptor_len(&[0x10, 0x9d]), Some(1), "no extensions");
+        assert_eq!(vp8_descriptor_len(&[0x90, 0x80, 0x81, 0x02, 0x9d]), Some(4), "a 15-bit PictureID");
+        assert_eq!(vp8_descriptor_len(&[0x90, 0xe0, 0x05, 0x07, 0x20, 0x9d]), Some(5), "7-bit, TL0PICIDX, TID");
+        assert_eq!(vp8_descriptor_len(&[0x90, 0x80]), None, "cut short");
+        assert_eq!(vp8_descriptor_len(&[]), None);
     }
 
     #[test]
@@ -425,12 +589,12 @@ mod tests {
         let now = Instant::now();
         let layers = three(now);
         let mut feed = Feed::new(Want::Best);
-        assert!(feed.on_frame(&layers, 2, true, at(0), now).send.is_some());
+        assert!(feed.on_packet(&layers, packet(2, true, 1, 0), now).send.is_some());
         feed.want = Want::Hidden;
-        assert_eq!(feed.on_frame(&layers, 2, true, at(3000), now), Verdict { send: None, ask: None });
+        assert_eq!(feed.on_packet(&layers, packet(2, true, 2, 3000), now), Verdict { send: None, ask: None });
         feed.want = Want::Best;
-        assert_eq!(feed.on_frame(&layers, 2, false, at(6000), now), Verdict { send: None, ask: Some(2) });
-        assert!(feed.on_frame(&layers, 2, true, at(9000), now).send.is_some());
+        assert_eq!(feed.on_packet(&layers, packet(2, false, 3, 6000), now), Verdict { send: None, ask: Some(2) });
+        assert_eq!(sent(feed.on_packet(&layers, packet(2, true, 4, 9000), now)).map(|(seq, _)| seq), Some(2), "no gap");
     }
 
     #[test]
@@ -449,14 +613,15 @@ mod tests {
         let layers = three(now);
         let mut feed = Feed::new(Want::Size { width: 320, height: 180 });
         // Full's keyframe comes first: shown at once, quarter's asked for.
-        assert_eq!(feed.on_frame(&layers, 2, true, at(50_000), now), Verdict { send: Some(at(50_000)), ask: Some(0) });
-        assert_eq!(feed.on_frame(&layers, 0, false, at(1000), now).send, None);
+        let v = feed.on_packet(&layers, packet(2, true, 70, 50_000), now);
+        assert_eq!((sent(v), v.ask), (Some((70, at(50_000))), Some(0)));
+        assert_eq!(sent(feed.on_packet(&layers, packet(0, false, 10, 1000), now)), None);
         let later = now + Duration::from_millis(33);
         assert_eq!(
-            feed.on_frame(&layers, 0, true, at(4000), later).send,
-            Some(at(52_970)),
+            sent(feed.on_packet(&layers, packet(0, true, 11, 4000), later)),
+            Some((71, at(52_970))),
             "then quarter's, running on"
         );
-        assert_eq!(feed.on_frame(&layers, 2, true, at(53_000), later).send, None, "full is not taken back");
+        assert_eq!(sent(feed.on_packet(&layers, packet(2, true, 71, 53_000), later)), None, "full is not taken back");
     }
 }

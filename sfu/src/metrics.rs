@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub(crate) sessions: AtomicU64,
-    pub(crate) frames_forwarded: AtomicU64,
+    pub(crate) packets_forwarded: AtomicU64,
     pub(crate) bytes_forwarded: AtomicU64,
     pub(crate) packets_sent: AtomicU64,
     pub(crate) packets_unsent: AtomicU64,
@@ -13,7 +13,7 @@ pub struct Metrics {
     pub(crate) nacks: AtomicU64,
     pub(crate) packets_lost: AtomicU64,
     pub(crate) unknown_packets: AtomicU64,
-    pub(crate) over_cap_frames: AtomicU64,
+    pub(crate) over_cap_packets: AtomicU64,
     pub(crate) refused_sdp: AtomicU64,
 }
 
@@ -23,7 +23,7 @@ pub struct MetricsSnapshot {
     /// Sessions open now.
     pub sessions: u64,
     /// Media frames written to subscribers, and their bytes.
-    pub frames_forwarded: u64,
+    pub packets_forwarded: u64,
     pub bytes_forwarded: u64,
     /// RTP packets sent to subscribers.
     pub packets_sent: u64,
@@ -38,7 +38,7 @@ pub struct MetricsSnapshot {
     /// Packets from addresses no session knows: dropped.
     pub unknown_packets: u64,
     /// Video frames not forwarded because their member sent over its cap.
-    pub over_cap_frames: u64,
+    pub over_cap_packets: u64,
     /// Offers and answers refused.
     pub refused_sdp: u64,
 }
@@ -47,7 +47,7 @@ impl Metrics {
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             sessions: self.sessions.load(Relaxed),
-            frames_forwarded: self.frames_forwarded.load(Relaxed),
+            packets_forwarded: self.packets_forwarded.load(Relaxed),
             bytes_forwarded: self.bytes_forwarded.load(Relaxed),
             packets_sent: self.packets_sent.load(Relaxed),
             packets_unsent: self.packets_unsent.load(Relaxed),
@@ -55,7 +55,7 @@ impl Metrics {
             nacks: self.nacks.load(Relaxed),
             packets_lost: self.packets_lost.load(Relaxed),
             unknown_packets: self.unknown_packets.load(Relaxed),
-            over_cap_frames: self.over_cap_frames.load(Relaxed),
+            over_cap_packets: self.over_cap_packets.load(Relaxed),
             refused_sdp: self.refused_sdp.load(Relaxed),
         }
     }
@@ -70,7 +70,12 @@ impl MetricsSnapshot {
     pub fn entries(&self) -> [(&'static str, &'static str, bool, u64); 11] {
         [
             ("moim_sfu_sessions", "Media server sessions open.", false, self.sessions),
-            ("moim_sfu_frames_forwarded_total", "Media frames forwarded to subscribers.", true, self.frames_forwarded),
+            (
+                "moim_sfu_packets_forwarded_total",
+                "Media packets forwarded to subscribers.",
+                true,
+                self.packets_forwarded,
+            ),
             ("moim_sfu_bytes_forwarded_total", "Media bytes forwarded to subscribers.", true, self.bytes_forwarded),
             ("moim_sfu_packets_sent_total", "RTP packets sent to subscribers.", true, self.packets_sent),
             (
@@ -89,10 +94,10 @@ impl MetricsSnapshot {
             ("moim_sfu_packets_lost_total", "Packets from publishers that were lost.", true, self.packets_lost),
             ("moim_sfu_unknown_packets_total", "Packets from unknown addresses, dropped.", true, self.unknown_packets),
             (
-                "moim_sfu_over_cap_frames_total",
-                "Video frames over a member's bitrate cap, not forwarded.",
+                "moim_sfu_over_cap_packets_total",
+                "Video packets over a member's bitrate cap, not forwarded.",
                 true,
-                self.over_cap_frames,
+                self.over_cap_packets,
             ),
             ("moim_sfu_refused_sdp_total", "Offers and answers refused.", true, self.refused_sdp),
         ]

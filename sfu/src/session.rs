@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::CryptoProvider;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::{Candidate, Rtc};
 
 /// A publisher gets at most one keyframe request per track this often.
@@ -151,6 +152,9 @@ impl Session {
             // packets per forwarded video (over a megabyte) times a room's
             // tracks is what a session would hold. 256 is over a second.
             .set_send_buffer_video(256)
+            // Packets are forwarded as they come (`engine/forward.rs`), not
+            // depacketized into frames and packetized again per subscriber.
+            .set_rtp_mode(true)
             .set_stats_interval(Some(Duration::from_secs(1)))
             .enable_bwe(estimate_from)
             .build(now);
@@ -381,9 +385,11 @@ impl Session {
             if too_soon(track.unheard_request, now) {
                 return 0;
             }
-            let Some(mut writer) = self.rtc.writer(mid) else { return 0 };
+            let mut api = self.rtc.direct_api();
+            let Some(stream) = api.stream_rx_by_mid(mid, None) else { return 0 };
+            stream.request_keyframe(kind);
             track.unheard_request = Some(now);
-            return u64::from(writer.request_keyframe(None, kind).is_ok());
+            return 1;
         }
         let all = 0..track.layers.len();
         let layers = layer.map_or(all, |one| one..one + 1);
@@ -395,12 +401,12 @@ impl Session {
                 layer.keyframe_owed = true;
                 continue;
             }
-            let Some(mut writer) = self.rtc.writer(mid) else { return sent };
-            if writer.request_keyframe(layer.rid, kind).is_ok() {
-                layer.last_keyframe_request = Some(now);
-                layer.keyframe_owed = false;
-                sent += 1;
-            }
+            let mut api = self.rtc.direct_api();
+            let Some(stream) = api.stream_rx_by_mid(mid, layer.rid) else { continue };
+            stream.request_keyframe(kind);
+            layer.last_keyframe_request = Some(now);
+            layer.keyframe_owed = false;
+            sent += 1;
         }
         sent
     }
@@ -427,6 +433,16 @@ impl Session {
         }
         self.window.1 += bytes as u64;
         self.window.1 * 8 <= u64::from(cap_kbps) * 1000
+    }
+
+    /// The payload type this member's forwarded `kind` goes out with: the
+    /// one codec of each kind the SFU speaks (Opus, VP8).
+    pub(crate) fn pt(&self, kind: MediaKind) -> Option<Pt> {
+        let codec = match kind {
+            MediaKind::Audio => Codec::Opus,
+            MediaKind::Video => Codec::Vp8,
+        };
+        self.rtc.codec_config().find(|p| p.spec().codec == codec).map(|p| p.pt())
     }
 
     /// How much `total` grew since it was last seen.

@@ -44,7 +44,7 @@ fn a_publisher_reaches_two_subscribers_in_order_and_a_leaver_stops_at_once() {
             "member {peer} got every frame, in order"
         );
     }
-    let forwarded = meeting.sfu.metrics().frames_forwarded;
+    let forwarded = meeting.sfu.metrics().packets_forwarded;
     assert!(forwarded >= 120, "{forwarded}");
 
     // Member 3 leaves: member 2 is offered the removal, and 3 gets nothing more.
@@ -160,7 +160,7 @@ fn video_over_a_members_cap_is_not_forwarded() {
     meeting.run_until(Duration::from_millis(300), |_| false);
     let got = meeting.member(2).video_from(A).len();
     assert!((got as f64) <= fits.ceil() + 1.0, "only what fits under the cap ({fits:.0}): {got}");
-    assert!(meeting.sfu.metrics().over_cap_frames > 0, "{:?}", meeting.sfu.metrics());
+    assert!(meeting.sfu.metrics().over_cap_packets > 0, "{:?}", meeting.sfu.metrics());
     assert!(got < 100);
 }
 

@@ -3,14 +3,15 @@
 //! keyframes, and tells the rooms who speaks.
 
 use super::{Engine, SPEAKING_TICK};
-use crate::layers::{self, Feed, Layers};
+use crate::layers::{self, Feed, Layers, Packet, Picture};
 use crate::metrics::Metrics;
 use crate::session::{OutState, Published};
 use crate::Event;
 use shared::PeerId;
 use std::collections::BTreeSet;
 use std::time::Instant;
-use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::rtp::{RtpPacket, RtpWrite, SeqNo, Vp8Descriptor, Vp8Patch};
 
 impl Engine {
     /// Offers the others in the room what `peer` newly publishes.
@@ -34,82 +35,102 @@ impl Engine {
         }
     }
 
-    pub(super) fn forward(&mut self, peer: PeerId, data: MediaData, now: Instant) {
+    /// Forwards one RTP packet as it came (its payload shared, not
+    /// copied): only its sequence number, time and VP8 picture numbers are
+    /// rewritten for each subscriber.
+    pub(super) fn forward(&mut self, peer: PeerId, packet: RtpPacket, now: Instant) {
         let cap = self.config.max_member_kbps;
         let Some(session) = self.sessions.get_mut(&peer) else { return };
-        if let Some(screen) = session.sending(data.mid) {
+        let Some((mid, rid)) = session.rtc.direct_api().stream_rx(&packet.header.ssrc).map(|s| (s.mid(), s.rid()))
+        else {
+            return;
+        };
+        if let Some(screen) = session.sending(mid) {
             // A share began: the others are offered it, and their answers ask for a keyframe.
             self.announce_tracks(peer, vec![screen]);
         }
         let Some(session) = self.sessions.get_mut(&peer) else { return };
-        let Some(track) = session.tracks_in.iter_mut().find(|t| t.mid == data.mid) else { return };
+        let Some(track) = session.tracks_in.iter_mut().find(|t| t.mid == mid) else { return };
         let (kind, room) = (track.kind, session.room.clone());
-        let keyframe = data.is_keyframe();
-        let mut layer = 0;
+        let payload = &packet.payload;
+        let mut descriptor = None;
+        let mut layered = None;
         if kind == MediaKind::Audio {
-            if let Some(level) = data.ext_vals.audio_level {
+            if let Some(level) = packet.header.ext_vals.audio_level {
                 self.speaking.entry(room.clone()).or_default().heard(peer, level, now);
             }
         } else {
-            let size = keyframe.then(|| layers::vp8_size(&data.data)).flatten();
-            layer = track.layers.heard(data.rid, size, data.data.len(), now);
-            let size_unknown = track.layers.get(layer).is_some_and(|l| l.size.is_none());
-            if !data.contiguous || size_unknown {
+            descriptor = Vp8Descriptor::parse(payload).ok();
+            let keyframe = descriptor.is_some_and(|d| d.starts_keyframe(payload));
+            let frame = layers::vp8_descriptor_len(payload).map(|len| &payload[len..]);
+            let size = frame.filter(|_| keyframe).and_then(layers::vp8_size);
+            let layer = track.layers.heard(rid, size, payload.len(), now);
+            if track.layers.get(layer).is_some_and(|l| l.size.is_none()) {
                 // A layer whose size is unknown cannot be picked: its next keyframe tells.
-                self.keyframe(peer, data.mid, Some(layer), KeyframeRequestKind::Fir, now);
+                self.keyframe(peer, mid, Some(layer), KeyframeRequestKind::Fir, now);
             }
             let Some(session) = self.sessions.get_mut(&peer) else { return };
-            Metrics::add(&self.metrics.keyframe_requests, session.settle_keyframe(data.mid, layer, keyframe, now));
-            if !session.within_cap(data.data.len(), cap, now) {
+            Metrics::add(&self.metrics.keyframe_requests, session.settle_keyframe(mid, layer, keyframe, now));
+            if !session.within_cap(payload.len(), cap, now) {
                 session.capped = true;
-                Metrics::add(&self.metrics.over_cap_frames, 1);
+                Metrics::add(&self.metrics.over_cap_packets, 1);
                 return;
             }
             if std::mem::take(&mut session.capped) {
-                self.keyframe(peer, data.mid, None, KeyframeRequestKind::Pli, now);
+                self.keyframe(peer, mid, None, KeyframeRequestKind::Pli, now);
             }
+            let picture = descriptor.and_then(|d| {
+                let id = d.picture_id()?;
+                // Its first byte, after the descriptor's two, says 15 bits (M).
+                let long = payload.get(2).is_some_and(|b| b & 0x80 != 0);
+                Some(Picture { id, long, tl0: d.tl0_pic_idx() })
+            });
+            let seq = *packet.seq_no;
+            layered = Some(Packet { layer, keyframe, seq, time: packet.time, picture });
         }
         // Out of the publisher while its subscribers' feeds read them (another entry of `sessions`).
-        let layers = self.take_layers(peer, data.mid);
+        let layers = self.take_layers(peer, mid);
         let mut asks = BTreeSet::new();
         let members: Vec<PeerId> = self.rooms.get(&room).into_iter().flatten().copied().collect();
         for other in members {
             if other == peer {
                 continue;
             }
-            // Not before it is connected: str0m would queue the frames (and
-            // search that queue on each write) to burst them out stale later;
-            // once connected it asks for a keyframe and starts from that.
+            // Not before it is connected: str0m would queue the packets to
+            // burst them out stale later; once connected it asks for a
+            // keyframe and starts from that.
             let Some(subscriber) = self.sessions.get_mut(&other).filter(|s| s.connected) else { continue };
             self.touching = Some(other);
-            let Some(track) = subscriber.tracks_out.iter_mut().find(|t| t.origin == peer && t.origin_mid == data.mid)
-            else {
+            let Some(track) = subscriber.tracks_out.iter_mut().find(|t| t.origin == peer && t.origin_mid == mid) else {
                 continue;
             };
-            let OutState::Open(mid) = track.state else { continue };
-            let time = match kind {
-                MediaKind::Audio => data.time,
-                MediaKind::Video => {
-                    let verdict = track.feed.on_frame(&layers, layer, keyframe, data.time, now);
+            let OutState::Open(out_mid) = track.state else { continue };
+            let (seq, time, patch) = match layered {
+                None => (track.feed.pass(*packet.seq_no), packet.header.timestamp, None),
+                Some(layered) => {
+                    let verdict = track.feed.on_packet(&layers, layered, now);
                     asks.extend(verdict.ask);
-                    let Some(time) = verdict.send else { continue };
-                    time
+                    let Some(out) = verdict.send else { continue };
+                    (out.seq, out.time.numer() as u32, descriptor.zip(out.picture).and_then(patch_for))
                 }
             };
-            let Some(writer) = subscriber.rtc.writer(mid) else { continue };
-            let Some(pt) = writer.match_params(data.params) else { continue };
-            match writer.write(pt, data.network_time, time, data.data.clone()) {
-                Ok(()) => {
-                    Metrics::add(&self.metrics.frames_forwarded, 1);
-                    Metrics::add(&self.metrics.bytes_forwarded, data.data.len() as u64);
-                }
-                Err(e) => tracing::debug!(%other, "forwarding failed: {e}"),
+            let Some(pt) = subscriber.pt(kind) else { continue };
+            let mut api = subscriber.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(out_mid, None) else { continue };
+            let mut write = RtpWrite::new(pt, SeqNo::from(seq), time, packet.timestamp, packet.payload.clone())
+                .marker(packet.header.marker)
+                .nackable(kind == MediaKind::Video);
+            if let Some(patch) = patch {
+                write = write.vp8_patch(patch);
             }
+            stream.write_rtp(write);
+            Metrics::add(&self.metrics.packets_forwarded, 1);
+            Metrics::add(&self.metrics.bytes_forwarded, packet.payload.len() as u64);
             self.dirty.push(other);
         }
-        self.put_layers(peer, data.mid, layers);
+        self.put_layers(peer, mid, layers);
         for layer in asks {
-            self.keyframe(peer, data.mid, Some(layer), KeyframeRequestKind::Pli, now);
+            self.keyframe(peer, mid, Some(layer), KeyframeRequestKind::Pli, now);
         }
     }
 
@@ -174,4 +195,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// The VP8 descriptor bytes that give a viewer `picture`'s numbers.
+fn patch_for((descriptor, picture): (Vp8Descriptor, Picture)) -> Option<Vp8Patch> {
+    let mut patch = descriptor.patch().picture_id(picture.id);
+    if let Some(tl0) = picture.tl0 {
+        patch = patch.tl0_pic_idx(tl0);
+    }
+    patch.build().ok()
 }

@@ -415,7 +415,7 @@ impl Engine {
                 session.published(added.mid, added.kind, added.direction);
                 self.announce(peer);
             }
-            RtcEvent::MediaData(data) => self.forward(peer, data, now),
+            RtcEvent::RtpPacket(packet) => self.forward(peer, packet, now),
             RtcEvent::KeyframeRequest(request) => {
                 // A subscriber asks: the track's publisher is asked in turn.
                 let Some(session) = self.sessions.get(&peer) else { return };
