@@ -65,6 +65,8 @@ pub(crate) struct TrackOut {
     pub(crate) state: OutState,
     /// Which of the video's layers this member is sent.
     pub(crate) feed: Feed,
+    /// The payload type its m-line was answered with, once open.
+    pub(crate) pt: Option<Pt>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +249,7 @@ impl Session {
         for track in &mut self.tracks_out {
             if let OutState::Opening(m) = track.state {
                 track.state = OutState::Open(m);
+                track.pt = answered_pt(&self.rtc, m, track.kind);
                 if let Some(stream) = self.rtc.direct_api().stream_tx_by_mid(m, None) {
                     stream.set_rtx_cache(RESEND_PACKETS, RESEND_HISTORY, RESEND_SHARE_CAP);
                 }
@@ -297,6 +300,7 @@ impl Session {
                 kind: track.kind,
                 state: OutState::ToOpen,
                 feed: Feed::new(want),
+                pt: None,
             });
         }
     }
@@ -435,16 +439,6 @@ impl Session {
         self.window.1 * 8 <= u64::from(cap_kbps) * 1000
     }
 
-    /// The payload type this member's forwarded `kind` goes out with: the
-    /// one codec of each kind the SFU speaks (Opus, VP8).
-    pub(crate) fn pt(&self, kind: MediaKind) -> Option<Pt> {
-        let codec = match kind {
-            MediaKind::Audio => Codec::Opus,
-            MediaKind::Video => Codec::Vp8,
-        };
-        self.rtc.codec_config().find(|p| p.spec().codec == codec).map(|p| p.pt())
-    }
-
     /// How much `total` grew since it was last seen.
     pub(crate) fn growth(&mut self, mid: Mid, way: Way, total: u64) -> u64 {
         let last = self.seen.insert((mid, way), total).unwrap_or(0);
@@ -459,6 +453,19 @@ impl Session {
             .filter(|t| t.kind == MediaKind::Video && matches!(t.state, OutState::Open(_)))
             .map(|t| (t.origin, t.origin_mid, t.feed))
     }
+}
+
+/// The payload type the member answered `mid` with for the one codec of
+/// its `kind` the SFU speaks (Opus, VP8): what forwarded packets carry, as
+/// browsers number codecs differently (Chromium's VP8 is 96, Firefox's 120).
+fn answered_pt(rtc: &Rtc, mid: Mid, kind: MediaKind) -> Option<Pt> {
+    let codec = match kind {
+        MediaKind::Audio => Codec::Opus,
+        MediaKind::Video => Codec::Vp8,
+    };
+    let config = rtc.codec_config();
+    let is_codec = |pt: Pt| config.find(|p| p.pt() == pt).is_some_and(|p| p.spec().codec == codec);
+    rtc.media(mid)?.remote_pts().iter().copied().find(|&pt| is_codec(pt))
 }
 
 /// Whether a keyframe request last made at `last` holds off another now.

@@ -114,6 +114,29 @@ fn a_malformed_offer_is_refused_and_the_sfu_keeps_serving() {
 }
 
 #[test]
+fn members_whose_browsers_number_codecs_differently_see_and_hear_each_other() {
+    let mut meeting = Meeting::start();
+    meeting.join(1);
+    meeting.join_numbering_like_firefox(2);
+    assert!(meeting.run_until(WAIT, |m| m.all_connected()), "everyone connects through the SFU");
+    for seq in 0..30 {
+        meeting.member(1).send_video(seq, seq == 0);
+        meeting.member(2).send_video(seq, seq == 0);
+        meeting.member(1).send_audio(seq, -20);
+        meeting.member(2).send_audio(seq, -20);
+        meeting.run_until(Duration::from_millis(5), |_| false);
+    }
+    let everything =
+        |m: &mut Meeting| m.member(2).video_from(A).len() == 30 && m.member(1).video_from(PeerId(2)).len() == 30;
+    assert!(meeting.run_until(WAIT, everything), "each gets the other's 30 frames");
+    assert_eq!(meeting.member(2).video_from(A), (0..30).collect::<Vec<_>>());
+    assert_eq!(meeting.member(1).video_from(PeerId(2)), (0..30).collect::<Vec<_>>());
+    for (peer, from) in [(1, PeerId(2)), (2, A)] {
+        assert!(meeting.member(peer).audio_from(from) > 0, "member {peer} hears {from}");
+    }
+}
+
+#[test]
 fn the_sfu_tells_who_is_speaking() {
     let mut meeting = connected(Meeting::start(), &[1, 2]);
     for seq in 0..50 {

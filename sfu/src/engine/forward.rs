@@ -114,7 +114,7 @@ impl Engine {
                     (out.seq, out.time.numer() as u32, descriptor.zip(out.picture).and_then(patch_for))
                 }
             };
-            let Some(pt) = subscriber.pt(kind) else { continue };
+            let Some(pt) = track.pt else { continue };
             let mut api = subscriber.rtc.direct_api();
             let Some(stream) = api.stream_tx_by_mid(out_mid, None) else { continue };
             let mut write = RtpWrite::new(pt, SeqNo::from(seq), time, packet.timestamp, packet.payload.clone())

@@ -13,10 +13,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 /// The simulcast layers a member with layers sends its camera in,
 /// smallest first, with the size each one's keyframes say.
@@ -91,7 +91,18 @@ pub struct Member {
 impl Member {
     /// A member with its offer made: send it as `Command::Offer`.
     pub fn new(peer: u64) -> (Self, String) {
-        Self::build(peer, None)
+        Self::build(peer, None, Rtc::builder())
+    }
+
+    /// The same, numbering its codecs as Firefox does (Opus 109, VP8 120),
+    /// not as Chromium and str0m do (111, 96).
+    pub fn numbering_like_firefox(peer: u64) -> (Self, String) {
+        let mut config = Rtc::builder().clear_codecs();
+        let codecs = config.codec_config();
+        let opus = FormatParams { min_p_time: Some(10), use_inband_fec: Some(true), ..Default::default() };
+        codecs.add_config(109.into(), None, Codec::Opus, Frequency::FORTY_EIGHT_KHZ, Some(2), opus);
+        codecs.add_config(120.into(), Some(124.into()), Codec::Vp8, Frequency::NINETY_KHZ, None, Default::default());
+        Self::build(peer, None, config)
     }
 
     /// The same, its camera sent as the three [`LAYERS`].
@@ -100,14 +111,13 @@ impl Member {
         for (rid, _) in LAYERS {
             layers.add_send_layer(SimulcastLayer::new(rid));
         }
-        Self::build(peer, Some(layers))
+        Self::build(peer, Some(layers), Rtc::builder())
     }
 
-    fn build(peer: u64, layers: Option<Simulcast>) -> (Self, String) {
+    fn build(peer: u64, layers: Option<Simulcast>, config: RtcConfig) -> (Self, String) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let local = socket.local_addr().unwrap();
-        let mut rtc =
-            Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
+        let mut rtc = config.set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let mic = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -301,6 +311,11 @@ impl Member {
         self.frames.iter().filter(move |f| f.peer == from && f.source == TrackSource::Camera)
     }
 
+    /// How many microphone frames came from `from`.
+    pub fn audio_from(&self, from: PeerId) -> usize {
+        self.frames.iter().filter(|f| f.peer == from && f.source == TrackSource::Microphone).count()
+    }
+
     /// How many camera keyframes came from `from`.
     pub fn keyframes_from(&self, from: PeerId) -> usize {
         self.camera_from(from).filter(|f| f.is_keyframe()).count()
@@ -363,6 +378,11 @@ impl Meeting {
     /// The same, its camera in [`LAYERS`].
     pub fn join_with_layers(&mut self, peer: u64) {
         self.join_as(Member::with_layers(peer));
+    }
+
+    /// The same, its codecs numbered as Firefox does.
+    pub fn join_numbering_like_firefox(&mut self, peer: u64) {
+        self.join_as(Member::numbering_like_firefox(peer));
     }
 
     fn join_as(&mut self, (member, sdp): (Member, String)) {
