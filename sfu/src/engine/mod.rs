@@ -32,7 +32,7 @@ const SPEAKING_TICK: Duration = Duration::from_millis(200);
 const IDLE: Duration = Duration::from_millis(500);
 /// Packets read from a socket in one turn. Under load a socket never runs
 /// dry: read to the end, it would hold off the rooms' commands (a newcomer's
-/// offer) and every session's timers (str0m packetizes and retransmits on
+/// offer) and every session's timers (str0m sends what is queued and resends on
 /// them) for as long as the load lasts.
 const READ_TURN: usize = 16;
 
