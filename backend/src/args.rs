@@ -130,8 +130,9 @@ pub struct Args {
     #[arg(long, env = "MOIM_MAX_MEMBER_KBPS", value_name = "KBPS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..))]
     pub max_member_kbps: u32,
 
-    /// Estimate each member's downlink on the SFU and fit what it is sent
-    /// to it: lower layers, then videos paused ("Video paused" on their
+    /// On the SFU, also fit what each member is sent to str0m's delay-based
+    /// estimate of its downlink; it always fits what the member's losses
+    /// show (lower layers, then videos paused: "Video paused" on their
     /// tiles). Off by default: on a busy machine the estimate can fall far
     /// below the link for seconds, and video stalls (docs/BENCHMARKS.md).
     #[arg(long, env = "MOIM_BANDWIDTH_ESTIMATION", value_parser = BoolishValueParser::new())]

@@ -62,6 +62,22 @@ pub(crate) fn allocate(budget: u64, demands: &[Demand]) -> (Vec<Allowance>, u64)
     (allowances, spent)
 }
 
+/// What `allowances` spend of `demands`' layers, and the least more that
+/// would give one of them a layer more (`None`: each has what fills its tile).
+pub(crate) fn step_up(demands: &[Demand], allowances: &[Allowance]) -> (u64, Option<u64>) {
+    let mut spent = 0;
+    let mut least = None::<u64>;
+    for (demand, &allowance) in demands.iter().zip(allowances) {
+        let given = demand.options.iter().rposition(|&(pixels, _)| allowance.admits(pixels));
+        let now = given.map_or(0, |at| demand.options[at].1);
+        spent += now;
+        if let Some(&(_, up)) = demand.options.get(given.map_or(0, |at| at + 1)) {
+            least = Some(least.map_or(up - now, |least| least.min(up - now)));
+        }
+    }
+    (spent, least)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +118,16 @@ mod tests {
         let (allowances, spent) = allocate(0, &demands);
         assert_eq!(allowances, [Allowance::Paused, Allowance::Any, Allowance::UpTo(Q.0), Allowance::Paused]);
         assert_eq!(spent, 300_000, "the protected two stay on their smallest layers, over the budget");
+    }
+
+    #[test]
+    fn a_step_up_is_the_cheapest_layer_more_for_anyone() {
+        let demands = [demand(false, 900_000, true, &[Q, H, F]), demand(false, 60_000, false, &[Q])];
+        let (allowances, spent) = allocate(450_000, &demands);
+        assert_eq!(allowances, [Allowance::UpTo(Q.0), Allowance::Any]);
+        assert_eq!(step_up(&demands, &allowances), (spent, Some(H.1 - Q.1)));
+        assert_eq!(step_up(&demands, &[Allowance::UpTo(Q.0), Allowance::Paused]), (Q.1, Some(Q.1)));
+        assert_eq!(step_up(&demands, &[Allowance::Any, Allowance::Any]), (F.1 + Q.1, None));
     }
 
     #[test]

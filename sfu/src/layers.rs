@@ -55,7 +55,7 @@ pub enum Allowance {
 }
 
 impl Allowance {
-    fn admits(self, pixels: u32) -> bool {
+    pub(crate) fn admits(self, pixels: u32) -> bool {
         match self {
             Self::Paused => false,
             Self::UpTo(most) => pixels <= most,

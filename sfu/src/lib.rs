@@ -10,6 +10,7 @@
 //! [`Command`]s come in, [`Event`]s go out.
 
 mod allocate;
+mod downlink;
 mod engine;
 mod layers;
 mod metrics;
@@ -40,11 +41,13 @@ pub struct Config {
     pub public_ip: Option<IpAddr>,
     /// What one member may send, in kbit/s: video beyond it is not forwarded.
     pub max_member_kbps: u32,
-    /// Estimate each member's downlink and share it among the videos it is
-    /// sent (`engine/bandwidth.rs`). Off by default: str0m then paces each
-    /// member at 1.1 times its estimate, which stays near what the member
-    /// was sent while that is little, and on a busy machine falls far below
-    /// the link for seconds (docs/BENCHMARKS.md, "Bandwidth").
+    /// Also estimate each member's downlink from its transport-wide
+    /// feedback (str0m's delay-based estimate), and keep its videos within
+    /// that as well as within what its losses show (`downlink.rs`, always
+    /// on). Off by default: str0m then paces each member at 1.1 times its
+    /// estimate, which stays near what the member was sent while that is
+    /// little, and on a busy machine falls far below the link for seconds
+    /// (docs/BENCHMARKS.md, "Bandwidth").
     pub bandwidth_estimation: bool,
 }
 

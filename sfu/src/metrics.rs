@@ -14,6 +14,7 @@ pub struct Metrics {
     pub(crate) packets_lost: AtomicU64,
     pub(crate) unknown_packets: AtomicU64,
     pub(crate) over_cap_packets: AtomicU64,
+    pub(crate) downlink_cuts: AtomicU64,
     pub(crate) refused_sdp: AtomicU64,
 }
 
@@ -22,7 +23,7 @@ pub struct Metrics {
 pub struct MetricsSnapshot {
     /// Sessions open now.
     pub sessions: u64,
-    /// Media frames written to subscribers, and their bytes.
+    /// Media packets written to subscribers, and their bytes.
     pub packets_forwarded: u64,
     pub bytes_forwarded: u64,
     /// RTP packets sent to subscribers.
@@ -39,6 +40,9 @@ pub struct MetricsSnapshot {
     pub unknown_packets: u64,
     /// Video frames not forwarded because their member sent over its cap.
     pub over_cap_packets: u64,
+    /// Times a member's downlink lost over a tenth of its video in a second,
+    /// and its videos were held to less (`downlink.rs`).
+    pub downlink_cuts: u64,
     /// Offers and answers refused.
     pub refused_sdp: u64,
 }
@@ -56,6 +60,7 @@ impl Metrics {
             packets_lost: self.packets_lost.load(Relaxed),
             unknown_packets: self.unknown_packets.load(Relaxed),
             over_cap_packets: self.over_cap_packets.load(Relaxed),
+            downlink_cuts: self.downlink_cuts.load(Relaxed),
             refused_sdp: self.refused_sdp.load(Relaxed),
         }
     }
@@ -67,7 +72,7 @@ impl Metrics {
 
 impl MetricsSnapshot {
     /// Each counter with its name and help text, in Prometheus' terms.
-    pub fn entries(&self) -> [(&'static str, &'static str, bool, u64); 11] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool, u64); 12] {
         [
             ("moim_sfu_sessions", "Media server sessions open.", false, self.sessions),
             (
@@ -98,6 +103,12 @@ impl MetricsSnapshot {
                 "Video packets over a member's bitrate cap, not forwarded.",
                 true,
                 self.over_cap_packets,
+            ),
+            (
+                "moim_sfu_downlink_cuts_total",
+                "Times a member's downlink lost over a tenth of its video and was held to less.",
+                true,
+                self.downlink_cuts,
             ),
             ("moim_sfu_refused_sdp_total", "Offers and answers refused.", true, self.refused_sdp),
         ]

@@ -2,6 +2,7 @@
 //! publishes, the tracks forwarded to it, and the SDP exchanges that add and
 //! remove those (the SFU offers; a member's own offer wins a collision).
 
+use crate::downlink::Downlink;
 use crate::layers::{Feed, Layers, Want};
 use crate::SdpError;
 use shared::{PeerId, SfuTrack, TrackSource, VideoView};
@@ -112,7 +113,10 @@ pub(crate) struct Session {
     pub(crate) seen: HashMap<(Mid, Way), u64>,
     /// What its page wants of each publisher's video, kept for tracks not open yet.
     wants: HashMap<(PeerId, TrackSource), Want>,
-    /// str0m's estimate of its downlink, in bits a second, once there is one.
+    /// What its downlink carries, as its losses show it.
+    pub(crate) downlink: Downlink,
+    /// str0m's estimate of its downlink, in bits a second, once there is
+    /// one (with `Config::bandwidth_estimation`).
     pub(crate) estimate_bps: Option<u64>,
     /// When one of its videos last went down a layer (or paused) for bandwidth.
     pub(crate) last_step_down: Option<Instant>,
@@ -124,6 +128,7 @@ pub(crate) struct Session {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Way {
     PacketsOut,
+    BytesOut,
     NacksIn,
     PacketsIn,
 }
@@ -179,6 +184,7 @@ impl Session {
             connected: false,
             seen: HashMap::new(),
             wants: HashMap::new(),
+            downlink: Downlink::new(now),
             estimate_bps: None,
             last_step_down: None,
             paused_told: vec![],

@@ -146,8 +146,17 @@ fn the_speakers_small_tile_is_sent_a_layer_up_while_they_speak() {
 }
 
 #[test]
-fn a_viewer_on_a_short_link_is_moved_down_a_layer_and_back_up_after() {
-    let mut meeting = estimating(&[2]);
+fn a_viewer_on_a_short_link_is_moved_down_a_layer_by_its_losses_and_back_up_after() {
+    moved_down_a_layer_and_back_up(meeting(&[2]));
+}
+
+#[test]
+fn a_viewer_on_a_short_link_is_moved_down_a_layer_by_the_estimate_and_back_up_after() {
+    moved_down_a_layer_and_back_up(estimating(&[2]));
+}
+
+/// Member 2 watches 1's spotlight while its link narrows to 1 Mbit/s, then frees.
+fn moved_down_a_layer_and_back_up(mut meeting: Meeting) {
     let mut cameras = Cameras::of(&[1]);
     let newest_layer = |m: &mut Meeting| m.member(2).camera_from(A).last().map(|f| f.layer());
     // The last second's frames (30) all on `layer`.
@@ -155,7 +164,7 @@ fn a_viewer_on_a_short_link_is_moved_down_a_layer_and_back_up_after() {
         let layers: Vec<usize> = m.member(2).camera_from(A).map(|f| f.layer()).collect();
         layers.len() >= 30 && layers[layers.len() - 30..].iter().all(|&l| l == layer)
     };
-    // The estimate starts at shared::budget::START_KBPS, under what the full layer
+    // An estimate starts at shared::budget::START_KBPS, under what the full layer
     // needs with headroom: full once probing has found more.
     let start = std::time::Instant::now();
     assert!(cameras.run(&mut meeting, 20, &|m| steady_on(m, 2)), "the full layer on a free link");
@@ -215,9 +224,19 @@ impl<'a> Cameras<'a> {
 }
 
 #[test]
-fn on_a_link_too_short_for_both_the_small_tile_is_paused_and_the_viewer_told() {
+fn on_a_link_too_short_for_both_the_small_tile_is_paused_by_its_losses_and_the_viewer_told() {
+    small_tile_paused_and_the_viewer_told(sfu::Config::loopback());
+}
+
+#[test]
+fn on_a_link_too_short_for_both_the_small_tile_is_paused_by_the_estimate_and_the_viewer_told() {
+    small_tile_paused_and_the_viewer_told(with_estimation());
+}
+
+/// Member 2 watches 1's spotlight and 3's small tile on a 150 kbit/s link, then a free one.
+fn small_tile_paused_and_the_viewer_told(config: sfu::Config) {
     const C: PeerId = PeerId(3);
-    let mut meeting = Meeting::start_with(with_estimation());
+    let mut meeting = Meeting::start_with(config);
     meeting.join_with_layers(1);
     meeting.join_with_layers(3);
     meeting.join(2);

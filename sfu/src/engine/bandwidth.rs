@@ -1,10 +1,14 @@
 //! Each subscriber's downlink shared among the videos it is sent
-//! (`allocate.rs`), twice a second, from str0m's estimate of it; and the
-//! rooms told which videos a member has paused to save its bandwidth.
+//! (`allocate.rs`), twice a second: within what its losses show it
+//! carries (`downlink.rs`, always), and within str0m's estimate of it
+//! (with `Config::bandwidth_estimation`); and the rooms told which videos
+//! a member has paused to save its bandwidth.
 
 use super::Engine;
-use crate::allocate::{allocate, Demand};
+use crate::allocate::{allocate, step_up, Demand};
+use crate::downlink::Change;
 use crate::layers::{Allowance, Want};
+use crate::metrics::Metrics;
 use crate::session::OutState;
 use crate::Event;
 use shared::PeerId;
@@ -17,7 +21,7 @@ pub(super) const SHARE_TICK: Duration = Duration::from_millis(500);
 /// A video goes up a layer only this long after the last step down: a
 /// link that just fell short is not tried again at once.
 const CLIMB_AFTER: Duration = Duration::from_secs(3);
-/// Of the estimate, what video may take: the rest is headroom, and room
+/// Of the downlink, what video may take: the rest is headroom, and room
 /// for the voices (a few tens of kbit/s each while they speak).
 const VIDEO_SHARE_PERCENT: u64 = 85;
 /// Of that share, what a video may climb into: a link that just carries a
@@ -30,9 +34,8 @@ impl Engine {
             return;
         }
         self.next_share = now + SHARE_TICK;
-        let estimated: Vec<PeerId> =
-            self.sessions.iter().filter(|(_, s)| s.estimate_bps.is_some()).map(|(peer, _)| *peer).collect();
-        for peer in estimated {
+        let peers: Vec<PeerId> = self.sessions.keys().copied().collect();
+        for peer in peers {
             self.share_downlink(peer, now);
         }
     }
@@ -64,16 +67,31 @@ impl Engine {
         if let Some(largest) = drawn.map(|d| d.rank.1).max() {
             demands.iter_mut().filter(|d| d.rank.1 == largest).for_each(|d| d.protected = true);
         }
-        // Always within the estimate: str0m paces a session's packets at
-        // 1.1 times it, so more than that would wait in its queue (a still
-        // picture, then a burst). The estimate grows by probing for `desired`.
-        let estimate = session.estimate_bps.unwrap_or(0);
         let wanted: u64 = demands.iter().filter_map(|d| d.options.last()).map(|&(_, bps)| bps).sum();
-        let budget = estimate * VIDEO_SHARE_PERCENT / 100;
+        // The downlink that would carry every tile's layer, with the headroom
+        // the share and the climb leave.
+        let fills = wanted * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT;
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        let allowances: Vec<Allowance> = videos.iter().map(|&index| session.tracks_out[index].feed.allowance).collect();
+        let (spending, extra) = step_up(&demands, &allowances);
+        let next = extra.map(|extra| (spending + extra) * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT);
+        let change = session.downlink.judge(fills, next, now);
+        if let Some(change) = change {
+            tracing::debug!(%peer, ?change, budget = session.downlink.budget(), "downlink by its losses");
+        }
+        if change == Some(Change::Cut) {
+            Metrics::add(&self.metrics.downlink_cuts, 1);
+        }
+        // Always within str0m's estimate when there is one: it paces a
+        // session's packets at 1.1 times it, so more than that would wait in
+        // its queue (a still picture, then a burst).
+        let Some(downlink) = [session.downlink.budget(), session.estimate_bps].into_iter().flatten().min() else {
+            return self.lift(peer);
+        };
+        let budget = downlink * VIDEO_SHARE_PERCENT / 100;
         let (most, spent) = allocate(budget, &demands);
         let (climb, _) = allocate(budget * CLIMB_PERCENT / 100, &demands);
-        tracing::trace!(%peer, estimate, wanted, ?most, "downlink shared");
-        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        tracing::trace!(%peer, downlink, wanted, ?most, "downlink shared");
         let climbing = session.last_step_down.is_none_or(|at| now.saturating_duration_since(at) >= CLIMB_AFTER);
         for ((index, most), climb) in videos.into_iter().zip(most).zip(climb) {
             let feed = &mut session.tracks_out[index].feed;
@@ -87,10 +105,31 @@ impl Engine {
                 feed.allowance = climb.min(most);
             }
         }
-        // Probe for what would fill every tile, with the headroom the share
-        // and the climb leave (and a tenth more); keep up what is sent now.
-        let desired = wanted * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT * 11 / 10;
-        session.rtc.bwe().set_bitrate(Bitrate::bps(spent), Bitrate::bps(desired.max(spent)));
+        if session.estimate_bps.is_some() {
+            // The estimate grows by probing for `desired`, with a tenth more;
+            // keep up what is sent now.
+            let desired = fills * 11 / 10;
+            session.rtc.bwe().set_bitrate(Bitrate::bps(spent), Bitrate::bps(desired.max(spent)));
+        }
+        self.tell_paused(peer);
+    }
+
+    /// No limit known: every video may take what fills its tile.
+    fn lift(&mut self, peer: PeerId) {
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
+        let mut lifted = false;
+        for track in &mut session.tracks_out {
+            lifted |= track.feed.allowance != Allowance::Any;
+            track.feed.allowance = Allowance::Any;
+        }
+        if lifted {
+            self.tell_paused(peer);
+        }
+    }
+
+    /// Tells the rooms whose videos `peer` is not sent, when that changed.
+    fn tell_paused(&mut self, peer: PeerId) {
+        let Some(session) = self.sessions.get_mut(&peer) else { return };
         let mut paused: Vec<PeerId> = vec![];
         for track in session.tracks_out.iter().filter(|t| t.feed.allowance == Allowance::Paused) {
             if !paused.contains(&track.origin) {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::bwe::BweKind;
 use str0m::config::CryptoProvider;
+use str0m::media::MediaKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, Input, Output};
 
@@ -428,9 +429,14 @@ impl Engine {
             RtcEvent::MediaEgressStats(stats) => {
                 let Some(session) = self.sessions.get_mut(&peer) else { return };
                 let sent = session.growth(stats.mid, Way::PacketsOut, stats.packets);
+                let bytes = session.growth(stats.mid, Way::BytesOut, stats.bytes);
                 let nacks = session.growth(stats.mid, Way::NacksIn, stats.nacks);
                 Metrics::add(&self.metrics.packets_sent, sent);
                 Metrics::add(&self.metrics.nacks, nacks);
+                let video = session.tracks_out.iter().any(|t| t.mid() == Some(stats.mid) && t.kind == MediaKind::Video);
+                if video {
+                    session.downlink.report(bytes, sent, stats.loss);
+                }
             }
             RtcEvent::MediaIngressStats(stats) => {
                 let Some(session) = self.sessions.get_mut(&peer) else { return };
