@@ -144,6 +144,13 @@ mod tests {
         link.judge(FILLS, next, *at)
     }
 
+    /// `seconds` seconds at `bps` with nothing lost, none of them changing anything.
+    fn holds(link: &mut Downlink, at: &mut Instant, seconds: u32, bps: u64) {
+        for _ in 0..seconds {
+            assert_eq!(second(link, at, bps, 0.0), None);
+        }
+    }
+
     #[test]
     fn a_link_that_loses_nothing_is_never_limited() {
         let mut at = Instant::now();
@@ -172,9 +179,7 @@ mod tests {
         second(&mut link, &mut at, 500_000, 0.9);
         assert_eq!(link.budget(), Some(275_000));
         // The first wait: 8 s, so seven calm seconds hold.
-        for _ in 0..7 {
-            assert_eq!(second(&mut link, &mut at, 100_000, 0.0), None);
-        }
+        holds(&mut link, &mut at, 7, 100_000);
         assert_eq!(second(&mut link, &mut at, 100_000, 0.0), Some(Change::Grown));
         assert_eq!(link.budget(), Some(500_000), "the next layer");
         assert_eq!(second(&mut link, &mut at, 500_000, 0.0), None, "tried for two seconds");
@@ -208,16 +213,12 @@ mod tests {
         assert_eq!(link.budget(), Some(1_500_000), "climbed after 8 s");
         assert_eq!(second(&mut link, &mut at, 1_500_000, 0.3), Some(Change::Cut));
         // Now 16 s: fifteen calm seconds hold, the sixteenth climbs.
-        for _ in 0..15 {
-            assert_eq!(second(&mut link, &mut at, 500_000, 0.0), None);
-        }
+        holds(&mut link, &mut at, 15, 500_000);
         assert_eq!(second(&mut link, &mut at, 500_000, 0.0), Some(Change::Grown));
         // Long after, a cut waits the first wait again.
         at += FORGIVEN_AFTER;
         second(&mut link, &mut at, 1_500_000, 0.3);
-        for _ in 0..7 {
-            assert_eq!(second(&mut link, &mut at, 500_000, 0.0), None);
-        }
+        holds(&mut link, &mut at, 7, 500_000);
         assert_eq!(second(&mut link, &mut at, 500_000, 0.0), Some(Change::Grown));
     }
 

@@ -100,6 +100,9 @@ pub(crate) struct Layer {
     /// A request came too soon after the last: it goes when the interval
     /// is over, unless a keyframe comes first.
     pub(crate) keyframe_owed: bool,
+    /// The fraction of it lost on its way in, by the SFU's last receiver
+    /// report: its viewers' reports count that too, and it is not theirs.
+    pub(crate) lost_upstream: f32,
 }
 
 impl Layer {
@@ -123,8 +126,15 @@ impl Layers {
             Some(index) => index,
             None => {
                 let rate = Meter::default();
-                let layer =
-                    Layer { rid, size: None, last_heard: now, rate, last_keyframe_request: None, keyframe_owed: false };
+                let layer = Layer {
+                    rid,
+                    size: None,
+                    last_heard: now,
+                    rate,
+                    last_keyframe_request: None,
+                    keyframe_owed: false,
+                    lost_upstream: 0.0,
+                };
                 self.layers.push(layer);
                 self.layers.len() - 1
             }
@@ -162,7 +172,7 @@ impl Layers {
         self.layers.is_empty()
     }
 
-    fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
+    pub(crate) fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
         self.layers.iter().position(|l| l.rid == rid)
     }
 

@@ -15,6 +15,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::CryptoProvider;
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::stats::MediaIngressStats;
 use str0m::{Candidate, Rtc};
 
 /// A publisher gets at most one keyframe request per track this often.
@@ -446,6 +447,16 @@ impl Session {
     }
 
     /// How much `total` grew since it was last seen.
+    /// Notes what str0m's last receiver report to the member said it lost
+    /// of a layer it publishes.
+    pub(crate) fn lost_upstream(&mut self, stats: &MediaIngressStats) {
+        let Some(loss) = stats.loss else { return };
+        let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == stats.mid) else { return };
+        if let Some(layer) = track.layers.index_of(stats.rid).and_then(|at| track.layers.get_mut(at)) {
+            layer.lost_upstream = loss.clamp(0.0, 1.0);
+        }
+    }
+
     pub(crate) fn growth(&mut self, mid: Mid, way: Way, total: u64) -> u64 {
         let last = self.seen.insert((mid, way), total).unwrap_or(0);
         total.saturating_sub(last)

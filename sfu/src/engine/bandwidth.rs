@@ -15,6 +15,7 @@ use shared::PeerId;
 use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 use str0m::media::MediaKind;
+use str0m::stats::MediaEgressStats;
 
 /// How often the downlinks are shared out.
 pub(super) const SHARE_TICK: Duration = Duration::from_millis(500);
@@ -37,6 +38,22 @@ impl Engine {
         let peers: Vec<PeerId> = self.sessions.keys().copied().collect();
         for peer in peers {
             self.share_downlink(peer, now);
+        }
+    }
+
+    /// What `peer` was sent on an m-line since its last statistics, and
+    /// what it says it lost of it, for its downlink's judgement.
+    pub(super) fn downlink_report(&mut self, peer: PeerId, stats: &MediaEgressStats, bytes: u64, packets: u64) {
+        let Some(session) = self.sessions.get(&peer) else { return };
+        let video = session.tracks_out.iter().find(|t| t.mid() == Some(stats.mid) && t.kind == MediaKind::Video);
+        let Some((origin, mid, layer)) = video.map(|t| (t.origin, t.origin_mid, t.feed.current)) else { return };
+        // Less what never reached the SFU: a publisher's poor uplink is not
+        // this member's downlink.
+        let upstream = self.layers(origin, mid).zip(layer).and_then(|(layers, at)| layers.get(at));
+        let upstream = upstream.map_or(0.0, |layer| layer.lost_upstream);
+        let loss = stats.loss.map(|loss| (loss - upstream).max(0.0));
+        if let Some(session) = self.sessions.get_mut(&peer) {
+            session.downlink.report(bytes, packets, loss);
         }
     }
 

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::bwe::BweKind;
 use str0m::config::CryptoProvider;
-use str0m::media::MediaKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, Input, Output};
 
@@ -433,16 +432,14 @@ impl Engine {
                 let nacks = session.growth(stats.mid, Way::NacksIn, stats.nacks);
                 Metrics::add(&self.metrics.packets_sent, sent);
                 Metrics::add(&self.metrics.nacks, nacks);
-                let video = session.tracks_out.iter().any(|t| t.mid() == Some(stats.mid) && t.kind == MediaKind::Video);
-                if video {
-                    session.downlink.report(bytes, sent, stats.loss);
-                }
+                self.downlink_report(peer, &stats, bytes, sent);
             }
             RtcEvent::MediaIngressStats(stats) => {
                 let Some(session) = self.sessions.get_mut(&peer) else { return };
                 let received = session.growth(stats.mid, Way::PacketsIn, stats.packets);
                 let lost = stats.loss.map_or(0.0, |fraction| f64::from(fraction.clamp(0.0, 1.0)) * received as f64);
                 Metrics::add(&self.metrics.packets_lost, lost.round() as u64);
+                session.lost_upstream(&stats);
             }
             RtcEvent::IceConnectionStateChange(state) => tracing::debug!(%peer, ?state, "media ICE"),
             RtcEvent::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {

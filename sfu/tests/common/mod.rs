@@ -80,6 +80,11 @@ pub struct Member {
     pub lose_every: u16,
     /// The first media stream seen: the camera's, whose packets are lost.
     lossy_ssrc: Option<[u8; 4]>,
+    /// Loses every other camera packet it sends, and every resend: an
+    /// uplink whose losses NACKs cannot mend.
+    pub loses_sent_video: bool,
+    /// The first video stream it sent: the camera's.
+    sent_ssrc: Option<[u8; 4]>,
     pub lost: usize,
     /// Bytes of filler in each camera frame.
     pub frame_bytes: usize,
@@ -141,6 +146,8 @@ impl Member {
             asked: vec![],
             connected: false,
             lose_every: 0,
+            loses_sent_video: false,
+            sent_ssrc: None,
             lossy_ssrc: None,
             lost: 0,
             frame_bytes: 300,
@@ -198,7 +205,9 @@ impl Member {
             let timeout = loop {
                 match self.rtc.poll_output().unwrap() {
                     Output::Transmit(t) => {
-                        self.socket.send_to(&t.contents, t.destination).unwrap();
+                        if !self.loses_sent(&t.contents) {
+                            self.socket.send_to(&t.contents, t.destination).unwrap();
+                        }
                     }
                     Output::Timeout(at) => break at,
                     Output::Event(event) => self.event(event),
@@ -231,13 +240,21 @@ impl Member {
     /// Whether the network loses this datagram: a big RTP packet (SRTP
     /// leaves the header readable) of the lossy stream with an unlucky number.
     fn loses(&mut self, datagram: &[u8]) -> bool {
-        let rtp = datagram.len() > 200 && (128..192).contains(&datagram[0]) && !(192..224).contains(&datagram[1]);
-        if self.lose_every == 0 || !self.connected || !rtp {
+        if self.lose_every == 0 || !self.connected || !is_video(datagram) {
             return false;
         }
         let ssrc: [u8; 4] = datagram[8..12].try_into().unwrap();
         let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
         *self.lossy_ssrc.get_or_insert(ssrc) == ssrc && seq.is_multiple_of(self.lose_every)
+    }
+
+    fn loses_sent(&mut self, datagram: &[u8]) -> bool {
+        if !self.loses_sent_video || !is_video(datagram) {
+            return false;
+        }
+        let ssrc: [u8; 4] = datagram[8..12].try_into().unwrap();
+        let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
+        *self.sent_ssrc.get_or_insert(ssrc) != ssrc || seq.is_multiple_of(2)
     }
 
     fn event(&mut self, event: Event) {
@@ -452,4 +469,9 @@ impl Meeting {
             .iter()
             .all(|m| m.connected && m.tracks.values().filter(|t| t.source == TrackSource::Camera).count() == n - 1)
     }
+}
+
+/// An RTP packet of video (or its resend): audio and RTCP are smaller.
+fn is_video(datagram: &[u8]) -> bool {
+    datagram.len() > 200 && (128..192).contains(&datagram[0]) && !(192..224).contains(&datagram[1])
 }
