@@ -71,8 +71,9 @@ pub(crate) fn step_up(demands: &[Demand], allowances: &[Allowance]) -> (u64, Opt
         let given = demand.options.iter().rposition(|&(pixels, _)| allowance.admits(pixels));
         let now = given.map_or(0, |at| demand.options[at].1);
         spent += now;
-        if let Some(&(_, up)) = demand.options.get(given.map_or(0, |at| at + 1)) {
-            least = Some(least.map_or(up - now, |least| least.min(up - now)));
+        // (A larger layer may measure less for a while: rates are measured.)
+        if let Some(extra) = demand.options.get(given.map_or(0, |at| at + 1)).map(|&(_, up)| up.saturating_sub(now)) {
+            least = Some(least.map_or(extra, |least| least.min(extra)));
         }
     }
     (spent, least)
