@@ -41,8 +41,14 @@ impl Inner {
             // The tile shows their screen while they share, else their camera (if on).
             let sharing = tile.sharing.get_untracked();
             let shown = if sharing { TrackSource::Screen } else { TrackSource::Camera };
-            let drawn = sharing || !tile.camera_off.get_untracked();
-            let size = drawn.then(|| drawn_size(&window, &document, tile.peer)).flatten().unwrap_or((0, 0));
+            let size = if sharing || !tile.camera_off.get_untracked() {
+                // Not in the page yet (it is drawn once our answer is out): not
+                // hidden, so unsaid, and the server sends its best until told.
+                let Some(size) = drawn_size(&window, &document, tile.peer) else { continue };
+                size
+            } else {
+                (0, 0)
+            };
             for source in [TrackSource::Camera, TrackSource::Screen] {
                 let (width, height) = if source == shown { size } else { (0, 0) };
                 views.push(VideoView { peer: tile.peer, source, width, height });
@@ -52,7 +58,8 @@ impl Inner {
     }
 }
 
-/// The device pixels `peer`'s video is drawn at; None when it is not on screen.
+/// The device pixels `peer`'s video is drawn at (0 × 0 off screen); None
+/// before its tile is in the page.
 fn drawn_size(window: &Window, document: &Document, peer: PeerId) -> Option<(u16, u16)> {
     let video = document.query_selector(&format!(".tile.remote[data-peer=\"{peer}\"] video")).ok()??;
     let screen = document.document_element()?;
@@ -66,5 +73,5 @@ fn drawn_size(window: &Window, document: &Document, peer: PeerId) -> Option<(u16
     let ratio = window.device_pixel_ratio();
     // `as` saturates; `round` and `clamp` would bring in a libm function and a panic path.
     let px = |css: f64| (css * ratio + 0.5) as u16;
-    on_screen.then(|| (px(right - left), px(bottom - top)))
+    Some(if on_screen { (px(right - left), px(bottom - top)) } else { (0, 0) })
 }
