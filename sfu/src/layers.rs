@@ -101,8 +101,9 @@ pub(crate) struct Layer {
     /// is over, unless a keyframe comes first.
     pub(crate) keyframe_owed: bool,
     /// The fraction of it lost on its way in, by the SFU's last receiver
-    /// report: its viewers' reports count that too, and it is not theirs.
-    pub(crate) lost_upstream: f32,
+    /// report (None before the first): its viewers' reports count that
+    /// too, and it is not theirs.
+    pub(crate) lost_upstream: Option<f32>,
 }
 
 impl Layer {
@@ -133,7 +134,7 @@ impl Layers {
                     rate,
                     last_keyframe_request: None,
                     keyframe_owed: false,
-                    lost_upstream: 0.0,
+                    lost_upstream: None,
                 };
                 self.layers.push(layer);
                 self.layers.len() - 1

@@ -453,7 +453,7 @@ impl Session {
         let Some(loss) = stats.loss else { return };
         let Some(track) = self.tracks_in.iter_mut().find(|t| t.mid == stats.mid) else { return };
         if let Some(layer) = track.layers.index_of(stats.rid).and_then(|at| track.layers.get_mut(at)) {
-            layer.lost_upstream = loss.clamp(0.0, 1.0);
+            layer.lost_upstream = Some(loss.clamp(0.0, 1.0));
         }
     }
 

@@ -48,10 +48,11 @@ impl Engine {
         let video = session.tracks_out.iter().find(|t| t.mid() == Some(stats.mid) && t.kind == MediaKind::Video);
         let Some((origin, mid, layer)) = video.map(|t| (t.origin, t.origin_mid, t.feed.current)) else { return };
         // Less what never reached the SFU: a publisher's poor uplink is not
-        // this member's downlink.
+        // this member's downlink. Until the SFU has reported on the layer
+        // itself, what the member lost cannot be told apart, so it is not counted.
         let upstream = self.layers(origin, mid).zip(layer).and_then(|(layers, at)| layers.get(at));
-        let upstream = upstream.map_or(0.0, |layer| layer.lost_upstream);
-        let loss = stats.loss.map(|loss| (loss - upstream).max(0.0));
+        let upstream = upstream.and_then(|layer| layer.lost_upstream);
+        let loss = stats.loss.zip(upstream).map(|(loss, upstream)| (loss - upstream).max(0.0));
         if let Some(session) = self.sessions.get_mut(&peer) {
             session.downlink.report(bytes, packets, loss);
         }
