@@ -86,13 +86,11 @@ impl Engine {
             demands.iter_mut().filter(|d| d.rank.1 == largest).for_each(|d| d.protected = true);
         }
         let wanted: u64 = demands.iter().filter_map(|d| d.options.last()).map(|&(_, bps)| bps).sum();
-        // The downlink that would carry every tile's layer, with the headroom
-        // the share and the climb leave.
-        let fills = wanted * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT;
+        let fills = downlink_for(wanted);
         let Some(session) = self.sessions.get_mut(&peer) else { return };
         let allowances: Vec<Allowance> = videos.iter().map(|&index| session.tracks_out[index].feed.allowance).collect();
         let (spending, extra) = step_up(&demands, &allowances);
-        let next = extra.map(|extra| (spending + extra) * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT);
+        let next = extra.map(|extra| downlink_for(spending + extra));
         let change = session.downlink.judge(fills, next, now);
         if let Some(change) = change {
             tracing::debug!(%peer, ?change, budget = session.downlink.budget(), "downlink by its losses");
@@ -160,4 +158,10 @@ impl Engine {
         }
         self.dirty.push(peer);
     }
+}
+
+/// The downlink that carries `video_bps` of video with the headroom the
+/// share and the climb leave.
+fn downlink_for(video_bps: u64) -> u64 {
+    video_bps * 100 / VIDEO_SHARE_PERCENT * 100 / CLIMB_PERCENT
 }

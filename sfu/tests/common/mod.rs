@@ -240,20 +240,14 @@ impl Member {
     /// Whether the network loses this datagram: a big RTP packet (SRTP
     /// leaves the header readable) of the lossy stream with an unlucky number.
     fn loses(&mut self, datagram: &[u8]) -> bool {
-        if self.lose_every == 0 || !self.connected || !is_video(datagram) {
+        let Some((ssrc, seq)) = video_header(datagram).filter(|_| self.lose_every != 0 && self.connected) else {
             return false;
-        }
-        let ssrc: [u8; 4] = datagram[8..12].try_into().unwrap();
-        let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
+        };
         *self.lossy_ssrc.get_or_insert(ssrc) == ssrc && seq.is_multiple_of(self.lose_every)
     }
 
     fn loses_sent(&mut self, datagram: &[u8]) -> bool {
-        if !self.loses_sent_video || !is_video(datagram) {
-            return false;
-        }
-        let ssrc: [u8; 4] = datagram[8..12].try_into().unwrap();
-        let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
+        let Some((ssrc, seq)) = video_header(datagram).filter(|_| self.loses_sent_video) else { return false };
         *self.sent_ssrc.get_or_insert(ssrc) != ssrc || seq.is_multiple_of(2)
     }
 
@@ -471,7 +465,11 @@ impl Meeting {
     }
 }
 
-/// An RTP packet of video (or its resend): audio and RTCP are smaller.
-fn is_video(datagram: &[u8]) -> bool {
-    datagram.len() > 200 && (128..192).contains(&datagram[0]) && !(192..224).contains(&datagram[1])
+/// The SSRC and sequence number of an RTP packet of video (or its
+/// resend; audio and RTCP are smaller): SRTP leaves the header readable.
+fn video_header(datagram: &[u8]) -> Option<([u8; 4], u16)> {
+    if datagram.len() <= 200 || !(128..192).contains(&datagram[0]) || (192..224).contains(&datagram[1]) {
+        return None;
+    }
+    Some((datagram[8..12].try_into().ok()?, u16::from_be_bytes([datagram[2], datagram[3]])))
 }
